@@ -1,0 +1,31 @@
+# One image for worker, flower and producer, so all three share the same task registry.
+# PYTHON_IMAGE lets a machine with no registry build from a local base image.
+ARG PYTHON_IMAGE=python:3.12-slim
+FROM ${PYTHON_IMAGE}
+
+# Logs straight to `docker compose logs`; no .pyc files in a read-only layer.
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Never run as root: a task that misbehaves gets an unprivileged account.
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
+
+WORKDIR /app
+
+# Dependencies first, in their own layer: editing the code does not reinstall them.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+print('\n'.join(p['dependencies'] + p['optional-dependencies']['flower']))" > /tmp/requirements.txt \
+ && pip install -r /tmp/requirements.txt \
+ && rm /tmp/requirements.txt
+
+COPY worker ./worker
+COPY producer ./producer
+
+USER app
+
+# Exec form: SIGTERM reaches celery itself, which then shuts down warm (finishes its job).
+# Compose overrides this per service; alone, the image runs one worker.
+CMD ["celery", "-A", "worker", "worker", "-n", "worker@%h", "--loglevel=INFO"]

@@ -1,0 +1,5 @@
+"""`python -m producer`: see producer.cli."""
+
+from producer.cli import main
+
+main()

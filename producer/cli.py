@@ -1,0 +1,128 @@
+"""The producer's command line: `python -m producer [run] --jobs 8 --duration 1 --json`.
+
+Errors are handled once, here: one line on stderr and a named exit code, never a traceback
+(set PRODUCER_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from producer.cluster import check_broker, workers_on_queue
+from producer.errors import RET_JOBS_FAILED, RET_OK, RET_USAGE, ProducerError
+from producer.report import json_document, print_text
+from producer.submit import Outcome, plan, run_batch
+from producer.summary import summarize
+from worker import app, config
+from worker.records import KINDS, MAX_DURATION_S
+
+MAX_JOBS = 100_000  # a bound, so a typo cannot flood Redis
+
+
+class DefaultGroup(click.Group):
+    """A group whose bare options go to `run`, so `python -m producer --jobs 8` just works."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Without a command, `run` runs: see `python -m producer run --help` for its options.")
+def cli() -> None:
+    """Submit task1/task2 jobs to the Celery cluster and show whether they ran in parallel."""
+
+
+def finite(_: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Reject nan, which passes click's range checks."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number", param=param)
+    return value
+
+
+def default_timeout(jobs: int, duration_s: float) -> float:
+    """Twice the sequential time plus 10 s: generous even when only one worker is up."""
+    return 10.0 + 2.0 * jobs * duration_s
+
+
+@cli.command()
+@click.option("--jobs", "-n", type=click.IntRange(1, MAX_JOBS), default=2, show_default=True,
+              help="How many jobs to submit, alternating task1 and task2.")
+@click.option("--duration", "-d", type=click.FloatRange(0, MAX_DURATION_S), default=1.0, show_default=True,
+              callback=finite, help="Seconds each job takes.")
+@click.option("--kind", type=click.Choice(KINDS), default="sleep", show_default=True,
+              help="sleep: wait (needs no CPU); cpu: burn pure-Python CPU for that long.")
+@click.option("--queue", "-q", default=config.QUEUE, show_default=True, help="Queue to submit to.")
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=None, callback=finite,
+              help="Seconds to wait for all results [default: 10 + 2 x jobs x duration].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the report.")
+@click.option("--progress/--no-progress", default=True, help="Progress bar while waiting (on a terminal).")
+def run(jobs: int, duration: float, kind: str, queue: str, timeout: float | None, as_json: bool,
+        progress: bool) -> int:
+    """Submit the jobs, wait for them, and report who ran what when (the default command)."""
+    if not queue.strip():
+        raise click.BadParameter("must not be empty", param_hint="'--queue'")
+    timeout = timeout if timeout is not None else default_timeout(jobs, duration)
+    err = Console(stderr=True)
+    check_broker(app.conf.broker_url, config.BROKER_TIMEOUT)
+    if app.conf.result_backend != app.conf.broker_url:
+        check_broker(app.conf.result_backend, config.BROKER_TIMEOUT)
+
+    workers = workers_on_queue(app, queue)
+    slots = sum(w.slots for w in workers)
+    if not workers:
+        err.print(f"warning: no worker consumes queue '{queue}' yet; the jobs wait in Redis until one does",
+                  markup=False, highlight=False)
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, transient=True, disable=not (progress and err.is_terminal))
+    with bar:
+        track = bar.add_task(f"{jobs} jobs on {slots} slots", total=jobs)
+
+        def advance(_: Outcome) -> None:
+            bar.advance(track)
+
+        batch = run_batch(app, plan(jobs, duration, kind, queue), timeout, on_result=advance)
+
+    records = [o.record for o in batch.outcomes if o.record is not None]
+    summary = summarize(records, jobs=jobs, duration_s=duration, wall_s=batch.wall_s, slots_online=slots)
+    if as_json:
+        click.echo(json_document(batch, summary))
+    else:
+        print_text(Console(), batch, summary)
+    for outcome in batch.failed:
+        err.print(f"error: {outcome.job.task} ({outcome.task_id}): {outcome.error}", markup=False, highlight=False)
+    return RET_JOBS_FAILED if batch.failed else RET_OK
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn every error into one line and an exit code."""
+    debug = os.environ.get("PRODUCER_DEBUG") == "1"
+    try:
+        code: Any = cli.main(args=argv, prog_name="producer", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("producer: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"producer: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code if exc.exit_code else RET_USAGE)
+    except ProducerError as exc:
+        if debug:
+            raise
+        click.echo(f"producer: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001  (the one place that reports what nobody expected)
+        if debug:
+            raise
+        click.echo(f"producer: unexpected error: {type(exc).__name__}: {exc} (PRODUCER_DEBUG=1 shows the traceback)",
+                   err=True)
+        sys.exit(RET_JOBS_FAILED)
+    sys.exit(code if isinstance(code, int) else RET_OK)

@@ -1,0 +1,27 @@
+"""The producer's errors and exit codes: each error is reported once, as one line, by the CLI."""
+
+from __future__ import annotations
+
+#: Exit codes, so scripts and tests can tell failures apart.
+RET_OK = 0
+RET_JOBS_FAILED = 1  # some job failed or did not finish in time; the others are reported
+RET_USAGE = 2  # bad arguments (click's own convention)
+RET_BROKER = 3  # Redis could not be reached or refused us
+
+
+class ProducerError(Exception):
+    """Base class of the errors the CLI turns into a one-line message and an exit code."""
+
+    exit_code = RET_JOBS_FAILED
+
+
+class UsageError(ProducerError):
+    """Raised when arguments are valid one by one but not together."""
+
+    exit_code = RET_USAGE
+
+
+class BrokerUnreachable(ProducerError):
+    """Raised when Redis does not answer, or refuses our password, within the timeout."""
+
+    exit_code = RET_BROKER

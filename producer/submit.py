@@ -1,0 +1,132 @@
+"""Submit a batch of jobs and collect their results as they arrive.
+
+Results are awaited with Celery's native join: the Redis backend pushes each result over
+pub/sub the moment it is stored, so the producer's clock (wall time) stops when the last
+one lands, not at the next polling tick.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from celery import Celery
+from celery.exceptions import TimeoutError as CeleryTimeout
+from celery.result import AsyncResult, ResultSet
+from kombu.exceptions import OperationalError
+
+from producer.cluster import masked
+from producer.errors import BrokerUnreachable
+from worker.records import iso, utc_now
+
+TASKS = ("task1", "task2")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job to submit: which task, for how long, doing what, on which queue."""
+
+    task: str
+    duration_s: float
+    kind: str = "sleep"
+    queue: str = "jobs"
+
+
+def plan(jobs: int, duration_s: float, kind: str = "sleep", queue: str = "jobs") -> list[Job]:
+    """`jobs` jobs alternating task1, task2, ... as the course page calls them."""
+    return [Job(TASKS[i % len(TASKS)], duration_s, kind, queue) for i in range(jobs)]
+
+
+@dataclass
+class Outcome:
+    """What became of one submitted job: its record on success, its error otherwise."""
+
+    job: Job
+    task_id: str
+    submitted_at: datetime
+    status: str = "PENDING"  # SUCCESS, FAILURE, or PENDING when it did not finish in time
+    record: dict[str, Any] | None = None
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The result record with submitted_at and status added (the `--json` form)."""
+        base = {"task": self.job.task, "task_id": self.task_id} if self.record is None else dict(self.record)
+        base["submitted_at"] = iso(self.submitted_at)
+        base["status"] = self.status
+        if self.error is not None:
+            base["error"] = self.error
+        return base
+
+
+@dataclass
+class Batch:
+    """A submitted batch: its outcomes in submission order and the producer's wall time."""
+
+    outcomes: list[Outcome]
+    wall_s: float
+    submit_s: float
+    received_s: list[float] = field(default_factory=list)  # seconds from first submit, per result
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status != "SUCCESS"]
+
+
+def describe_error(value: BaseException | Any) -> str:
+    """`ExceptionType: message`, as a job's error is shown to the user."""
+    if isinstance(value, BaseException):
+        return f"{type(value).__name__}: {value}"
+    return repr(value)
+
+
+def run_batch(
+    app: Celery,
+    jobs: list[Job],
+    timeout_s: float,
+    on_result: Callable[[Outcome], None] | None = None,
+) -> Batch:
+    """Submit `jobs`, wait up to `timeout_s` for all results, and return every outcome.
+
+    A job that fails or does not finish in time is recorded as such; the others are kept.
+    """
+    outcomes: dict[str, Outcome] = {}
+    results: list[AsyncResult] = []
+    start = time.perf_counter()
+    try:
+        for job in jobs:
+            submitted_at = utc_now()
+            result = app.send_task(
+                job.task, kwargs={"duration": job.duration_s, "kind": job.kind}, queue=job.queue
+            )
+            outcomes[result.id] = Outcome(job, result.id, submitted_at)
+            results.append(result)
+    except OperationalError as exc:
+        raise BrokerUnreachable(f"lost Redis at {masked(app.conf.broker_url)} while submitting: {exc}") from None
+    submit_s = time.perf_counter() - start
+    last = start
+    received: list[float] = []
+
+    def collect(task_id: str, value: Any) -> None:
+        nonlocal last
+        last = time.perf_counter()
+        received.append(last - start)
+        outcome = outcomes[task_id]
+        if isinstance(value, dict) and not isinstance(value, BaseException):
+            outcome.status, outcome.record = "SUCCESS", value
+        else:
+            outcome.status, outcome.error = "FAILURE", describe_error(value)
+        if on_result:
+            on_result(outcome)
+
+    try:
+        ResultSet(results).join_native(timeout=timeout_s, propagate=False, callback=collect)
+    except CeleryTimeout:
+        for outcome in outcomes.values():
+            if outcome.status == "PENDING":
+                outcome.error = f"did not finish within {timeout_s:g} s"
+    except OperationalError as exc:
+        raise BrokerUnreachable(f"lost Redis at {masked(app.conf.result_backend)} while waiting: {exc}") from None
+    return Batch([outcomes[r.id] for r in results], wall_s=last - start, submit_s=submit_s, received_s=received)

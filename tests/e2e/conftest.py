@@ -1,0 +1,75 @@
+"""A whole compose cluster under a project name of its own, always taken down with `down -v`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conftest import free_port, skip_unless_required
+from tests.helpers import ROOT, Run
+
+
+def docker_ready() -> str | None:
+    """None when `docker compose` can reach an engine, else why not."""
+    try:
+        subprocess.run(["docker", "info"], capture_output=True, timeout=20, check=True)
+        subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=20, check=True)
+    except FileNotFoundError:
+        return "docker is not installed"
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return "no Docker engine answers (or Compose v2 is missing)"
+    return None
+
+
+@dataclass
+class Compose:
+    """`docker compose -p <unique name>` with this cluster's ports and logins."""
+
+    project: str
+    env: dict[str, str]
+
+    def __call__(self, *args: str, timeout_s: float = 300, check: bool = True) -> Run:
+        proc = subprocess.run(["docker", "compose", "-p", self.project, *args], cwd=ROOT,
+                              env={**os.environ, **self.env}, capture_output=True, text=True, timeout=timeout_s)
+        if check and proc.returncode != 0:
+            pytest.fail(f"docker compose {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}",
+                        pytrace=False)
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    def producer(self, *args: str, timeout_s: float = 120) -> Run:
+        return self("run", "--rm", "-T", "producer", *args, timeout_s=timeout_s, check=False)
+
+    @property
+    def flower_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['FLOWER_PORT']}"
+
+    @property
+    def flower_login(self) -> tuple[str, str]:
+        return self.env["FLOWER_USER"], self.env["FLOWER_PASSWORD"]
+
+
+@pytest.fixture(scope="module")
+def compose() -> Iterator[Compose]:
+    """A compose project of its own (free host ports, own volumes), removed even when a test fails."""
+    reason = docker_ready()
+    if reason:
+        skip_unless_required(f"Docker tests need an engine: {reason}")
+    cluster = Compose(
+        project=f"cpd-test-{uuid.uuid4().hex[:8]}",
+        env={"REDIS_PORT": str(free_port()), "FLOWER_PORT": str(free_port()), "APP_TAG": "test",
+             "REDIS_PASSWORD": "e2e-" + uuid.uuid4().hex[:12], "FLOWER_USER": "tester",
+             "FLOWER_PASSWORD": "e2e-" + uuid.uuid4().hex[:12], "WORKERS": "2"},
+    )
+    try:
+        yield cluster
+    finally:
+        logs = cluster("logs", "--no-color", "--tail", "50", check=False, timeout_s=60)
+        down = cluster("down", "-v", "--remove-orphans", "--timeout", "10", check=False, timeout_s=180)
+        if down.returncode != 0:
+            print(logs.stdout[-5000:])
+            pytest.fail(f"docker compose down failed: {down.stderr[-2000:]}", pytrace=False)

@@ -1,0 +1,99 @@
+"""The cluster as a user runs it: `docker compose up --scale worker=3`, the producer, Flower."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.docker
+
+
+def flower_get(compose, path: str, login: tuple[str, str] | None = None) -> tuple[int, dict | None]:
+    request = urllib.request.Request(compose.flower_url + path)
+    if login:
+        token = base64.b64encode(":".join(login).encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, None
+
+
+@pytest.fixture(scope="module")
+def cluster(compose):
+    """Three worker containers, healthy, Flower included."""
+    compose("up", "-d", "--build", "--wait", "--scale", "worker=3", timeout_s=600)
+    return compose
+
+
+def test_six_jobs_run_on_three_worker_containers(cluster):
+    run = cluster.producer("--jobs", "6", "--json")
+    assert run.returncode == 0, run.stderr
+    results, summary = run.document["results"], run.document["summary"]
+    assert len(results) == 6 and all(r["status"] == "SUCCESS" for r in results)
+    assert len({r["worker"] for r in results}) == 3
+    assert len({r["hostname"] for r in results}) == 3  # three containers, not three processes of one
+    assert summary["slots_online"] == 3
+    assert summary["wall_s"] < 4.5  # one after another: 6 s; ideal: 2 s
+    assert summary["verdict"].startswith("ran in parallel on 3 workers")
+
+
+def test_the_producer_run_leaves_the_worker_count_alone(cluster):
+    running = cluster("ps", "--status", "running", "-q", "worker").stdout.split()
+    assert len(running) == 3
+
+
+def test_flower_lists_the_three_workers_with_its_login(cluster):
+    def three_workers():
+        status, workers = flower_get(cluster, "/api/workers?refresh=1", cluster.flower_login)
+        return status == 200 and workers and len(workers) == 3 and workers
+
+    workers = wait_for(three_workers, 30, "Flower to list 3 workers", interval_s=1)
+    assert all(name.startswith("worker@") for name in workers)
+
+
+def test_flower_tasks_show_the_jobs(cluster):
+    run = cluster.producer("--jobs", "2", "--duration", "0.1", "--json")
+    assert run.returncode == 0, run.stderr
+    ids = {r["task_id"] for r in run.document["results"]}
+
+    def seen():
+        status, tasks = flower_get(cluster, "/api/tasks", cluster.flower_login)
+        return status == 200 and ids <= set(tasks or {})
+
+    wait_for(seen, 20, "Flower to show both tasks", interval_s=0.5)
+
+
+def test_flower_refuses_anyone_without_the_login(cluster):
+    assert flower_get(cluster, "/api/workers")[0] == 401
+    assert flower_get(cluster, "/")[0] == 401
+    assert flower_get(cluster, "/api/workers", ("tester", "wrong"))[0] == 401
+
+
+def test_bad_producer_arguments_exit_2_inside_compose(cluster):
+    run = cluster.producer("--jobs", "zero")
+    assert run.returncode == 2
+    assert "producer: error: Invalid value for '--jobs'" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_stopped_redis_is_reported_quickly(cluster):
+    cluster("stop", "redis")
+    try:
+        # --no-deps: otherwise `run` would start redis again, as it does for a user.
+        started = time.monotonic()
+        run = cluster("run", "--rm", "-T", "--no-deps", "producer", "--jobs", "1", check=False, timeout_s=60)
+        assert time.monotonic() - started < 30  # container start included; the producer itself gives up in ~3 s
+        assert run.returncode == 3
+        assert "cannot reach Redis at redis://:**@redis:6379/0" in run.stderr
+        assert "Traceback" not in run.stderr and cluster.env["REDIS_PASSWORD"] not in run.stderr
+    finally:
+        cluster("start", "redis")
+        cluster("up", "-d", "--wait", "--scale", "worker=3", timeout_s=300)

@@ -1,0 +1,136 @@
+"""A real redis-server on a free loopback port and real `celery -A worker worker` processes.
+
+Each fixture owns what it starts and stops it by its own pid, so a test never touches a
+Redis or a cluster the user has running.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+from celery import Celery
+
+from tests.conftest import free_port, skip_unless_required, wait_for
+from tests.helpers import ROOT
+
+PASSWORD = "integration-secret"
+
+
+@dataclass
+class RedisServer:
+    """A redis-server this test session started, with the URLs that reach it."""
+
+    port: int
+    password: str = PASSWORD
+
+    def url(self, db: int, password: str | None = None) -> str:
+        return f"redis://:{self.password if password is None else password}@127.0.0.1:{self.port}/{db}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What the producer and the workers need to find this Redis."""
+        return {"BROKER_URL": self.url(0), "RESULT_BACKEND": self.url(1)}
+
+    def client(self, db: int = 0) -> redis.Redis:
+        return redis.Redis(port=self.port, password=self.password, db=db, socket_timeout=5)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on 127.0.0.1, password-protected, no persistence."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        skip_unless_required("redis-server is not installed (scripts/test installs it)")
+    server = RedisServer(free_port())
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(server.port), "--bind", "127.0.0.1", "--requirepass", server.password,
+         "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: _pings(server), 10, f"redis-server on port {server.port}")
+        yield server
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _pings(server: RedisServer) -> bool:
+    try:
+        return bool(server.client().ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def redis_env(redis_server: RedisServer) -> dict[str, str]:
+    """The environment for a test that starts clean: both databases emptied."""
+    server = redis_server.client()
+    server.flushall()
+    return redis_server.env
+
+
+@dataclass
+class Workers:
+    """Worker processes a test started, and a Celery app to talk to them."""
+
+    app: Celery
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def start_workers(redis_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Workers]]:
+    """Start N real `celery -A worker worker` processes; waits until each answers ping.
+
+    Stops them all with SIGTERM (warm shutdown), then SIGKILL for any that hang.
+    """
+    app = Celery(broker=redis_env["BROKER_URL"], backend=redis_env["RESULT_BACKEND"])
+    started: list[subprocess.Popen] = []
+
+    def start(count: int, concurrency: int = 1, queue: str = "jobs", pool: str = "prefork") -> Workers:
+        workers = Workers(app)
+        for _ in range(count):
+            name = f"it-{uuid.uuid4().hex[:8]}@%h"
+            log = open(tmp_path / f"{name.split('@')[0]}.log", "w")  # noqa: SIM115  (closed with the process)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "worker", "worker", "-n", name, "-Q", queue, "-E",
+                 "-c", str(concurrency), "-P", pool, "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+                cwd=ROOT,
+                env={**os.environ, **redis_env, "HEALTH_FILE": str(tmp_path / f"{name}.alive")},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            started.append(proc)
+            workers.procs.append(proc)
+            workers.names.append(name.replace("%h", os.uname().nodename))
+
+        def all_answer() -> bool:
+            replies = {name for reply in app.control.ping(timeout=0.5) for name in reply}
+            return set(workers.names) <= replies
+
+        wait_for(all_answer, 30, f"{count} workers to answer ping")
+        return workers
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in started:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    app.close()

@@ -1,0 +1,86 @@
+"""Every setting of the cluster, read from the environment, with defaults that work out of the box.
+
+Celery loads this module with ``app.config_from_object("worker.config")``; the producer
+and the tests read the same names, so the broker URL is written down exactly once.
+Lower-case names are Celery settings; upper-case ones are this project's own.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
+# --- where Redis is -------------------------------------------------------------------
+# Jobs travel through db 0 and results through db 1, so `redis-cli -n 0 llen jobs` shows
+# only the queue. Compose sets both URLs (with the password from .env).
+broker_url = os.environ.get("BROKER_URL", "redis://localhost:6379/0")
+result_backend = os.environ.get("RESULT_BACKEND", "redis://localhost:6379/1")
+
+#: The queue task1/task2 go to; each worker flavour consumes its own.
+QUEUE = os.environ.get("QUEUE", "jobs")
+task_default_queue = QUEUE
+
+# --- safety -----------------------------------------------------------------------------
+# JSON only: a pickle payload pushed into Redis by anyone who can reach it would run code.
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_accept_content = ["json"]
+
+# A job is acknowledged only after it ran, so a worker that dies mid-job leaves it in Redis
+# to be redelivered, and a child process killed under it requeues it at once instead of
+# marking it failed. Cost: a job may run twice, so tasks must be safe to run twice (ours are).
+task_acks_late = True
+task_reject_on_worker_lost = True
+
+#: Seconds until Redis hands an unacknowledged job to another worker. Celery's default is an
+#: hour; 30 s lets this demo recover from a killed container quickly. Too short a value
+#: redelivers jobs that are still running (duplicates): keep it above the longest job.
+VISIBILITY_TIMEOUT = _int("VISIBILITY_TIMEOUT", 30)
+broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
+result_backend_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
+
+# --- spreading jobs over workers -------------------------------------------------------
+# Each worker process reserves one job at a time. With the default (4), the first worker
+# to start would hoard the first jobs while the others sat idle: no parallelism to see.
+worker_prefetch_multiplier = 1
+
+#: Processes per worker container. 1 makes "workers" = containers = parallel slots.
+worker_concurrency = _int("WORKER_CONCURRENCY", 1)
+
+# --- results ---------------------------------------------------------------------------
+#: Seconds a result stays in Redis: long enough to read it, short enough not to pile up.
+result_expires = _int("RESULT_EXPIRES", 3600)
+
+# --- monitoring ------------------------------------------------------------------------
+# Flower shows tasks live only from events: workers send task events, the producer sends
+# task-sent, so a queued job shows up before a worker takes it.
+worker_send_task_events = True
+task_send_sent_event = True
+
+# --- connecting ------------------------------------------------------------------------
+#: Seconds to wait for Redis to answer before calling it unreachable.
+BROKER_TIMEOUT = _float("BROKER_TIMEOUT", 3.0)
+broker_connection_timeout = BROKER_TIMEOUT
+broker_connection_retry_on_startup = True  # workers wait for Redis instead of exiting
+redis_socket_connect_timeout = BROKER_TIMEOUT
+# The producer's result listener pings Redis this often, so it notices a restart and
+# reconnects instead of waiting on a dead socket.
+redis_backend_health_check_interval = 10
+
+#: File the worker touches on every event heartbeat; the container's healthcheck reads
+#: its age. Cheaper than `celery inspect ping`, which starts a Python process each time.
+HEALTH_FILE = os.environ.get("HEALTH_FILE", "/tmp/worker.alive")
+
+timezone = "UTC"
+enable_utc = True

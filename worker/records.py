@@ -1,0 +1,71 @@
+"""What a job is asked to do and what it reports: argument checks and the result record.
+
+Pure functions, no I/O, so the rules are unit-tested without a broker.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+#: Longest job a caller may ask for, in seconds; keeps a typo from tying up a worker for days.
+MAX_DURATION_S = 3600.0
+#: What a job does while it lasts: `sleep` waits (needs no CPU), `cpu` burns pure-Python CPU.
+KINDS = ("sleep", "cpu")
+
+
+def check_duration(duration: Any) -> float:
+    """Return `duration` as seconds, or raise ValueError saying what a valid one looks like."""
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)):
+        raise ValueError(f"duration must be a number of seconds, got {duration!r}")
+    if not math.isfinite(duration) or not 0 <= duration <= MAX_DURATION_S:
+        raise ValueError(f"duration must be between 0 and {MAX_DURATION_S:g} seconds, got {duration!r}")
+    return float(duration)
+
+
+def check_kind(kind: Any) -> str:
+    """Return `kind` if it is one of KINDS, or raise ValueError naming the valid ones."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return kind
+
+
+def utc_now() -> datetime:
+    """The current time in UTC, timezone-aware."""
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 with microseconds and offset, e.g. 2026-11-24T19:22:43.644370+00:00."""
+    return moment.isoformat(timespec="microseconds")
+
+
+def make_record(
+    *,
+    task: str,
+    task_id: str,
+    kind: str,
+    worker: str,
+    hostname: str,
+    pid: int,
+    started_at: datetime,
+    finished_at: datetime,
+    runtime_s: float,
+    attempt: int = 1,
+    redelivered: bool = False,
+) -> dict[str, Any]:
+    """The result record a job returns: who ran it, when, and for how long (JSON-safe)."""
+    return {
+        "task": task,
+        "task_id": task_id,
+        "kind": kind,
+        "worker": worker,
+        "hostname": hostname,
+        "pid": pid,
+        "started_at": iso(started_at),
+        "finished_at": iso(finished_at),
+        "runtime_s": round(runtime_s, 6),
+        "attempt": attempt,
+        "redelivered": redelivered,
+    }
