@@ -15,10 +15,10 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from producer.cluster import check_broker, workers_on_queue
-from producer.errors import RET_JOBS_FAILED, RET_OK, RET_USAGE, ProducerError
+from producer.cluster import check_broker, consuming, online_workers
+from producer.errors import RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError
 from producer.report import json_document, print_text
-from producer.submit import Outcome, plan, run_batch
+from producer.submit import TASKS, Outcome, plan, run_batch
 from producer.summary import summarize
 from worker import app, config
 from worker.records import KINDS, MAX_DURATION_S
@@ -49,8 +49,12 @@ def finite(_: click.Context, param: click.Parameter, value: float | None) -> flo
 
 
 def default_timeout(jobs: int, duration_s: float) -> float:
-    """Twice the sequential time plus 10 s: generous even when only one worker is up."""
-    return 10.0 + 2.0 * jobs * duration_s
+    """Twice the sequential time, plus the visibility timeout and 30 s.
+
+    Generous even when only one worker is up, and long enough for a job whose worker died
+    to be redelivered (Redis holds it back for the visibility timeout, then up to 10 s more).
+    """
+    return 2.0 * jobs * duration_s + config.VISIBILITY_TIMEOUT + 30.0
 
 
 @cli.command()
@@ -60,13 +64,19 @@ def default_timeout(jobs: int, duration_s: float) -> float:
               callback=finite, help="Seconds each job takes.")
 @click.option("--kind", type=click.Choice(KINDS), default="sleep", show_default=True,
               help="sleep: wait (needs no CPU); cpu: burn pure-Python CPU for that long.")
+@click.option("--task", "tasks", type=click.Choice(TASKS), multiple=True,
+              help="Submit only this task (repeatable) [default: task1 and task2 in turn].")
 @click.option("--queue", "-q", default=config.QUEUE, show_default=True, help="Queue to submit to.")
+@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, callback=finite,
+              help="Share of jobs that fail for good (to see a FAILURE reported).")
+@click.option("--flaky-rate", type=click.FloatRange(0, 1), default=0.0, callback=finite,
+              help="Share of jobs that fail once and are retried with backoff.")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), default=None, callback=finite,
-              help="Seconds to wait for all results [default: 10 + 2 x jobs x duration].")
+              help="Seconds to wait for all results [default: 2 x jobs x duration + VISIBILITY_TIMEOUT + 30].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the report.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar while waiting (on a terminal).")
-def run(jobs: int, duration: float, kind: str, queue: str, timeout: float | None, as_json: bool,
-        progress: bool) -> int:
+def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: str, fail_rate: float,
+        flaky_rate: float, timeout: float | None, as_json: bool, progress: bool) -> int:
     """Submit the jobs, wait for them, and report who ran what when (the default command)."""
     if not queue.strip():
         raise click.BadParameter("must not be empty", param_hint="'--queue'")
@@ -76,11 +86,13 @@ def run(jobs: int, duration: float, kind: str, queue: str, timeout: float | None
     if app.conf.result_backend != app.conf.broker_url:
         check_broker(app.conf.result_backend, config.BROKER_TIMEOUT)
 
-    workers = workers_on_queue(app, queue)
-    slots = sum(w.slots for w in workers)
+    online = online_workers(app)
+    workers = consuming(online, queue)
     if not workers:
-        err.print(f"warning: no worker consumes queue '{queue}' yet; the jobs wait in Redis until one does",
-                  markup=False, highlight=False)
+        others = sorted({q for w in online for q in w.queues})
+        hint = f"queues with workers: {', '.join(others)}" if others else "no worker answers at all"
+        raise NoWorkers(f"no worker consumes queue '{queue}' ({hint}); start them first: docker compose up -d --wait")
+    slots = sum(w.slots for w in workers)
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=True, disable=not (progress and err.is_terminal))
@@ -90,7 +102,8 @@ def run(jobs: int, duration: float, kind: str, queue: str, timeout: float | None
         def advance(_: Outcome) -> None:
             bar.advance(track)
 
-        batch = run_batch(app, plan(jobs, duration, kind, queue), timeout, on_result=advance)
+        jobs_planned = plan(jobs, duration, kind, queue, tasks or TASKS, fail_rate, flaky_rate)
+        batch = run_batch(app, jobs_planned, timeout, on_result=advance)
 
     records = [o.record for o in batch.outcomes if o.record is not None]
     summary = summarize(records, jobs=jobs, duration_s=duration, wall_s=batch.wall_s, slots_online=slots)

@@ -22,7 +22,10 @@ def check_broker(url: str, timeout_s: float) -> None:
 
     Celery itself would retry a dead broker for a long while; a learner wants to know now.
     """
-    client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+    except ValueError as exc:
+        raise BrokerUnreachable(f"not a Redis URL: {masked(url)} ({exc})") from None
     try:
         client.ping()
     except redis.AuthenticationError as exc:
@@ -37,26 +40,31 @@ def check_broker(url: str, timeout_s: float) -> None:
 
 @dataclass(frozen=True)
 class Worker:
-    """One worker node that consumes the queue, and how many jobs it runs at once."""
+    """One worker node: its name, the queues it consumes, how many jobs it runs at once."""
 
     name: str
+    queues: tuple[str, ...]
     slots: int
 
 
-def workers_on_queue(app: Celery, queue: str, timeout_s: float = 1.0) -> list[Worker]:
-    """The workers consuming `queue` right now, from Celery's remote inspection.
+def online_workers(app: Celery, timeout_s: float = 1.0) -> list[Worker]:
+    """Every worker that answers Celery's remote inspection within `timeout_s`.
 
-    Two broadcasts, sent at once: `active_queues` says who listens to the queue, `stats`
-    how many pool processes (or threads) each has.
+    Two broadcasts, sent at once: `active_queues` says what each consumes, `stats` how many
+    pool processes (or threads) each has.
     """
     inspect = app.control.inspect(timeout=timeout_s)
     with ThreadPoolExecutor(2) as pool:
         queues_future = pool.submit(inspect.active_queues)
         stats_future = pool.submit(inspect.stats)
         queues, stats = queues_future.result() or {}, stats_future.result() or {}
-    workers = []
-    for name, consumed in sorted(queues.items()):
-        if any(q.get("name") == queue for q in consumed):
-            pool_info = stats.get(name, {}).get("pool", {})
-            workers.append(Worker(name, int(pool_info.get("max-concurrency", 1))))
-    return workers
+    return [
+        Worker(name, tuple(q["name"] for q in consumed),
+               int(stats.get(name, {}).get("pool", {}).get("max-concurrency", 1)))
+        for name, consumed in sorted(queues.items())
+    ]
+
+
+def consuming(workers: list[Worker], queue: str) -> list[Worker]:
+    """The workers that take jobs from `queue`."""
+    return [w for w in workers if queue in w.queues]

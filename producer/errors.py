@@ -7,6 +7,7 @@ RET_OK = 0
 RET_JOBS_FAILED = 1  # some job failed or did not finish in time; the others are reported
 RET_USAGE = 2  # bad arguments (click's own convention)
 RET_BROKER = 3  # Redis could not be reached or refused us
+RET_NO_WORKERS = 4  # no worker consumes the queue: nothing was submitted
 
 
 class ProducerError(Exception):
@@ -25,3 +26,9 @@ class BrokerUnreachable(ProducerError):
     """Raised when Redis does not answer, or refuses our password, within the timeout."""
 
     exit_code = RET_BROKER
+
+
+class NoWorkers(ProducerError):
+    """Raised when no worker consumes the queue, so submitted jobs would only wait."""
+
+    exit_code = RET_NO_WORKERS

@@ -21,12 +21,15 @@ def job_line(outcome: Outcome) -> str:
     """`task1 finished at <UTC time> on <worker> (pid N), started <time>, ran 1.00 s`, or why not."""
     r = outcome.record
     if outcome.status == "SUCCESS" and r is not None:
-        redelivered = f", attempt {r['attempt']}" if r.get("attempt", 1) > 1 else ""
-        redelivered += ", redelivered" if r.get("redelivered") else ""
-        return (
+        line = (
             f"{r['task']} finished at {_clock(r['finished_at'])} on {r['worker']} (pid {r['pid']}), "
-            f"started {_clock(r['started_at'], with_date=False)}, ran {r['runtime_s']:.2f} s{redelivered}"
+            f"started {_clock(r['started_at'], with_date=False)}, ran {r['runtime_s']:.2f} s"
         )
+        if r.get("attempt", 1) > 1 or r.get("redelivered"):
+            waited = (datetime.fromisoformat(r["started_at"]) - outcome.submitted_at).total_seconds()
+            how = "redelivered" if r.get("redelivered") else "retried"
+            line += f", attempt {r['attempt']}, {how}: started {waited:.1f} s after it was submitted"
+        return line
     if outcome.status == "FAILURE":
         return f"{outcome.job.task} FAILED: {outcome.error} (task {outcome.task_id})"
     return f"{outcome.job.task} did not finish: {outcome.error or 'no result'} (task {outcome.task_id})"
@@ -43,6 +46,8 @@ _MEANINGS = {
     "workers_used": "distinct workers that ran a job",
     "slots_online": "jobs the cluster can run at once (worker processes online)",
     "peak_overlap": "most jobs running at the same instant",
+    "redelivered": "jobs handed to another worker after theirs died",
+    "retried": "jobs that succeeded after a failed attempt",
     "wall_s": "producer's clock, first submit to last result",
     "sequential_s": "sum of the run times: the course page's loop",
     "ideal_wall_s": "ceil(jobs / slots) x duration",

@@ -33,11 +33,39 @@ class Job:
     duration_s: float
     kind: str = "sleep"
     queue: str = "jobs"
+    fail: str | None = None  # None, "always" or "once" (see worker.records.FAIL_MODES)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The task's JSON arguments."""
+        kwargs: dict[str, Any] = {"duration": self.duration_s, "kind": self.kind}
+        if self.fail:
+            kwargs["fail"] = self.fail
+        return kwargs
 
 
-def plan(jobs: int, duration_s: float, kind: str = "sleep", queue: str = "jobs") -> list[Job]:
-    """`jobs` jobs alternating task1, task2, ... as the course page calls them."""
-    return [Job(TASKS[i % len(TASKS)], duration_s, kind, queue) for i in range(jobs)]
+def picked(index: int, rate: float) -> bool:
+    """Whether job `index` is among a `rate` share of jobs, spread evenly over the batch."""
+    return int((index + 1) * rate) > int(index * rate)
+
+
+def plan(
+    jobs: int,
+    duration_s: float,
+    kind: str = "sleep",
+    queue: str = "jobs",
+    tasks: tuple[str, ...] = TASKS,
+    fail_rate: float = 0.0,
+    flaky_rate: float = 0.0,
+) -> list[Job]:
+    """`jobs` jobs cycling through `tasks` (task1, task2, ... as the course page calls them).
+
+    A `fail_rate` share of them fail for good, a `flaky_rate` share fail once and are retried.
+    """
+    def fail(i: int) -> str | None:
+        return "always" if picked(i, fail_rate) else "once" if picked(i, flaky_rate) else None
+
+    return [Job(tasks[i % len(tasks)], duration_s, kind, queue, fail(i)) for i in range(jobs)]
 
 
 @dataclass
@@ -98,9 +126,7 @@ def run_batch(
     try:
         for job in jobs:
             submitted_at = utc_now()
-            result = app.send_task(
-                job.task, kwargs={"duration": job.duration_s, "kind": job.kind}, queue=job.queue
-            )
+            result = app.send_task(job.task, kwargs=job.kwargs, queue=job.queue)
             outcomes[result.id] = Outcome(job, result.id, submitted_at)
             results.append(result)
     except OperationalError as exc:

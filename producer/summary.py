@@ -56,6 +56,8 @@ def summarize(
         "workers_used": workers_used,
         "slots_online": slots_online,
         "peak_overlap": peak,
+        "redelivered": sum(1 for r in records if r.get("redelivered")),
+        "retried": sum(1 for r in records if r.get("attempt", 1) > 1),
         "duration_s": duration_s,
         "wall_s": round(wall_s, 6),
         "sequential_s": round(sequential_s, 6),

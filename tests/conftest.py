@@ -40,3 +40,8 @@ def wait_for(condition: Callable[[], T], timeout_s: float, what: str, interval_s
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}", pytrace=False)
         time.sleep(interval_s)
+
+
+# The local cluster's fixtures, for the integration and fault tests (imported last: they use
+# the helpers above).
+from tests.local_cluster import redis_env, redis_server, start_workers  # noqa: E402,F401

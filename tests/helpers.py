@@ -26,6 +26,24 @@ class Run:
         return json.loads(self.stdout)
 
 
+class Background:
+    """A producer running in the background while a test injects a fault."""
+
+    def __init__(self, *args: str, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "producer", *args], cwd=ROOT, env={**os.environ, **env},
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def finish(self, timeout_s: float = 120) -> Run:
+        """Wait for it to exit (killing it past `timeout_s`) and return what it printed."""
+        try:
+            out, err = self.proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+            err += f"\n[test] producer killed after {timeout_s} s"
+        return Run(self.proc.returncode, out, err)
+
+
 def run_producer(*args: str, env: dict[str, str], timeout_s: float = 60) -> Run:
     """Run `python -m producer *args` from the repo root with `env` added to the environment."""
     proc = subprocess.run(

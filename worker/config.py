@@ -47,7 +47,13 @@ task_reject_on_worker_lost = True
 #: hour; 30 s lets this demo recover from a killed container quickly. Too short a value
 #: redelivers jobs that are still running (duplicates): keep it above the longest job.
 VISIBILITY_TIMEOUT = _int("VISIBILITY_TIMEOUT", 30)
-broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
+broker_transport_options = {
+    "visibility_timeout": VISIBILITY_TIMEOUT,
+    # How often workers look for such jobs. kombu's default sweep runs every 10 s x 10
+    # (interval x throttle): up to 100 s more on top of the visibility timeout.
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+}
 result_backend_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
 
 # --- spreading jobs over workers -------------------------------------------------------
@@ -74,6 +80,13 @@ BROKER_TIMEOUT = _float("BROKER_TIMEOUT", 3.0)
 broker_connection_timeout = BROKER_TIMEOUT
 broker_connection_retry_on_startup = True  # workers wait for Redis instead of exiting
 redis_socket_connect_timeout = BROKER_TIMEOUT
+# A worker that finishes a job while Redis restarts retries storing the result (backing off
+# up to 10 s between tries) instead of failing a job that succeeded.
+result_backend_always_retry = True
+result_backend_max_retries = 30
+# When the broker connection drops, the worker puts its unacknowledged jobs back in the
+# queue; cancel the copies still running, so each job runs once, not twice (Celery 6's default).
+worker_cancel_long_running_tasks_on_connection_loss = True
 # The producer's result listener pings Redis this often, so it notices a restart and
 # reconnects instead of waiting on a dead socket.
 redis_backend_health_check_interval = 10

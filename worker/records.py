@@ -13,6 +13,9 @@ from typing import Any
 MAX_DURATION_S = 3600.0
 #: What a job does while it lasts: `sleep` waits (needs no CPU), `cpu` burns pure-Python CPU.
 KINDS = ("sleep", "cpu")
+#: How a job may be asked to fail, to show what the cluster does then: `always` fails for
+#: good (not retried), `once` fails on its first attempt only (retried with backoff).
+FAIL_MODES = ("always", "once")
 
 
 def check_duration(duration: Any) -> float:
@@ -29,6 +32,13 @@ def check_kind(kind: Any) -> str:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     return kind
+
+
+def check_fail(fail: Any) -> str | None:
+    """Return `fail` if it is None or one of FAIL_MODES, or raise ValueError naming them."""
+    if fail is not None and fail not in FAIL_MODES:
+        raise ValueError(f"fail must be one of {', '.join(FAIL_MODES)} or null, got {fail!r}")
+    return fail
 
 
 def utc_now() -> datetime:

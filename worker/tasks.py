@@ -17,24 +17,48 @@ from celery.signals import worker_process_init
 
 from worker import app
 from worker.burn import burn_cpu, rounds_per_second
-from worker.records import check_duration, check_kind, make_record, utc_now
+from worker.errors import JobFailed, TransientJobError
+from worker.records import check_duration, check_fail, check_kind, make_record, utc_now
 
 DEFAULT_DURATION_S = 1.0
 
+#: Shared by task1 and task2. A transient error is retried up to 3 times, after about
+#: 1, 2, 4 s (with jitter, so retries of many jobs do not land at the same instant).
+JOB_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "autoretry_for": (TransientJobError,),
+    "retry_backoff": 1,
+    "retry_backoff_max": 10,
+    "retry_jitter": True,
+    "max_retries": 3,
+}
 
-def run_job(task: Task, duration: Any, kind: Any) -> dict[str, Any]:
-    """Spend `duration` seconds the way `kind` says, and return the result record."""
+
+def run_job(task: Task, duration: Any, kind: Any, fail: Any = None) -> dict[str, Any]:
+    """Spend `duration` seconds the way `kind` says, and return the result record.
+
+    Arguments are checked first, so a bad one fails the job at once with a clear message.
+    """
     seconds = check_duration(duration)
     kind = check_kind(kind)
+    fail = check_fail(fail)
     request = task.request
+    attempt = request.retries + 1
     started_at, t0 = utc_now(), time.perf_counter()
     if kind == "cpu":
         burn_cpu(seconds)
     else:
         time.sleep(seconds)
+    if fail == "always":
+        raise JobFailed(f"{task.name} was asked to fail (attempt {attempt})")
+    if fail == "once" and attempt == 1:
+        raise TransientJobError(f"{task.name} failed on its first attempt, as asked; it will be retried")
     runtime_s = time.perf_counter() - t0
     finished_at = utc_now()
+    # kombu's Redis transport marks a job it put back in the queue (worker lost, visibility
+    # timeout) in the message headers, which Celery copies onto the request.
     delivery_info = request.delivery_info or {}
+    redelivered = bool(delivery_info.get("redelivered") or getattr(request, "redelivered", False))
     return make_record(
         task=task.name,
         task_id=request.id,
@@ -45,21 +69,23 @@ def run_job(task: Task, duration: Any, kind: Any) -> dict[str, Any]:
         started_at=started_at,
         finished_at=finished_at,
         runtime_s=runtime_s,
-        attempt=request.retries + 1,
-        redelivered=bool(delivery_info.get("redelivered")),
+        attempt=attempt,
+        redelivered=redelivered,
     )
 
 
-@app.task(name="task1", bind=True)
-def task1(self: Task, duration: float = DEFAULT_DURATION_S, kind: str = "sleep") -> dict[str, Any]:
+@app.task(name="task1", **JOB_OPTIONS)
+def task1(self: Task, duration: float = DEFAULT_DURATION_S, kind: str = "sleep",
+          fail: str | None = None) -> dict[str, Any]:
     """The course page's task1: takes `duration` seconds, then says who ran it and when."""
-    return run_job(self, duration, kind)
+    return run_job(self, duration, kind, fail)
 
 
-@app.task(name="task2", bind=True)
-def task2(self: Task, duration: float = DEFAULT_DURATION_S, kind: str = "sleep") -> dict[str, Any]:
+@app.task(name="task2", **JOB_OPTIONS)
+def task2(self: Task, duration: float = DEFAULT_DURATION_S, kind: str = "sleep",
+          fail: str | None = None) -> dict[str, Any]:
     """The course page's task2: the same work as task1, so the two can run side by side."""
-    return run_job(self, duration, kind)
+    return run_job(self, duration, kind, fail)
 
 
 @worker_process_init.connect

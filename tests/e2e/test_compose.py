@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 
+from tests.compose_cluster import compose_project
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.docker
@@ -28,10 +29,11 @@ def flower_get(compose, path: str, login: tuple[str, str] | None = None) -> tupl
 
 
 @pytest.fixture(scope="module")
-def cluster(compose):
+def cluster():
     """Three worker containers, healthy, Flower included."""
-    compose("up", "-d", "--build", "--wait", "--scale", "worker=3", timeout_s=600)
-    return compose
+    with compose_project() as compose:
+        compose("up", "-d", "--build", "--wait", "--scale", "worker=3", timeout_s=600)
+        yield compose
 
 
 def test_six_jobs_run_on_three_worker_containers(cluster):

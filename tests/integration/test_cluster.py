@@ -14,7 +14,8 @@ pytestmark = pytest.mark.integration
 
 RECORD_KEYS = {"task", "task_id", "kind", "worker", "hostname", "pid", "started_at", "finished_at", "runtime_s",
                "attempt", "redelivered", "submitted_at", "status"}
-SUMMARY_KEYS = {"jobs", "succeeded", "failed", "workers_used", "slots_online", "peak_overlap", "duration_s", "wall_s",
+SUMMARY_KEYS = {"jobs", "succeeded", "failed", "workers_used", "slots_online", "peak_overlap", "redelivered",
+                "retried", "duration_s", "wall_s",
                 "sequential_s", "ideal_wall_s", "speedup", "efficiency", "verdict"}
 
 
@@ -83,12 +84,27 @@ def test_a_job_that_does_not_finish_in_time_is_named(start_workers, redis_env):
         assert r["task_id"] in run.stderr and "did not finish within 1 s" in r["error"]
 
 
-def test_no_worker_on_the_queue_is_a_warning_not_a_hang(start_workers, redis_env):
+def test_a_queue_nobody_consumes_is_refused_before_submitting(start_workers, redis_env, redis_server):
     start_workers(1, queue="jobs")
-    run = run_producer("--queue", "nobody-listens", "--timeout", "1", env=redis_env)
+    run = run_producer("--queue", "nobody-listens", env=redis_env)
+    assert run.returncode == 4
+    assert run.stderr.startswith("producer: error: no worker consumes queue 'nobody-listens' (queues with workers: jobs)")
+    assert run.stderr.count("\n") == 1
+    assert redis_server.client().llen("nobody-listens") == 0  # nothing was left waiting
+
+
+def test_failures_are_reported_and_transient_errors_retried(start_workers, redis_env):
+    start_workers(2)
+    run = run_producer("--jobs", "4", "--duration", "0.1", "--fail-rate", "0.25", "--flaky-rate", "0.5", "--json",
+                       env=redis_env)
     assert run.returncode == 1
-    assert "no worker consumes queue 'nobody-listens'" in run.stderr
-    assert "did not finish within 1 s" in run.stderr
+    results = run.document["results"]
+    assert [r["status"] for r in results] == ["SUCCESS", "SUCCESS", "SUCCESS", "FAILURE"]
+    assert results[3]["error"] == "JobFailed: task2 was asked to fail (attempt 1)"
+    assert results[3]["task_id"] in run.stderr
+    assert results[1]["attempt"] == 2 and results[0]["attempt"] == results[2]["attempt"] == 1
+    summary = run.document["summary"]
+    assert summary["failed"] == 1 and summary["retried"] == 1 and summary["succeeded"] == 3
 
 
 def test_a_task_given_bad_arguments_fails_with_a_clear_message(start_workers):

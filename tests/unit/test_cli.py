@@ -25,6 +25,9 @@ from producer.submit import Batch, Job, Outcome, plan
         (["--timeout", "0"], "--timeout"),
         (["--timeout", "nan"], "--timeout"),
         (["--kind", "io"], "--kind"),
+        (["--task", "task3"], "--task"),
+        (["--fail-rate", "1.5"], "--fail-rate"),
+        (["--flaky-rate", "-0.1"], "--flaky-rate"),
         (["--queue", " "], "--queue"),
         (["--frobnicate"], "--frobnicate"),
         (["compare-all"], "compare-all"),
@@ -50,6 +53,15 @@ def test_help_names_the_default_command_and_its_options(capsys):
 
 def test_plan_alternates_tasks_like_the_course_page():
     assert [j.task for j in plan(5, 1.0)] == ["task1", "task2", "task1", "task2", "task1"]
+    assert [j.task for j in plan(3, 1.0, tasks=("task2",))] == ["task2"] * 3
+
+
+def test_plan_spreads_failing_and_flaky_jobs_evenly():
+    jobs = plan(8, 1.0, fail_rate=0.25, flaky_rate=0.5)
+    assert [j.fail for j in jobs] == [None, "once", None, "always", None, "once", None, "always"]
+    assert jobs[3].kwargs == {"duration": 1.0, "kind": "sleep", "fail": "always"}
+    assert jobs[0].kwargs == {"duration": 1.0, "kind": "sleep"}
+    assert all(j.fail == "always" for j in plan(4, 1.0, fail_rate=1.0))
 
 
 def test_default_timeout_covers_a_sequential_run():
@@ -69,8 +81,12 @@ def test_job_line_reads_like_the_course_page():
     assert job_line(outcome("SUCCESS", record=rec)) == (
         "task1 finished at 2026-11-24 19:22:44.644585 on celery@a904 (pid 8), started 19:22:43.644370, ran 1.00 s"
     )
-    rec2 = {**rec, "attempt": 2, "redelivered": True}
-    assert job_line(outcome("SUCCESS", record=rec2)).endswith("ran 1.00 s, attempt 2, redelivered")
+    rec2 = {**rec, "attempt": 2, "redelivered": False}
+    assert job_line(outcome("SUCCESS", record=rec2)).endswith(
+        "ran 1.00 s, attempt 2, retried: started 0.0 s after it was submitted")
+    rec3 = {**rec, "started_at": (start + timedelta(seconds=31)).isoformat(), "redelivered": True}
+    assert job_line(outcome("SUCCESS", record=rec3)).endswith(
+        "attempt 1, redelivered: started 31.0 s after it was submitted")
 
 
 def test_failed_and_missing_jobs_are_named():

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from worker.burn import burn_cpu, rounds_per_second
-from worker.records import MAX_DURATION_S, check_duration, check_kind, iso, make_record
+from worker.records import MAX_DURATION_S, check_duration, check_fail, check_kind, iso, make_record
 
 
 @pytest.mark.parametrize("value", [0, 0.5, 1, 3600, 3600.0])
@@ -34,6 +34,12 @@ def test_valid_durations_pass_as_float(value):
 def test_invalid_durations_say_what_is_wrong(value, message):
     with pytest.raises(ValueError, match=message):
         check_duration(value)
+
+
+def test_fail_mode_must_be_known():
+    assert check_fail(None) is None and check_fail("once") == "once"
+    with pytest.raises(ValueError, match="always, once or null"):
+        check_fail("sometimes")
 
 
 def test_kind_must_be_known():

@@ -6,6 +6,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -53,9 +54,10 @@ class Compose:
         return self.env["FLOWER_USER"], self.env["FLOWER_PASSWORD"]
 
 
-@pytest.fixture(scope="module")
-def compose() -> Iterator[Compose]:
-    """A compose project of its own (free host ports, own volumes), removed even when a test fails."""
+@contextmanager
+def compose_project(**env: str) -> Iterator[Compose]:
+    """A compose project of its own (free host ports, own volumes, fresh passwords), removed
+    with `down -v` even when a test fails. `env` overrides any variable of .env.example."""
     reason = docker_ready()
     if reason:
         skip_unless_required(f"Docker tests need an engine: {reason}")
@@ -63,7 +65,7 @@ def compose() -> Iterator[Compose]:
         project=f"cpd-test-{uuid.uuid4().hex[:8]}",
         env={"REDIS_PORT": str(free_port()), "FLOWER_PORT": str(free_port()), "APP_TAG": "test",
              "REDIS_PASSWORD": "e2e-" + uuid.uuid4().hex[:12], "FLOWER_USER": "tester",
-             "FLOWER_PASSWORD": "e2e-" + uuid.uuid4().hex[:12], "WORKERS": "2"},
+             "FLOWER_PASSWORD": "e2e-" + uuid.uuid4().hex[:12], "WORKERS": "2", **env},
     )
     try:
         yield cluster

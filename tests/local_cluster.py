@@ -1,4 +1,4 @@
-"""A real redis-server on a free loopback port and real `celery -A worker worker` processes.
+"""Fixtures: a real redis-server on a free loopback port, real `celery -A worker worker` processes.
 
 Each fixture owns what it starts and stops it by its own pid, so a test never touches a
 Redis or a cluster the user has running.
@@ -88,18 +88,35 @@ class Workers:
     app: Celery
     procs: list[subprocess.Popen] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+
+    def pool_pids(self, index: int) -> list[int]:
+        """The pool processes (children) of worker `index`."""
+        pid = self.procs[index].pid
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+    def busy(self) -> dict[str, list[str]]:
+        """Task ids each worker is running now, from `inspect active` (idle workers left out)."""
+        # limit: return as soon as every worker answered, so the answer is fresh
+        active = self.app.control.inspect(timeout=1, destination=self.names, limit=len(self.names)).active() or {}
+        return {name: [t["id"] for t in tasks] for name, tasks in active.items() if tasks}
 
 
 @pytest.fixture
 def start_workers(redis_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Workers]]:
     """Start N real `celery -A worker worker` processes; waits until each answers ping.
 
+    They use the session's Redis unless `redis` (BROKER_URL, RESULT_BACKEND) names another.
     Stops them all with SIGTERM (warm shutdown), then SIGKILL for any that hang.
     """
-    app = Celery(broker=redis_env["BROKER_URL"], backend=redis_env["RESULT_BACKEND"])
     started: list[subprocess.Popen] = []
+    apps: list[Celery] = []
 
-    def start(count: int, concurrency: int = 1, queue: str = "jobs", pool: str = "prefork") -> Workers:
+    def start(count: int, concurrency: int = 1, queue: str = "jobs", pool: str = "prefork",
+              env: dict[str, str] | None = None, redis: dict[str, str] | None = None) -> Workers:
+        urls = redis or redis_env
+        app = Celery(broker=urls["BROKER_URL"], backend=urls["RESULT_BACKEND"])
+        apps.append(app)
         workers = Workers(app)
         for _ in range(count):
             name = f"it-{uuid.uuid4().hex[:8]}@%h"
@@ -108,12 +125,14 @@ def start_workers(redis_env: dict[str, str], tmp_path: Path) -> Iterator[Callabl
                 [sys.executable, "-m", "celery", "-A", "worker", "worker", "-n", name, "-Q", queue, "-E",
                  "-c", str(concurrency), "-P", pool, "--without-gossip", "--without-mingle", "--loglevel=INFO"],
                 cwd=ROOT,
-                env={**os.environ, **redis_env, "HEALTH_FILE": str(tmp_path / f"{name}.alive")},
+                env={**os.environ, **urls, "HEALTH_FILE": str(tmp_path / f"{name}.alive"), **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: a test can kill worker and pool at once
             )
             started.append(proc)
             workers.procs.append(proc)
+            workers.logs.append(Path(log.name))
             workers.names.append(name.replace("%h", os.uname().nodename))
 
         def all_answer() -> bool:
@@ -133,4 +152,9 @@ def start_workers(redis_env: dict[str, str], tmp_path: Path) -> Iterator[Callabl
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-    app.close()
+        try:  # pool processes a test orphaned by killing their parent
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for app in apps:
+        app.close()

@@ -1,0 +1,194 @@
+"""Faults injected for real into local workers and Redis: killed processes, a restarted
+Redis, poisoned messages, bad input. Every job submitted must still produce a result."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from kombu import Connection
+
+from tests.conftest import free_port, wait_for
+from tests.helpers import ROOT, Background, run_producer
+
+pytestmark = pytest.mark.faults
+
+#: Short, so a job whose worker died comes back within seconds in these tests.
+FAST_REDELIVERY = {"VISIBILITY_TIMEOUT": "3"}
+
+
+def wait_until_busy(workers, count: int = 1) -> dict[str, list[str]]:
+    """Task ids per worker, once `count` workers are running a job."""
+
+    def enough() -> dict[str, list[str]] | None:
+        busy = workers.busy()
+        return busy if len(busy) >= count else None
+
+    return wait_for(enough, 20, f"{count} busy worker(s)", 0.2)
+
+
+def test_a_killed_pool_process_requeues_its_job_at_once(start_workers, redis_env):
+    workers = start_workers(1, env=FAST_REDELIVERY)
+    producer = Background("--jobs", "2", "--duration", "3", "--json", env=redis_env)
+    (killed_job,) = wait_until_busy(workers)[workers.names[0]]
+    os.kill(workers.pool_pids(0)[0], signal.SIGKILL)
+    run = producer.finish()
+    assert run.returncode == 0, run.stderr
+    results = {r["task_id"]: r for r in run.document["results"]}
+    assert [r["status"] for r in results.values()] == ["SUCCESS", "SUCCESS"]
+    assert results[killed_job]["redelivered"] is True  # the job the dead process held ran again
+    assert run.document["summary"]["redelivered"] == 1
+
+
+def test_a_killed_worker_loses_no_job(start_workers, redis_env):
+    workers = start_workers(2, env=FAST_REDELIVERY)
+    producer = Background("--jobs", "4", "--duration", "2.5", "--json", env=redis_env)
+    busy = wait_until_busy(workers, 2)
+    victim = workers.names[0]
+    lost_job = busy[victim][0]
+    os.killpg(workers.procs[0].pid, signal.SIGKILL)  # worker and its pool, as `docker kill` does
+    run = producer.finish()
+    assert run.returncode == 0, run.stderr
+    results = {r["task_id"]: r for r in run.document["results"]}
+    assert len(results) == 4 and all(r["status"] == "SUCCESS" for r in results.values())
+    assert results[lost_job]["redelivered"] is True
+    assert results[lost_job]["worker"] == workers.names[1]  # the survivor ran it
+    assert run.document["summary"]["redelivered"] == 1
+
+
+def test_sigterm_lets_the_running_job_finish(start_workers, redis_env):
+    workers = start_workers(2)
+    producer = Background("--jobs", "4", "--duration", "1.5", "--json", env=redis_env)
+    busy = wait_until_busy(workers, 2)
+    leaving = workers.names[0]
+    workers.procs[0].send_signal(signal.SIGTERM)  # warm shutdown, as `docker compose stop` sends
+    assert workers.procs[0].wait(20) == 0
+    run = producer.finish()
+    assert run.returncode == 0, run.stderr
+    results = {r["task_id"]: r for r in run.document["results"]}
+    assert len(results) == 4 and all(r["status"] == "SUCCESS" for r in results.values())
+    finished_by_leaver = results[busy[leaving][0]]
+    assert finished_by_leaver["worker"] == leaving and finished_by_leaver["redelivered"] is False
+    assert run.document["summary"]["redelivered"] == 0
+
+
+@pytest.fixture
+def persistent_redis(tmp_path):
+    """A redis-server with append-only persistence that a test may restart on the same port."""
+    port, password = free_port(), "restart-secret"
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--requirepass", password,
+            "--appendonly", "yes", "--save", "", "--dir", str(tmp_path)]
+
+    class Server:
+        env = {"BROKER_URL": f"redis://:{password}@127.0.0.1:{port}/0",
+               "RESULT_BACKEND": f"redis://:{password}@127.0.0.1:{port}/1"}
+        proc: subprocess.Popen
+
+        def start(self) -> None:
+            self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+            wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "-a", password, "--no-auth-warning",
+                                             "ping"], capture_output=True, text=True).stdout.strip() == "PONG",
+                     10, "redis-server to answer")
+
+        def stop(self) -> None:
+            self.proc.terminate()  # SIGTERM: Redis flushes the append-only file and exits
+            self.proc.wait(10)
+
+    server = Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_queued_jobs_survive_a_redis_restart(persistent_redis, start_workers):
+    workers = start_workers(1, env=FAST_REDELIVERY, redis=persistent_redis.env)
+    producer = Background("--jobs", "6", "--duration", "0.5", "--json", env=persistent_redis.env)
+    wait_until_busy(workers)  # one job running, five waiting in the queue
+    persistent_redis.stop()
+    time.sleep(1)  # Redis stays down a moment: workers and producer see the connection drop
+    persistent_redis.start()
+    run = producer.finish()
+    assert run.returncode == 0, run.stderr + workers.logs[0].read_text()
+    results = run.document["results"]
+    assert len(results) == 6 and all(r["status"] == "SUCCESS" for r in results)
+    assert "Traceback" not in run.stderr
+
+
+def test_a_pickle_message_is_refused_and_never_runs(start_workers, redis_env, tmp_path):
+    workers = start_workers(1)
+    marker = tmp_path / "pickle-payload-ran"
+    proof = tmp_path / "payload-is-live"
+    pickle.loads(pickle.dumps(TouchOnUnpickle(proof)))
+    assert proof.exists()  # the payload really runs code when unpickled
+    task_id = str(uuid.uuid4())
+    with Connection(redis_env["BROKER_URL"]) as conn:
+        conn.Producer().publish(
+            ((TouchOnUnpickle(marker),), {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}),
+            routing_key="jobs", serializer="pickle",
+            headers={"lang": "py", "task": "task1", "id": task_id, "root_id": task_id, "parent_id": None,
+                     "group": None, "retries": 0, "argsrepr": "", "kwargsrepr": ""},
+        )
+    # A good job sent after the poisoned one: once it is done, the worker has handled both.
+    good = workers.app.send_task("task2", kwargs={"duration": 0}, queue="jobs")
+    assert good.get(timeout=20)["task"] == "task2"
+    assert not marker.exists()
+    assert "ContentDisallowed" in workers.logs[0].read_text()
+    assert workers.app.AsyncResult(task_id).state == "PENDING"  # never ran, never stored a result
+
+
+class TouchOnUnpickle:
+    """Unpickling this creates `path`: a stand-in for an attacker's code."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--kwargs", '{"duration": "abc"}'], "duration must be a number of seconds, got 'abc'"),
+        (["--kwargs", '{"duration": -1}'], "duration must be between 0 and 3600 seconds, got -1"),
+        (["--args", "[1e309]"], "duration must be between 0 and 3600 seconds, got inf"),
+        (["--kwargs", '{"duration": 0, "kind": "gpu"}'], "kind must be one of sleep, cpu, got 'gpu'"),
+        (["--kwargs", '{"duration": 0, "fail": "sometimes"}'], "fail must be one of always, once or null"),
+        (["--kwargs", '{"duration": 0, "colour": "red"}'], "unexpected keyword argument 'colour'"),
+        (["--args", "[0, 1, 2, 3]"], "takes from 1 to 4 positional arguments but 5 were given"),
+    ],
+)
+def test_celery_call_with_bad_arguments_fails_the_job_clearly(start_workers, redis_env, arguments, message):
+    workers = start_workers(1)
+    call = subprocess.run([sys.executable, "-m", "celery", "-A", "worker", "call", "task1", *arguments,
+                           "--queue", "jobs"], cwd=ROOT, env={**os.environ, **redis_env},
+                          capture_output=True, text=True, timeout=30)
+    assert call.returncode == 0, call.stderr
+    result = workers.app.AsyncResult(call.stdout.strip())
+    with pytest.raises(Exception, match=message):
+        result.get(timeout=20)
+    assert result.state == "FAILURE"
+
+
+@pytest.mark.parametrize(
+    "url, fragment",
+    [
+        ("redis://:pw@nosuchhost.invalid:6379/0", "cannot reach Redis at redis://:**@nosuchhost.invalid:6379/0"),
+        ("redis://:pw@127.0.0.1:{closed}/0", "cannot reach Redis at redis://:**@127.0.0.1:"),
+        ("http://127.0.0.1:6379/0", "producer: error: not a Redis URL: http://127.0.0.1:6379/0"),
+    ],
+)
+def test_a_bad_broker_url_is_one_line_and_quick(url, fragment):
+    url = url.format(closed=free_port())
+    started = time.monotonic()
+    run = run_producer(env={"BROKER_URL": url, "RESULT_BACKEND": url}, timeout_s=30)
+    assert time.monotonic() - started < 10
+    assert run.returncode != 0
+    assert fragment in run.stderr and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
