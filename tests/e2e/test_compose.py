@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import subprocess
 import json
 import time
 import urllib.error
@@ -12,6 +13,7 @@ import pytest
 
 from tests.compose_cluster import compose_project
 from tests.conftest import wait_for
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.docker
 
@@ -99,3 +101,48 @@ def test_a_stopped_redis_is_reported_quickly(cluster):
     finally:
         cluster("start", "redis")
         cluster("up", "-d", "--wait", "--scale", "worker=3", timeout_s=300)
+
+
+# --- security: who can reach what ---------------------------------------------------------
+
+def test_redis_wants_the_password(cluster):
+    import redis
+
+    port = int(cluster.env["REDIS_PORT"])
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=port, socket_timeout=5).ping()
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=port, password="guess", socket_timeout=5).ping()
+    assert redis.Redis(port=port, password=cluster.env["REDIS_PASSWORD"], socket_timeout=5).ping()
+
+
+def test_only_loopback_ports_are_published(cluster):
+    assert cluster("port", "redis", "6379").stdout.strip() == f"127.0.0.1:{cluster.env['REDIS_PORT']}"
+    assert cluster("port", "flower", "5555").stdout.strip() == f"127.0.0.1:{cluster.env['FLOWER_PORT']}"
+    containers = cluster("ps", "-q").stdout.split()
+    inspected = json.loads(subprocess.run(["docker", "inspect", *containers], capture_output=True, text=True,
+                                          check=True, timeout=30).stdout)
+    bindings = [b for c in inspected for port in (c["HostConfig"]["PortBindings"] or {}).values() for b in port or []]
+    assert len(bindings) == 2 and {b["HostIp"] for b in bindings} == {"127.0.0.1"}
+
+
+@pytest.mark.parametrize("service", ["worker", "flower"])
+def test_app_containers_do_not_run_as_root(cluster, service):
+    assert cluster("exec", "-T", service, "id", "-u").stdout.strip() == "10001"
+
+
+def test_the_image_holds_no_secret_and_no_stray_files(cluster):
+    image = f"celery-parallelism-demo:{cluster.env['APP_TAG']}"
+    facts = subprocess.run(["docker", "image", "inspect", image], capture_output=True, text=True, check=True,
+                           timeout=30).stdout
+    facts += subprocess.run(["docker", "history", "--no-trunc", image], capture_output=True, text=True, check=True,
+                            timeout=30).stdout
+    for secret in (cluster.env["REDIS_PASSWORD"], cluster.env["FLOWER_PASSWORD"], "celery-demo"):
+        assert secret not in facts
+    # .dockerignore keeps .env, .git, tests and the venv out of the build context
+    assert sorted(cluster("exec", "-T", "worker", "ls", "-A", "/app").stdout.split()) == [
+        "producer", "pyproject.toml", "worker"]
+
+
+def test_dot_env_is_ignored_by_git():
+    assert subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT).returncode == 0

@@ -1,0 +1,84 @@
+"""Faults injected into the compose cluster: `docker kill` of a worker container, a Redis
+restart and a scale-down while jobs run. Every submitted job must still produce a result."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.compose_cluster import compose_project
+from tests.conftest import wait_for
+from tests.helpers import ROOT, Run
+
+pytestmark = [pytest.mark.faults, pytest.mark.docker]
+
+WORKERS = 4
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Four worker containers; a lost container's job comes back after 10 s, not 30."""
+    with compose_project(VISIBILITY_TIMEOUT="10", WORKERS=str(WORKERS)) as compose:
+        compose("up", "-d", "--build", "--wait", timeout_s=600)
+        yield compose
+
+
+class BackgroundProducer:
+    """`docker compose run --rm producer ...` running while the test breaks things."""
+
+    def __init__(self, compose, *args: str) -> None:
+        self.proc = subprocess.Popen(["docker", "compose", "-p", compose.project, "run", "--rm", "-T", "producer",
+                                      *args], cwd=ROOT, env={**os.environ, **compose.env},
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def finish(self, timeout_s: float = 180) -> Run:
+        out, err = self.proc.communicate(timeout=timeout_s)
+        return Run(self.proc.returncode, out, err)
+
+
+def running_jobs(compose) -> int:
+    """Jobs started but not finished, from the workers' own logs."""
+    logs = compose("logs", "--no-color", "worker", timeout_s=30).stdout
+    return logs.count("] received")
+
+
+def wait_for_jobs_running(compose, before: int) -> None:
+    wait_for(lambda: running_jobs(compose) > before, 60, "the workers to receive jobs", interval_s=0.5)
+
+
+def test_forty_jobs_survive_a_killed_worker_and_a_redis_restart(cluster):
+    before = running_jobs(cluster)
+    producer = BackgroundProducer(cluster, "--jobs", "40", "--duration", "1", "--json")
+    wait_for_jobs_running(cluster, before)
+    time.sleep(1)  # every worker is now in the middle of a job
+    victim = cluster("ps", "-q", "worker").stdout.split()[0]
+    subprocess.run(["docker", "kill", victim], check=True, capture_output=True, timeout=30)
+    time.sleep(2)
+    cluster("restart", "redis", timeout_s=60)
+    run = producer.finish()
+    assert run.returncode == 0, run.stderr
+    results, summary = run.document["results"], run.document["summary"]
+    assert len(results) == 40 and all(r["status"] == "SUCCESS" for r in results)
+    assert len({r["task_id"] for r in results}) == 40
+    assert summary["redelivered"] >= 1  # at least the killed container's job came back
+    assert summary["succeeded"] == 40 and summary["failed"] == 0
+
+
+def test_scaling_down_while_jobs_run_loses_nothing(cluster):
+    cluster("up", "-d", "--wait", "--scale", f"worker={WORKERS}", timeout_s=300)
+    before = running_jobs(cluster)
+    producer = BackgroundProducer(cluster, "--jobs", "8", "--duration", "2", "--json")
+    wait_for_jobs_running(cluster, before)
+    try:
+        # Compose stops three containers with SIGTERM: each finishes its job (warm shutdown).
+        cluster("up", "-d", "--no-recreate", "--scale", "worker=1", timeout_s=120)
+        run = producer.finish()
+    finally:
+        cluster("up", "-d", "--wait", "--scale", f"worker={WORKERS}", timeout_s=300)
+    assert run.returncode == 0, run.stderr
+    results = run.document["results"]
+    assert len(results) == 8 and all(r["status"] == "SUCCESS" for r in results)
+    assert len({r["worker"] for r in results}) >= 2  # several workers ran jobs before three left
