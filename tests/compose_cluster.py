@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -46,12 +51,19 @@ class Compose:
         return self("run", "--rm", "-T", "producer", *args, timeout_s=timeout_s, check=False)
 
     @property
-    def flower_url(self) -> str:
-        return f"http://127.0.0.1:{self.env['FLOWER_PORT']}"
-
-    @property
     def flower_login(self) -> tuple[str, str]:
         return self.env["FLOWER_USER"], self.env["FLOWER_PASSWORD"]
+
+    def flower(self, path: str, login: tuple[str, str] | None = None) -> tuple[int, Any]:
+        """GET Flower's `path` on the host port, with basic auth when `login` is given: (status, JSON)."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.env['FLOWER_PORT']}{path}")
+        if login:
+            request.add_header("Authorization", "Basic " + base64.b64encode(":".join(login).encode()).decode())
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, None
 
 
 @contextmanager

@@ -6,7 +6,7 @@ Pure functions, no I/O, so the rules are unit-tested without a broker.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 #: Longest job a caller may ask for, in seconds; keeps a typo from tying up a worker for days.
@@ -43,7 +43,7 @@ def check_fail(fail: Any) -> str | None:
 
 def utc_now() -> datetime:
     """The current time in UTC, timezone-aware."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(moment: datetime) -> str:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import subprocess
 import json
+import subprocess
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -16,18 +13,6 @@ from tests.conftest import wait_for
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.docker
-
-
-def flower_get(compose, path: str, login: tuple[str, str] | None = None) -> tuple[int, dict | None]:
-    request = urllib.request.Request(compose.flower_url + path)
-    if login:
-        token = base64.b64encode(":".join(login).encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, None
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +42,7 @@ def test_the_producer_run_leaves_the_worker_count_alone(cluster):
 
 def test_flower_lists_the_three_workers_with_its_login(cluster):
     def three_workers():
-        status, workers = flower_get(cluster, "/api/workers?refresh=1", cluster.flower_login)
+        status, workers = cluster.flower("/api/workers?refresh=1", cluster.flower_login)
         return status == 200 and workers and len(workers) == 3 and workers
 
     workers = wait_for(three_workers, 30, "Flower to list 3 workers", interval_s=1)
@@ -70,16 +55,16 @@ def test_flower_tasks_show_the_jobs(cluster):
     ids = {r["task_id"] for r in run.document["results"]}
 
     def seen():
-        status, tasks = flower_get(cluster, "/api/tasks", cluster.flower_login)
+        status, tasks = cluster.flower("/api/tasks", cluster.flower_login)
         return status == 200 and ids <= set(tasks or {})
 
     wait_for(seen, 20, "Flower to show both tasks", interval_s=0.5)
 
 
 def test_flower_refuses_anyone_without_the_login(cluster):
-    assert flower_get(cluster, "/api/workers")[0] == 401
-    assert flower_get(cluster, "/")[0] == 401
-    assert flower_get(cluster, "/api/workers", ("tester", "wrong"))[0] == 401
+    assert cluster.flower("/api/workers")[0] == 401
+    assert cluster.flower("/")[0] == 401
+    assert cluster.flower("/api/workers", ("tester", "wrong"))[0] == 401
 
 
 def test_bad_producer_arguments_exit_2_inside_compose(cluster):

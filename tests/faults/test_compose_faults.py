@@ -66,6 +66,13 @@ def test_forty_jobs_survive_a_killed_worker_and_a_redis_restart(cluster):
     assert summary["redelivered"] >= 1  # at least the killed container's job came back
     assert summary["succeeded"] == 40 and summary["failed"] == 0
 
+    # Flower reconnected to the restarted Redis by itself: it sees the workers again.
+    def flower_sees_workers():
+        status, workers = cluster.flower("/api/workers?refresh=1", cluster.flower_login)
+        return status == 200 and workers and len(workers) >= WORKERS - 1
+
+    wait_for(flower_sees_workers, 60, "Flower to list the workers after the Redis restart", interval_s=2)
+
 
 def test_scaling_down_while_jobs_run_loses_nothing(cluster):
     cluster("up", "-d", "--wait", "--scale", f"worker={WORKERS}", timeout_s=300)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import datetime
 
@@ -42,7 +43,7 @@ def test_one_worker_runs_jobs_one_after_another(start_workers, redis_env):
     assert run.returncode == 0, run.stderr
     spans = intervals(run.document["results"])
     assert len(spans) == 4
-    for (_, finished), (started, _) in zip(spans, spans[1:]):
+    for (_, finished), (started, _) in itertools.pairwise(spans):
         assert started >= finished  # the next job starts only after the previous one finished
     assert run.document["summary"]["verdict"] == "ran one after another"
 
@@ -88,7 +89,8 @@ def test_a_queue_nobody_consumes_is_refused_before_submitting(start_workers, red
     start_workers(1, queue="jobs")
     run = run_producer("--queue", "nobody-listens", env=redis_env)
     assert run.returncode == 4
-    assert run.stderr.startswith("producer: error: no worker consumes queue 'nobody-listens' (queues with workers: jobs)")
+    assert run.stderr.startswith(
+        "producer: error: no worker consumes queue 'nobody-listens' (queues with workers: jobs)")
     assert run.stderr.count("\n") == 1
     assert redis_server.client().llen("nobody-listens") == 0  # nothing was left waiting
 

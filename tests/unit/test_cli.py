@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -69,12 +69,12 @@ def test_default_timeout_covers_a_sequential_run():
 
 
 def outcome(status: str, **kw) -> Outcome:
-    return Outcome(Job("task1", 1.0), "id-1", datetime(2026, 11, 24, 19, 22, 43, 640112, tzinfo=timezone.utc),
+    return Outcome(Job("task1", 1.0), "id-1", datetime(2026, 11, 24, 19, 22, 43, 640112, tzinfo=UTC),
                    status=status, **kw)
 
 
 def test_job_line_reads_like_the_course_page():
-    start = datetime(2026, 11, 24, 19, 22, 43, 644370, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 24, 19, 22, 43, 644370, tzinfo=UTC)
     rec = {"task": "task1", "worker": "celery@a904", "pid": 8, "started_at": start.isoformat(),
            "finished_at": (start + timedelta(seconds=1, microseconds=215)).isoformat(), "runtime_s": 1.000215,
            "attempt": 1, "redelivered": False}
@@ -91,7 +91,8 @@ def test_job_line_reads_like_the_course_page():
 
 def test_failed_and_missing_jobs_are_named():
     assert job_line(outcome("FAILURE", error="ValueError: bad")) == "task1 FAILED: ValueError: bad (task id-1)"
-    assert "did not finish: did not finish within 3 s" in job_line(outcome("PENDING", error="did not finish within 3 s"))
+    missing = job_line(outcome("PENDING", error="did not finish within 3 s"))
+    assert missing == "task1 did not finish: did not finish within 3 s (task id-1)"
 
 
 def test_json_document_adds_submitted_at_and_status():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -49,12 +49,12 @@ def test_kind_must_be_known():
 
 
 def test_iso_keeps_microseconds_and_utc_offset():
-    moment = datetime(2026, 11, 24, 19, 22, 43, 5, tzinfo=timezone.utc)
+    moment = datetime(2026, 11, 24, 19, 22, 43, 5, tzinfo=UTC)
     assert iso(moment) == "2026-11-24T19:22:43.000005+00:00"
 
 
 def test_record_has_who_and_when():
-    start = datetime(2026, 11, 24, 19, 22, 43, 644370, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 24, 19, 22, 43, 644370, tzinfo=UTC)
     record = make_record(
         task="task1", task_id="abc", kind="sleep", worker="worker@h", hostname="h", pid=8,
         started_at=start, finished_at=start + timedelta(seconds=1), runtime_s=1.0000004,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from producer.summary import peak_overlap, summarize, verdict
 
-T0 = datetime(2026, 11, 24, 19, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 24, 19, 0, 0, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:
