@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,9 +18,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from producer.cluster import check_broker, consuming, online_workers
 from producer.errors import RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError
+from producer.plot import gantt, pyplot
 from producer.report import json_document, print_text
 from producer.submit import TASKS, Outcome, plan, run_batch
 from producer.summary import summarize
+from producer.trace import write_trace
 from worker import app, config
 from worker.records import KINDS, MAX_DURATION_S
 
@@ -45,6 +48,18 @@ def finite(_: click.Context, param: click.Parameter, value: float | None) -> flo
     """Reject nan, which passes click's range checks."""
     if value is not None and not math.isfinite(value):
         raise click.BadParameter(f"{value} is not a number", param=param)
+    return value
+
+
+def writable(_: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Check an output file can be written before any job is submitted, not after."""
+    if value is None:
+        return None
+    folder = value.parent if str(value.parent) else Path(".")
+    if not folder.is_dir():
+        raise click.BadParameter(f"folder {str(folder)!r} does not exist", param=param)
+    if not os.access(folder, os.W_OK) or (value.exists() and not os.access(value, os.W_OK)):
+        raise click.BadParameter(f"cannot write {str(value)!r}", param=param)
     return value
 
 
@@ -75,12 +90,20 @@ def default_timeout(jobs: int, duration_s: float) -> float:
               help="Seconds to wait for all results [default: 2 x jobs x duration + VISIBILITY_TIMEOUT + 30].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the report.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar while waiting (on a terminal).")
+@click.option("--timeline/--no-timeline", default=True, help="Draw the run per worker in the terminal.")
+@click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
+              help="Write the run as a Chrome trace (open it in ui.perfetto.dev).")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
+              help="Save a Gantt chart of the run as PNG (needs the plot extra).")
 def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: str, fail_rate: float,
-        flaky_rate: float, timeout: float | None, as_json: bool, progress: bool) -> int:
+        flaky_rate: float, timeout: float | None, as_json: bool, progress: bool, timeline: bool,
+        trace: Path | None, plot: Path | None) -> int:
     """Submit the jobs, wait for them, and report who ran what when (the default command)."""
     if not queue.strip():
         raise click.BadParameter("must not be empty", param_hint="'--queue'")
     timeout = timeout if timeout is not None else default_timeout(jobs, duration)
+    if plot:
+        pyplot()  # fails now, with the install hint, if matplotlib is missing
     err = Console(stderr=True)
     check_broker(app.conf.broker_url, config.BROKER_TIMEOUT)
     if app.conf.result_backend != app.conf.broker_url:
@@ -110,7 +133,14 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
     if as_json:
         click.echo(json_document(batch, summary))
     else:
-        print_text(Console(), batch, summary)
+        print_text(Console(), batch, summary, timeline=timeline)
+    results = [o.as_json() for o in batch.outcomes]
+    if trace:
+        write_trace(trace, results, summary)
+        err.print(f"trace written to {trace} (open it in https://ui.perfetto.dev)", markup=False, highlight=False)
+    if plot:
+        gantt(plot, results, summary)
+        err.print(f"plot written to {plot}", markup=False, highlight=False)
     for outcome in batch.failed:
         err.print(f"error: {outcome.job.task} ({outcome.task_id}): {outcome.error}", markup=False, highlight=False)
     return RET_JOBS_FAILED if batch.failed else RET_OK

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from producer.submit import Batch, Outcome
+from producer.timeline import layout, render
 
 
 def _clock(stamp: str, with_date: bool = True) -> str:
@@ -71,11 +72,18 @@ def summary_table(summary: dict[str, Any]) -> Table:
     return table
 
 
-def print_text(console: Console, batch: Batch, summary: dict[str, Any]) -> None:
-    """The human report: job lines, summary table, verdict."""
+def print_text(console: Console, batch: Batch, summary: dict[str, Any], timeline: bool = True) -> None:
+    """The human report: job lines, the timeline, summary table, verdict."""
     for line in job_lines(batch):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print()
+    results = [o.as_json() for o in batch.outcomes if o.record is not None]
+    if timeline and results:
+        console.print("timeline: one row per worker process, · = a job waited while this one was idle",
+                      style="bold", highlight=False)
+        for line in render(layout(results, console.width)):
+            console.print(line, soft_wrap=True, no_wrap=True, crop=False)
+        console.print()
     console.print(summary_table(summary))
     console.print(f"\n{summary['verdict']}", markup=False, highlight=False, soft_wrap=True)
 

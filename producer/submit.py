@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -78,11 +78,14 @@ class Outcome:
     status: str = "PENDING"  # SUCCESS, FAILURE, or PENDING when it did not finish in time
     record: dict[str, Any] | None = None
     error: str | None = None
+    received_at: datetime | None = None  # when the producer got the result
 
     def as_json(self) -> dict[str, Any]:
         """The result record with submitted_at and status added (the `--json` form)."""
         base = {"task": self.job.task, "task_id": self.task_id} if self.record is None else dict(self.record)
         base["submitted_at"] = iso(self.submitted_at)
+        if self.received_at is not None:
+            base["received_at"] = iso(self.received_at)
         base["status"] = self.status
         if self.error is not None:
             base["error"] = self.error
@@ -96,7 +99,6 @@ class Batch:
     outcomes: list[Outcome]
     wall_s: float
     submit_s: float
-    received_s: list[float] = field(default_factory=list)  # seconds from first submit, per result
 
     @property
     def failed(self) -> list[Outcome]:
@@ -133,13 +135,12 @@ def run_batch(
         raise BrokerUnreachable(f"lost Redis at {masked(app.conf.broker_url)} while submitting: {exc}") from None
     submit_s = time.perf_counter() - start
     last = start
-    received: list[float] = []
 
     def collect(task_id: str, value: Any) -> None:
         nonlocal last
         last = time.perf_counter()
-        received.append(last - start)
         outcome = outcomes[task_id]
+        outcome.received_at = utc_now()
         if isinstance(value, dict) and not isinstance(value, BaseException):
             outcome.status, outcome.record = "SUCCESS", value
         else:
@@ -155,4 +156,4 @@ def run_batch(
                 outcome.error = f"did not finish within {timeout_s:g} s"
     except OperationalError as exc:
         raise BrokerUnreachable(f"lost Redis at {masked(app.conf.result_backend)} while waiting: {exc}") from None
-    return Batch([outcomes[r.id] for r in results], wall_s=last - start, submit_s=submit_s, received_s=received)
+    return Batch([outcomes[r.id] for r in results], wall_s=last - start, submit_s=submit_s)

@@ -14,7 +14,7 @@ from tests.helpers import run_producer
 pytestmark = pytest.mark.integration
 
 RECORD_KEYS = {"task", "task_id", "kind", "worker", "hostname", "pid", "started_at", "finished_at", "runtime_s",
-               "attempt", "redelivered", "submitted_at", "status"}
+               "attempt", "redelivered", "submitted_at", "received_at", "status"}
 SUMMARY_KEYS = {"jobs", "succeeded", "failed", "workers_used", "slots_online", "peak_overlap", "redelivered",
                 "retried", "duration_s", "wall_s",
                 "sequential_s", "ideal_wall_s", "speedup", "efficiency", "verdict"}
@@ -58,9 +58,9 @@ def test_json_is_complete_and_consistent(start_workers, redis_env):
     assert len({r["task_id"] for r in doc["results"]}) == 3
     for r in doc["results"]:
         assert set(r) == RECORD_KEYS
-        submitted, started, finished = (datetime.fromisoformat(r[k]) for k in ("submitted_at", "started_at",
-                                                                                 "finished_at"))
-        assert submitted <= started < finished
+        submitted, started, finished, received = (
+            datetime.fromisoformat(r[k]) for k in ("submitted_at", "started_at", "finished_at", "received_at"))
+        assert submitted <= started < finished <= received
         assert (finished - started).total_seconds() == pytest.approx(r["runtime_s"], abs=0.01)
         assert r["runtime_s"] >= 0.1 and r["attempt"] == 1 and r["redelivered"] is False
 
