@@ -17,7 +17,8 @@ WORKDIR /app
 # Dependencies first, in their own layer: editing the code does not reinstall them.
 COPY pyproject.toml ./
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-print('\n'.join(p['dependencies'] + p['optional-dependencies']['flower']))" > /tmp/requirements.txt \
+extras = p['optional-dependencies']; \
+print('\n'.join(p['dependencies'] + extras['flower'] + extras['gevent']))" > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 

@@ -15,13 +15,18 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from producer.cluster import check_broker, consuming, online_workers
+from producer.cluster import check_brokers, consuming, online_workers, ready_workers
+from producer.compare import compare as compare_flavours
+from producer.compare import flavours
 from producer.errors import RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError
-from producer.plot import gantt, pyplot
+from producer.plot import gantt, pyplot, speedup_curve
 from producer.report import json_document, print_text
 from producer.submit import TASKS, Outcome, plan, run_batch
 from producer.summary import summarize
+from producer.sweep import restore
+from producer.sweep import sweep as sweep_workers
 from producer.trace import write_trace
 from worker import app, config
 from worker.records import KINDS, MAX_DURATION_S
@@ -105,17 +110,7 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
     if plot:
         pyplot()  # fails now, with the install hint, if matplotlib is missing
     err = Console(stderr=True)
-    check_broker(app.conf.broker_url, config.BROKER_TIMEOUT)
-    if app.conf.result_backend != app.conf.broker_url:
-        check_broker(app.conf.result_backend, config.BROKER_TIMEOUT)
-
-    online = online_workers(app)
-    workers = consuming(online, queue)
-    if not workers:
-        others = sorted({q for w in online for q in w.queues})
-        hint = f"queues with workers: {', '.join(others)}" if others else "no worker answers at all"
-        raise NoWorkers(f"no worker consumes queue '{queue}' ({hint}); start them first: docker compose up -d --wait")
-    slots = sum(w.slots for w in workers)
+    slots = sum(w.slots for w in ready_workers(app, queue, config.BROKER_TIMEOUT))
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=True, disable=not (progress and err.is_terminal))
@@ -133,7 +128,7 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
     if as_json:
         click.echo(json_document(batch, summary))
     else:
-        print_text(Console(), batch, summary, timeline=timeline)
+        print_text(stdout_console(), batch, summary, timeline=timeline)
     results = [o.as_json() for o in batch.outcomes]
     if trace:
         write_trace(trace, results, summary)
@@ -144,6 +139,92 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
     for outcome in batch.failed:
         err.print(f"error: {outcome.job.task} ({outcome.task_id}): {outcome.error}", markup=False, highlight=False)
     return RET_JOBS_FAILED if batch.failed else RET_OK
+
+
+def stdout_console() -> Console:
+    """The report's console: the terminal's width, or 120 columns when piped (rich would say 80)."""
+    return Console() if sys.stdout.isatty() else Console(width=120)
+
+
+def _table(title: str, columns: list[str]) -> Table:
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for i, name in enumerate(columns):
+        table.add_column(name, justify="left" if i < 2 or name == "verdict" else "right")
+    return table
+
+
+@cli.command()
+@click.option("--jobs", "-n", type=click.IntRange(1, 1000), default=4, show_default=True, help="Jobs per row.")
+@click.option("--duration", "-d", type=click.FloatRange(0, 60), default=1.0, show_default=True, callback=finite,
+              help="Seconds each job takes.")
+@click.option("--kind", "kinds", type=click.Choice(KINDS), multiple=True,
+              help="Only this kind of job (repeatable) [default: sleep and cpu].")
+@click.option("--queue", "-q", default=config.QUEUE, show_default=True,
+              help="The processes' queue; threads and gevent use QUEUE-threads and QUEUE-gevent.")
+def compare(jobs: int, duration: float, kinds: tuple[str, ...], queue: str) -> int:
+    """The same jobs, sleep and cpu, on each worker flavour online: concurrency vs parallelism.
+
+    Start the flavours first: docker compose --profile flavours up -d --wait
+    """
+    check_brokers(app, config.BROKER_TIMEOUT)
+    online = online_workers(app)
+    if not any(consuming(online, f.queue) for f in flavours(queue)):
+        raise NoWorkers(f"no worker consumes '{queue}' or its -threads/-gevent queues: docker compose up -d --wait")
+    err = Console(stderr=True)
+    err.print(f"running {jobs} x {duration:g} s jobs one after another here, then on each flavour...", style="dim")
+    rows, skipped = compare_flavours(app, online, jobs, duration, kinds or KINDS, queue,
+                                     default_timeout(jobs, duration))
+    table = _table(f"{jobs} jobs of {duration:g} s each", ["kind", "how", "slots", "wall", "speedup", "verdict"])
+    for row in rows:
+        table.add_row(row.kind, row.pool, str(row.slots), f"{row.wall_s:.2f} s", f"{row.speedup:.2f}x",
+                      row.verdict + (f" ({row.failed} failed)" if row.failed else ""))
+    stdout_console().print(table)
+    for flavour in skipped:
+        err.print(f"skipped {flavour}: docker compose --profile flavours up -d --wait", markup=False)
+    return RET_JOBS_FAILED if any(r.failed for r in rows) else RET_OK
+
+
+@cli.command()
+@click.option("--jobs", "-n", type=click.IntRange(1, 10_000), default=None,
+              help="Jobs per step [default: 2 per worker slot online].")
+@click.option("--duration", "-d", type=click.FloatRange(0, 60), default=0.5, show_default=True, callback=finite,
+              help="Seconds each job takes.")
+@click.option("--kind", type=click.Choice(KINDS), default="sleep", show_default=True)
+@click.option("--queue", "-q", default=config.QUEUE, show_default=True)
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
+              help="Save speedup against workers as PNG, with the ideal diagonal.")
+def sweep(jobs: int | None, duration: float, kind: str, queue: str, plot: Path | None) -> int:
+    """Speedup against the number of workers, 1..N, without restarting anything.
+
+    Celery's remote control lets only k workers consume the queue for each step; all of
+    them consume it again afterwards, even on Ctrl-C.
+    """
+    if plot:
+        pyplot()
+    workers = ready_workers(app, queue, config.BROKER_TIMEOUT)
+    jobs = jobs or 2 * sum(w.slots for w in workers)
+    err = Console(stderr=True)
+    err.print(f"{len(workers)} workers on '{queue}': {jobs} x {duration:g} s {kind} jobs per step", style="dim")
+    names = [w.name for w in workers]
+    try:
+        points = sweep_workers(app, workers, queue, jobs, duration, kind, default_timeout(jobs, duration))
+    finally:
+        missing = restore(app, queue, names)
+        if missing:
+            err.print(f"warning: {', '.join(sorted(missing))} still not consuming '{queue}': "
+                      f"celery -A worker control add_consumer {queue}", markup=False)
+    table = _table(f"{jobs} x {duration:g} s {kind} jobs", ["workers", "slots", "wall", "ideal wall", "speedup",
+                                                                  "ideal speedup", "efficiency"])
+    for p in points:
+        table.add_row(str(p.workers), str(p.slots), f"{p.wall_s:.2f} s", f"{p.ideal_wall_s:.2f} s",
+                      f"{p.speedup:.2f}x", f"{p.ideal_speedup:.2f}x", f"{p.efficiency:.2f}")
+    stdout_console().print(table)
+    if not missing:
+        err.print(f"all {len(names)} workers consume '{queue}' again", style="dim")
+    if plot:
+        speedup_curve(plot, [vars(p) for p in points])
+        err.print(f"plot written to {plot}", markup=False, highlight=False)
+    return RET_JOBS_FAILED if any(p.failed for p in points) else RET_OK
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ import redis
 from celery import Celery
 from kombu.utils.url import maybe_sanitize_url
 
-from producer.errors import BrokerUnreachable
+from producer.errors import BrokerUnreachable, NoWorkers
 
 
 def masked(url: str) -> str:
@@ -68,3 +68,26 @@ def online_workers(app: Celery, timeout_s: float = 1.0) -> list[Worker]:
 def consuming(workers: list[Worker], queue: str) -> list[Worker]:
     """The workers that take jobs from `queue`."""
     return [w for w in workers if queue in w.queues]
+
+
+def check_brokers(app: Celery, timeout_s: float) -> None:
+    """check_broker for the broker and, if it is another Redis, the result backend."""
+    check_broker(app.conf.broker_url, timeout_s)
+    if app.conf.result_backend != app.conf.broker_url:
+        check_broker(app.conf.result_backend, timeout_s)
+
+
+def ready_workers(app: Celery, queue: str, timeout_s: float) -> list[Worker]:
+    """The workers consuming `queue`, after checking that Redis answers.
+
+    Raises BrokerUnreachable or NoWorkers (naming the queues that do have workers), so no
+    job is submitted where nobody would take it.
+    """
+    check_brokers(app, timeout_s)
+    online = online_workers(app)
+    workers = consuming(online, queue)
+    if not workers:
+        others = sorted({q for w in online for q in w.queues})
+        hint = f"queues with workers: {', '.join(others)}" if others else "no worker answers at all"
+        raise NoWorkers(f"no worker consumes queue '{queue}' ({hint}); start them first: docker compose up -d --wait")
+    return workers

@@ -1,0 +1,98 @@
+"""Concurrency vs parallelism, measured: the same jobs on each worker flavour, sleep and cpu.
+
+The course page's point in one table. Processes (one per container) give parallelism:
+sleep and cpu jobs both speed up, cpu ones up to the number of cores. Threads and gevent
+give concurrency: sleep jobs overlap (waiting needs no CPU), cpu jobs take turns (the GIL
+lets one thread run Python at a time), so they do not speed up.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from celery import Celery
+
+from producer.cluster import Worker, consuming
+from producer.submit import plan, run_batch
+from producer.summary import summarize
+from worker.burn import burn_cpu
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """A kind of worker: how it runs several jobs at once, and the queue it consumes."""
+
+    pool: str
+    queue: str
+    how: str
+
+
+def flavours(queue: str) -> list[Flavour]:
+    """The flavours compose offers (the threads and gevent ones behind the `flavours` profile)."""
+    return [
+        Flavour("processes", queue, "one process per container"),
+        Flavour("threads", f"{queue}-threads", "threads in one process"),
+        Flavour("gevent", f"{queue}-gevent", "greenlets on one thread"),
+    ]
+
+
+@dataclass
+class Row:
+    """One line of the comparison: a kind of job on a flavour (or the baseline)."""
+
+    kind: str
+    pool: str
+    slots: int
+    wall_s: float
+    speedup: float
+    peak: int
+    verdict: str
+    failed: int = 0
+
+
+def one_after_another(jobs: int, duration_s: float, kind: str) -> float:
+    """The course page's loop, here in this process: run each job in turn; returns the wall time."""
+    start = time.perf_counter()
+    for _ in range(jobs):
+        if kind == "cpu":
+            burn_cpu(duration_s)
+        else:
+            time.sleep(duration_s)
+    return time.perf_counter() - start
+
+
+def verdict(pool: str, speedup: float, peak: int) -> str:
+    """The course page's words for what a row shows."""
+    if peak <= 1:
+        return "one after another: greenlets switch only while waiting" if pool == "gevent" else "one after another"
+    if speedup >= 1.5:
+        return "parallel" if pool == "processes" else "concurrent: the waits overlap"
+    if pool == "processes":
+        return "parallel, but fewer cores than jobs"
+    return "taking turns: one runs Python at a time (GIL)"
+
+
+def compare(app: Celery, online: list[Worker], jobs: int, duration_s: float, kinds: tuple[str, ...],
+            queue: str, timeout_s: float) -> tuple[list[Row], list[str]]:
+    """Run `jobs` jobs of each kind on the baseline and every flavour that has workers.
+
+    Returns the rows and the flavours skipped for lack of workers.
+    """
+    rows: list[Row] = []
+    available = [(f, consuming(online, f.queue)) for f in flavours(queue)]
+    skipped = [f"{f.pool} (no worker on queue '{f.queue}')" for f, workers in available if not workers]
+    for kind in kinds:
+        base = one_after_another(jobs, duration_s, kind)
+        rows.append(Row(kind, "one after another", 1, base, 1.0, 1, "the course page's loop"))
+        for flavour, workers in available:
+            if not workers:
+                continue
+            batch = run_batch(app, plan(jobs, duration_s, kind, flavour.queue), timeout_s)
+            records = [o.record for o in batch.outcomes if o.record]
+            peak = summarize(records, jobs=jobs, duration_s=duration_s, wall_s=batch.wall_s,
+                             slots_online=0)["peak_overlap"]
+            speedup = base / batch.wall_s if batch.wall_s else 0.0
+            rows.append(Row(kind, flavour.pool, sum(w.slots for w in workers), batch.wall_s,
+                            speedup, peak, verdict(flavour.pool, speedup, peak), failed=len(batch.failed)))
+    return rows, skipped

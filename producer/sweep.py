@@ -1,0 +1,89 @@
+"""Speedup against the number of workers, measured on a running cluster without restarting it.
+
+With N workers online, Celery's remote control (`cancel_consumer` / `add_consumer`) lets only
+k of them take jobs from the queue; the same batch runs for each k. Every worker consumes the
+queue again afterwards, whatever happens in between (error, Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from celery import Celery
+
+from producer.cluster import Worker, consuming, online_workers
+from producer.errors import ProducerError
+from producer.submit import plan, run_batch
+
+
+def steps(n: int) -> list[int]:
+    """Worker counts to try: every one up to 8, then powers of two, and n itself."""
+    if n <= 8:
+        return list(range(1, n + 1))
+    return sorted({k for k in (2**i for i in range(n.bit_length())) if k <= n} | {n})
+
+
+@dataclass
+class Point:
+    """One measurement of the sweep: k workers, their slots, and what the batch took."""
+
+    workers: int
+    slots: int
+    wall_s: float
+    ideal_wall_s: float
+    speedup: float
+    ideal_speedup: float
+    efficiency: float
+    failed: int
+
+
+def _consuming_names(app: Celery, queue: str) -> set[str]:
+    return {w.name for w in consuming(online_workers(app, timeout_s=0.5), queue)}
+
+
+@contextmanager
+def only(app: Celery, queue: str, everyone: list[str], chosen: list[str], timeout_s: float = 15) -> Iterator[None]:
+    """Let only `chosen` workers consume `queue` inside the block; all of `everyone` consume it after."""
+    try:
+        paused = [n for n in everyone if n not in chosen]
+        if paused:
+            app.control.cancel_consumer(queue, destination=paused, reply=True, timeout=timeout_s)
+        app.control.add_consumer(queue, destination=chosen, reply=True, timeout=timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while _consuming_names(app, queue) != set(chosen):
+            if time.monotonic() > deadline:
+                raise ProducerError(f"workers did not switch to {len(chosen)} consuming '{queue}' in {timeout_s} s")
+        yield
+    finally:
+        app.control.add_consumer(queue, destination=everyone, reply=True, timeout=timeout_s)
+
+
+def restore(app: Celery, queue: str, everyone: list[str], timeout_s: float = 15) -> set[str]:
+    """Make sure every worker consumes `queue` again; returns the ones that still do not."""
+    deadline = time.monotonic() + timeout_s
+    while (missing := set(everyone) - _consuming_names(app, queue)) and time.monotonic() < deadline:
+        app.control.add_consumer(queue, destination=sorted(missing), reply=True, timeout=2)
+    return missing
+
+
+def sweep(app: Celery, workers: list[Worker], queue: str, jobs: int, duration_s: float, kind: str,
+          timeout_s: float) -> list[Point]:
+    """The same batch on 1..N of `workers`, one measurement per step."""
+    names = [w.name for w in workers]
+    slots_of = {w.name: w.slots for w in workers}
+    points = []
+    for k in steps(len(names)):
+        chosen = names[:k]
+        with only(app, queue, names, chosen):
+            batch = run_batch(app, plan(jobs, duration_s, kind, queue), timeout_s)
+        slots = sum(slots_of[n] for n in chosen)
+        ideal = math.ceil(jobs / slots) * duration_s
+        sequential = jobs * duration_s
+        wall = batch.wall_s or 1e-9
+        points.append(Point(k, slots, batch.wall_s, ideal, sequential / wall, sequential / ideal if ideal else 0.0,
+                            ideal / wall, len(batch.failed)))
+    return points

@@ -1,0 +1,81 @@
+"""Concurrency vs parallelism with real workers: `compare` and `sweep` of the producer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from producer.compare import flavours
+from tests.conftest import wait_for
+from tests.helpers import ROOT, run_producer
+
+pytestmark = pytest.mark.integration
+
+
+def rows_of(table: str) -> dict[tuple[str, str], list[str]]:
+    """Parse compare's table: (kind, how) -> the other cells."""
+    rows = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip("│ ").split("│")]
+        if len(cells) == 6 and cells[0] in ("sleep", "cpu"):
+            rows[(cells[0], cells[1])] = cells[2:]
+    return rows
+
+
+def test_compare_shows_the_gil(start_workers, redis_env):
+    start_workers(2)
+    start_workers(1, concurrency=2, pool="threads", queue=flavours("jobs")[1].queue)
+    start_workers(1, concurrency=2, pool="gevent", queue=flavours("jobs")[2].queue)
+    run = run_producer("compare", "--jobs", "2", "--duration", "0.5", env=redis_env, timeout_s=120)
+    assert run.returncode == 0, run.stderr
+    rows = rows_of(run.stdout)
+    assert set(rows) == {(k, h) for k in ("sleep", "cpu") for h in ("one after another", "processes", "threads",
+                                                                     "gevent")}
+    speedup = {key: float(cells[2].rstrip("x")) for key, cells in rows.items()}
+    assert speedup[("sleep", "processes")] > 1.5 and speedup[("sleep", "threads")] > 1.5
+    assert speedup[("sleep", "gevent")] > 1.5  # greenlets overlap their waits too
+    # The GIL: threads and greenlets speed sleep jobs up far more than cpu jobs.
+    assert speedup[("cpu", "threads")] < 0.75 * speedup[("sleep", "threads")]
+    assert speedup[("cpu", "gevent")] < 0.75 * speedup[("sleep", "gevent")]
+    assert rows[("cpu", "threads")][3].startswith("taking turns")  # preempted: overlapping, not faster
+    assert rows[("cpu", "gevent")][3].startswith("one after another")  # a greenlet never yields while computing
+
+
+def consuming(workers, queue: str = "jobs") -> set[str]:
+    replies = workers.app.control.inspect(timeout=1, destination=workers.names,
+                                          limit=len(workers.names)).active_queues() or {}
+    return {name for name, queues in replies.items() if any(q["name"] == queue for q in queues)}
+
+
+def test_sweep_measures_each_worker_count_and_restores_all(start_workers, redis_env, tmp_path):
+    workers = start_workers(3)
+    plot = tmp_path / "sweep.png"
+    run = run_producer("sweep", "--jobs", "6", "--duration", "0.3", "--plot", str(plot), env=redis_env,
+                       timeout_s=120)
+    assert run.returncode == 0, run.stderr
+    table = [line.strip("│ ").split("│") for line in run.stdout.splitlines() if line.startswith("│")]
+    assert [cells[0].strip() for cells in table] == ["1", "2", "3"]
+    speedups = [float(cells[4].strip().rstrip("x")) for cells in table]
+    assert speedups[2] > 1.8 * speedups[0]  # 3 workers: ideal 3x; one after another would be 1x
+    assert consuming(workers) == set(workers.names)
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sweep_interrupted_still_restores_every_worker(start_workers, redis_env):
+    workers = start_workers(2)
+    proc = subprocess.Popen([sys.executable, "-m", "producer", "sweep", "--jobs", "4", "--duration", "2"], cwd=ROOT,
+                            env={**os.environ, **redis_env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    # During the first step only one worker consumes the queue.
+    wait_for(lambda: len(consuming(workers)) == 1, 30, "the sweep to pause a worker", interval_s=0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "producer: interrupted" in err and "Traceback" not in err
+    assert consuming(workers) == set(workers.names)

@@ -1,0 +1,43 @@
+"""The words of the comparison and the steps of the sweep."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from producer.compare import flavours, one_after_another, verdict
+from producer.sweep import steps
+
+
+@pytest.mark.parametrize(
+    "pool, speedup, peak, words",
+    [
+        ("processes", 3.9, 4, "parallel"),
+        ("processes", 1.1, 4, "parallel, but fewer cores than jobs"),
+        ("threads", 3.9, 4, "concurrent: the waits overlap"),
+        ("threads", 1.0, 4, "taking turns: one runs Python at a time (GIL)"),
+        ("gevent", 0.9, 1, "one after another: greenlets switch only while waiting"),
+        ("threads", 0.9, 1, "one after another"),
+    ],
+)
+def test_verdict_in_the_course_pages_words(pool, speedup, peak, words):
+    assert verdict(pool, speedup, peak) == words
+
+
+def test_flavour_queues_derive_from_the_main_queue():
+    assert [(f.pool, f.queue) for f in flavours("jobs")] == [
+        ("processes", "jobs"), ("threads", "jobs-threads"), ("gevent", "jobs-gevent")]
+
+
+def test_steps_cover_small_clusters_fully_and_large_ones_by_doubling():
+    assert steps(1) == [1]
+    assert steps(4) == [1, 2, 3, 4]
+    assert steps(32) == [1, 2, 4, 8, 16, 32]
+    assert steps(12) == [1, 2, 4, 8, 12]
+
+
+def test_the_baseline_runs_jobs_one_after_another():
+    started = time.perf_counter()
+    wall = one_after_another(3, 0.05, "sleep")
+    assert wall >= 0.15 and time.perf_counter() - started >= 0.15
