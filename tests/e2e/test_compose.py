@@ -17,9 +17,9 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Three worker containers, healthy, Flower included."""
+    """Three worker containers, healthy, Flower and the threads and gevent flavours included."""
     with compose_project() as compose:
-        compose("up", "-d", "--build", "--wait", "--scale", "worker=3", timeout_s=600)
+        compose("--profile", "flavours", "up", "-d", "--build", "--wait", "--scale", "worker=3", timeout_s=600)
         yield compose
 
 
@@ -35,18 +35,44 @@ def test_six_jobs_run_on_three_worker_containers(cluster):
     assert summary["verdict"].startswith("ran in parallel on 3 workers")
 
 
+def test_eight_jobs_draw_a_timeline_and_a_trace(cluster):
+    run = cluster.producer("--jobs", "6", "--duration", "0.5", "--trace", "/tmp/run.json")
+    assert run.returncode == 0, run.stderr
+    rows = [line for line in run.stdout.splitlines() if line.lstrip().startswith("worker@") and " pid " in line]
+    assert len(rows) == 3 and all(row.count("task") == 2 for row in rows)  # 3 workers, 2 jobs each
+    assert "trace written to /tmp/run.json" in run.stderr
+
+
+def test_compare_runs_on_every_flavour(cluster):
+    run = cluster.producer("compare", "--jobs", "2", "--duration", "0.3", timeout_s=180)
+    assert run.returncode == 0, run.stderr
+    for how in ("one after another", "processes", "threads", "gevent"):
+        assert run.stdout.count(f" {how} ") >= 2, how  # a sleep row and a cpu row each
+    assert "skipped" not in run.stderr
+
+
+def test_sweep_leaves_every_worker_consuming(cluster):
+    run = cluster.producer("sweep", "--jobs", "3", "--duration", "0.2", timeout_s=180)
+    assert run.returncode == 0, run.stderr
+    assert "all 3 workers consume 'jobs' again" in run.stderr
+    after = cluster.producer("--jobs", "3", "--duration", "0.5", "--json")
+    assert len({r["worker"] for r in after.document["results"]}) == 3
+
+
 def test_the_producer_run_leaves_the_worker_count_alone(cluster):
     running = cluster("ps", "--status", "running", "-q", "worker").stdout.split()
     assert len(running) == 3
+    flavours = cluster("ps", "--status", "running", "--services").stdout.split()
+    assert {"worker-threads", "worker-gevent"} <= set(flavours)
 
 
-def test_flower_lists_the_three_workers_with_its_login(cluster):
-    def three_workers():
+def test_flower_lists_every_worker_with_its_login(cluster):
+    def all_five():
         status, workers = cluster.flower("/api/workers?refresh=1", cluster.flower_login)
-        return status == 200 and workers and len(workers) == 3 and workers
+        return status == 200 and workers and len(workers) == 5 and workers
 
-    workers = wait_for(three_workers, 30, "Flower to list 3 workers", interval_s=1)
-    assert all(name.startswith("worker@") for name in workers)
+    workers = wait_for(all_five, 30, "Flower to list 3 workers and 2 flavours", interval_s=1)
+    assert sorted(name.split("@")[0] for name in workers) == ["gevent", "threads", "worker", "worker", "worker"]
 
 
 def test_flower_tasks_show_the_jobs(cluster):
@@ -108,10 +134,11 @@ def test_only_loopback_ports_are_published(cluster):
     inspected = json.loads(subprocess.run(["docker", "inspect", *containers], capture_output=True, text=True,
                                           check=True, timeout=30).stdout)
     bindings = [b for c in inspected for port in (c["HostConfig"]["PortBindings"] or {}).values() for b in port or []]
+    assert len(containers) == 7  # redis, flower, 3 workers, 2 flavours: only two publish a port
     assert len(bindings) == 2 and {b["HostIp"] for b in bindings} == {"127.0.0.1"}
 
 
-@pytest.mark.parametrize("service", ["worker", "flower"])
+@pytest.mark.parametrize("service", ["worker", "flower", "worker-threads", "worker-gevent"])
 def test_app_containers_do_not_run_as_root(cluster, service):
     assert cluster("exec", "-T", service, "id", "-u").stdout.strip() == "10001"
 
