@@ -1,0 +1,200 @@
+"""`python -m benchmarks [--local | --both] [--quick] [--out FILE.json]`
+
+Starts its own cluster (a compose project with a unique name, or local processes), measures,
+prints a table against the goals, writes JSON, and removes everything it started, also on
+Ctrl-C. Every figure is the median (and min–max) of `--repeat` repetitions, interleaved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import celery
+import click
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.clusters import ComposeCluster, LocalCluster, make_app
+from benchmarks.measures import QUEUE, batch, cold_start, idle_cpu, round_trips, throughput
+from benchmarks.stats import cell, describe, percentile
+from producer.cluster import consuming, online_workers
+from producer.sweep import restore
+
+err = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each figure does."""
+
+    efficiency: tuple[tuple[int, float, int], ...]  # (jobs, duration, workers)
+    round_trips: int
+    throughput_jobs: int
+    throughput_workers: tuple[int, ...]
+    cold_starts: tuple[int, ...]
+    idle_seconds: float
+    scaling: tuple[int, ...]
+    scaling_sleep: tuple[int, float]
+    scaling_cpu: tuple[int, float]
+    max_workers: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        most = max([w for *_, w in self.efficiency] + list(self.throughput_workers) + list(self.scaling))
+        object.__setattr__(self, "max_workers", most)
+
+
+FULL = Sizes(efficiency=((8, 1.0, 4), (64, 0.25, 8), (256, 0.1, 32)), round_trips=300, throughput_jobs=2000,
+             throughput_workers=(2, 4), cold_starts=(1, 4, 16), idle_seconds=60, scaling=(1, 2, 4, 8, 16, 32),
+             scaling_sleep=(64, 0.25), scaling_cpu=(32, 0.1))
+QUICK = Sizes(efficiency=((4, 0.2, 2),), round_trips=10, throughput_jobs=40, throughput_workers=(1, 2),
+              cold_starts=(1,), idle_seconds=2, scaling=(1, 2), scaling_sleep=(4, 0.1), scaling_cpu=(2, 0.05))
+
+
+def measure(cluster: Any, sizes: Sizes, repeat: int) -> dict[str, Any]:
+    """Every figure on one cluster; the cluster is started here and stopped by the caller."""
+    def step(text: str) -> None:
+        err.print(f"[{cluster.name}] {text}", style="dim", highlight=False)
+
+    step(f"starting {sizes.max_workers} workers")
+    started = time.monotonic()
+    cluster.start(sizes.max_workers)
+    app = make_app(cluster.broker_url, cluster.result_backend)
+    names = sorted(w.name for w in consuming(online_workers(app), QUEUE))
+    step(f"{len(names)} workers up in {time.monotonic() - started:.1f} s")
+    raw: dict[str, Any] = {"efficiency": {}, "throughput": {}, "scaling": {}, "round_trip_s": []}
+    for rep in range(1, repeat + 1):
+        for jobs, duration, k in sizes.efficiency:
+            step(f"efficiency {jobs} x {duration:g} s on {k} workers ({rep}/{repeat})")
+            raw["efficiency"].setdefault(f"{jobs}x{duration:g}s/{k}", []).append(batch(app, names, k, jobs, duration))
+        for k in sizes.throughput_workers:
+            step(f"throughput {sizes.throughput_jobs} no-op jobs on {k} workers ({rep}/{repeat})")
+            raw["throughput"].setdefault(str(k), []).append(throughput(app, names, k, sizes.throughput_jobs))
+        step(f"round trips ({rep}/{repeat})")
+        raw["round_trip_s"] += round_trips(app, names, sizes.round_trips // repeat)
+        for kind, (jobs, duration) in (("sleep", sizes.scaling_sleep), ("cpu", sizes.scaling_cpu)):
+            for k in sizes.scaling:
+                step(f"scaling: {jobs} x {duration:g} s {kind} on {k} workers ({rep}/{repeat})")
+                raw["scaling"].setdefault(f"{kind}/{k}", []).append(batch(app, names, k, jobs, duration, kind))
+    restore(app, QUEUE, names)
+    time.sleep(2)  # let the last jobs' work settle before measuring idle
+    raw["memory_bytes"] = cluster.memory()
+    step(f"idle CPU of {cluster.workers} workers for {sizes.idle_seconds:g} s")
+    raw["idle_cpu"] = idle_cpu(cluster, sizes.idle_seconds)
+    raw["cold_start_s"] = {}
+    for rep in range(1, repeat + 1):
+        for n in sizes.cold_starts:
+            step(f"cold start of {n} workers ({rep}/{repeat})")
+            raw["cold_start_s"].setdefault(str(n), []).append(cold_start(cluster, app, n))
+    app.close()
+    return raw
+
+
+def figures(raw: dict[str, Any]) -> dict[str, Any]:
+    """The summary figures (median, min, max) from the raw samples."""
+    out: dict[str, Any] = {}
+    for case, runs in raw["efficiency"].items():
+        delays = [d for run in runs for d in run["dispatch_s"]]
+        out[f"efficiency {case}"] = describe([r["efficiency"] for r in runs])
+        out[f"wall_s {case}"] = describe([r["wall_s"] for r in runs])
+        out[f"dispatch p50 ms {case}"] = describe([percentile(r["dispatch_s"], 50) * 1e3 for r in runs])
+        out[f"dispatch p99 ms {case}"] = describe([percentile(r["dispatch_s"], 99) * 1e3 for r in runs])
+        out[f"queue wait mean s {case}"] = describe([r["queue_wait_mean_s"] for r in runs])
+        out[f"run mean s {case}"] = describe([r["run_mean_s"] for r in runs])
+        out[f"dispatch all p50 ms {case}"] = percentile(delays, 50) * 1e3
+    trips = raw["round_trip_s"]
+    out["round trip p50 ms"] = percentile(trips, 50) * 1e3
+    out["round trip p99 ms"] = percentile(trips, 99) * 1e3
+    for k, runs in raw["throughput"].items():
+        out[f"throughput jobs/s on {k}"] = describe([r["jobs_per_s"] for r in runs])
+        out[f"submitted/s on {k}"] = describe([r["submitted_per_s"] for r in runs])
+    for key, runs in raw["scaling"].items():
+        out[f"scaling efficiency {key}"] = describe([r["efficiency"] for r in runs])
+    mem = raw["memory_bytes"]
+    for service in ("worker", "redis", "flower"):
+        if mem.get(service):
+            out[f"memory MiB {service}"] = describe([b / 2**20 for b in mem[service]])
+    idle = raw["idle_cpu"]
+    out[f"idle CPU % core, {idle['workers']} workers"] = round(100 * idle["workers_core_share"], 2)
+    out[f"engine CPU % core, {idle['workers']} workers"] = round(100 * idle["engine_core_share"], 2)
+    for n, times in raw["cold_start_s"].items():
+        out[f"cold start s, {n} workers"] = describe(times)
+    return out
+
+
+GOALS = {
+    "efficiency 8x1s/4": ">= 0.98", "efficiency 64x0.25s/8": ">= 0.97", "efficiency 256x0.1s/32": ">= 0.95",
+    "round trip p50 ms": "<= 2", "throughput jobs/s on 2": ">= 1000", "throughput jobs/s on 4": ">= 1000",
+    "submitted/s on 4": ">= 5000", "cold start s, 4 workers": "<= 10", "memory MiB worker": "<= 60",
+}
+
+
+def show(results: dict[str, dict[str, Any]]) -> Table:
+    targets = list(results)
+    table = Table(title="benchmark (median, min–max over the repetitions)", title_justify="left")
+    table.add_column("figure")
+    table.add_column("goal")
+    for target in targets:
+        table.add_column(target, justify="right")
+    if len(targets) == 2:
+        table.add_column(f"{targets[0]} / {targets[1]}", justify="right")
+    for key in results[targets[0]]:
+        values = [results[t].get(key) for t in targets]
+        cells = [cell(v) if isinstance(v, dict) else "n/a" if v is None else f"{v:.3f}" for v in values]
+        if len(targets) == 2:
+            first, second = (v["median"] if isinstance(v, dict) else v for v in values)
+            cells.append(f"{first / second:.2f}" if first is not None and second else "")
+        table.add_row(key, GOALS.get(key, ""), *cells)
+    return table
+
+
+def _interrupt(*_: Any) -> None:
+    """SIGTERM (from `timeout`, CI, `kill`) tears down like Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+@click.command()
+@click.option("--local", "target", flag_value="local", help="Local celery processes and redis-server only.")
+@click.option("--both", "target", flag_value="both", help="The compose cluster, then local processes: ratios.")
+@click.option("--compose", "target", flag_value="compose", default=True, help="The compose cluster (default).")
+@click.option("--quick", is_flag=True, help="Tiny sizes: checks that everything runs (a minute or two).")
+@click.option("--repeat", type=click.IntRange(1, 20), default=3, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures and samples as JSON.")
+def main(target: str, quick: bool, repeat: int, out: Path | None) -> None:
+    """Measure the cluster against the ideal: efficiency, latency, throughput, start-up, memory."""
+    sizes = QUICK if quick else FULL
+    signal.signal(signal.SIGTERM, _interrupt)
+    results: dict[str, dict[str, Any]] = {}
+    samples: dict[str, Any] = {}
+    for name in (["compose", "local"] if target == "both" else [target]):
+        cluster = ComposeCluster() if name == "compose" else LocalCluster()
+        try:
+            samples[name] = measure(cluster, sizes, repeat)
+        except KeyboardInterrupt:
+            err.print(f"[{name}] interrupted: removing what the benchmark started")
+            cluster.stop()
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001  (one line, then clean up)
+            err.print(f"benchmark failed on {name}: {type(exc).__name__}: {exc}", markup=False)
+            cluster.stop()
+            sys.exit(1)
+        cluster.stop()
+        results[name] = figures(samples[name])
+    Console(width=max(Console().width, 120)).print(show(results))
+    if out:
+        meta = {"cpus": os.cpu_count(), "python": platform.python_version(), "celery": celery.__version__,
+                "repeat": repeat, "sizes": asdict(sizes), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                     time.gmtime())}
+        out.write_text(json.dumps({"machine": meta, "figures": results, "samples": samples}, indent=1))
+        err.print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""One function per figure of the benchmark; each runs real jobs and returns plain numbers.
+
+Worker counts are chosen without restarting anything: the cluster runs the most workers
+any figure needs, and Celery's remote control lets only k of them consume the queue
+(the same mechanism as `python -m producer sweep`).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import datetime
+from typing import Any
+
+from celery import Celery
+
+from producer.submit import plan, run_batch
+from producer.summary import summarize
+from producer.sweep import only
+
+QUEUE = "jobs"
+
+
+def batch(app: Celery, names: list[str], k: int, jobs: int, duration_s: float, kind: str = "sleep") -> dict[str, Any]:
+    """Run `jobs` jobs on the first `k` workers; wall, efficiency and where the time went."""
+    with only(app, QUEUE, names, names[:k]):
+        result = run_batch(app, plan(jobs, duration_s, kind, QUEUE), timeout_s=60 + 3 * jobs * duration_s)
+    records = [o.record for o in result.outcomes if o.record]
+    summary = summarize(records, jobs=jobs, duration_s=duration_s, wall_s=result.wall_s, slots_online=k)
+    waits = [(datetime.fromisoformat(r["started_at"]) - o.submitted_at).total_seconds()
+             for o in result.outcomes if (r := o.record)]
+    return {
+        "wall_s": result.wall_s,
+        "submit_s": result.submit_s,
+        "efficiency": summary["efficiency"],
+        "failed": len(result.failed),
+        "dispatch_s": waits,
+        "queue_wait_mean_s": statistics.fmean(waits) if waits else None,
+        "run_mean_s": statistics.fmean(r["runtime_s"] for r in records) if records else None,
+    }
+
+
+def round_trips(app: Celery, names: list[str], count: int) -> list[float]:
+    """Seconds from submit to result for `count` no-op jobs sent one after another."""
+    with only(app, QUEUE, names, names):
+        for _ in range(5):  # warm the connections and the workers
+            app.send_task("task1", kwargs={"duration": 0}, queue=QUEUE).get(timeout=30)
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            app.send_task("task1", kwargs={"duration": 0}, queue=QUEUE).get(timeout=30)
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def throughput(app: Celery, names: list[str], k: int, jobs: int) -> dict[str, float]:
+    """No-op jobs per second end to end on `k` workers, and the submit rate alone."""
+    result = batch(app, names, k, jobs, 0.0)
+    return {"jobs_per_s": jobs / result["wall_s"], "submitted_per_s": jobs / result["submit_s"],
+            "failed": result["failed"]}
+
+
+def cold_start(cluster: Any, app: Celery, workers: int) -> float:
+    """Seconds from no worker at all to `workers` healthy workers that answer ping."""
+    cluster.remove_workers()
+    start = time.monotonic()
+    cluster.scale(workers)
+    deadline = start + 600
+    while len(app.control.ping(timeout=0.3)) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{workers} workers did not answer ping")
+    return time.monotonic() - start
+
+
+def idle_cpu(cluster: Any, seconds: float) -> dict[str, float]:
+    """Share of one core that idle workers (heartbeats, healthchecks) and the engine take."""
+    workers0, engine0, t0 = cluster.worker_cpu_ns(), cluster.engine_cpu_ns(), time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - t0
+    return {
+        "workers_core_share": (cluster.worker_cpu_ns() - workers0) / 1e9 / elapsed,
+        "engine_core_share": (cluster.engine_cpu_ns() - engine0) / 1e9 / elapsed,
+        "seconds": elapsed,
+        "workers": cluster.workers,
+    }

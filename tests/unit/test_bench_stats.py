@@ -1,0 +1,25 @@
+"""The benchmark's statistics."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks.stats import cell, describe, percentile
+
+
+def test_percentile_interpolates_like_numpy():
+    values = [1.0, 2.0, 3.0, 4.0]
+    assert percentile(values, 50) == 2.5
+    assert percentile(values, 0) == 1.0 and percentile(values, 100) == 4.0
+    assert percentile(values, 99) == pytest.approx(3.97)
+    assert math.isnan(percentile([], 50))
+
+
+def test_describe_and_cell():
+    stats = describe([3.0, 1.0, 2.0])
+    assert stats == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
+    assert cell(stats, "{:.1f}") == "2.0 (1.0–3.0)"
+    assert cell(describe([])) == "n/a"
+    assert cell(describe([0.5])) == "0.500"
