@@ -143,7 +143,7 @@ class ComposeCluster:
                 continue
             service = name[len(self.project) + 1:].rsplit("-", 1)[0]
             if service in found:
-                found[service].append(_bytes(usage.split("/")[0].strip()))
+                found[service].append(parse_size(usage.split("/")[0].strip()))
         return found
 
     def worker_cpu_ns(self) -> int:
@@ -164,8 +164,9 @@ class ComposeCluster:
         return total
 
 
-def _bytes(text: str) -> int:
-    number, unit = re.fullmatch(r"([\d.]+)\s*([KMGT]?i?B)", text).groups()  # type: ignore[union-attr]
+def parse_size(text: str) -> int:
+    """Bytes in a size as docker prints it: 45.2MiB, 1.5GiB, 12.3MB."""
+    number, unit = re.fullmatch(r"([\d.]+)\s*([kKMGT]?i?B)", text).groups()  # type: ignore[union-attr]
     scale = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "kB": 1e3, "KB": 1e3, "MB": 1e6,
              "GB": 1e9}[unit]
     return int(float(number) * scale)

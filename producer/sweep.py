@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from celery import Celery
 
-from producer.cluster import Worker, consuming, online_workers
+from producer.cluster import Worker
 from producer.errors import ProducerError
 from producer.submit import plan, run_batch
 
@@ -41,33 +41,51 @@ class Point:
     failed: int
 
 
-def _consuming_names(app: Celery, queue: str) -> set[str]:
-    return {w.name for w in consuming(online_workers(app, timeout_s=0.5), queue)}
+def _consuming_names(app: Celery, queue: str, everyone: list[str]) -> set[str] | None:
+    """Who of `everyone` consumes `queue` now; None if not all of them answered."""
+    replies = app.control.inspect(timeout=2, destination=everyone, limit=len(everyone)).active_queues() or {}
+    if set(everyone) - set(replies):
+        return None
+    return {name for name, queues in replies.items() if any(q["name"] == queue for q in queues)}
+
+
+def _switch(app: Celery, queue: str, everyone: list[str], chosen: list[str], timeout_s: float) -> None:
+    """Cancel `queue` on the workers not chosen, add it on the chosen, until every worker says so.
+
+    Control commands are broadcasts whose replies can be lost on a busy machine: the state is
+    checked with `inspect` and the commands sent again until it matches.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        consuming_now = _consuming_names(app, queue, everyone)
+        if consuming_now == set(chosen):
+            return
+        if time.monotonic() > deadline:
+            raise ProducerError(f"workers did not switch to {len(chosen)} consuming '{queue}' in {timeout_s:g} s")
+        known = consuming_now if consuming_now is not None else set(everyone) - set(chosen)
+        if extra := sorted(known - set(chosen)):
+            app.control.cancel_consumer(queue, destination=extra, reply=True, timeout=2)
+        if missing := sorted(set(chosen) - (consuming_now or set())):
+            app.control.add_consumer(queue, destination=missing, reply=True, timeout=2)
 
 
 @contextmanager
-def only(app: Celery, queue: str, everyone: list[str], chosen: list[str], timeout_s: float = 15) -> Iterator[None]:
+def only(app: Celery, queue: str, everyone: list[str], chosen: list[str], timeout_s: float = 60) -> Iterator[None]:
     """Let only `chosen` workers consume `queue` inside the block; all of `everyone` consume it after."""
     try:
-        paused = [n for n in everyone if n not in chosen]
-        if paused:
-            app.control.cancel_consumer(queue, destination=paused, reply=True, timeout=timeout_s)
-        app.control.add_consumer(queue, destination=chosen, reply=True, timeout=timeout_s)
-        deadline = time.monotonic() + timeout_s
-        while _consuming_names(app, queue) != set(chosen):
-            if time.monotonic() > deadline:
-                raise ProducerError(f"workers did not switch to {len(chosen)} consuming '{queue}' in {timeout_s} s")
+        _switch(app, queue, everyone, chosen, timeout_s)
         yield
     finally:
-        app.control.add_consumer(queue, destination=everyone, reply=True, timeout=timeout_s)
+        app.control.add_consumer(queue, destination=everyone, reply=True, timeout=2)
 
 
-def restore(app: Celery, queue: str, everyone: list[str], timeout_s: float = 15) -> set[str]:
+def restore(app: Celery, queue: str, everyone: list[str], timeout_s: float = 30) -> set[str]:
     """Make sure every worker consumes `queue` again; returns the ones that still do not."""
-    deadline = time.monotonic() + timeout_s
-    while (missing := set(everyone) - _consuming_names(app, queue)) and time.monotonic() < deadline:
-        app.control.add_consumer(queue, destination=sorted(missing), reply=True, timeout=2)
-    return missing
+    try:
+        _switch(app, queue, everyone, everyone, timeout_s)
+    except ProducerError:
+        return set(everyone) - (_consuming_names(app, queue, everyone) or set())
+    return set()
 
 
 def sweep(app: Celery, workers: list[Worker], queue: str, jobs: int, duration_s: float, kind: str,

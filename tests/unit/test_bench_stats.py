@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from benchmarks.clusters import parse_size
 from benchmarks.stats import cell, describe, percentile
 
 
@@ -23,3 +24,9 @@ def test_describe_and_cell():
     assert cell(stats, "{:.1f}") == "2.0 (1.0–3.0)"
     assert cell(describe([])) == "n/a"
     assert cell(describe([0.5])) == "0.500"
+
+
+@pytest.mark.parametrize("text, expected", [("45.2MiB", int(45.2 * 2**20)), ("1.5GiB", int(1.5 * 2**30)),
+                                            ("512KiB", 512 * 1024), ("0B", 0), ("12.3MB", 12_300_000)])
+def test_docker_stats_sizes_parse(text, expected):
+    assert parse_size(text) == expected

@@ -1,0 +1,42 @@
+"""The README's benchmark command, with tiny sizes, against a compose cluster of its own:
+it runs to the end, writes valid JSON, and leaves no container or volume behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.compose_cluster import docker_ready
+from tests.conftest import skip_unless_required
+from tests.helpers import ROOT
+
+pytestmark = pytest.mark.docker
+
+
+def bench_leftovers() -> list[str]:
+    containers = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
+                                check=True, timeout=60).stdout.split()
+    volumes = subprocess.run(["docker", "volume", "ls", "--format", "{{.Name}}"], capture_output=True, text=True,
+                             check=True, timeout=60).stdout.split()
+    return [name for name in containers + volumes if name.startswith("cpd-bench-")]
+
+
+def test_quick_compose_benchmark_runs_and_cleans_up(tmp_path):
+    reason = docker_ready()
+    if reason:
+        skip_unless_required(f"the compose benchmark needs an engine: {reason}")
+    before = bench_leftovers()
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)], cwd=ROOT,
+                          env=os.environ, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(out.read_text())["figures"]["compose"]
+    assert figures["efficiency 4x0.2s/2"]["n"] == 3
+    assert figures["memory MiB worker"]["median"] > 0 and figures["memory MiB redis"]["median"] > 0
+    assert figures["cold start s, 1 workers"]["median"] > 0
+    assert "idle CPU % core, 2 workers" in figures and "engine CPU % core, 2 workers" in figures
+    assert bench_leftovers() == before
