@@ -58,8 +58,11 @@ QUICK = Sizes(efficiency=((4, 0.2, 2),), round_trips=10, throughput_jobs=40, thr
               cold_starts=(1,), idle_seconds=2, scaling=(1, 2), scaling_sleep=(4, 0.1), scaling_cpu=(2, 0.05))
 
 
-def measure(cluster: Any, sizes: Sizes, repeat: int) -> dict[str, Any]:
-    """Every figure on one cluster; the cluster is started here and stopped by the caller."""
+PARTS = ("load", "idle", "cold")  # jobs (efficiency, throughput, latency, scaling); idle cost; cold start
+
+
+def measure(cluster: Any, sizes: Sizes, repeat: int, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
+    """The figures of `parts` on one cluster; the cluster is started here and stopped by the caller."""
     def step(text: str) -> None:
         err.print(f"[{cluster.name}] {text}", style="dim", highlight=False)
 
@@ -69,8 +72,9 @@ def measure(cluster: Any, sizes: Sizes, repeat: int) -> dict[str, Any]:
     app = make_app(cluster.broker_url, cluster.result_backend)
     names = sorted(w.name for w in consuming(online_workers(app), QUEUE))
     step(f"{len(names)} workers up in {time.monotonic() - started:.1f} s")
-    raw: dict[str, Any] = {"efficiency": {}, "throughput": {}, "scaling": {}, "round_trip_s": []}
-    for rep in range(1, repeat + 1):
+    raw: dict[str, Any] = {"efficiency": {}, "throughput": {}, "scaling": {}, "round_trip_s": [],
+                           "cold_start_s": {}}
+    for rep in range(1, repeat + 1 if "load" in parts else 1):
         for jobs, duration, k in sizes.efficiency:
             step(f"efficiency {jobs} x {duration:g} s on {k} workers ({rep}/{repeat})")
             raw["efficiency"].setdefault(f"{jobs}x{duration:g}s/{k}", []).append(batch(app, names, k, jobs, duration))
@@ -84,12 +88,12 @@ def measure(cluster: Any, sizes: Sizes, repeat: int) -> dict[str, Any]:
                 step(f"scaling: {jobs} x {duration:g} s {kind} on {k} workers ({rep}/{repeat})")
                 raw["scaling"].setdefault(f"{kind}/{k}", []).append(batch(app, names, k, jobs, duration, kind))
     restore(app, QUEUE, names)
-    time.sleep(2)  # let the last jobs' work settle before measuring idle
-    raw["memory_bytes"] = cluster.memory()
-    step(f"idle CPU of {cluster.workers} workers for {sizes.idle_seconds:g} s")
-    raw["idle_cpu"] = idle_cpu(cluster, sizes.idle_seconds)
-    raw["cold_start_s"] = {}
-    for rep in range(1, repeat + 1):
+    if "idle" in parts:
+        time.sleep(2)  # let the last jobs' work settle before measuring idle
+        raw["memory_bytes"] = cluster.memory()
+        step(f"idle CPU of {cluster.workers} workers for {sizes.idle_seconds:g} s")
+        raw["idle_cpu"] = idle_cpu(cluster, sizes.idle_seconds)
+    for rep in range(1, repeat + 1 if "cold" in parts else 1):
         for n in sizes.cold_starts:
             step(f"cold start of {n} workers ({rep}/{repeat})")
             raw["cold_start_s"].setdefault(str(n), []).append(cold_start(cluster, app, n))
@@ -109,21 +113,21 @@ def figures(raw: dict[str, Any]) -> dict[str, Any]:
         out[f"queue wait mean s {case}"] = describe([r["queue_wait_mean_s"] for r in runs])
         out[f"run mean s {case}"] = describe([r["run_mean_s"] for r in runs])
         out[f"dispatch all p50 ms {case}"] = percentile(delays, 50) * 1e3
-    trips = raw["round_trip_s"]
-    out["round trip p50 ms"] = percentile(trips, 50) * 1e3
-    out["round trip p99 ms"] = percentile(trips, 99) * 1e3
+    if trips := raw["round_trip_s"]:
+        out["round trip p50 ms"] = percentile(trips, 50) * 1e3
+        out["round trip p99 ms"] = percentile(trips, 99) * 1e3
     for k, runs in raw["throughput"].items():
         out[f"throughput jobs/s on {k}"] = describe([r["jobs_per_s"] for r in runs])
         out[f"submitted/s on {k}"] = describe([r["submitted_per_s"] for r in runs])
     for key, runs in raw["scaling"].items():
         out[f"scaling efficiency {key}"] = describe([r["efficiency"] for r in runs])
-    mem = raw["memory_bytes"]
+    mem = raw.get("memory_bytes", {})
     for service in ("worker", "redis", "flower"):
         if mem.get(service):
             out[f"memory MiB {service}"] = describe([b / 2**20 for b in mem[service]])
-    idle = raw["idle_cpu"]
-    out[f"idle CPU % core, {idle['workers']} workers"] = round(100 * idle["workers_core_share"], 2)
-    out[f"engine CPU % core, {idle['workers']} workers"] = round(100 * idle["engine_core_share"], 2)
+    if idle := raw.get("idle_cpu"):
+        out[f"idle CPU % core, {idle['workers']} workers"] = round(100 * idle["workers_core_share"], 2)
+        out[f"engine CPU % core, {idle['workers']} workers"] = round(100 * idle["engine_core_share"], 2)
     for n, times in raw["cold_start_s"].items():
         out[f"cold start s, {n} workers"] = describe(times)
     return out
@@ -165,9 +169,11 @@ def _interrupt(*_: Any) -> None:
 @click.option("--both", "target", flag_value="both", help="The compose cluster, then local processes: ratios.")
 @click.option("--compose", "target", flag_value="compose", default=True, help="The compose cluster (default).")
 @click.option("--quick", is_flag=True, help="Tiny sizes: checks that everything runs (a minute or two).")
+@click.option("--only", "parts", type=click.Choice(PARTS), multiple=True,
+              help="Measure only this part (repeatable): load, idle (memory, CPU), cold (start-up).")
 @click.option("--repeat", type=click.IntRange(1, 20), default=3, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures and samples as JSON.")
-def main(target: str, quick: bool, repeat: int, out: Path | None) -> None:
+def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, out: Path | None) -> None:
     """Measure the cluster against the ideal: efficiency, latency, throughput, start-up, memory."""
     sizes = QUICK if quick else FULL
     signal.signal(signal.SIGTERM, _interrupt)
@@ -176,7 +182,7 @@ def main(target: str, quick: bool, repeat: int, out: Path | None) -> None:
     for name in (["compose", "local"] if target == "both" else [target]):
         cluster = ComposeCluster() if name == "compose" else LocalCluster()
         try:
-            samples[name] = measure(cluster, sizes, repeat)
+            samples[name] = measure(cluster, sizes, repeat, parts or PARTS)
         except KeyboardInterrupt:
             err.print(f"[{name}] interrupted: removing what the benchmark started")
             cluster.stop()

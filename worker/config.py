@@ -70,7 +70,8 @@ result_expires = _int("RESULT_EXPIRES", 3600)
 
 # --- monitoring ------------------------------------------------------------------------
 # Flower shows tasks live only from events: workers send task events, the producer sends
-# task-sent, so a queued job shows up before a worker takes it.
+# task-sent, so a queued job shows up before a worker takes it. Cost, measured: the producer
+# submits 790 jobs/s with task-sent events and 1,320 without (README, Performance).
 worker_send_task_events = True
 task_send_sent_event = True
 
