@@ -110,7 +110,7 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
     if plot:
         pyplot()  # fails now, with the install hint, if matplotlib is missing
     err = Console(stderr=True)
-    slots = sum(w.slots for w in ready_workers(app, queue, config.BROKER_TIMEOUT))
+    slots = sum(w.slots for w in ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT))
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=True, disable=not (progress and err.is_terminal))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -77,15 +78,17 @@ def check_brokers(app: Celery, timeout_s: float) -> None:
         check_broker(app.conf.result_backend, timeout_s)
 
 
-def ready_workers(app: Celery, queue: str, timeout_s: float) -> list[Worker]:
+def ready_workers(app: Celery, queue: str, timeout_s: float, wait_s: float = 0.0) -> list[Worker]:
     """The workers consuming `queue`, after checking that Redis answers.
 
-    Raises BrokerUnreachable or NoWorkers (naming the queues that do have workers), so no
-    job is submitted where nobody would take it.
+    Waits up to `wait_s` for a first worker (containers started a moment ago are still
+    booting), then raises NoWorkers naming the queues that do have workers, so no job is
+    submitted where nobody would take it. Raises BrokerUnreachable if Redis does not answer.
     """
     check_brokers(app, timeout_s)
-    online = online_workers(app)
-    workers = consuming(online, queue)
+    deadline = time.monotonic() + wait_s
+    while not (workers := consuming(online := online_workers(app), queue)) and time.monotonic() < deadline:
+        pass  # each online_workers() call waits its own inspect timeout
     if not workers:
         others = sorted({q for w in online for q in w.queues})
         hint = f"queues with workers: {', '.join(others)}" if others else "no worker answers at all"

@@ -92,6 +92,10 @@ worker_cancel_long_running_tasks_on_connection_loss = True
 # reconnects instead of waiting on a dead socket.
 redis_backend_health_check_interval = 10
 
+#: Seconds the producer waits for a first worker on its queue before giving up: enough for
+#: `docker compose up -d` typed just before `docker compose run producer`.
+WORKER_WAIT = _float("WORKER_WAIT", 15.0)
+
 #: File the worker touches on every event heartbeat; the container's healthcheck reads
 #: its age. Cheaper than `celery inspect ping`, which starts a Python process each time.
 HEALTH_FILE = os.environ.get("HEALTH_FILE", "/tmp/worker.alive")

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from tests.conftest import free_port
-from tests.helpers import run_producer
+from tests.helpers import Background, run_producer
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +87,9 @@ def test_a_job_that_does_not_finish_in_time_is_named(start_workers, redis_env):
 
 def test_a_queue_nobody_consumes_is_refused_before_submitting(start_workers, redis_env, redis_server):
     start_workers(1, queue="jobs")
-    run = run_producer("--queue", "nobody-listens", env=redis_env)
+    started = time.monotonic()
+    run = run_producer("--queue", "nobody-listens", env={**redis_env, "WORKER_WAIT": "2"})
+    assert 2 <= time.monotonic() - started < 15  # it waited WORKER_WAIT for a worker, then gave up
     assert run.returncode == 4
     assert run.stderr.startswith(
         "producer: error: no worker consumes queue 'nobody-listens' (queues with workers: jobs)")
@@ -135,3 +137,11 @@ def test_a_wrong_password_is_reported(redis_server):
     run = run_producer(env=env, timeout_s=30)
     assert run.returncode == 3
     assert "refused the password" in run.stderr and "wrong" not in run.stderr
+
+
+def test_the_producer_waits_for_a_worker_that_is_still_starting(start_workers, redis_env):
+    producer = Background("--jobs", "2", "--duration", "0.1", "--json", env={**redis_env, "WORKER_WAIT": "30"})
+    start_workers(1)  # the producer is already waiting when this worker comes up
+    run = producer.finish(timeout_s=60)
+    assert run.returncode == 0, run.stderr
+    assert [r["status"] for r in run.document["results"]] == ["SUCCESS", "SUCCESS"]
