@@ -35,7 +35,7 @@ def test_six_jobs_run_on_three_worker_containers(cluster):
     assert summary["verdict"].startswith("ran in parallel on 3 workers")
 
 
-def test_eight_jobs_draw_a_timeline_and_a_trace(cluster):
+def test_six_jobs_draw_a_timeline_and_a_trace(cluster):
     run = cluster.producer("--jobs", "6", "--duration", "0.5", "--trace", "/tmp/run.json")
     assert run.returncode == 0, run.stderr
     rows = [line for line in run.stdout.splitlines() if line.lstrip().startswith("worker@") and " pid " in line]
