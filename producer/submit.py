@@ -103,6 +103,7 @@ class Batch:
 
     @property
     def failed(self) -> list[Outcome]:
+        """Jobs that failed or did not finish in time."""
         return [o for o in self.outcomes if o.status != "SUCCESS"]
 
 
@@ -161,7 +162,7 @@ def run_batch(
         last = time.perf_counter()
         outcome = outcomes[task_id]
         outcome.received_at = utc_now()
-        if isinstance(value, dict) and not isinstance(value, BaseException):
+        if isinstance(value, dict):  # a result record; a failure arrives as the exception
             outcome.status, outcome.record = "SUCCESS", value
         else:
             outcome.status, outcome.error = "FAILURE", describe_error(value)
