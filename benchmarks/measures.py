@@ -14,6 +14,7 @@ from typing import Any
 
 from celery import Celery
 
+from benchmarks.clusters import wait_for_workers
 from producer.submit import plan, run_batch
 from producer.summary import summarize
 from producer.sweep import only
@@ -65,10 +66,7 @@ def cold_start(cluster: Any, app: Celery, workers: int) -> float:
     cluster.remove_workers()
     start = time.monotonic()
     cluster.scale(workers)
-    deadline = start + 600
-    while len(app.control.ping(timeout=0.3)) < workers:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{workers} workers did not answer ping")
+    wait_for_workers(app, workers, timeout_s=600)
     return time.monotonic() - start
 
 

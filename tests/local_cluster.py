@@ -95,10 +95,18 @@ class Workers:
         pid = self.procs[index].pid
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
+    def inspect(self):
+        """Celery's inspect, addressed to these workers; returns as soon as all of them answered."""
+        return self.app.control.inspect(timeout=1, destination=self.names, limit=len(self.names))
+
+    def consuming(self, queue: str = "jobs") -> set[str]:
+        """Which of these workers consume `queue` now."""
+        replies = self.inspect().active_queues() or {}
+        return {name for name, queues in replies.items() if any(q["name"] == queue for q in queues)}
+
     def busy(self) -> dict[str, list[str]]:
         """Task ids each worker is running now, from `inspect active` (idle workers left out)."""
-        # limit: return as soon as every worker answered, so the answer is fresh
-        active = self.app.control.inspect(timeout=1, destination=self.names, limit=len(self.names)).active() or {}
+        active = self.inspect().active() or {}  # fresh: no waiting past the last reply
         return {name: [t["id"] for t in tasks] for name, tasks in active.items() if tasks}
 
 

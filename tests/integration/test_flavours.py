@@ -46,12 +46,6 @@ def test_compare_shows_the_gil(start_workers, redis_env):
     assert rows[("cpu", "gevent")][3].startswith("one after another")  # a greenlet never yields while computing
 
 
-def consuming(workers, queue: str = "jobs") -> set[str]:
-    replies = workers.app.control.inspect(timeout=1, destination=workers.names,
-                                          limit=len(workers.names)).active_queues() or {}
-    return {name for name, queues in replies.items() if any(q["name"] == queue for q in queues)}
-
-
 def test_sweep_measures_each_worker_count_and_restores_all(start_workers, redis_env, tmp_path):
     workers = start_workers(3)
     plot = tmp_path / "sweep.png"
@@ -62,7 +56,7 @@ def test_sweep_measures_each_worker_count_and_restores_all(start_workers, redis_
     assert [cells[0].strip() for cells in table] == ["1", "2", "3"]
     speedups = [float(cells[4].strip().rstrip("x")) for cells in table]
     assert speedups[2] > 1.8 * speedups[0]  # 3 workers: ideal 3x; one after another would be 1x
-    assert consuming(workers) == set(workers.names)
+    assert workers.consuming() == set(workers.names)
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -72,10 +66,10 @@ def test_sweep_interrupted_still_restores_every_worker(start_workers, redis_env)
                             env={**os.environ, **redis_env}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     # During the first step only one worker consumes the queue.
-    wait_for(lambda: len(consuming(workers)) == 1, 30, "the sweep to pause a worker", interval_s=0.2)
+    wait_for(lambda: len(workers.consuming()) == 1, 30, "the sweep to pause a worker", interval_s=0.2)
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "producer: interrupted" in err and "Traceback" not in err
-    assert consuming(workers) == set(workers.names)
+    assert workers.consuming() == set(workers.names)
