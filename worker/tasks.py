@@ -13,10 +13,9 @@ import time
 from typing import Any
 
 from celery import Task
-from celery.signals import worker_process_init
 
 from worker import app
-from worker.burn import burn_cpu, rounds_per_second
+from worker.burn import burn_cpu
 from worker.errors import JobFailed, TransientJobError
 from worker.records import check_duration, check_fail, check_kind, make_record, utc_now
 
@@ -87,8 +86,3 @@ def task2(self: Task, duration: float = DEFAULT_DURATION_S, kind: str = "sleep",
     """The course page's task2: the same work as task1, so the two can run side by side."""
     return run_job(self, duration, kind, fail)
 
-
-@worker_process_init.connect
-def _calibrate_cpu_burn(**_: Any) -> None:
-    """Calibrate the cpu loop when a pool process starts, not inside the first cpu job."""
-    rounds_per_second()
