@@ -1,13 +1,15 @@
-"""The producer's command line: `python -m producer [run] --jobs 8 --duration 1 --json`.
+"""The producer's command line: `producer [run] --jobs 8 --duration 1 --json`, and friends.
 
-Errors are handled once, here: one line on stderr and a named exit code, never a traceback
-(set PRODUCER_DEBUG=1 to see one).
+A thin shell over the library modules. Errors are handled once, in `main`: one line on
+stderr and a named exit code, never a traceback (PRODUCER_DEBUG=1 shows one).
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,16 +17,18 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from producer.cluster import check_brokers, consuming, online_workers, ready_workers
+from producer.cluster import check_brokers, consuming, masked, online_workers, ready_workers
 from producer.compare import compare as compare_flavours
 from producer.compare import flavours
-from producer.errors import RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError
-from producer.plot import gantt, pyplot, speedup_curve
+from producer.errors import RET_INTERRUPTED, RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError, UsageError
+from producer.figures import summarize
+from producer.jobs import TASKS, Outcome, plan
+from producer.plot import check_format, gantt, speedup_curve
+from producer.queues import depth, depths
+from producer.queues import purge as purge_queues
 from producer.report import json_document, print_text
-from producer.submit import TASKS, Outcome, plan, run_batch
-from producer.summary import summarize
+from producer.submit import run_batch
 from producer.sweep import restore
 from producer.sweep import sweep as sweep_workers
 from producer.trace import write_trace
@@ -33,18 +37,41 @@ from worker.records import KINDS, MAX_DURATION_S
 
 MAX_JOBS = 100_000  # a bound, so a typo cannot flood Redis
 
+EPILOG = """\b
+Settings (environment; the defaults find `docker compose up`):
+  REDIS_HOST, REDIS_PORT, REDIS_PASSWORD  where Redis is [localhost, 6379, celery-demo]
+  BROKER_URL, RESULT_BACKEND  full URLs instead of the three above
+  QUEUE           queue to submit to [jobs]
+  BROKER_TIMEOUT  seconds Redis may take to answer [3]
+  WORKER_WAIT     seconds to wait for a first worker [15]
+  PRODUCER_DEBUG=1  show a traceback with an error
+\b
+Exit codes: 0 done; 1 a job failed or did not finish; 2 bad usage or setting;
+  3 Redis unreachable or refused us; 4 no worker on the queue; 130 interrupted
+  (the run's queued jobs withdrawn first)."""
+
 
 class DefaultGroup(click.Group):
-    """A group whose bare options go to `run`, so `python -m producer --jobs 8` just works."""
+    """A group whose bare options go to `run`, so `producer --jobs 8` just works, and whose
+    unknown commands are named with the closest one and the list."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+        if not args or (args[0].startswith("-") and args[0] not in ("--help", "-h", "--version")):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0]
+        if name not in self.commands:
+            close = difflib.get_close_matches(name, list(self.commands), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise click.UsageError(f"no command '{name}': {hint}commands: {', '.join(sorted(self.commands))}")
+        return super().resolve_command(ctx, args)
 
-@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]},
-             epilog="Without a command, `run` runs: see `python -m producer run --help` for its options.")
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog="Without a command, `run` runs (see `producer run --help`).\n\n" + EPILOG)
+@click.version_option(package_name="celery-parallelism-demo", prog_name="producer")
 def cli() -> None:
     """Submit task1/task2 jobs to the Celery cluster and show whether they ran in parallel."""
 
@@ -57,14 +84,29 @@ def finite(_: click.Context, param: click.Parameter, value: float | None) -> flo
 
 
 def writable(_: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
-    """Check an output file can be written before any job is submitted, not after."""
+    """Check an output file can be written before any job is submitted, not after.
+
+    The file is really opened (and removed again if it did not exist): permission bits say
+    nothing of /proc, read-only mounts or a full disk.
+    """
     if value is None:
         return None
-    folder = value.parent if str(value.parent) else Path(".")
-    if not folder.is_dir():
-        raise click.BadParameter(f"folder {str(folder)!r} does not exist", param=param)
-    if not os.access(folder, os.W_OK) or (value.exists() and not os.access(value, os.W_OK)):
-        raise click.BadParameter(f"cannot write {str(value)!r}", param=param)
+    existed = value.exists()
+    if value.is_dir():
+        raise click.BadParameter(f"{str(value)!r} is a folder", param=param)
+    try:
+        with open(value, "a"):
+            pass
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {str(value)!r}: {exc.strerror}", param=param) from None
+    if not existed:
+        value.unlink(missing_ok=True)
+    return value
+
+
+def not_blank(_: click.Context, param: click.Parameter, value: str) -> str:
+    if not value.strip():
+        raise click.BadParameter("must not be empty", param=param)
     return value
 
 
@@ -72,12 +114,40 @@ def default_timeout(jobs: int, duration_s: float) -> float:
     """Twice the sequential time, plus the visibility timeout and 30 s.
 
     Generous even when only one worker is up, and long enough for a job whose worker died
-    to be redelivered (Redis holds it back for the visibility timeout, then up to 10 s more).
+    to be redelivered (Redis holds it back for the visibility timeout, then up to 5 s more).
     """
     return 2.0 * jobs * duration_s + config.VISIBILITY_TIMEOUT + 30.0
 
 
-@cli.command()
+def err_console() -> Console:
+    """stderr, for progress and notes: never wrapped (a message stays one line for grep)."""
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def stdout_console() -> Console:
+    """The report's console: the terminal's width; when piped, COLUMNS or 120, never padded."""
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    columns = os.environ.get("COLUMNS", "")
+    return Console(width=int(columns) if columns.isdigit() and int(columns) > 20 else 120, highlight=False)
+
+
+def say(console: Console, text: str, style: str = "dim") -> None:
+    console.print(text, markup=False, style=style)
+
+
+def wait_note(console: Console, queue: str) -> Any:
+    def note() -> None:
+        say(console, f"waiting up to {config.WORKER_WAIT:g} s for a worker on queue '{queue}' "
+                     f"(Redis at {masked(app.conf.broker_url)})...")
+    return note
+
+
+QUEUE_OPTION = click.option("--queue", "-q", default=config.QUEUE, show_default=True, callback=not_blank,
+                            help="Queue to submit to (the workers' -Q).")
+
+
+@cli.command(short_help="Submit jobs and report who ran what when (the default).")
 @click.option("--jobs", "-n", type=click.IntRange(1, MAX_JOBS), default=2, show_default=True,
               help="How many jobs to submit, alternating task1 and task2.")
 @click.option("--duration", "-d", type=click.FloatRange(0, MAX_DURATION_S), default=1.0, show_default=True,
@@ -86,31 +156,39 @@ def default_timeout(jobs: int, duration_s: float) -> float:
               help="sleep: wait (needs no CPU); cpu: burn pure-Python CPU for that long.")
 @click.option("--task", "tasks", type=click.Choice(TASKS), multiple=True,
               help="Submit only this task (repeatable) [default: task1 and task2 in turn].")
-@click.option("--queue", "-q", default=config.QUEUE, show_default=True, help="Queue to submit to.")
+@QUEUE_OPTION
 @click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, callback=finite,
               help="Share of jobs that fail for good (to see a FAILURE reported).")
 @click.option("--flaky-rate", type=click.FloatRange(0, 1), default=0.0, callback=finite,
-              help="Share of jobs that fail once and are retried with backoff.")
+              help="Share of other jobs that fail once and are retried with backoff.")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), default=None, callback=finite,
-              help="Seconds to wait for all results [default: 2 x jobs x duration + VISIBILITY_TIMEOUT + 30].")
+              help="Seconds to wait for all results; jobs not started by then are withdrawn "
+                   "[default: 2 x jobs x duration + VISIBILITY_TIMEOUT + 30].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the report.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar while waiting (on a terminal).")
-@click.option("--timeline/--no-timeline", default=True, help="Draw the run per worker in the terminal.")
+@click.option("--timeline/--no-timeline", default=True, help="Draw the run per worker slot in the terminal.")
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
               help="Write the run as a Chrome trace (open it in ui.perfetto.dev).")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
-              help="Save a Gantt chart of the run as PNG (needs the plot extra).")
+              help="Save a Gantt chart of the run (.png, .svg, .pdf; needs the plot extra).")
 def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: str, fail_rate: float,
         flaky_rate: float, timeout: float | None, as_json: bool, progress: bool, timeline: bool,
         trace: Path | None, plot: Path | None) -> int:
-    """Submit the jobs, wait for them, and report who ran what when (the default command)."""
-    if not queue.strip():
-        raise click.BadParameter("must not be empty", param_hint="'--queue'")
+    """Submit the jobs, wait for them, and report who ran what when.
+
+    Jobs already waiting in the queue are named first; on Ctrl-C or --timeout the run's jobs
+    that have not started are withdrawn, so nothing is left behind for the next run.
+    """
     timeout = timeout if timeout is not None else default_timeout(jobs, duration)
     if plot:
-        pyplot()  # fails now, with the install hint, if matplotlib is missing
-    err = Console(stderr=True)
-    slots = sum(w.slots for w in ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT))
+        check_format(plot)  # before any job: a missing matplotlib or an unknown suffix
+    err = err_console()
+    workers = ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT, on_wait=wait_note(err, queue))
+    slots = sum(w.slots for w in workers)
+    ahead = depth(app, queue)
+    if ahead:
+        say(err, f"{ahead} jobs from an earlier run are queued ahead of yours: python -m producer purge",
+            style="yellow")
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=True, disable=not (progress and err.is_terminal))
@@ -120,79 +198,81 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
         def advance(_: Outcome) -> None:
             bar.advance(track)
 
-        jobs_planned = plan(jobs, duration, kind, queue, tasks or TASKS, fail_rate, flaky_rate)
-        batch = run_batch(app, jobs_planned, timeout, on_result=advance)
+        batch = run_batch(app, plan(jobs, duration, kind, queue, tasks or TASKS, fail_rate, flaky_rate), timeout,
+                          on_result=advance)
 
-    records = [o.record for o in batch.outcomes if o.record is not None]
-    summary = summarize(records, jobs=jobs, duration_s=duration, wall_s=batch.wall_s, slots_online=slots)
+    summary = summarize(batch.outcomes, wall_s=batch.wall_s, slots_online=slots, queued_ahead=ahead)
     if as_json:
         click.echo(json_document(batch, summary))
     else:
         print_text(stdout_console(), batch, summary, timeline=timeline)
-    results = [o.as_json() for o in batch.outcomes]
     if trace:
-        write_trace(trace, results, summary)
-        err.print(f"trace written to {trace} (open it in https://ui.perfetto.dev)", markup=False, highlight=False)
+        write_trace(trace, batch.outcomes, summary)
+        say(err, f"trace written to {trace} (open it in https://ui.perfetto.dev)", style="")
     if plot:
-        gantt(plot, results, summary)
-        err.print(f"plot written to {plot}", markup=False, highlight=False)
+        gantt(plot, batch.outcomes, summary)
+        say(err, f"plot written to {plot}", style="")
     for outcome in batch.failed:
-        err.print(f"error: {outcome.job.task} ({outcome.task_id}): {outcome.error}", markup=False, highlight=False)
+        say(err, f"error: {outcome.job.task} ({outcome.task_id}): {outcome.error}", style="")
+    if batch.withdrawn:
+        say(err, f"withdrew {len(batch.withdrawn)} jobs that had not started within {timeout:g} s", style="")
     return RET_JOBS_FAILED if batch.failed else RET_OK
 
 
-def stdout_console() -> Console:
-    """The report's console: the terminal's width, or 120 columns when piped (rich would say 80)."""
-    return Console() if sys.stdout.isatty() else Console(width=120)
+def _table_lines(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A plain table: columns padded to their widest cell, no padding at the end of a line."""
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+    return ["  ".join(f"{c:<{w}}" if i < 2 or i == len(widths) - 1 else f"{c:>{w}}"
+                      for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+            for cells in [header, *rows]]
 
 
-def _table(title: str, columns: list[str]) -> Table:
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for i, name in enumerate(columns):
-        table.add_column(name, justify="left" if i < 2 or name == "verdict" else "right")
-    return table
+def _speedup(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
 
 
-@cli.command()
+@cli.command(short_help="The same jobs on processes, threads and gevent: parallel or not.")
 @click.option("--jobs", "-n", type=click.IntRange(1, 1000), default=4, show_default=True, help="Jobs per row.")
 @click.option("--duration", "-d", type=click.FloatRange(0, 60), default=1.0, show_default=True, callback=finite,
               help="Seconds each job takes.")
 @click.option("--kind", "kinds", type=click.Choice(KINDS), multiple=True,
               help="Only this kind of job (repeatable) [default: sleep and cpu].")
-@click.option("--queue", "-q", default=config.QUEUE, show_default=True,
+@click.option("--queue", "-q", default=config.QUEUE, show_default=True, callback=not_blank,
               help="The processes' queue; threads and gevent use QUEUE-threads and QUEUE-gevent.")
 def compare(jobs: int, duration: float, kinds: tuple[str, ...], queue: str) -> int:
     """The same jobs, sleep and cpu, on each worker flavour online: concurrency vs parallelism.
 
-    Start the flavours first: docker compose --profile flavours up -d --wait
+    Start the flavours first: FLAVOURS=1 docker compose up -d --wait
     """
     check_brokers(app, config.BROKER_TIMEOUT)
     online = online_workers(app)
     if not any(consuming(online, f.queue) for f in flavours(queue)):
         raise NoWorkers(f"no worker consumes '{queue}' or its -threads/-gevent queues: docker compose up -d --wait")
-    err = Console(stderr=True)
-    err.print(f"running {jobs} x {duration:g} s jobs one after another here, then on each flavour...", style="dim")
+    err = err_console()
+    say(err, f"running {jobs} x {duration:g} s jobs one after another here, then on each flavour...")
     rows, skipped = compare_flavours(app, online, jobs, duration, kinds or KINDS, queue,
                                      default_timeout(jobs, duration))
-    table = _table(f"{jobs} jobs of {duration:g} s each", ["kind", "how", "slots", "wall", "speedup", "verdict"])
-    for row in rows:
-        table.add_row(row.kind, row.pool, str(row.slots), f"{row.wall_s:.2f} s", f"{row.speedup:.2f}x",
-                      row.verdict + (f" ({row.failed} failed)" if row.failed else ""))
-    stdout_console().print(table)
+    out = stdout_console()
+    say(out, f"{jobs} jobs of {duration:g} s each (speedup = work / wall)", style="bold")
+    for line in _table_lines(["kind", "how", "slots", "wall", "speedup", "verdict"],
+                             [[r.kind, r.pool, str(r.slots), f"{r.wall_s:.2f} s", _speedup(r.speedup),
+                               r.verdict + (f" ({r.failed} failed)" if r.failed else "")] for r in rows]):
+        say(out, line, style="")
     for flavour in skipped:
-        err.print(f"skipped {flavour}: docker compose --profile flavours up -d --wait", markup=False)
+        say(err, f"skipped {flavour}: FLAVOURS=1 docker compose up -d --wait")
     return RET_JOBS_FAILED if any(r.failed for r in rows) else RET_OK
 
 
-@cli.command()
+@cli.command(short_help="Speedup against the number of workers, 1..N.")
 @click.option("--jobs", "-n", type=click.IntRange(1, 10_000), default=None,
               help="Jobs per step [default: 2 per worker slot online].")
 @click.option("--duration", "-d", type=click.FloatRange(0, 60), default=0.5, show_default=True, callback=finite,
               help="Seconds each job takes.")
-@click.option("--kind", type=click.Choice(KINDS), default="sleep", show_default=True)
-@click.option("--queue", "-q", default=config.QUEUE, show_default=True)
+@click.option("--kind", type=click.Choice(KINDS), default="sleep", show_default=True,
+              help="sleep: wait (needs no CPU); cpu: burn pure-Python CPU for that long.")
+@QUEUE_OPTION
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
-              help="Save speedup against workers as PNG, with the ideal diagonal.")
+              help="Save speedup against workers (.png, .svg, .pdf), with the ideal diagonal.")
 def sweep(jobs: int | None, duration: float, kind: str, queue: str, plot: Path | None) -> int:
     """Speedup against the number of workers, 1..N, without restarting anything.
 
@@ -200,48 +280,106 @@ def sweep(jobs: int | None, duration: float, kind: str, queue: str, plot: Path |
     them consume it again afterwards, even on Ctrl-C.
     """
     if plot:
-        pyplot()
-    workers = ready_workers(app, queue, config.BROKER_TIMEOUT)
+        check_format(plot)
+    err = err_console()
+    workers = ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT, on_wait=wait_note(err, queue))
     jobs = jobs or 2 * sum(w.slots for w in workers)
-    err = Console(stderr=True)
-    err.print(f"{len(workers)} workers on '{queue}': {jobs} x {duration:g} s {kind} jobs per step", style="dim")
+    say(err, f"{len(workers)} workers on '{queue}': {jobs} x {duration:g} s {kind} jobs per step")
     names = [w.name for w in workers]
     try:
         points = sweep_workers(app, workers, queue, jobs, duration, kind, default_timeout(jobs, duration))
     finally:
         missing = restore(app, queue, names)
         if missing:
-            err.print(f"warning: {', '.join(sorted(missing))} still not consuming '{queue}': "
-                      f"celery -A worker control add_consumer {queue}", markup=False)
-    table = _table(f"{jobs} x {duration:g} s {kind} jobs", ["workers", "slots", "wall", "ideal wall", "speedup",
-                                                                  "ideal speedup", "efficiency"])
-    for p in points:
-        table.add_row(str(p.workers), str(p.slots), f"{p.wall_s:.2f} s", f"{p.ideal_wall_s:.2f} s",
-                      f"{p.speedup:.2f}x", f"{p.ideal_speedup:.2f}x", f"{p.efficiency:.2f}")
-    stdout_console().print(table)
+            say(err, f"warning: {', '.join(sorted(missing))} still not consuming '{queue}': "
+                     f"celery -A worker control add_consumer {queue}", style="yellow")
+    out = stdout_console()
+    say(out, f"{jobs} x {duration:g} s {kind} jobs (speedup = work / wall)", style="bold")
+    for line in _table_lines(["workers", "slots", "wall", "ideal wall", "speedup", "ideal speedup", "efficiency"],
+                             [[str(p.workers), str(p.slots), f"{p.wall_s:.2f} s", f"{p.ideal_wall_s:.2f} s",
+                               _speedup(p.speedup), _speedup(p.ideal_speedup), f"{p.efficiency:.2f}"]
+                              for p in points]):
+        say(out, line, style="")
     if not missing:
-        err.print(f"all {len(names)} workers consume '{queue}' again", style="dim")
+        say(err, f"all {len(names)} workers consume '{queue}' again")
     if plot:
         speedup_curve(plot, [vars(p) for p in points])
-        err.print(f"plot written to {plot}", markup=False, highlight=False)
+        say(err, f"plot written to {plot}", style="")
     return RET_JOBS_FAILED if any(p.failed for p in points) else RET_OK
+
+
+def project_queues(queue: str = config.QUEUE) -> list[str]:
+    """The queues this project uses: the jobs queue and its flavours' (see compare)."""
+    return [f.queue for f in flavours(queue)]
+
+
+@cli.command(short_help="Redis, the workers and the queues, on one screen.")
+def status() -> int:
+    """Is Redis there, which workers are online (pool, slots, queues, what each runs now), how deep each queue is."""
+    check_brokers(app, config.BROKER_TIMEOUT)
+    out = stdout_console()
+    say(out, f"Redis: {masked(app.conf.broker_url)} answers", style="")
+    workers = online_workers(app)
+    active = app.control.inspect(timeout=1).active() or {} if workers else {}
+    rows = []
+    for w in workers:
+        running = ", ".join(f"{t['name']} {t['id'][:8]}" for t in active.get(w.name, [])) or "idle"
+        rows.append([w.name, w.pool, str(w.slots), ",".join(w.queues), running])
+    if rows:
+        for line in _table_lines(["worker", "pool", "slots", "queues", "running now"], rows):
+            say(out, line, style="")
+    else:
+        say(out, "no worker answers: docker compose up -d --wait", style="yellow")
+    queues = sorted(set(project_queues()) | {q for w in workers for q in w.queues})
+    for queue, waiting in depths(app, queues).items():
+        say(out, f"queue {queue}: {waiting} waiting", style="")
+    return RET_OK
+
+
+@cli.command(short_help="Empty the project's queues (jobs nobody will wait for).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask first.")
+@click.option("--queue", "-q", "queues", multiple=True, callback=lambda _c, _p, v: v,
+              help="Only this queue (repeatable) [default: QUEUE and its -threads/-gevent queues].")
+def purge(yes: bool, queues: tuple[str, ...]) -> int:
+    """Remove every job waiting in the queues; running jobs finish. Says how many it removed."""
+    check_brokers(app, config.BROKER_TIMEOUT)
+    names = list(queues) or project_queues()
+    waiting = depths(app, names)
+    total = sum(waiting.values())
+    if total == 0:
+        say(stdout_console(), f"nothing to purge: {', '.join(names)} empty", style="")
+        return RET_OK
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"{total} jobs are waiting; not on a terminal to ask: purge --yes")
+        click.confirm(f"remove {total} waiting jobs from {', '.join(q for q, n in waiting.items() if n)}?",
+                      abort=True)
+    removed = purge_queues(app, names)
+    say(stdout_console(), f"removed {sum(removed.values())} jobs ("
+        + ", ".join(f"{q}: {n}" for q, n in removed.items()) + ")", style="")
+    return RET_OK
+
+
+def _sigterm(*_: Any) -> None:
+    raise KeyboardInterrupt  # stopped from outside (docker stop, kill): withdraw as on Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn every error into one line and an exit code."""
     debug = os.environ.get("PRODUCER_DEBUG") == "1"
+    signal.signal(signal.SIGTERM, _sigterm)
     try:
         code: Any = cli.main(args=argv, prog_name="producer", standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("producer: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(RET_INTERRUPTED)
     except click.ClickException as exc:
         click.echo(f"producer: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code if exc.exit_code else RET_USAGE)
     except ProducerError as exc:
         if debug:
             raise
-        click.echo(f"producer: error: {exc}", err=True)
+        click.echo(f"producer: {'' if exc.exit_code == RET_INTERRUPTED else 'error: '}{exc}", err=True)
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001  (the one place that reports what nobody expected)
         if debug:

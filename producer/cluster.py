@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -29,10 +30,10 @@ def check_broker(url: str, timeout_s: float) -> None:
         raise BrokerUnreachable(f"not a Redis URL: {masked(url)} ({exc})") from None
     try:
         client.ping()
-    except redis.AuthenticationError as exc:
-        raise BrokerUnreachable(f"Redis at {masked(url)} refused the password: {exc}") from None
-    except redis.ResponseError as exc:  # e.g. NOAUTH when no password was given
-        raise BrokerUnreachable(f"Redis at {masked(url)} refused us: {exc}") from None
+    except (redis.AuthenticationError, redis.ResponseError) as exc:  # wrong password, or NOAUTH without one
+        first = str(exc).split(",")[0].split(".")[0]
+        raise BrokerUnreachable(f"Redis at {masked(url)} refused the password ({first}): set REDIS_PASSWORD "
+                                "(or BROKER_URL and RESULT_BACKEND) to the cluster's") from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         raise BrokerUnreachable(f"cannot reach Redis at {masked(url)} within {timeout_s:g} s: {exc}") from None
     finally:
@@ -46,6 +47,7 @@ class Worker:
     name: str
     queues: tuple[str, ...]
     slots: int
+    pool: str = "prefork"
 
 
 def online_workers(app: Celery, timeout_s: float = 1.0) -> list[Worker]:
@@ -61,9 +63,16 @@ def online_workers(app: Celery, timeout_s: float = 1.0) -> list[Worker]:
         queues, stats = queues_future.result() or {}, stats_future.result() or {}
     return [
         Worker(name, tuple(q["name"] for q in consumed),
-               int(stats.get(name, {}).get("pool", {}).get("max-concurrency", 1)))
+               int(stats.get(name, {}).get("pool", {}).get("max-concurrency", 1)),
+               pool_name(stats.get(name, {}).get("pool", {}).get("implementation", "")))
         for name, consumed in sorted(queues.items())
     ]
+
+
+def pool_name(implementation: str) -> str:
+    """`celery.concurrency.prefork:TaskPool` -> prefork (the names of worker.records.POOLS)."""
+    module = implementation.split(":")[0].rsplit(".", 1)[-1]
+    return {"thread": "threads", "gevent": "gevent", "solo": "solo"}.get(module, "prefork")
 
 
 def consuming(workers: list[Worker], queue: str) -> list[Worker]:
@@ -78,7 +87,8 @@ def check_brokers(app: Celery, timeout_s: float) -> None:
         check_broker(app.conf.result_backend, timeout_s)
 
 
-def ready_workers(app: Celery, queue: str, timeout_s: float, wait_s: float = 0.0) -> list[Worker]:
+def ready_workers(app: Celery, queue: str, timeout_s: float, wait_s: float = 0.0,
+                  on_wait: Callable[[], None] | None = None) -> list[Worker]:
     """The workers consuming `queue`, after checking that Redis answers.
 
     Waits up to `wait_s` for a first worker (containers started a moment ago are still
@@ -87,8 +97,11 @@ def ready_workers(app: Celery, queue: str, timeout_s: float, wait_s: float = 0.0
     """
     check_brokers(app, timeout_s)
     deadline = time.monotonic() + wait_s
-    while not (workers := consuming(online := online_workers(app), queue)) and time.monotonic() < deadline:
-        pass  # each online_workers() call waits its own inspect timeout
+    workers = consuming(online := online_workers(app), queue)
+    if not workers and wait_s > 0 and on_wait:
+        on_wait()
+    while not workers and time.monotonic() < deadline:
+        workers = consuming(online := online_workers(app), queue)  # each call waits its own inspect timeout
     if not workers:
         others = sorted({q for w in online for q in w.queues})
         hint = f"queues with workers: {', '.join(others)}" if others else "no worker answers at all"

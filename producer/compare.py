@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from celery import Celery
 
 from producer.cluster import Worker, consuming
-from producer.submit import plan, run_batch
-from producer.summary import summarize
+from producer.figures import Summary, summarize
+from producer.jobs import plan
+from producer.submit import run_batch
 from worker.burn import burn_cpu
 
 
@@ -45,10 +46,11 @@ class Row:
     pool: str
     slots: int
     wall_s: float
-    speedup: float
+    speedup: float | None  # work / wall, as everywhere (producer.figures)
     peak: int
     verdict: str
     failed: int = 0
+    summary: Summary | None = None
 
 
 def one_after_another(jobs: int, duration_s: float, kind: str) -> float:
@@ -62,11 +64,11 @@ def one_after_another(jobs: int, duration_s: float, kind: str) -> float:
     return time.perf_counter() - start
 
 
-def verdict(pool: str, speedup: float, peak: int) -> str:
+def verdict(pool: str, speedup: float | None, peak: int) -> str:
     """The course page's words for what a row shows."""
     if peak <= 1:
         return "one after another: greenlets switch only while waiting" if pool == "gevent" else "one after another"
-    if speedup >= 1.5:
+    if speedup is not None and speedup >= 1.5:
         return "parallel" if pool == "processes" else "concurrent: the waits overlap"
     if pool == "processes":
         return "parallel, but fewer cores than jobs"
@@ -84,15 +86,15 @@ def compare(app: Celery, online: list[Worker], jobs: int, duration_s: float, kin
     skipped = [f"{f.pool} (no worker on queue '{f.queue}')" for f, workers in available if not workers]
     for kind in kinds:
         base = one_after_another(jobs, duration_s, kind)
-        rows.append(Row(kind, "one after another", 1, base, 1.0, 1, "the course page's loop"))
+        rows.append(Row(kind, "one after another", 1, base, jobs * duration_s / base if base else None, 1,
+                        "the course page's loop"))
         for flavour, workers in available:
             if not workers:
                 continue
+            slots = sum(w.slots for w in workers)
             batch = run_batch(app, plan(jobs, duration_s, kind, flavour.queue), timeout_s)
-            records = [o.record for o in batch.outcomes if o.record]
-            peak = summarize(records, jobs=jobs, duration_s=duration_s, wall_s=batch.wall_s,
-                             slots_online=0)["peak_overlap"]
-            speedup = base / batch.wall_s if batch.wall_s else 0.0
-            rows.append(Row(kind, flavour.pool, sum(w.slots for w in workers), batch.wall_s,
-                            speedup, peak, verdict(flavour.pool, speedup, peak), failed=len(batch.failed)))
+            summary = summarize(batch.outcomes, wall_s=batch.wall_s, slots_online=slots)
+            rows.append(Row(kind, flavour.pool, slots, batch.wall_s, summary.speedup, summary.peak_overlap,
+                            verdict(flavour.pool, summary.speedup, summary.peak_overlap),
+                            failed=len(batch.failed), summary=summary))
     return rows, skipped

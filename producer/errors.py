@@ -8,6 +8,7 @@ RET_JOBS_FAILED = 1  # some job failed or did not finish in time; the others are
 RET_USAGE = 2  # bad arguments (click's own convention)
 RET_BROKER = 3  # Redis could not be reached or refused us
 RET_NO_WORKERS = 4  # no worker consumes the queue: nothing was submitted
+RET_INTERRUPTED = 130  # Ctrl-C (or SIGTERM): our queued jobs were withdrawn first
 
 
 class ProducerError(Exception):
@@ -32,3 +33,9 @@ class NoWorkers(ProducerError):
     """Raised when no worker consumes the queue, so submitted jobs would only wait."""
 
     exit_code = RET_NO_WORKERS
+
+
+class Interrupted(ProducerError):
+    """Raised after Ctrl-C or SIGTERM, once the batch's queued jobs were withdrawn."""
+
+    exit_code = RET_INTERRUPTED

@@ -3,16 +3,19 @@ slot, and the speedup curve of a scaling sweep."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from producer.errors import UsageError
+from producer.figures import Summary, align
+from producer.jobs import Outcome
+from producer.timeline import slot_labels
 
 _COLOURS = {"task1": "#1f9bb4", "task2": "#b4379b"}
 
 
 def pyplot() -> Any:
+    """matplotlib.pyplot for files (no display), or UsageError saying how to install it."""
     try:
         import matplotlib
     except ImportError:
@@ -23,30 +26,46 @@ def pyplot() -> Any:
     return plt
 
 
-def gantt(path: Path, results: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    """Save a Gantt chart: one row per worker slot, each job a bar, its queue wait hatched,
-    with the ideal parallel wall time and the sequential time marked."""
+def check_format(path: Path) -> None:
+    """Raise UsageError now, before any job runs, if matplotlib cannot write that kind of file."""
     plt = pyplot()
-    done = [r for r in results if r.get("status", "SUCCESS") == "SUCCESS" and "started_at" in r]
-    origin = min(datetime.fromisoformat(r["submitted_at"]) for r in results)
+    formats = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    suffix = path.suffix.lstrip(".").lower()
+    if suffix not in formats:
+        raise UsageError(f"--plot {path}: cannot save .{suffix or '(no suffix)'} files; "
+                         f"use one of {', '.join('.' + f for f in sorted(formats))}")
 
-    def sec(stamp: str) -> float:
-        return (datetime.fromisoformat(stamp) - origin).total_seconds()
 
-    slots = sorted({(r["worker"], r["pid"]) for r in done})
-    row = {slot: i for i, slot in enumerate(slots)}
-    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.45 * len(slots)), dpi=110)
-    for r in done:
-        y = row[(r["worker"], r["pid"])]
-        start, end = sec(r["started_at"]), sec(r["finished_at"])
-        waited = start - sec(r["submitted_at"])
+def gantt_figure(outcomes: list[Outcome], summary: Summary) -> Any:
+    """A Gantt chart: one row per worker slot, each job a bar, its queue wait thin and grey,
+    with the ideal parallel wall, the measured wall and the one-after-another time marked."""
+    plt = pyplot()
+    outcomes, _ = align(outcomes)
+    ran = [o for o in outcomes if o.record is not None]
+    origin = min(o.submitted_at for o in outcomes)
+
+    def sec(moment: Any) -> float:
+        return (moment - origin).total_seconds()
+
+    labels = slot_labels(ran)
+    row = {key: i for i, key in enumerate(sorted(labels))}
+    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.45 * len(row)), dpi=110)
+    for o in ran:
+        r = o.record
+        y = row[r.slot_key]
+        start, end = sec(r.started_at), sec(r.finished_at)
+        waited = start - sec(o.submitted_at)
         if waited > 0:  # in the queue: drawn thin, behind the bars it waited for
             ax.barh(y, waited, left=start - waited, height=0.12, color="#ccc", zorder=0)
-        ax.barh(y, end - start, left=start, height=0.6, color=_COLOURS.get(r["task"], "#5a5"), edgecolor="white")
-        if end - start > 0.04 * max(summary.get("wall_s") or 1, 1e-6):
-            ax.text(start + (end - start) / 2, y, r["task"], ha="center", va="center", color="white", fontsize=8)
-    marks = [(summary.get("ideal_wall_s"), "ideal parallel", "#2a2"), (summary.get("wall_s"), "measured wall", "#333"),
-             (summary.get("sequential_s"), "one after another", "#c33")]
+        failed = o.status != "SUCCESS"
+        ax.barh(y, end - start, left=start, height=0.6, color="#d33" if failed else _COLOURS.get(r.task, "#5a5"),
+                edgecolor="white", hatch="xx" if failed else None)
+        if end - start > 0.04 * max(summary.wall_s or 1, 1e-6):
+            ax.text(start + (end - start) / 2, y, r.task + (" failed" if failed else ""), ha="center", va="center",
+                    color="white", fontsize=8)
+    marks = [(summary.ideal_wall_s, "ideal parallel", "#2a2"), (summary.wall_s, "measured wall", "#333"),
+             (summary.work_s, "one after another", "#c33")]
     for x, label, colour in marks:
         if x:
             ax.axvline(x, color=colour, linestyle="--", linewidth=1.2, label=f"{label}: {x:.2f} s")
@@ -54,16 +73,22 @@ def gantt(path: Path, results: list[dict[str, Any]], summary: dict[str, Any]) ->
 
     handles, _ = ax.get_legend_handles_labels()
     handles.append(Patch(color="#ccc", label="waiting in the queue"))
-    ax.set_yticks(range(len(slots)), [f"{w} pid {p}" for w, p in slots], fontsize=8)
-    ax.set_ylim(len(slots) - 0.4, -0.6)
+    ax.set_yticks(range(len(row)), [labels[key] for key in sorted(labels)], fontsize=8)
+    ax.set_ylim(len(row) - 0.4, -0.6)
     ax.set_xlim(left=0)
     ax.legend(handles=handles, loc="center right", fontsize=8, framealpha=0.9)
     ax.set_xlabel("seconds since the first submit")
-    ax.set_title(summary.get("verdict", ""), fontsize=10)
+    ax.set_title(summary.verdict, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
+    return fig
+
+
+def gantt(path: Path, outcomes: list[Outcome], summary: Summary) -> None:
+    """Save gantt_figure() to `path`."""
+    fig = gantt_figure(outcomes, summary)
     fig.savefig(path)
-    plt.close(fig)
+    pyplot().close(fig)
 
 
 def speedup_curve(path: Path, rows: list[dict[str, Any]]) -> None:

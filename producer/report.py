@@ -1,93 +1,110 @@
-"""What the producer prints: one course-page line per job, the summary, or one JSON document."""
+"""What the producer prints: one course-page line per job, the timeline, the summary, or JSON.
+
+Plain lines that fit the terminal (80 columns included) and carry no trailing padding when
+piped, so they read well and grep well.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
-from producer.submit import Batch, Outcome
-from producer.timeline import layout, render
-
-
-def _clock(stamp: str, with_date: bool = True) -> str:
-    moment = datetime.fromisoformat(stamp)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f" if with_date else "%H:%M:%S.%f")
+from producer.figures import Summary, align
+from producer.jobs import Outcome
+from producer.submit import Batch
+from producer.timeline import LEGEND, layout, render
 
 
 def job_line(outcome: Outcome) -> str:
-    """`task1 finished at <UTC time> on <worker> (pid N), started <time>, ran 1.00 s`, or why not."""
+    """`task1 finished at 13:24:09.184903 on worker@h pid 8, ran 1.00 s` (the date is said once above)."""
     r = outcome.record
     if outcome.status == "SUCCESS" and r is not None:
-        line = (
-            f"{r['task']} finished at {_clock(r['finished_at'])} on {r['worker']} (pid {r['pid']}), "
-            f"started {_clock(r['started_at'], with_date=False)}, ran {r['runtime_s']:.2f} s"
-        )
-        if r.get("attempt", 1) > 1 or r.get("redelivered"):
-            waited = (datetime.fromisoformat(r["started_at"]) - outcome.submitted_at).total_seconds()
-            how = "redelivered" if r.get("redelivered") else "retried"
-            line += f", attempt {r['attempt']}, {how}: started {waited:.1f} s after it was submitted"
+        line = f"{r.task} finished at {r.finished_at:%H:%M:%S.%f} on {r.worker} pid {r.pid}, ran {r.runtime_s:.2f} s"
+        if r.attempt > 1 or r.redelivered:
+            waited = (r.started_at - outcome.submitted_at).total_seconds()
+            how = "redelivered" if r.redelivered else "retried"
+            line += f"\n  attempt {r.attempt}, {how}: started {waited:.1f} s after it was submitted"
         return line
     if outcome.status == "FAILURE":
-        return f"{outcome.job.task} FAILED: {outcome.error} (task {outcome.task_id})"
+        where = f" on {r.worker} pid {r.pid}" if r is not None else ""
+        return f"{outcome.job.task} FAILED{where}: {outcome.error} (task {outcome.task_id})"
+    if outcome.status == "WITHDRAWN":
+        return f"{outcome.job.task} withdrawn: it had not started (task {outcome.task_id})"
     return f"{outcome.job.task} did not finish: {outcome.error or 'no result'} (task {outcome.task_id})"
 
 
-def job_lines(batch: Batch) -> list[str]:
-    """Finished jobs in the order they finished, as the course page prints them; then the rest."""
-    done = sorted((o for o in batch.outcomes if o.record), key=lambda o: o.record["finished_at"])  # type: ignore[index]
-    return [job_line(o) for o in done + batch.failed]
+def job_lines(outcomes: list[Outcome]) -> list[str]:
+    """A date line, then finished jobs in the order they finished, as the course page prints them; then the rest."""
+    done = sorted((o for o in outcomes if o.status == "SUCCESS" and o.record),
+                  key=lambda o: o.record.finished_at)  # type: ignore[union-attr]
+    rest = [o for o in outcomes if o not in done]
+    dates = sorted({f"{o.record.finished_at:%Y-%m-%d}" for o in done})  # type: ignore[union-attr]
+    span = dates[0] + (f" to {dates[-1]}" if len(dates) > 1 else "") if dates else ""
+    head = [f"jobs finished on {span} (UTC):"] if dates else []
+    return head + [job_line(o) for o in done + rest]
 
 
-_MEANINGS = {
+#: The summary's figures in the order they are printed, with what each means (README: the summary).
+MEANINGS = {
     "jobs": "jobs submitted",
-    "workers_used": "distinct workers that ran a job",
-    "slots_online": "jobs the cluster can run at once (worker processes online)",
+    "slots_used": "worker slots that ran a job (process, thread, greenlet)",
+    "slots_online": "jobs the cluster could run at once",
+    "cpus": "CPUs those workers share",
     "peak_overlap": "most jobs running at the same instant",
+    "work_s": "sum of the jobs' durations: one after another",
+    "wall_s": "producer's clock, first submit to last result",
+    "ideal_wall_s": "best possible wall on these slots and CPUs",
+    "speedup": "work / wall",
+    "efficiency": "ideal wall / wall (1.0 = no overhead)",
+    "stretch_max": "longest run / asked duration (>1: it waited for CPU)",
     "redelivered": "jobs handed to another worker after theirs died",
     "retried": "jobs that succeeded after a failed attempt",
-    "wall_s": "producer's clock, first submit to last result",
-    "sequential_s": "sum of the run times: the course page's loop",
-    "ideal_wall_s": "ceil(jobs / slots) x duration",
-    "speedup": "sequential / wall",
-    "efficiency": "ideal wall / wall (1.0 = no overhead)",
 }
 
 
-def summary_table(summary: dict[str, Any]) -> Table:
-    """The summary as a two-column table with what each figure means."""
-    table = Table(title="summary", show_header=False, box=None, pad_edge=False)
-    table.add_column("figure", style="bold")
-    table.add_column("value", justify="right")
-    table.add_column("meaning", style="dim")
-    for key, meaning in _MEANINGS.items():
-        value = summary[key]
-        shown = "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
-        if key == "jobs" and summary["failed"]:
-            shown += f" ({summary['failed']} failed)"
-        table.add_row(key, shown, meaning)
-    return table
+def _shown(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.3f}" if value != int(value) or value < 100 else f"{value:g}"
+    return str(value)
 
 
-def print_text(console: Console, batch: Batch, summary: dict[str, Any], timeline: bool = True) -> None:
-    """The human report: job lines, the timeline, summary table, verdict."""
-    for line in job_lines(batch):
+def summary_lines(summary: Summary) -> list[str]:
+    """The summary as `figure  value  meaning` lines, no padding at the end."""
+    data = summary.as_json()
+    lines = []
+    for key, meaning in MEANINGS.items():
+        shown = _shown(data[key])
+        if key == "jobs":
+            extra = [f"{n} {what}" for n, what in ((summary.failed, "failed"), (summary.withdrawn, "withdrawn")) if n]
+            shown += f" ({', '.join(extra)})" if extra else ""
+        lines.append(f"{key:<13} {shown:>9}  {meaning}")
+    return lines
+
+
+def print_text(console: Console, batch: Batch, summary: Summary, timeline: bool = True) -> None:
+    """The human report: job lines, the timeline, the summary, notes and the verdict."""
+    for line in job_lines(batch.outcomes):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print()
-    results = [o.as_json() for o in batch.outcomes if o.record is not None]
-    if timeline and results:
-        console.print("timeline: one row per worker process, · = a job waited while this one was idle",
-                      style="bold", highlight=False)
-        for line in render(layout(results, console.width)):
+    aligned, _ = align(batch.outcomes)
+    if timeline and any(o.record for o in aligned):
+        console.print(LEGEND, style="bold", highlight=False, soft_wrap=True)
+        for line in render(layout(aligned, console.width)):
             console.print(line, soft_wrap=True, no_wrap=True, crop=False)
         console.print()
-    console.print(summary_table(summary))
-    console.print(f"\n{summary['verdict']}", markup=False, highlight=False, soft_wrap=True)
+    console.print("summary", style="bold")
+    for line in summary_lines(summary):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    for note in summary.notes:
+        console.print(Text(f"note: {note}", style="yellow"), soft_wrap=True)
+    console.print(f"\n{summary.verdict}", markup=False, highlight=False, soft_wrap=True, style="bold")
 
 
-def json_document(batch: Batch, summary: dict[str, Any]) -> str:
+def json_document(batch: Batch, summary: Summary) -> str:
     """`{"results": [...], "summary": {...}}`, results in submission order."""
-    return json.dumps({"results": [o.as_json() for o in batch.outcomes], "summary": summary}, indent=2)
+    return json.dumps({"results": [o.as_json() for o in batch.outcomes], "summary": summary.as_json()}, indent=2)

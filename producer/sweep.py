@@ -7,7 +7,6 @@ queue again afterwards, whatever happens in between (error, Ctrl-C).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,9 @@ from celery import Celery
 
 from producer.cluster import Worker
 from producer.errors import ProducerError
-from producer.submit import plan, run_batch
+from producer.figures import summarize
+from producer.jobs import plan
+from producer.submit import run_batch
 
 
 def steps(n: int) -> list[int]:
@@ -90,7 +91,7 @@ def restore(app: Celery, queue: str, everyone: list[str], timeout_s: float = 30)
 
 def sweep(app: Celery, workers: list[Worker], queue: str, jobs: int, duration_s: float, kind: str,
           timeout_s: float) -> list[Point]:
-    """The same batch on 1..N of `workers`, one measurement per step."""
+    """The same batch on 1..N of `workers`, one measurement per step (figures as in producer.figures)."""
     names = [w.name for w in workers]
     slots_of = {w.name: w.slots for w in workers}
     points = []
@@ -99,9 +100,8 @@ def sweep(app: Celery, workers: list[Worker], queue: str, jobs: int, duration_s:
         with only(app, queue, names, chosen):
             batch = run_batch(app, plan(jobs, duration_s, kind, queue), timeout_s)
         slots = sum(slots_of[n] for n in chosen)
-        ideal = math.ceil(jobs / slots) * duration_s
-        sequential = jobs * duration_s
-        wall = batch.wall_s or 1e-9
-        points.append(Point(k, slots, batch.wall_s, ideal, sequential / wall, sequential / ideal if ideal else 0.0,
-                            ideal / wall, len(batch.failed)))
+        s = summarize(batch.outcomes, wall_s=batch.wall_s, slots_online=slots)
+        ideal = s.ideal_wall_s or 0.0
+        points.append(Point(k, slots, batch.wall_s, ideal, s.speedup or 0.0,
+                            jobs * duration_s / ideal if ideal else 0.0, s.efficiency or 0.0, len(batch.failed)))
     return points

@@ -1,43 +1,44 @@
 """The run drawn in the terminal: one row per worker slot, one bar per job, queue waits shown.
 
-`layout` is pure (records in, cells out) so it is unit-tested; `render` turns it into rich
-Text, coloured on a terminal and plain elsewhere (rich decides).
+`layout` is pure (outcomes in, cells out) so it is unit-tested; `render` turns it into rich
+Text, coloured on a terminal and plain elsewhere (rich decides). Outcomes are expected on
+the producer's clock (figures.align); anything outside the run is clamped to the axis.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from rich.text import Text
 
+from producer.jobs import Outcome
+
 WAIT = "·"  # queued: submitted, not started yet
 BAR = "━"  # running
+FAILED = "✗"  # marks a job that failed
 MAX_ROWS = 64  # more slots than that are summed up in one line
+LEGEND = ("timeline: one row per worker slot; ━ a job, ✗ failed, · waited while this slot was idle; "
+          "queued: jobs waiting (+ = 10 or more)")
 
 
 @dataclass
 class Bar:
-    """One job in its row: columns [start, end), and the task's name."""
+    """One job in its row: columns [start, end), the task's name, and whether it failed."""
 
     task: str
     start: int
     end: int
+    failed: bool = False
 
 
 @dataclass
 class Row:
-    """One worker slot (node name + pid) and the jobs it ran, in order."""
+    """One worker slot (node, pid, and thread or greenlet) and the jobs it ran, in order."""
 
-    worker: str
-    pid: int
+    label: str
     bars: list[Bar] = field(default_factory=list)
     waits: list[tuple[int, int]] = field(default_factory=list)  # [from, to) columns of idle-while-queued
-
-    @property
-    def label(self) -> str:
-        return f"{self.worker} pid {self.pid}"
 
 
 @dataclass
@@ -53,10 +54,6 @@ class Timeline:
     hidden_rows: int = 0
 
 
-def _seconds(stamp: str, origin: datetime) -> float:
-    return (datetime.fromisoformat(stamp) - origin).total_seconds()
-
-
 def _tick_step(span_s: float, columns: int) -> float:
     """The smallest round step (0.1, 0.2, 0.5, 1, 2, 5, ...) that leaves 8 columns per label."""
     fitting = max(1, columns // 8)
@@ -64,53 +61,74 @@ def _tick_step(span_s: float, columns: int) -> float:
     return next(step for step in steps if span_s / step <= fitting)
 
 
-def layout(records: list[dict[str, Any]], width: int) -> Timeline:
-    """Lay out successful result records (with `submitted_at`) in `width` characters.
+def slot_labels(outcomes: list[Outcome]) -> dict[tuple[str, int, str], str]:
+    """A short label per slot: `worker@host pid 8`, with `#2`... when a process has several."""
+    keys = sorted({o.record.slot_key: o.record.worker for o in outcomes if o.record}.items())
+    per_process: dict[tuple[str, int], int] = {}
+    for (host, pid, _), _worker in keys:
+        per_process[(host, pid)] = per_process.get((host, pid), 0) + 1
+    labels, seen = {}, {}
+    for (host, pid, slot), worker in keys:
+        label = f"{worker} pid {pid}"
+        if per_process[(host, pid)] > 1:
+            seen[(host, pid)] = seen.get((host, pid), 0) + 1
+            label += f" #{seen[(host, pid)]}"
+        labels[(host, pid, slot)] = label
+    return labels
+
+
+def layout(outcomes: list[Outcome], width: int) -> Timeline:
+    """Lay out the jobs that ran (succeeded or failed with a record) in `width` characters.
 
     The time axis starts at the first submit. A job's wait shows as dots where its row was
     idle: time the job spent in the queue although this slot could have taken it.
     """
-    if not records:
+    ran = [o for o in outcomes if o.record is not None]
+    if not ran:
         return Timeline([], 0, 0.0, [], [])
-    origin = min(datetime.fromisoformat(r["submitted_at"]) for r in records)
-    span_s = max(_seconds(r["finished_at"], origin) for r in records) or 1e-6
-    slots = sorted({(r["worker"], r["pid"]) for r in records})
-    label_width = min(max(len(f"{w} pid {p}") for w, p in slots), max(12, width // 3))
+    origin: datetime = min(o.submitted_at for o in outcomes)
+    span_s = max((o.record.finished_at - origin).total_seconds() for o in ran) or 1e-6  # type: ignore[union-attr]
+    labels = slot_labels(ran)
+    label_width = min(max(len(label) for label in labels.values()), max(12, width // 3))
     columns = max(10, width - label_width - 1)
 
-    def col(seconds: float) -> int:
-        return min(columns - 1, int(seconds / span_s * columns))
+    def col(moment: datetime) -> int:
+        return max(0, min(columns - 1, int((moment - origin).total_seconds() / span_s * columns)))
 
-    rows = {slot: Row(*slot) for slot in slots}
-    for r in sorted(records, key=lambda r: r["started_at"]):
-        row = rows[(r["worker"], r["pid"])]
-        start, end = col(_seconds(r["started_at"], origin)), col(_seconds(r["finished_at"], origin))
-        end = max(end, start + 1)
+    rows = {key: Row(label) for key, label in labels.items()}
+    for o in sorted(ran, key=lambda o: o.record.started_at):  # type: ignore[union-attr]
+        r = o.record
+        assert r is not None
+        row = rows[r.slot_key]
+        start, end = col(r.started_at), col(r.finished_at)
+        end = min(columns, max(end, start + 1))
         previous_end = row.bars[-1].end if row.bars else 0
-        wait_from = max(col(_seconds(r["submitted_at"], origin)), previous_end)
+        wait_from = max(col(o.submitted_at), previous_end)
         if wait_from < start:
             row.waits.append((wait_from, start))
-        row.bars.append(Bar(r["task"], start, end))
+        row.bars.append(Bar(r.task, start, end, failed=o.status != "SUCCESS"))
 
     queued = [0] * columns
-    for r in records:
-        for c in range(col(_seconds(r["submitted_at"], origin)), col(_seconds(r["started_at"], origin))):
+    for o in ran:
+        for c in range(col(o.submitted_at), col(o.record.started_at)):  # type: ignore[union-attr]
             queued[c] += 1
 
     step = _tick_step(span_s, columns)
     ticks, t = [], 0.0
     while t <= span_s + 1e-9:
-        ticks.append((col(t), f"{t:g}s"))
+        ticks.append((min(columns - 1, int(t / span_s * columns)), f"{t:g}s"))
         t = round(t + step, 6)
-    ordered = [rows[s] for s in slots]
+    ordered = [rows[key] for key in sorted(rows)]
     return Timeline(ordered[:MAX_ROWS], columns, span_s, queued, ticks, label_width,
                     hidden_rows=max(0, len(ordered) - MAX_ROWS))
 
 
 def _bar_text(bar: Bar) -> str:
-    """The bar's cells: the task's name if it fits, else its number, then the bar itself."""
+    """The bar's cells: ✗ for a failed job, the task's name if it fits, else its number, then the bar."""
     cells = bar.end - bar.start
     name = bar.task if cells >= len(bar.task) + 1 else bar.task[-1] if bar.task[-1].isdigit() else bar.task[:1]
+    if bar.failed:
+        name = FAILED + (name if cells >= len(name) + 2 else "")
     return (name + BAR * cells)[:cells]
 
 
@@ -123,7 +141,7 @@ def render(timeline: Timeline) -> list[Text]:
         return [Text("(no finished job to draw)")]
     label_width = timeline.label_width
     lines = []
-    queue = "".join(" " if n == 0 else str(n) if n < 10 else "+" for n in timeline.queued)
+    queue = "".join(" " if n == 0 else str(n) if n < 10 else "+" for n in timeline.queued).rstrip()
     lines.append(Text(f"{'queued':>{label_width}} ", style="dim") + Text(queue, style="yellow"))
     for row in timeline.rows:
         label = row.label if len(row.label) <= label_width else "…" + row.label[-(label_width - 1):]
@@ -132,15 +150,18 @@ def render(timeline: Timeline) -> list[Text]:
         for start, end in row.waits:
             cells = cells[:start] + Text(WAIT * (end - start), style="yellow") + cells[end:]
         for bar in row.bars:
-            style = _STYLES.get(bar.task, "bold green")
+            style = "bold red" if bar.failed else _STYLES.get(bar.task, "bold green")
             cells = cells[:bar.start] + Text(_bar_text(bar), style=style) + cells[bar.end:]
+        cells.rstrip()
         lines.append(line + cells)
     if timeline.hidden_rows:
         lines.append(Text(f"{'':>{label_width}} (+{timeline.hidden_rows} more worker slots not drawn)", style="dim"))
-    axis = [" "] * (timeline.columns + 8)
-    for column, label in timeline.ticks:
-        axis[column:column + len(label)] = label
-    marks = "".join("┬" if any(c == column for c, _ in timeline.ticks) else "─" for column in range(timeline.columns))
+    axis = [" "] * timeline.columns
+    for column, label in timeline.ticks:  # a label that would run past the edge moves left
+        at = max(0, min(column, timeline.columns - len(label)))
+        axis[at:at + len(label)] = label
+    tick_columns = {c for c, _ in timeline.ticks}
+    marks = "".join("┬" if column in tick_columns else "─" for column in range(timeline.columns))
     lines.append(Text(f"{'':>{label_width}} " + marks, style="dim"))
-    lines.append(Text(f"{'':>{label_width}} " + "".join(axis).rstrip(), style="dim"))
+    lines.append(Text((f"{'':>{label_width}} " + "".join(axis)).rstrip(), style="dim"))
     return lines

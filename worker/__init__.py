@@ -4,10 +4,20 @@ The app lives alone here; its settings are in `worker.config`, its tasks in `wor
 and the worker's health heartbeat in `worker.health`.
 """
 
+import os
+import sys
+
 from celery import Celery
 
+try:
+    from worker import config
+except ValueError as exc:  # worker.errors.SettingError: a bad environment variable
+    if os.path.basename(sys.argv[0]) in ("celery", "__main__.py") and "celery" in sys.argv[0]:
+        sys.exit(f"celery: error: {exc}")  # one line, exit 1, instead of Celery's traceback
+    raise
+
 app = Celery("worker", include=["worker.tasks"])
-app.config_from_object("worker.config")
+app.config_from_object(config)
 
 from worker import health  # noqa: E402,F401  (connects the worker's signal handlers)
 

@@ -7,27 +7,84 @@ Lower-case names are Celery settings; upper-case ones are this project's own.
 
 from __future__ import annotations
 
+import math
 import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from worker.errors import SettingError
 
 
-def _int(name: str, default: int) -> int:
+def _raw(name: str) -> str | None:
+    """The variable's value, or the content of the file NAME_FILE names (for secrets)."""
     value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+    if value:
+        return value
+    path = os.environ.get(f"{name}_FILE", "").strip()
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise SettingError(f"{name}_FILE={path}: cannot read it ({exc.strerror})") from None
+    return None
 
 
-def _float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    return float(value) if value else default
+def _int(name: str, default: int, minimum: int = 1) -> int:
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        raise SettingError(f"{name}={value!r}: must be a whole number of at least {minimum}")
+    return number
+
+
+def _float(name: str, default: float, zero_ok: bool = False) -> float:
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and (number > 0 or (zero_ok and number == 0))):
+        raise SettingError(f"{name}={value!r}: must be a number of seconds {'of at least' if zero_ok else 'above'} 0")
+    return number
+
+
+def _with_db(url: str, db: int) -> str:
+    """The same Redis URL with another database number."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def _redis_urls() -> tuple[str, str]:
+    """Broker and result backend URLs: BROKER_URL / RESULT_BACKEND if set, else built from
+    REDIS_HOST, REDIS_PORT and REDIS_PASSWORD, whose defaults are compose's, so the host's
+    producer finds a compose cluster with no variable set."""
+    broker = _raw("BROKER_URL")
+    backend = _raw("RESULT_BACKEND")
+    if broker is None:
+        host = _raw("REDIS_HOST") or "localhost"
+        port = _int("REDIS_PORT", 6379)
+        password = _raw("REDIS_PASSWORD") or "celery-demo"
+        broker = f"redis://:{password}@{host}:{port}/0"
+    for name, url in (("BROKER_URL", broker), ("RESULT_BACKEND", backend)):
+        if url is not None and urlsplit(url).scheme not in ("redis", "rediss"):
+            raise SettingError(f"{name}: must be a redis:// or rediss:// URL")
+    return broker, backend or _with_db(broker, 1)
 
 
 # --- where Redis is -------------------------------------------------------------------
 # Jobs travel through db 0 and results through db 1, so `redis-cli -n 0 llen jobs` shows
-# only the queue. Compose sets both URLs (with the password from .env).
-broker_url = os.environ.get("BROKER_URL", "redis://localhost:6379/0")
-result_backend = os.environ.get("RESULT_BACKEND", "redis://localhost:6379/1")
+# only the queue.
+broker_url, result_backend = _redis_urls()
 
-#: The queue task1/task2 go to; each worker flavour consumes its own.
-QUEUE = os.environ.get("QUEUE", "jobs")
+#: The queue task1/task2 go to; each worker flavour consumes its own (QUEUE-threads, ...).
+QUEUE = _raw("QUEUE") or "jobs"
 task_default_queue = QUEUE
 
 # --- safety -----------------------------------------------------------------------------
@@ -94,11 +151,11 @@ redis_backend_health_check_interval = 10
 
 #: Seconds the producer waits for a first worker on its queue before giving up: enough for
 #: `docker compose up -d` typed just before `docker compose run producer`.
-WORKER_WAIT = _float("WORKER_WAIT", 15.0)
+WORKER_WAIT = _float("WORKER_WAIT", 15.0, zero_ok=True)
 
 #: File the worker touches on every event heartbeat; the container's healthcheck reads
 #: its age. Cheaper than `celery inspect ping`, which starts a Python process each time.
-HEALTH_FILE = os.environ.get("HEALTH_FILE", "/tmp/worker.alive")
+HEALTH_FILE = _raw("HEALTH_FILE") or "/tmp/worker.alive"
 
 timezone = "UTC"
 enable_utc = True

@@ -1,8 +1,30 @@
 """Errors a job raises when asked to fail, so the demo can show failures and retries."""
 
+from __future__ import annotations
+
+from typing import Any
+
+
+class SettingError(ValueError):
+    """Raised when an environment variable holds a value this project cannot use."""
+
 
 class JobFailed(Exception):
-    """Raised by a job asked to fail for good (`fail="always"`): reported, never retried."""
+    """Raised by a job asked to fail for good (`fail="always"`): reported, never retried.
+
+    Its second argument is the job's result record, so the producer can still say who ran
+    it and when (Celery sends exception arguments along with the failure).
+    """
+
+    def __init__(self, message: str, record: dict[str, Any] | None = None) -> None:
+        super().__init__(message, record)
+
+    @property
+    def record(self) -> dict[str, Any] | None:
+        return self.args[1] if len(self.args) > 1 else None
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class TransientJobError(Exception):

@@ -1,12 +1,15 @@
 """What a job is asked to do and what it reports: argument checks and the result record.
 
-Pure functions, no I/O, so the rules are unit-tested without a broker.
+Pure functions and one typed record, no I/O, so the rules are unit-tested without a broker.
+The worker builds a `JobRecord` and returns its JSON form; the producer parses that once
+(`JobRecord.from_json`) and works with datetimes from then on.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 #: Longest job a caller may ask for, in seconds; keeps a typo from tying up a worker for days.
@@ -16,6 +19,8 @@ KINDS = ("sleep", "cpu")
 #: How a job may be asked to fail, to show what the cluster does then: `always` fails for
 #: good (not retried), `once` fails on its first attempt only (retried with backoff).
 FAIL_MODES = ("always", "once")
+#: How a worker runs several jobs at once: processes, threads, greenlets, or one at a time.
+POOLS = ("prefork", "threads", "gevent", "solo")
 
 
 def check_duration(duration: Any) -> float:
@@ -51,31 +56,60 @@ def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
-def make_record(
-    *,
-    task: str,
-    task_id: str,
-    kind: str,
-    worker: str,
-    hostname: str,
-    pid: int,
-    started_at: datetime,
-    finished_at: datetime,
-    runtime_s: float,
-    attempt: int = 1,
-    redelivered: bool = False,
-) -> dict[str, Any]:
-    """The result record a job returns: who ran it, when, and for how long (JSON-safe)."""
-    return {
-        "task": task,
-        "task_id": task_id,
-        "kind": kind,
-        "worker": worker,
-        "hostname": hostname,
-        "pid": pid,
-        "started_at": iso(started_at),
-        "finished_at": iso(finished_at),
-        "runtime_s": round(runtime_s, 6),
-        "attempt": attempt,
-        "redelivered": redelivered,
-    }
+@dataclass(frozen=True)
+class JobRecord:
+    """Who ran a job, where, when and at what cost: what task1/task2 return (as JSON).
+
+    `slot` tells apart jobs that run at once inside one process (a thread or greenlet id;
+    the pid for a process pool); `cpus` is how many CPUs that process may use, `machine`
+    which kernel it runs on (containers of one host share it, so they share its CPUs).
+    """
+
+    task: str
+    task_id: str
+    kind: str
+    duration_s: float  # what the job was asked to take
+    worker: str  # Celery node name, e.g. worker@a904c1d2e3f4
+    hostname: str  # the container (or host) it ran in
+    pid: int
+    slot: str
+    pool: str
+    cpus: float
+    machine: str
+    started_at: datetime
+    finished_at: datetime
+    runtime_s: float  # measured on the worker's monotonic clock
+    cpu_s: float  # CPU time the job's thread used
+    attempt: int = 1
+    redelivered: bool = False
+
+    @property
+    def slot_key(self) -> tuple[str, int, str]:
+        """What identifies one parallel slot: (container or host, process, thread or greenlet)."""
+        return (self.hostname, self.pid, self.slot)
+
+    @property
+    def stretch(self) -> float | None:
+        """Measured run time over the asked duration: above 1 when the job waited for a CPU."""
+        return self.runtime_s / self.duration_s if self.duration_s > 0 else None
+
+    def shifted(self, seconds: float) -> JobRecord:
+        """The same record with its timestamps moved by `seconds` (onto another clock)."""
+        delta = timedelta(seconds=seconds)
+        return replace(self, started_at=self.started_at + delta, finished_at=self.finished_at + delta)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON-safe form a task returns (timestamps as ISO 8601 strings)."""
+        data = asdict(self)
+        data["started_at"], data["finished_at"] = iso(self.started_at), iso(self.finished_at)
+        data["runtime_s"], data["cpu_s"] = round(self.runtime_s, 6), round(self.cpu_s, 6)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobRecord:
+        """Parse a task's result once; raises ValueError when it is not a result record."""
+        try:
+            return cls(**{**data, "started_at": datetime.fromisoformat(data["started_at"]),
+                          "finished_at": datetime.fromisoformat(data["finished_at"])})
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a result record: {exc}") from None

@@ -13,11 +13,15 @@ import time
 from typing import Any
 
 from celery import Task
+from celery.utils.log import get_task_logger
 
 from worker import app
 from worker.burn import burn_cpu
 from worker.errors import JobFailed, TransientJobError
-from worker.records import check_duration, check_fail, check_kind, make_record, utc_now
+from worker.placement import machine_id, pool_kind, slot_id, usable_cpus
+from worker.records import JobRecord, check_duration, check_fail, check_kind, utc_now
+
+logger = get_task_logger(__name__)
 
 DEFAULT_DURATION_S = 1.0
 
@@ -43,34 +47,33 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None) -> dict[str,
     fail = check_fail(fail)
     request = task.request
     attempt = request.retries + 1
-    started_at, t0 = utc_now(), time.perf_counter()
+    pool = pool_kind()
+    started_at, t0, cpu0 = utc_now(), time.perf_counter(), time.thread_time()
     if kind == "cpu":
         burn_cpu(seconds)
     else:
         time.sleep(seconds)
-    if fail == "always":
-        raise JobFailed(f"{task.name} was asked to fail (attempt {attempt})")
-    if fail == "once" and attempt == 1:
-        raise TransientJobError(f"{task.name} failed on its first attempt, as asked; it will be retried")
-    runtime_s = time.perf_counter() - t0
+    runtime_s, cpu_s = time.perf_counter() - t0, time.thread_time() - cpu0
     finished_at = utc_now()
     # kombu's Redis transport marks a job it put back in the queue (worker lost, visibility
     # timeout) in the message headers, which Celery copies onto the request.
     delivery_info = request.delivery_info or {}
     redelivered = bool(delivery_info.get("redelivered") or getattr(request, "redelivered", False))
-    return make_record(
-        task=task.name,
-        task_id=request.id,
-        kind=kind,
-        worker=request.hostname or socket.gethostname(),
-        hostname=socket.gethostname(),
-        pid=os.getpid(),
-        started_at=started_at,
-        finished_at=finished_at,
-        runtime_s=runtime_s,
-        attempt=attempt,
-        redelivered=redelivered,
+    record = JobRecord(
+        task=task.name, task_id=request.id, kind=kind, duration_s=seconds,
+        worker=request.hostname or socket.gethostname(), hostname=socket.gethostname(), pid=os.getpid(),
+        slot=slot_id(pool), pool=pool, cpus=usable_cpus(), machine=machine_id(),
+        started_at=started_at, finished_at=finished_at, runtime_s=runtime_s, cpu_s=cpu_s,
+        attempt=attempt, redelivered=redelivered,
     )
+    if fail == "always":  # the record rides along, so the producer can draw the failed job
+        raise JobFailed(f"{task.name} was asked to fail (attempt {attempt})", record.to_json())
+    if fail == "once" and attempt == 1:
+        raise TransientJobError(f"{task.name} failed on its first attempt, as asked; it will be retried")
+    # The course page's own line, in the worker's log (docker compose logs worker).
+    logger.info("%s finished at %s (%s pid %s)", task.name, finished_at.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                record.worker, record.pid)
+    return record.to_json()
 
 
 @app.task(name="task1", **JOB_OPTIONS)

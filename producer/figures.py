@@ -1,0 +1,252 @@
+"""Every figure that says whether a batch ran in parallel, defined once (README: the summary).
+
+Pure functions of the outcomes: `run`, `compare`, `sweep`, the timeline, trace and plot,
+and the benchmarks all use them, so a speedup means the same everywhere.
+
+- work: the sum of what the jobs were asked to take, the course page's one-after-another time;
+- wall: the producer's clock, first submit to last result;
+- slots: distinct (host, process, thread or greenlet) that ran jobs; for cpu jobs the
+  parallelism is capped by the CPUs the workers share and by the processes (one GIL each);
+- ideal wall: ceil(jobs / slots) x duration, and for cpu jobs at least work / usable CPUs;
+- speedup = work / wall; efficiency = ideal wall / wall; stretch = run time / asked duration.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from producer.jobs import Outcome
+
+#: Clock differences below this are noise (timestamps, network): not reported.
+CLOCK_NOTICE_S = 0.005
+
+
+def peak_overlap(intervals: Iterable[tuple[datetime, datetime]]) -> int:
+    """Most jobs running at the same instant; 1 means strictly one after another.
+
+    A job that starts exactly when another finishes does not overlap it.
+    """
+    spans = list(intervals)
+    events = sorted([(s, 1) for s, _ in spans] + [(f, -1) for _, f in spans], key=lambda e: (e[0], e[1]))
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def clock_offsets(outcomes: Iterable[Outcome]) -> dict[str, float]:
+    """Each worker host's clock minus the producer's, in seconds, as far as the records tell.
+
+    A job cannot start before it was submitted nor finish after its result arrived, so the
+    offset lies in [max(finished - received), min(started - submitted)]. Zero when zero
+    fits (the clocks agree as far as anyone can tell), else the nearest end of that range,
+    the middle when the range is empty (a clock that jumped).
+    """
+    low: dict[str, float] = defaultdict(lambda: -math.inf)
+    high: dict[str, float] = defaultdict(lambda: math.inf)
+    for o in outcomes:
+        if o.record is None:
+            continue
+        host = o.record.hostname
+        high[host] = min(high[host], (o.record.started_at - o.submitted_at).total_seconds())
+        if o.received_at is not None:
+            low[host] = max(low[host], (o.record.finished_at - o.received_at).total_seconds())
+    offsets = {}
+    for host in high:
+        lo, hi = low[host], high[host]
+        if lo > hi:
+            offsets[host] = (lo + hi) / 2
+        elif lo > 0:
+            offsets[host] = lo
+        elif hi < 0:
+            offsets[host] = hi
+        else:
+            offsets[host] = 0.0
+    return offsets
+
+
+def align(outcomes: list[Outcome]) -> tuple[list[Outcome], dict[str, float]]:
+    """The outcomes with every record moved onto the producer's clock, and the offsets used."""
+    offsets = clock_offsets(outcomes)
+    aligned = [o if o.record is None or not offsets.get(o.record.hostname)
+               else replace(o, record=o.record.shifted(-offsets[o.record.hostname])) for o in outcomes]
+    return aligned, offsets
+
+
+def usable_cpus(outcomes: Iterable[Outcome]) -> float | None:
+    """CPUs the processes that ran jobs could use together, machine by machine.
+
+    Containers of one machine share its cores, so a machine counts once, with the most
+    CPUs any of its processes may use (a container without a CPU quota sees all cores).
+    """
+    per_machine: dict[str, float] = {}
+    for o in outcomes:
+        if o.record is not None:
+            per_machine[o.record.machine] = max(per_machine.get(o.record.machine, 0.0), o.record.cpus)
+    return sum(per_machine.values()) if per_machine else None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The figures of one batch (README: "What the summary means")."""
+
+    jobs: int
+    succeeded: int
+    failed: int
+    withdrawn: int
+    kind: str
+    duration_s: float
+    wall_s: float
+    work_s: float
+    slots_used: int
+    processes_used: int
+    workers_used: int
+    pools: tuple[str, ...]
+    slots_online: int
+    cpus: float | None
+    parallel_limit: int
+    ideal_wall_s: float | None
+    speedup: float | None
+    efficiency: float | None
+    peak_overlap: int
+    stretch_median: float | None
+    stretch_max: float | None
+    cpu_s: float
+    redelivered: int
+    retried: int
+    queued_ahead: int
+    clock_offsets_s: dict[str, float] = field(default_factory=dict)
+    verdict: str = ""
+    notes: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["pools"], data["notes"] = list(self.pools), list(self.notes)
+        return data
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def summarize(outcomes: list[Outcome], *, wall_s: float, slots_online: int = 0, queued_ahead: int = 0) -> Summary:
+    """The summary of a batch from its outcomes (aligned onto one clock first) and wall time.
+
+    `slots_online` is what the cluster offered (0 when unknown: the slots used count);
+    `queued_ahead` jobs of somebody else were waiting in the queue before this batch.
+    """
+    aligned, offsets = align(outcomes)
+    ran = [o.record for o in aligned if o.record is not None]
+    done = [o.record for o in aligned if o.status == "SUCCESS" and o.record is not None]
+    jobs = len(outcomes)
+    kind = outcomes[0].job.kind if outcomes else "sleep"
+    duration_s = max((o.job.duration_s for o in outcomes), default=0.0)
+    work_s = sum(r.duration_s for r in done)
+    slots_used = len({r.slot_key for r in ran})
+    processes_used = len({(r.hostname, r.pid) for r in ran})
+    slots = slots_online or slots_used
+    cpus = usable_cpus(aligned)
+    pools = tuple(sorted({r.pool for r in ran}))
+    limit = slots
+    if kind == "cpu":  # pure-Python CPU work: one core per process at most (the GIL), no more than the cores
+        if {"threads", "gevent"} & set(pools):
+            limit = min(limit, processes_used)
+        if cpus:
+            limit = min(limit, math.floor(cpus))
+        limit = max(1, limit)
+    ideal = None
+    if limit and jobs:
+        ideal = math.ceil(jobs / limit) * duration_s
+        if kind == "cpu" and cpus:
+            ideal = max(ideal, jobs * duration_s / cpus)
+    stretches = sorted(s for r in done if (s := r.stretch) is not None)
+    speedup = work_s / wall_s if wall_s > 0 and done else None
+    efficiency = ideal / wall_s if ideal is not None and wall_s > 0 and done else None
+    peak = peak_overlap((r.started_at, r.finished_at) for r in ran)
+    shown_offsets = {h: round(s, 6) for h, s in sorted(offsets.items()) if abs(s) >= CLOCK_NOTICE_S}
+    summary = Summary(
+        jobs=jobs,
+        succeeded=len(done),
+        failed=sum(1 for o in outcomes if o.status in ("FAILURE", "PENDING")),
+        withdrawn=sum(1 for o in outcomes if o.status == "WITHDRAWN"),
+        kind=kind,
+        duration_s=duration_s,
+        wall_s=round(wall_s, 6),
+        work_s=round(work_s, 6),
+        slots_used=slots_used,
+        processes_used=processes_used,
+        workers_used=len({r.worker for r in ran}),
+        pools=pools,
+        slots_online=slots_online,
+        cpus=cpus,
+        parallel_limit=limit,
+        ideal_wall_s=_round(ideal, 6),
+        speedup=_round(speedup),
+        efficiency=_round(efficiency),
+        peak_overlap=peak,
+        stretch_median=_round(statistics.median(stretches)) if stretches else None,
+        stretch_max=_round(stretches[-1]) if stretches else None,
+        cpu_s=round(sum(r.cpu_s for r in ran), 6),
+        redelivered=sum(1 for r in ran if r.redelivered),
+        retried=sum(1 for r in ran if r.attempt > 1),
+        queued_ahead=queued_ahead,
+        clock_offsets_s=shown_offsets,
+    )
+    return replace(summary, verdict=verdict(summary), notes=tuple(notes(summary)))
+
+
+def times(speedup: float | None) -> str:
+    """`3.96x faster than one after another`, `11.2x slower ...`, in the course page's terms."""
+    if speedup is None:
+        return "no job finished"
+    if speedup >= 1:
+        return f"{speedup:.2f}x faster than one after another"
+    return f"{1 / speedup:.1f}x slower than one after another" if speedup > 0 else "slower than one after another"
+
+
+def verdict(s: Summary) -> str:
+    """One line in the course page's words: parallel, concurrent (taking turns), one after another."""
+    if s.succeeded == 0:
+        return "no job finished: nothing to compare"
+    pace = times(s.speedup)
+    if s.peak_overlap <= 1:
+        return f"ran one after another: {pace}"
+    if s.processes_used <= 1:  # several at once, but in one process: threads or greenlets
+        pool = s.pools[0] if len(s.pools) == 1 else "one process"
+        what = "greenlets" if pool == "gevent" else "threads" if pool == "threads" else "slots"
+        return f"ran concurrently on {s.slots_used} {what} of 1 process (up to {s.peak_overlap} at once): {pace}"
+    return f"ran in parallel on {s.slots_used} slots (up to {s.peak_overlap} at once): {pace}"
+
+
+def notes(s: Summary) -> list[str]:
+    """Why the figures are what they are, when something other than the cluster explains it."""
+    out = []
+    if s.kind == "cpu" and s.cpus is not None and s.slots_used > s.cpus:
+        out.append(f"{s.jobs} cpu jobs on {s.slots_used} slots sharing {s.cpus:g} CPUs: at best "
+                   f"{min(s.parallel_limit, s.jobs)}x; each job waited for a core (stretch up to "
+                   f"{s.stretch_max or 0:.1f}x)")
+    elif s.kind == "cpu" and s.processes_used == 1 and s.slots_used > 1:
+        out.append("cpu jobs in one process take turns: the GIL lets one thread run Python at a time")
+    if s.speedup is not None and s.speedup < 1:
+        if s.failed or s.retried:
+            out.append("failed and retried attempts took time that counts in the wall but not in the work")
+        else:
+            out.append("each job is shorter than its overhead (submit, queue, result): "
+                       "parallelism pays off when jobs are long compared with that")
+    if s.queued_ahead:
+        out.append(f"{s.queued_ahead} jobs from an earlier run were queued ahead of these: "
+                   "the wall time includes theirs (python -m producer purge)")
+    if s.clock_offsets_s:
+        host, offset = max(s.clock_offsets_s.items(), key=lambda kv: abs(kv[1]))
+        out.append(f"worker clocks differ from the producer's by up to {abs(offset):.3f} s ({host}): "
+                   "their times were moved onto the producer's clock")
+    if s.withdrawn:
+        out.append(f"{s.withdrawn} jobs were withdrawn from the queue before they started")
+    return out

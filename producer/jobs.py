@@ -1,0 +1,101 @@
+"""The jobs of a batch and what became of them: pure data, no I/O.
+
+`plan` says what to submit; an `Outcome` holds one job's fate, with its result record
+parsed once into a typed `JobRecord` (worker.records).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from worker.records import JobRecord, iso
+
+TASKS = ("task1", "task2")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job to submit: which task, for how long, doing what, on which queue."""
+
+    task: str
+    duration_s: float
+    kind: str = "sleep"
+    queue: str = "jobs"
+    fail: str | None = None  # None, "always" or "once" (see worker.records.FAIL_MODES)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The task's JSON arguments."""
+        kwargs: dict[str, Any] = {"duration": self.duration_s, "kind": self.kind}
+        if self.fail:
+            kwargs["fail"] = self.fail
+        return kwargs
+
+
+def picked(index: int, rate: float, phase: float = 0.0) -> bool:
+    """Whether job `index` is among a `rate` share of jobs, spread evenly over the batch.
+
+    `phase` (0 to 1) shifts the picks by part of a stride, so two shares of the same rate
+    pick different jobs.
+    """
+    return int((index + 1) * rate + phase) > int(index * rate + phase)
+
+
+def plan(
+    jobs: int,
+    duration_s: float,
+    kind: str = "sleep",
+    queue: str = "jobs",
+    tasks: tuple[str, ...] = TASKS,
+    fail_rate: float = 0.0,
+    flaky_rate: float = 0.0,
+) -> list[Job]:
+    """`jobs` jobs cycling through `tasks` (task1, task2, ... as the course page calls them).
+
+    A `fail_rate` share of them fail for good, a `flaky_rate` share fail once and are
+    retried; the two shares pick different jobs (half a stride apart) where they can.
+    """
+    def fail(i: int) -> str | None:
+        return "always" if picked(i, fail_rate) else "once" if picked(i, flaky_rate, phase=0.5) else None
+
+    return [Job(tasks[i % len(tasks)], duration_s, kind, queue, fail(i)) for i in range(jobs)]
+
+
+#: What can become of a job: it succeeded, failed, did not finish in time, or was withdrawn
+#: from the queue before it started (Ctrl-C, timeout).
+STATUSES = ("SUCCESS", "FAILURE", "PENDING", "WITHDRAWN")
+
+
+@dataclass
+class Outcome:
+    """What became of one submitted job: its record (when it ran) and its error otherwise.
+
+    Times: `submitted_at` and `received_at` are the producer's clock, the record's the
+    worker's (figures.align puts them on one clock).
+    """
+
+    job: Job
+    task_id: str
+    submitted_at: datetime
+    status: str = "PENDING"
+    record: JobRecord | None = None  # also set for a failed job whose error carried one
+    error: str | None = None
+    received_at: datetime | None = None  # when the producer got the result
+
+    @property
+    def ran(self) -> bool:
+        """Whether the job ran to its end (succeeded, or failed with its record)."""
+        return self.record is not None
+
+    def as_json(self) -> dict[str, Any]:
+        """The result record with submitted_at and status added (the `--json` form)."""
+        base = {"task": self.job.task, "task_id": self.task_id} if self.record is None else self.record.to_json()
+        base["submitted_at"] = iso(self.submitted_at)
+        if self.received_at is not None:
+            base["received_at"] = iso(self.received_at)
+        base["status"] = self.status
+        if self.error is not None:
+            base["error"] = self.error
+        return base

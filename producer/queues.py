@@ -1,0 +1,83 @@
+"""The queues in Redis: how many jobs wait, withdrawing our own, emptying them on request.
+
+Through kombu's own Redis channel (its priority sub-lists, its purge), so what is counted
+and removed is exactly what the workers would have taken.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from celery import Celery
+from kombu.exceptions import OperationalError
+
+from producer.cluster import masked
+from producer.errors import BrokerUnreachable
+
+
+@contextmanager
+def channel(app: Celery) -> Iterator[Any]:
+    """A kombu channel on the broker, as the workers see it; BrokerUnreachable if Redis is gone."""
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=app.conf.broker_connection_timeout)
+            yield conn.default_channel
+    except (OperationalError, OSError) as exc:
+        raise BrokerUnreachable(f"cannot reach Redis at {masked(app.conf.broker_url)}: {exc}") from None
+
+
+def _lists(chan: Any, queue: str) -> list[str]:
+    """The Redis lists behind a queue: one per priority step (kombu's layout)."""
+    return list(dict.fromkeys(chan._q_for_pri(queue, pri) for pri in chan.priority_steps))
+
+
+def depth(app: Celery, queue: str) -> int:
+    """Jobs waiting in `queue`, not yet taken by any worker."""
+    with channel(app) as chan:
+        return sum(chan.client.llen(name) for name in _lists(chan, queue))
+
+
+def depths(app: Celery, queues: Iterable[str]) -> dict[str, int]:
+    """depth() of several queues over one connection."""
+    with channel(app) as chan:
+        return {q: sum(chan.client.llen(name) for name in _lists(chan, q)) for q in queues}
+
+
+def _task_id(raw: bytes) -> str | None:
+    try:
+        return json.loads(raw)["headers"]["id"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def withdraw(app: Celery, queue: str, task_ids: Iterable[str]) -> set[str]:
+    """Take these jobs out of `queue` if no worker has taken them yet; returns the ids removed.
+
+    Each message is removed by its exact bytes (LREM), so a job a worker takes meanwhile is
+    simply not found, never removed twice. Jobs already reserved by a worker are revoked
+    too, so it drops them instead of running them (Celery's revoke, without terminate:
+    running jobs finish).
+    """
+    wanted = set(task_ids)
+    removed: set[str] = set()
+    if not wanted:
+        return removed
+    with channel(app) as chan:
+        client = chan.client
+        for name in _lists(chan, queue):
+            for raw in client.lrange(name, 0, -1):
+                task_id = _task_id(raw)
+                if task_id in wanted and client.lrem(name, 1, raw):
+                    removed.add(task_id)
+    if left := wanted - removed:
+        app.control.revoke(sorted(left))
+    return removed
+
+
+def purge(app: Celery, queues: Iterable[str]) -> dict[str, int]:
+    """Empty each queue; returns how many jobs each held."""
+    with channel(app) as chan:
+        return {q: chan.queue_purge(q) or 0 for q in queues}
