@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import statistics
 import time
-from datetime import datetime
 from typing import Any
 
 from celery import Celery
 
 from benchmarks.clusters import wait_for_workers
-from producer.submit import plan, run_batch
-from producer.summary import summarize
+from producer.figures import summarize
+from producer.jobs import plan
+from producer.submit import run_batch
 from producer.sweep import only
 
 QUEUE = "jobs"
@@ -26,18 +26,17 @@ def batch(app: Celery, names: list[str], k: int, jobs: int, duration_s: float, k
     """Run `jobs` jobs on the first `k` workers; wall, efficiency and where the time went."""
     with only(app, QUEUE, names, names[:k]):
         result = run_batch(app, plan(jobs, duration_s, kind, QUEUE), timeout_s=60 + 3 * jobs * duration_s)
+    summary = summarize(result.outcomes, wall_s=result.wall_s, slots_online=k)
     records = [o.record for o in result.outcomes if o.record]
-    summary = summarize(records, jobs=jobs, duration_s=duration_s, wall_s=result.wall_s, slots_online=k)
-    waits = [(datetime.fromisoformat(r["started_at"]) - o.submitted_at).total_seconds()
-             for o in result.outcomes if (r := o.record)]
+    waits = [(r.started_at - o.submitted_at).total_seconds() for o in result.outcomes if (r := o.record)]
     return {
         "wall_s": result.wall_s,
         "submit_s": result.submit_s,
-        "efficiency": summary["efficiency"],
+        "efficiency": summary.efficiency,
         "failed": len(result.failed),
         "dispatch_s": waits,
         "queue_wait_mean_s": statistics.fmean(waits) if waits else None,
-        "run_mean_s": statistics.fmean(r["runtime_s"] for r in records) if records else None,
+        "run_mean_s": statistics.fmean(r.runtime_s for r in records) if records else None,
     }
 
 

@@ -229,15 +229,15 @@ def notes(s: Summary) -> list[str]:
     """Why the figures are what they are, when something other than the cluster explains it."""
     out = []
     if s.kind == "cpu" and s.cpus is not None and s.slots_used > s.cpus:
+        stretch = f" (stretch up to {s.stretch_max:.1f}x)" if s.stretch_max is not None else ""  # none succeeded
         out.append(f"{s.jobs} cpu jobs on {s.slots_used} slots sharing {s.cpus:g} CPUs: at best "
-                   f"{min(s.parallel_limit, s.jobs)}x; each job waited for a core (stretch up to "
-                   f"{s.stretch_max or 0:.1f}x)")
+                   f"{min(s.parallel_limit, s.jobs)}x; each job waited for a core{stretch}")
     elif s.kind == "cpu" and s.processes_used == 1 and s.slots_used > 1:
         out.append("cpu jobs in one process take turns: the GIL lets one thread run Python at a time")
     if s.speedup is not None and s.speedup < 1:
         if s.failed or s.retried:
             out.append("failed and retried attempts took time that counts in the wall but not in the work")
-        else:
+        elif s.ideal_wall_s is not None and s.ideal_wall_s < s.work_s:  # not when the slots or CPUs explain it
             out.append("each job is shorter than its overhead (submit, queue, result): "
                        "parallelism pays off when jobs are long compared with that")
     if s.queued_ahead:

@@ -40,7 +40,8 @@ def job_lines(outcomes: list[Outcome]) -> list[str]:
     """A date line, then finished jobs in the order they finished, as the course page prints them; then the rest."""
     done = sorted((o for o in outcomes if o.status == "SUCCESS" and o.record),
                   key=lambda o: o.record.finished_at)  # type: ignore[union-attr]
-    rest = [o for o in outcomes if o not in done]
+    finished = {id(o) for o in done}  # by identity: `in` on a list compares every field, O(n^2)
+    rest = [o for o in outcomes if id(o) not in finished]
     dates = sorted({f"{o.record.finished_at:%Y-%m-%d}" for o in done})  # type: ignore[union-attr]
     span = dates[0] + (f" to {dates[-1]}" if len(dates) > 1 else "") if dates else ""
     head = [f"jobs finished on {span} (UTC):"] if dates else []

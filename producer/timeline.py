@@ -141,11 +141,13 @@ def render(timeline: Timeline) -> list[Text]:
         return [Text("(no finished job to draw)")]
     label_width = timeline.label_width
     lines = []
-    queue = "".join(" " if n == 0 else str(n) if n < 10 else "+" for n in timeline.queued).rstrip()
-    lines.append(Text(f"{'queued':>{label_width}} ", style="dim") + Text(queue, style="yellow"))
+    queue = "".join(" " if n == 0 else str(n) if n < 10 else "+" for n in timeline.queued)
+    # assembled, not added: `Text(label, style) + cells` would make the whole line that style (dim bars)
+    queue_line = Text.assemble((f"{'queued':>{label_width}} ", "dim"), (queue, "yellow"))
+    queue_line.rstrip()  # no padding, not even after the label when nothing was queued
+    lines.append(queue_line)
     for row in timeline.rows:
         label = row.label if len(row.label) <= label_width else "…" + row.label[-(label_width - 1):]
-        line = Text(f"{label:>{label_width}} ", style="dim")
         cells = Text(" " * timeline.columns)
         for start, end in row.waits:
             cells = cells[:start] + Text(WAIT * (end - start), style="yellow") + cells[end:]
@@ -153,7 +155,7 @@ def render(timeline: Timeline) -> list[Text]:
             style = "bold red" if bar.failed else _STYLES.get(bar.task, "bold green")
             cells = cells[:bar.start] + Text(_bar_text(bar), style=style) + cells[bar.end:]
         cells.rstrip()
-        lines.append(line + cells)
+        lines.append(Text.assemble((f"{label:>{label_width}} ", "dim"), cells))
     if timeline.hidden_rows:
         lines.append(Text(f"{'':>{label_width}} (+{timeline.hidden_rows} more worker slots not drawn)", style="dim"))
     axis = [" "] * timeline.columns

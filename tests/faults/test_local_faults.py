@@ -182,7 +182,7 @@ def test_celery_call_with_bad_arguments_fails_the_job_clearly(start_workers, red
     [
         ("redis://:pw@nosuchhost.invalid:6379/0", "cannot reach Redis at redis://:**@nosuchhost.invalid:6379/0"),
         ("redis://:pw@127.0.0.1:{closed}/0", "cannot reach Redis at redis://:**@127.0.0.1:"),
-        ("http://127.0.0.1:6379/0", "producer: error: not a Redis URL: http://127.0.0.1:6379/0"),
+        ("http://127.0.0.1:6379/0", "producer: error: BROKER_URL: must be a redis:// or rediss:// URL"),
     ],
 )
 def test_a_bad_broker_url_is_one_line_and_quick(url, fragment):

@@ -18,11 +18,11 @@ pytestmark = pytest.mark.integration
 
 
 def rows_of(table: str) -> dict[tuple[str, str], list[str]]:
-    """Parse compare's table: (kind, how) -> the other cells."""
+    """Parse compare's table (columns two spaces apart): (kind, how) -> the other cells."""
     rows = {}
     for line in table.splitlines():
-        cells = [c.strip() for c in line.strip("│ ").split("│")]
-        if len(cells) == 6 and cells[0] in ("sleep", "cpu"):
+        cells = [c.strip() for c in line.split("  ") if c.strip()]
+        if len(cells) >= 6 and cells[0] in ("sleep", "cpu"):
             rows[(cells[0], cells[1])] = cells[2:]
     return rows
 
@@ -31,7 +31,7 @@ def test_compare_shows_the_gil(start_workers, redis_env):
     start_workers(2)
     start_workers(1, concurrency=2, pool="threads", queue=flavours("jobs")[1].queue)
     start_workers(1, concurrency=2, pool="gevent", queue=flavours("jobs")[2].queue)
-    run = run_producer("compare", "--jobs", "2", "--duration", "0.5", env=redis_env, timeout_s=120)
+    run = run_producer("compare", "--jobs", "2", "--duration", "1", env=redis_env, timeout_s=120)
     assert run.returncode == 0, run.stderr
     rows = rows_of(run.stdout)
     assert set(rows) == {(k, h) for k in ("sleep", "cpu") for h in ("one after another", "processes", "threads",
@@ -42,6 +42,11 @@ def test_compare_shows_the_gil(start_workers, redis_env):
     # The GIL: threads and greenlets speed sleep jobs up far more than cpu jobs.
     assert speedup[("cpu", "threads")] < 0.75 * speedup[("sleep", "threads")]
     assert speedup[("cpu", "gevent")] < 0.75 * speedup[("sleep", "gevent")]
+    # Processes give cpu jobs real parallelism (2 cores here); threads and greenlets cannot.
+    assert speedup[("cpu", "processes")] > 1.4
+    assert speedup[("cpu", "processes")] > 1.3 * speedup[("cpu", "threads")]
+    assert speedup[("cpu", "processes")] > 1.3 * speedup[("cpu", "gevent")]
+    assert 0.8 < speedup[("cpu", "one after another")] < 1.2  # the baseline burns what it was asked to
     assert rows[("cpu", "threads")][3].startswith("taking turns")  # preempted: overlapping, not faster
     assert rows[("cpu", "gevent")][3].startswith("one after another")  # a greenlet never yields while computing
 
@@ -52,9 +57,9 @@ def test_sweep_measures_each_worker_count_and_restores_all(start_workers, redis_
     run = run_producer("sweep", "--jobs", "6", "--duration", "0.3", "--plot", str(plot), env=redis_env,
                        timeout_s=120)
     assert run.returncode == 0, run.stderr
-    table = [line.strip("│ ").split("│") for line in run.stdout.splitlines() if line.startswith("│")]
-    assert [cells[0].strip() for cells in table] == ["1", "2", "3"]
-    speedups = [float(cells[4].strip().rstrip("x")) for cells in table]
+    table = [cells for line in run.stdout.splitlines() if len(cells := line.split()) == 9 and cells[0].isdigit()]
+    assert [cells[0] for cells in table] == ["1", "2", "3"]
+    speedups = [float(cells[6].rstrip("x")) for cells in table]  # workers slots wall s ideal s speedup
     assert speedups[2] > 1.8 * speedups[0]  # 3 workers: ideal 3x; one after another would be 1x
     assert workers.consuming() == set(workers.names)
     assert plot.read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,64 @@
+"""Made-up result records and outcomes for the unit tests: typed objects, built directly, no broker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from producer.jobs import Job, Outcome
+from worker.records import JobRecord
+
+#: The first submit of every made-up batch; times below are seconds after it.
+T0 = datetime(2026, 11, 24, 19, 0, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def record(start: float, end: float, *, task: str = "task1", task_id: str = "id-0", kind: str = "sleep",
+           duration_s: float = 1.0, hostname: str = "h1", worker: str | None = None, pid: int = 8,
+           slot: str | None = None, pool: str = "prefork", cpus: float = 4.0, machine: str = "m1",
+           runtime_s: float | None = None, cpu_s: float = 0.0, attempt: int = 1,
+           redelivered: bool = False) -> JobRecord:
+    """A job that ran from `start` to `end` seconds after T0 on the worker's clock."""
+    return JobRecord(
+        task=task, task_id=task_id, kind=kind, duration_s=duration_s, worker=worker or f"worker@{hostname}",
+        hostname=hostname, pid=pid, slot=slot if slot is not None else str(pid), pool=pool, cpus=cpus,
+        machine=machine, started_at=at(start), finished_at=at(end),
+        runtime_s=end - start if runtime_s is None else runtime_s, cpu_s=cpu_s, attempt=attempt,
+        redelivered=redelivered,
+    )
+
+
+def outcome(rec: JobRecord | None = None, *, submitted: float = 0.0, received: float | None = None,
+            status: str | None = None, task: str | None = None, task_id: str | None = None,
+            duration_s: float | None = None, kind: str | None = None, error: str | None = None,
+            received_after_s: float | None = 0.002) -> Outcome:
+    """One submitted job's fate: SUCCESS with `rec`'s result, PENDING without a record, unless `status` says.
+
+    The result arrives `received_after_s` after the record's end (on the producer's clock as if
+    the clocks agreed), or at `received` when given; None for neither.
+    """
+    if received is None and rec is not None and received_after_s is not None:
+        received = (rec.finished_at - T0).total_seconds() + received_after_s
+    job = Job(task or (rec.task if rec else "task1"),
+              duration_s if duration_s is not None else (rec.duration_s if rec else 1.0),
+              kind or (rec.kind if rec else "sleep"))
+    return Outcome(job, task_id or (rec.task_id if rec else "id-0"), at(submitted),
+                   status=status or ("SUCCESS" if rec else "PENDING"), record=rec, error=error,
+                   received_at=at(received) if received is not None else None)
+
+
+def waves(jobs: int, hosts: int, duration_s: float = 1.0, *, kind: str = "sleep", gap: float = 0.01,
+          pids: int = 1, cpus: float = 4.0, machines: int = 1, pool: str = "prefork") -> list[Outcome]:
+    """`jobs` jobs on `hosts` x `pids` single-slot processes, submitted 1 ms apart, run in waves."""
+    slots = hosts * pids
+    out = []
+    for i in range(jobs):
+        host, pid = i % slots // pids, 7 + i % pids
+        start = i // slots * duration_s + gap
+        rec = record(start, start + duration_s, task=f"task{i % 2 + 1}", task_id=f"id-{i}", kind=kind,
+                     duration_s=duration_s, hostname=f"h{host}", pid=pid, pool=pool, cpus=cpus,
+                     machine=f"m{host % machines}")
+        out.append(outcome(rec, submitted=i * 0.001))
+    return out
