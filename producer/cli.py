@@ -21,6 +21,7 @@ from producer.cluster import check_brokers, consuming, online_workers, ready_wor
 from producer.compare import compare as compare_flavours
 from producer.compare import flavours
 from producer.errors import RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError
+from producer.local_cli import local
 from producer.plot import gantt, pyplot, speedup_curve
 from producer.report import json_document, print_text
 from producer.submit import TASKS, Outcome, plan, run_batch
@@ -225,6 +226,9 @@ def sweep(jobs: int | None, duration: float, kind: str, queue: str, plot: Path |
         speedup_curve(plot, [vars(p) for p in points])
         err.print(f"plot written to {plot}", markup=False, highlight=False)
     return RET_JOBS_FAILED if any(p.failed for p in points) else RET_OK
+
+
+cli.add_command(local)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ RET_JOBS_FAILED = 1  # some job failed or did not finish in time; the others are
 RET_USAGE = 2  # bad arguments (click's own convention)
 RET_BROKER = 3  # Redis could not be reached or refused us
 RET_NO_WORKERS = 4  # no worker consumes the queue: nothing was submitted
+RET_LOCAL = 5  # the local cluster could not start (port taken, a worker that exited), or is not up
 
 
 class ProducerError(Exception):
@@ -32,3 +33,13 @@ class NoWorkers(ProducerError):
     """Raised when no worker consumes the queue, so submitted jobs would only wait."""
 
     exit_code = RET_NO_WORKERS
+
+
+class RedisServerMissing(BrokerUnreachable):
+    """Raised when no redis-server is installed for a local cluster; says how to install one."""
+
+
+class LocalClusterError(ProducerError):
+    """Raised when the local cluster cannot start, or is not up when a command needs it."""
+
+    exit_code = RET_LOCAL

@@ -26,6 +26,14 @@ def _float(name: str, default: float) -> float:
 broker_url = os.environ.get("BROKER_URL", "redis://localhost:6379/0")
 result_backend = os.environ.get("RESULT_BACKEND", "redis://localhost:6379/1")
 
+# --- a local cluster (`python -m producer local up`) -----------------------------------
+# With no broker variable set, use the cluster that `local up` recorded, if its Redis runs,
+# so the producer and `celery -A worker ...` find it from any shell. Standard library only.
+from producer.local_state import local_urls as _local_urls  # noqa: E402
+
+if _local := _local_urls():
+    broker_url, result_backend = _local
+
 #: The queue task1/task2 go to; each worker flavour consumes its own.
 QUEUE = os.environ.get("QUEUE", "jobs")
 task_default_queue = QUEUE
