@@ -65,12 +65,14 @@ def up(workers: int, concurrency: int, pool: str, queue: str, port: int | None, 
     if existing is not None:  # its Redis died (a reboot, a crash): stop what is left of it first
         existing.stop(grace_s=5)
         echo_err("removed a local cluster whose redis-server had stopped")
-    echo_err(f"starting redis-server and {workers} workers in {directory} ...")
+    if click.get_text_stream("stderr").isatty():  # progress for a person; a script sees only the outcome
+        echo_err(f"starting redis-server and {workers} workers in {directory} ...")
     started = time.monotonic()
     cluster = LocalCluster.start(directory, workers, concurrency=concurrency, queue=queue, pool=pool, port=port,
                                  flower=flower, loglevel=loglevel, timeout_s=timeout)
-    click.echo(f"local cluster up in {time.monotonic() - started:.1f} s: {workers} workers x {concurrency} {pool} "
-               f"on queue '{queue}', Redis on 127.0.0.1:{cluster.port} (password in {directory / 'state.json'})")
+    plural = "s" * (workers != 1)
+    click.echo(f"local cluster up in {time.monotonic() - started:.1f} s: {workers} worker{plural} x {concurrency} "
+               f"{pool} on queue '{queue}', Redis on 127.0.0.1:{cluster.port} (password in {directory / 'state.json'})")
     click.echo("  run jobs:   python -m producer --jobs 8")
     click.echo("  watch it:   python -m producer local status | local logs -f")
     if cluster.flower_url:
