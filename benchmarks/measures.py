@@ -14,7 +14,7 @@ from typing import Any
 
 from celery import Celery
 
-from benchmarks.clusters import wait_for_workers
+from producer.local import wait_for_workers
 from producer.submit import plan, run_batch
 from producer.summary import summarize
 from producer.sweep import only

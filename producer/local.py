@@ -219,6 +219,8 @@ class LocalCluster:
 
     def add_workers(self, count: int, *, loglevel: str = "INFO", prefix: str = "local", timeout_s: float = 60) -> None:
         """Start `count` more workers and wait until each answers ping, or fail naming the first that exited."""
+        if count <= 0:
+            return
         new = start_workers(count, self.env, self.log_dir, concurrency=self.concurrency, queue=self.queue,
                             pool=self.pool, prefix=prefix, loglevel=loglevel)
         self.workers += new
