@@ -126,7 +126,8 @@ def logs(follow: bool, lines: int) -> int:
                 click.echo(f"{name:<{width}} | {line.decode(errors='replace').rstrip()}")
             offsets[path] = log.tell()
     try:
-        while follow and cluster.redis.running():
+        while follow:
+            running = cluster.redis.running()  # asked first: lines written before it stopped are still shown
             for name, path in files:
                 if not path.exists():
                     continue
@@ -137,6 +138,8 @@ def logs(follow: bool, lines: int) -> int:
                             break  # half a line: print it once it is complete
                         click.echo(f"{name:<{width}} | {line.decode(errors='replace').rstrip()}")
                         offsets[path] = log.tell()
+            if not running:
+                break
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how one stops following

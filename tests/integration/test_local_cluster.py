@@ -71,6 +71,8 @@ def test_up_run_status_logs_down(cluster_dir):
     recorded = [(p["pid"], p["identity"]) for p in [state["redis"], *state["workers"]]]
     assert len(names) == 2 and all(process_identity(pid) == identity for pid, identity in recorded)
 
+    follow = subprocess.Popen([sys.executable, "-m", "producer", "local", "logs", "-f", "--lines", "50"], cwd=ROOT,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run = producer("--jobs", "4", "--duration", "0.5", "--json", env=env)
     assert run.returncode == 0, run.stderr
     results = run.document["results"]
@@ -92,6 +94,10 @@ def test_up_run_status_logs_down(cluster_dir):
     down = producer("local", "down", env=env)
     assert down.returncode == 0, down.stderr
     assert all(process_identity(pid) != identity for pid, identity in recorded)
+    followed, _ = follow.communicate(timeout=30)  # `logs -f` ends by itself once the cluster is down
+    assert follow.returncode == 0
+    assert all(r["task_id"] in followed for r in results)
+    assert followed.lower().count("warm shutdown") == 2  # written during `down`: it kept following
     assert processes_of(cluster_dir) == [] and not port_in_use(state["port"])
     assert read_state(cluster_dir) is None
     assert producer("local", "status", env=env).returncode == 5
