@@ -22,10 +22,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.clusters import ComposeCluster, LocalCluster, make_app
+from benchmarks.clusters import ComposeCluster, LocalCluster
 from benchmarks.measures import QUEUE, batch, cold_start, idle_cpu, round_trips, throughput
 from benchmarks.stats import cell, describe, percentile
 from producer.cluster import consuming, online_workers
+from producer.local import make_app
 from producer.sweep import restore
 
 err = Console(stderr=True)

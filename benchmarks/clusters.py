@@ -10,43 +10,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
-from celery import Celery
+from producer import local
+from producer.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def make_app(broker_url: str, result_backend: str) -> Celery:
-    """A Celery app with the project's settings, pointed at a benchmark's Redis."""
-    app = Celery("bench")
-    app.config_from_object("worker.config")
-    app.conf.update(broker_url=broker_url, result_backend=result_backend)
-    return app
-
-
-def wait_for_workers(app: Celery, count: int, timeout_s: float) -> float:
-    """Seconds until `count` workers answer ping; raises RuntimeError past `timeout_s`."""
-    start = time.monotonic()
-    while True:
-        replies = app.control.ping(timeout=0.3)
-        if len(replies) >= count:
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout_s:
-            raise RuntimeError(f"only {len(replies)} of {count} workers answered ping in {timeout_s:g} s")
 
 
 def proc_cpu_ns(pid: int) -> int:
@@ -173,76 +145,58 @@ def parse_size(text: str) -> int:
 
 
 class LocalCluster:
-    """A loopback redis-server (append-only, password) and `celery worker` processes."""
+    """A loopback redis-server (append-only, password) and `celery worker` processes: producer.local's cluster."""
 
     name = "local"
 
     def __init__(self) -> None:
-        if shutil.which("redis-server") is None:
-            raise RuntimeError("--local needs redis-server (apt-get install redis-server)")
         self.tmp = Path(tempfile.mkdtemp(prefix="cpd-bench-"))
-        self.port, password = free_port(), "bench-" + uuid.uuid4().hex[:12]
-        self.broker_url = f"redis://:{password}@127.0.0.1:{self.port}/0"
-        self.result_backend = f"redis://:{password}@127.0.0.1:{self.port}/1"
-        self.redis = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                       "--requirepass", password, "--appendonly", "yes", "--save", "",
-                                       "--dir", str(self.tmp)], stdout=subprocess.DEVNULL)
-        self.procs: list[subprocess.Popen] = []
+        self.cluster: local.LocalCluster | None = None
+
+    @property
+    def broker_url(self) -> str:
+        return self._started().broker_url
+
+    @property
+    def result_backend(self) -> str:
+        return self._started().result_backend
 
     @property
     def workers(self) -> int:
-        return len(self.procs)
+        return len(self.cluster.workers) if self.cluster else 0
+
+    def _started(self) -> local.LocalCluster:
+        if self.cluster is None:
+            raise RuntimeError("the local cluster is not started")
+        return self.cluster
 
     def start(self, workers: int) -> None:
+        self.cluster = local.LocalCluster.start(self.tmp, 0, prefix="bench")
         self.scale(workers)
 
     def scale(self, workers: int) -> None:
         """Start or stop worker processes until `workers` run and answer ping."""
-        while len(self.procs) > workers:
-            self._stop(self.procs.pop())
-        env = {**os.environ, "BROKER_URL": self.broker_url, "RESULT_BACKEND": self.result_backend}
-        while len(self.procs) < workers:
-            i = len(self.procs)
-            log = open(self.tmp / f"worker-{i}.log", "w")  # noqa: SIM115  (lives as long as the worker)
-            self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "worker", "worker", "-n", f"bench{i}-{uuid.uuid4().hex[:6]}@%h",
-                 "-E", "-c", "1", "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-                cwd=ROOT, env={**env, "HEALTH_FILE": str(self.tmp / f"worker-{i}.alive")}, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True))
-        wait_for_workers(make_app(self.broker_url, self.result_backend), workers, 300)
+        cluster = self._started()
+        if len(cluster.workers) > workers:
+            cluster.remove_workers(len(cluster.workers) - workers)
+        cluster.add_workers(workers - len(cluster.workers), prefix="bench", timeout_s=300)
 
     def remove_workers(self) -> None:
         self.scale(0)
 
-    @staticmethod
-    def _stop(proc: subprocess.Popen) -> None:
-        """Warm shutdown, then SIGKILL to the whole process group if it hangs."""
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            self._stop(proc)
-        self.procs = []
-        self.redis.terminate()
-        self.redis.wait(10)
+        if self.cluster is not None:
+            self.cluster.stop(grace_s=20)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def memory(self) -> dict[str, list[int]]:
         """PSS per worker (main process + pool) and of redis-server."""
-        return {"worker": [sum(proc_pss_bytes(p) for p in [proc.pid, *children(proc.pid)]) for proc in self.procs],
-                "redis": [proc_pss_bytes(self.redis.pid)], "flower": []}
+        cluster = self._started()
+        return {"worker": [sum(proc_pss_bytes(p) for p in [w.pid, *children(w.pid)]) for w in cluster.workers],
+                "redis": [proc_pss_bytes(cluster.redis.pid)], "flower": []}
 
     def worker_cpu_ns(self) -> int:
-        return sum(proc_cpu_ns(p) for proc in self.procs for p in [proc.pid, *children(proc.pid)])
+        return sum(proc_cpu_ns(p) for w in self._started().workers for p in [w.pid, *children(w.pid)])
 
     @staticmethod
     def engine_cpu_ns() -> int:

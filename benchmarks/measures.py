@@ -13,9 +13,9 @@ from typing import Any
 
 from celery import Celery
 
-from benchmarks.clusters import wait_for_workers
 from producer.figures import summarize
 from producer.jobs import plan
+from producer.local import wait_for_workers
 from producer.submit import run_batch
 from producer.sweep import only
 

@@ -24,6 +24,7 @@ from producer.compare import flavours
 from producer.errors import RET_INTERRUPTED, RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError, UsageError
 from producer.figures import summarize
 from producer.jobs import TASKS, Outcome, plan
+from producer.local_cli import local
 from producer.plot import check_format, gantt, speedup_curve
 from producer.queues import depth, depths
 from producer.queues import purge as purge_queues
@@ -362,6 +363,9 @@ def purge(yes: bool, queues: tuple[str, ...]) -> int:
 
 def _sigterm(*_: Any) -> None:
     raise KeyboardInterrupt  # stopped from outside (docker stop, kill): withdraw as on Ctrl-C
+
+
+cli.add_command(local)
 
 
 def main(argv: list[str] | None = None) -> None:

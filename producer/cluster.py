@@ -105,5 +105,6 @@ def ready_workers(app: Celery, queue: str, timeout_s: float, wait_s: float = 0.0
     if not workers:
         others = sorted({q for w in online for q in w.queues})
         hint = f"queues with workers: {', '.join(others)}" if others else "no worker answers at all"
-        raise NoWorkers(f"no worker consumes queue '{queue}' ({hint}); start them first: docker compose up -d --wait")
+        raise NoWorkers(f"no worker consumes queue '{queue}' ({hint}); start them first: docker compose up -d --wait "
+                        "(or without Docker: python -m producer local up)")
     return workers

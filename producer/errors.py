@@ -9,6 +9,7 @@ RET_USAGE = 2  # bad arguments (click's own convention)
 RET_BROKER = 3  # Redis could not be reached or refused us
 RET_NO_WORKERS = 4  # no worker consumes the queue: nothing was submitted
 RET_INTERRUPTED = 130  # Ctrl-C (or SIGTERM): our queued jobs were withdrawn first
+RET_LOCAL = 5  # the local cluster could not start (port taken, a worker that exited), or is not up
 
 
 class ProducerError(Exception):
@@ -39,3 +40,11 @@ class Interrupted(ProducerError):
     """Raised after Ctrl-C or SIGTERM, once the batch's queued jobs were withdrawn."""
 
     exit_code = RET_INTERRUPTED
+class RedisServerMissing(BrokerUnreachable):
+    """Raised when no redis-server is installed for a local cluster; says how to install one."""
+
+
+class LocalClusterError(ProducerError):
+    """Raised when the local cluster cannot start, or is not up when a command needs it."""
+
+    exit_code = RET_LOCAL

@@ -44,4 +44,9 @@ def wait_for(condition: Callable[[], T], timeout_s: float, what: str, interval_s
 
 # The local cluster's fixtures, for the integration and fault tests (imported last: they use
 # the helpers above).
-from tests.local_cluster import redis_env, redis_server, start_workers  # noqa: E402,F401
+from tests.local_cluster import (  # noqa: E402,F401
+    private_local_cluster_dir,
+    redis_env,
+    redis_server,
+    start_workers,
+)

@@ -1,80 +1,67 @@
 """Fixtures: a real redis-server on a free loopback port, real `celery -A worker worker` processes.
 
-Each fixture owns what it starts and stops it by its own pid, so a test never touches a
-Redis or a cluster the user has running.
+Both are started by producer.local and producer.redis_server, the code behind
+`python -m producer local up`, so the tests run what users run. Each fixture owns what it
+starts and stops it by its own pid, so a test never touches a Redis or a cluster the user
+has running.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import subprocess
-import sys
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import redis
 from celery import Celery
 
-from tests.conftest import free_port, skip_unless_required, wait_for
-from tests.helpers import ROOT
+from producer.errors import RedisServerMissing
+from producer.local import ManagedProcess, stop_processes, wait_for_workers
+from producer.local import start_workers as spawn_workers
+from producer.local_state import DIR_VARIABLE
+from producer.redis_server import RedisProcess, find_redis_server
+from tests.conftest import skip_unless_required
 
 PASSWORD = "integration-secret"
 
 
-@dataclass
-class RedisServer:
-    """A redis-server this test session started, with the URLs that reach it."""
+@pytest.fixture(scope="session", autouse=True)
+def private_local_cluster_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """LOCAL_CLUSTER_DIR in a fresh folder for the session: no test finds, or stops, a user's `local up`."""
+    previous = os.environ.get(DIR_VARIABLE)
+    os.environ[DIR_VARIABLE] = str(tmp_path_factory.mktemp("local-cluster"))
+    yield Path(os.environ[DIR_VARIABLE])
+    if previous is None:
+        os.environ.pop(DIR_VARIABLE, None)
+    else:
+        os.environ[DIR_VARIABLE] = previous
 
-    port: int
-    password: str = PASSWORD
 
-    def url(self, db: int, password: str | None = None) -> str:
-        return f"redis://:{self.password if password is None else password}@127.0.0.1:{self.port}/{db}"
-
-    @property
-    def env(self) -> dict[str, str]:
-        """What the producer and the workers need to find this Redis."""
-        return {"BROKER_URL": self.url(0), "RESULT_BACKEND": self.url(1)}
-
-    def client(self, db: int = 0) -> redis.Redis:
-        return redis.Redis(port=self.port, password=self.password, db=db, socket_timeout=5)
+def redis_binary() -> str:
+    """The redis-server a local cluster would use; skips (or fails under REQUIRE_ALL=1) without one."""
+    try:
+        return find_redis_server()
+    except RedisServerMissing:
+        skip_unless_required("redis-server is not installed (scripts/test installs it)")
+        raise
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
     """A real redis-server on 127.0.0.1, password-protected, no persistence."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        skip_unless_required("redis-server is not installed (scripts/test installs it)")
-    server = RedisServer(free_port())
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [binary, "--port", str(server.port), "--bind", "127.0.0.1", "--requirepass", server.password,
-         "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-    )
+    server = RedisProcess(tmp_path_factory.mktemp("redis"), password=PASSWORD, appendonly=False,
+                          binary=redis_binary())
+    server.start()
     try:
-        wait_for(lambda: _pings(server), 10, f"redis-server on port {server.port}")
         yield server
     finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def _pings(server: RedisServer) -> bool:
-    try:
-        return bool(server.client().ping())
-    except redis.RedisError:
-        return False
+        server.stop()
 
 
 @pytest.fixture
-def redis_env(redis_server: RedisServer) -> dict[str, str]:
+def redis_env(redis_server: RedisProcess) -> dict[str, str]:
     """The environment for a test that starts clean: both databases emptied."""
     server = redis_server.client()
     server.flushall()
@@ -115,9 +102,10 @@ def start_workers(redis_env: dict[str, str], tmp_path: Path) -> Iterator[Callabl
     """Start N real `celery -A worker worker` processes; waits until each answers ping.
 
     They use the session's Redis unless `redis` (BROKER_URL, RESULT_BACKEND) names another.
-    Stops them all with SIGTERM (warm shutdown), then SIGKILL for any that hang.
+    Stops them all with SIGTERM (warm shutdown), then SIGKILL to the process group of any
+    that hang, and of pool processes a test orphaned by killing their parent.
     """
-    started: list[subprocess.Popen] = []
+    started: list[ManagedProcess] = []
     apps: list[Celery] = []
 
     def start(count: int, concurrency: int = 1, queue: str = "jobs", pool: str = "prefork",
@@ -125,44 +113,14 @@ def start_workers(redis_env: dict[str, str], tmp_path: Path) -> Iterator[Callabl
         urls = redis or redis_env
         app = Celery(broker=urls["BROKER_URL"], backend=urls["RESULT_BACKEND"])
         apps.append(app)
-        workers = Workers(app)
-        for _ in range(count):
-            name = f"it-{uuid.uuid4().hex[:8]}@%h"
-            log = open(tmp_path / f"{name.split('@')[0]}.log", "w")  # noqa: SIM115  (closed with the process)
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "worker", "worker", "-n", name, "-Q", queue, "-E",
-                 "-c", str(concurrency), "-P", pool, "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-                cwd=ROOT,
-                env={**os.environ, **urls, "HEALTH_FILE": str(tmp_path / f"{name}.alive"), **(env or {})},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: a test can kill worker and pool at once
-            )
-            started.append(proc)
-            workers.procs.append(proc)
-            workers.logs.append(Path(log.name))
-            workers.names.append(name.replace("%h", os.uname().nodename))
-
-        def all_answer() -> bool:
-            replies = {name for reply in app.control.ping(timeout=0.5) for name in reply}
-            return set(workers.names) <= replies
-
-        wait_for(all_answer, 30, f"{count} workers to answer ping")
+        new = spawn_workers(count, {**os.environ, **urls, **(env or {})}, tmp_path, concurrency=concurrency,
+                            queue=queue, pool=pool, prefix="it")
+        started.extend(new)
+        workers = Workers(app, [w.proc for w in new], [w.name for w in new], [w.log for w in new])
+        wait_for_workers(app, workers.names, 30)
         return workers
 
     yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in started:
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        try:  # pool processes a test orphaned by killing their parent
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    stop_processes(started, grace_s=15)
     for app in apps:
         app.close()

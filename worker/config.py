@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from producer.local_state import local_urls as _local_urls  # standard library only
 from worker.errors import SettingError
 
 
@@ -67,6 +68,10 @@ def _redis_urls() -> tuple[str, str]:
     producer finds a compose cluster with no variable set."""
     broker = _raw("BROKER_URL")
     backend = _raw("RESULT_BACKEND")
+    # With no Redis named at all, the cluster `producer local up` recorded, if its Redis
+    # runs: the producer and `celery -A worker ...` find it from any shell.
+    if local := _local_urls():
+        return local
     if broker is None:
         host = _raw("REDIS_HOST") or "localhost"
         port = _int("REDIS_PORT", 6379)

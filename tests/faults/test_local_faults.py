@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection
 
+from producer.redis_server import RedisProcess
 from tests.conftest import free_port, wait_for
 from tests.helpers import ROOT, Background, run_producer
 
@@ -80,31 +81,12 @@ def test_sigterm_lets_the_running_job_finish(start_workers, redis_env):
 
 
 @pytest.fixture
-def persistent_redis(tmp_path):
+def persistent_redis(tmp_path, redis_server):  # redis_server: skips without redis-server
     """A redis-server with append-only persistence that a test may restart on the same port."""
-    port, password = free_port(), "restart-secret"
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--requirepass", password,
-            "--appendonly", "yes", "--save", "", "--dir", str(tmp_path)]
-
-    class Server:
-        env = {"BROKER_URL": f"redis://:{password}@127.0.0.1:{port}/0",
-               "RESULT_BACKEND": f"redis://:{password}@127.0.0.1:{port}/1"}
-        proc: subprocess.Popen
-
-        def start(self) -> None:
-            self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-            wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "-a", password, "--no-auth-warning",
-                                             "ping"], capture_output=True, text=True).stdout.strip() == "PONG",
-                     10, "redis-server to answer")
-
-        def stop(self) -> None:
-            self.proc.terminate()  # SIGTERM: Redis flushes the append-only file and exits
-            self.proc.wait(10)
-
-    server = Server()
+    server = RedisProcess(tmp_path / "redis", password="restart-secret", appendonly=True)
     server.start()
     yield server
-    server.stop()
+    server.stop()  # SIGTERM: Redis flushes the append-only file and exits
 
 
 def test_queued_jobs_survive_a_redis_restart(persistent_redis, start_workers):

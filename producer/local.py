@@ -1,0 +1,303 @@
+"""The local cluster: a redis-server and real `celery -A worker worker` processes, no containers.
+
+`python -m producer local up` runs one for users and records it in a state file, so any
+later shell finds it (`worker.config` reads the URLs from there) and `local down` stops
+exactly what was started. The integration and fault tests' fixtures and
+`python -m benchmarks --local` start and wait for their workers with the same functions.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from celery.utils.nodenames import host_format
+
+from producer.errors import LocalClusterError
+from producer.local_state import is_running, process_identity, read_state, state_dir, write_state
+from producer.redis_server import HOST, RedisProcess, free_port, last_line
+
+#: Where `celery -A worker` finds the same `worker` package this process imports.
+APP_ROOT = Path(importlib.util.find_spec("worker").origin).parent.parent  # type: ignore[union-attr,arg-type]
+
+
+@dataclass
+class ManagedProcess:
+    """A process we started in its own process group, and how to recognise it from any other shell."""
+
+    name: str
+    pid: int
+    identity: str | None  # its start time: a later process given the same pid has another
+    log: Path
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def spawn(cls, name: str, argv: list[str], env: Mapping[str, str], log: Path) -> ManagedProcess:
+        """Start `argv` with its output in `log`, in a session of its own.
+
+        Its own session: Ctrl-C or a closed terminal in the shell that started it does not
+        reach it, and its process group (the pid) takes its children along when it is killed.
+        """
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "wb") as out:  # the child keeps its own copy of the file
+            proc = subprocess.Popen(argv, cwd=APP_ROOT, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        return cls(name, proc.pid, process_identity(proc.pid), log, proc)
+
+    def running(self) -> bool:
+        if self.proc is not None:
+            return self.proc.poll() is None
+        return is_running(self.record())
+
+    def record(self) -> dict[str, Any]:
+        return {"name": self.name, "pid": self.pid, "pgid": self.pid, "identity": self.identity, "log": str(self.log)}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ManagedProcess:
+        return cls(record["name"], record["pid"], record["identity"], Path(record["log"]))
+
+
+def stop_processes(processes: Collection[ManagedProcess], grace_s: float = 15) -> None:
+    """Stop each process and its process group: SIGTERM, then SIGKILL to the group past `grace_s`.
+
+    SIGTERM goes to the main process only: a worker then shuts down warm, letting its pool
+    finish the running jobs (Celery resets SIGTERM in pool processes, so they would die at
+    once). A pid whose start time differs from the recorded one is someone else's: left alone.
+    """
+    ours = [p for p in processes if p.running()]
+    for process in ours:
+        _signal(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while any(p.running() for p in ours) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for process in processes:
+        if process in ours or process_identity(process.pid) is None:
+            # Our group, or one whose leader is gone: its pgid cannot be given to a new process
+            # while pool processes orphaned by the leader's death are still in it.
+            _signal(process.pid, signal.SIGKILL, group=True)
+        if process.proc is not None:
+            process.proc.wait(5)
+
+
+def _signal(pid: int, signum: int, group: bool = False) -> None:
+    try:
+        os.killpg(pid, signum) if group else os.kill(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone
+
+
+def start_workers(count: int, env: Mapping[str, str], log_dir: Path, *, concurrency: int = 1, queue: str = "jobs",
+                  pool: str = "prefork", prefix: str = "local", loglevel: str = "INFO") -> list[ManagedProcess]:
+    """Start `count` real `celery -A worker worker` processes with unique node names.
+
+    `env` must name the Redis (BROKER_URL, RESULT_BACKEND); each worker's heartbeat file
+    and log go to `log_dir`. Does not wait: see wait_for_workers.
+    """
+    started = []
+    for _ in range(count):
+        node = f"{prefix}-{uuid.uuid4().hex[:6]}"
+        argv = [sys.executable, "-m", "celery", "-A", "worker", "worker", "-n", f"{node}@%h", "-Q", queue, "-E",
+                "-c", str(concurrency), "-P", pool, "--without-gossip", "--without-mingle", f"--loglevel={loglevel}"]
+        worker_env = {**env, "HEALTH_FILE": str(log_dir / f"{node}.alive")}
+        started.append(ManagedProcess.spawn(host_format(f"{node}@%h"), argv, worker_env, log_dir / f"{node}.log"))
+    return started
+
+
+def wait_for_workers(app: Celery, expected: int | Collection[str], timeout_s: float,
+                     check: Callable[[], None] | None = None) -> float:
+    """Seconds until the named workers (or `expected` many) answer ping; LocalClusterError past `timeout_s`.
+
+    `check` runs between pings, to fail at once when a worker has already exited.
+    """
+    names = None if isinstance(expected, int) else set(expected)
+    want = len(names) if names is not None else expected
+    start = time.monotonic()
+    deadline = start + timeout_s
+    while True:
+        destination = sorted(names) if names is not None else None  # others need not answer
+        replies = {name for reply in app.control.ping(destination, timeout=0.5, limit=want) for name in reply}
+        if (names <= replies) if names is not None else len(replies) >= want:
+            return time.monotonic() - start
+        if check is not None:
+            check()
+        if time.monotonic() > deadline:
+            missing = f"{', '.join(sorted(names - replies))}" if names is not None else f"{want - len(replies)} of them"
+            raise LocalClusterError(f"workers did not answer ping within {timeout_s:g} s: {missing}")
+
+
+def make_app(broker_url: str, result_backend: str) -> Celery:
+    """A Celery app with the project's settings, pointed at the given Redis."""
+    app = Celery("local")
+    app.config_from_object("worker.config")
+    app.conf.update(broker_url=broker_url, result_backend=result_backend)
+    return app
+
+
+@dataclass
+class LocalCluster:
+    """A redis-server, N workers and maybe Flower started here, recorded in `directory`'s state file."""
+
+    directory: Path
+    port: int
+    password: str
+    redis: ManagedProcess
+    workers: list[ManagedProcess] = field(default_factory=list)
+    flower: ManagedProcess | None = None
+    flower_port: int | None = None
+    queue: str = "jobs"
+    concurrency: int = 1
+    pool: str = "prefork"
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def broker_url(self) -> str:
+        return f"redis://:{self.password}@{HOST}:{self.port}/0"
+
+    @property
+    def result_backend(self) -> str:
+        return f"redis://:{self.password}@{HOST}:{self.port}/1"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of this cluster's processes: ours, pointed at this Redis."""
+        return {**os.environ, "BROKER_URL": self.broker_url, "RESULT_BACKEND": self.result_backend}
+
+    @property
+    def log_dir(self) -> Path:
+        return self.directory / "logs"
+
+    @property
+    def flower_url(self) -> str | None:
+        return f"http://{HOST}:{self.flower_port}" if self.flower_port else None
+
+    def processes(self) -> list[ManagedProcess]:
+        """Everything started, in the order to stop it: Redis last, so workers can leave cleanly."""
+        return [*([self.flower] if self.flower else []), *self.workers, self.redis]
+
+    # --- starting ------------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, directory: Path, workers: int, *, concurrency: int = 1, queue: str = "jobs",
+              pool: str = "prefork", port: int | None = None, flower: bool = False, loglevel: str = "INFO",
+              prefix: str = "local", appendonly: bool = True, timeout_s: float = 60) -> LocalCluster:
+        """Start Redis and `workers` workers, wait until they answer; on any failure stop all of it.
+
+        The state file is written as soon as a process exists, so `local down` stops it even
+        if this process is killed half-way.
+        """
+        for stale in ("redis", "logs"):  # a previous cluster's queue and logs: start clean
+            shutil.rmtree(directory / stale, ignore_errors=True)
+        server = RedisProcess(directory / "redis", port=port, appendonly=appendonly)
+        server.start()
+        assert server.proc is not None
+        redis = ManagedProcess("redis-server", server.proc.pid, process_identity(server.proc.pid), server.log,
+                               server.proc)
+        cluster = cls(directory, server.port, server.password, redis, queue=queue, concurrency=concurrency,
+                      pool=pool)
+        try:
+            cluster.save()
+            cluster.add_workers(workers, loglevel=loglevel, prefix=prefix, timeout_s=timeout_s)
+            if flower:
+                cluster.start_flower(timeout_s)
+        except BaseException:  # Ctrl-C included: leave nothing running
+            cluster.stop()
+            raise
+        return cluster
+
+    def add_workers(self, count: int, *, loglevel: str = "INFO", prefix: str = "local", timeout_s: float = 60) -> None:
+        """Start `count` more workers and wait until each answers ping, or fail naming the first that exited."""
+        if count <= 0:
+            return
+        new = start_workers(count, self.env, self.log_dir, concurrency=self.concurrency, queue=self.queue,
+                            pool=self.pool, prefix=prefix, loglevel=loglevel)
+        self.workers += new
+        self.save()
+
+        def exited() -> None:
+            for worker in new:
+                if not worker.running():
+                    code = worker.proc.returncode if worker.proc else "?"
+                    raise LocalClusterError(f"worker {worker.name} exited (code {code}) before answering: "
+                                            f"{last_line(worker.log) or 'see ' + str(worker.log)}")
+
+        app = make_app(self.broker_url, self.result_backend)
+        try:
+            wait_for_workers(app, [w.name for w in new], timeout_s, check=exited)
+        finally:
+            app.close()
+
+    def remove_workers(self, count: int, grace_s: float = 20) -> None:
+        """Stop the `count` most recently started workers (warm shutdown)."""
+        leaving = self.workers[len(self.workers) - count:] if count else []
+        stop_processes(leaving, grace_s)
+        self.workers = self.workers[: len(self.workers) - len(leaving)]
+        self.save()
+
+    def start_flower(self, timeout_s: float = 60) -> None:
+        """Flower on a free loopback port, behind the same password as Redis (user `admin`)."""
+        self.flower_port = free_port()
+        argv = [sys.executable, "-m", "celery", "-A", "worker", "flower", f"--port={self.flower_port}",
+                f"--address={HOST}"]
+        self.flower = ManagedProcess.spawn("flower", argv, {**self.env, "FLOWER_BASIC_AUTH": f"admin:{self.password}"},
+                                           self.log_dir / "flower.log")
+        self.save()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.flower_url}/healthcheck", timeout=1).close()
+                return
+            except OSError:
+                if not self.flower.running() or time.monotonic() > deadline:
+                    raise LocalClusterError(f"flower did not start: {last_line(self.flower.log)}") from None
+                time.sleep(0.2)
+
+    # --- the state file ------------------------------------------------------------------
+
+    def save(self) -> None:
+        write_state(self.directory, {
+            "version": 1, "started_at": self.started_at, "port": self.port, "password": self.password,
+            "broker_url": self.broker_url, "result_backend": self.result_backend, "queue": self.queue,
+            "concurrency": self.concurrency, "pool": self.pool, "flower_port": self.flower_port,
+            "redis": self.redis.record(), "workers": [w.record() for w in self.workers],
+            "flower": self.flower.record() if self.flower else None,
+        })
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> LocalCluster | None:
+        """The cluster recorded in `directory` (default: the user's state folder), or None."""
+        directory = directory or state_dir()
+        state = read_state(directory)
+        if state is None or state.get("version") != 1:
+            return None
+        return cls(directory, state["port"], state["password"], ManagedProcess.from_record(state["redis"]),
+                   [ManagedProcess.from_record(w) for w in state["workers"]],
+                   ManagedProcess.from_record(state["flower"]) if state.get("flower") else None,
+                   state.get("flower_port"), state["queue"], state["concurrency"], state["pool"],
+                   state["started_at"])
+
+    # --- stopping ------------------------------------------------------------------------
+
+    def stop(self, grace_s: float = 15) -> None:
+        """Stop every process this cluster started, then remove its state and Redis' data (logs stay)."""
+        stop_processes([p for p in self.processes() if p is not self.redis], grace_s)
+        stop_processes([self.redis], grace_s)
+        (self.directory / "state.json").unlink(missing_ok=True)
+        shutil.rmtree(self.directory / "redis", ignore_errors=True)
+
+    def logs(self) -> Iterator[tuple[str, Path]]:
+        """(name, log file) of each process, workers first."""
+        for process in [*self.workers, *([self.flower] if self.flower else []), self.redis]:
+            yield process.name, process.log

