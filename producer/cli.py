@@ -21,6 +21,7 @@ from producer.cluster import check_brokers, consuming, online_workers, ready_wor
 from producer.compare import compare as compare_flavours
 from producer.compare import flavours
 from producer.errors import RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError
+from producer.live import live_run, watch
 from producer.plot import gantt, pyplot, speedup_curve
 from producer.report import json_document, print_text
 from producer.submit import TASKS, Outcome, plan, run_batch
@@ -95,13 +96,15 @@ def default_timeout(jobs: int, duration_s: float) -> float:
               help="Seconds to wait for all results [default: 2 x jobs x duration + VISIBILITY_TIMEOUT + 30].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the report.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar while waiting (on a terminal).")
+@click.option("--live/--no-live", default=True,
+              help="On a terminal, draw the run live from the cluster's events (lanes, queue) while waiting.")
 @click.option("--timeline/--no-timeline", default=True, help="Draw the run per worker in the terminal.")
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
               help="Write the run as a Chrome trace (open it in ui.perfetto.dev).")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
               help="Save a Gantt chart of the run as PNG (needs the plot extra).")
 def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: str, fail_rate: float,
-        flaky_rate: float, timeout: float | None, as_json: bool, progress: bool, timeline: bool,
+        flaky_rate: float, timeout: float | None, as_json: bool, progress: bool, live: bool, timeline: bool,
         trace: Path | None, plot: Path | None) -> int:
     """Submit the jobs, wait for them, and report who ran what when (the default command)."""
     if not queue.strip():
@@ -112,9 +115,10 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
     err = Console(stderr=True)
     slots = sum(w.slots for w in ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT))
 
+    live = live and not as_json and err.is_terminal and sys.stdout.isatty()
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err, transient=True, disable=not (progress and err.is_terminal))
-    with bar:
+                   console=err, transient=True, disable=live or not (progress and err.is_terminal))
+    with bar, live_run(app, err, queue, jobs, slots, duration, enabled=live):
         track = bar.add_task(f"{jobs} jobs on {slots} slots", total=jobs)
 
         def advance(_: Outcome) -> None:
@@ -225,6 +229,9 @@ def sweep(jobs: int | None, duration: float, kind: str, queue: str, plot: Path |
         speedup_curve(plot, [vars(p) for p in points])
         err.print(f"plot written to {plot}", markup=False, highlight=False)
     return RET_JOBS_FAILED if any(p.failed for p in points) else RET_OK
+
+
+cli.add_command(watch)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -224,6 +224,7 @@ class ClusterEvents:
                 with self.app.connection_for_read() as connection:
                     receiver = self.app.events.Receiver(connection, handlers={"*": self._handle})
                     receiver.connect_max_retries = 0  # fail fast: this loop reports, backs off and retries
+                    receiver.on_connection_error = lambda *_: None  # kombu would log a traceback over the view
                     receiver.on_consume_ready = self._ready_to_consume
                     receiver.should_stop = self.should_stop
                     self._receiver = receiver

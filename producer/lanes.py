@@ -172,7 +172,7 @@ def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float 
 
     nodes = sorted({node for node, _ in by_slot} | set(workers))
     short = short_names(nodes)
-    label_width = min(max((len(short[n]) + 9 for n in nodes), default=12), max(12, width // 3))
+    label_width = min(max((len(short[n]) + 8 for n in nodes), default=12), max(12, width // 4))
     columns = max(1, width - label_width - 1)
 
     def col(t: float) -> int:
@@ -182,8 +182,14 @@ def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float 
         w = workers.get(node)
         return "unknown" if w is None else "alive" if w.alive else "offline" if w.offline else "dead"
 
+    pids_of: dict[str, set[int | None]] = defaultdict(set)
+    for node, pid in by_slot:
+        pids_of[node].add(pid)
+
     def label(node: str, pid: int | None, sub: int) -> str:
-        suffix = (f" {pid}" if pid is not None else "") + (f"/{sub + 1}" if sub else "")
+        # the event's pid is the worker's main process (not the pool process the result record names):
+        # shown only to tell apart two processes under one node name (a worker restarted with that name)
+        suffix = (f" {pid}" if pid is not None and len(pids_of[node]) > 1 else "") + (f"/{sub + 1}" if sub else "")
         state = {"dead": " dead", "offline": " left"}.get(status(node), "")
         return fit(short[node], label_width - len(suffix) - len(state)) + suffix + state
 

@@ -57,7 +57,7 @@ def test_overlapping_jobs_on_two_workers_get_a_lane_each_and_grow_while_running(
     c.heartbeat("w1@h", 1.5)
     c.heartbeat("w2@h", 1.5)
     early, later = c.view(1.0), c.view(2.0)
-    assert [lane.label for lane in early.lanes] == ["w1 100", "w2 100"]
+    assert [lane.label for lane in early.lanes] == ["w1", "w2"]
     assert early.running == 2 and early.waiting == 0
     for before, after in zip(early.lanes, later.lanes, strict=True):
         assert bar_length(after, later.columns) > bar_length(before, early.columns) > 0
@@ -88,7 +88,7 @@ def test_jobs_running_at_once_in_one_thread_pool_process_get_sub_lanes_that_neve
     c.heartbeat("th@h", 4.5, pid=7)
     view = c.view(5.0)
     assert [(lane.pid, lane.sub) for lane in view.lanes] == [(7, 0), (7, 1), (7, 2)]
-    assert [lane.label for lane in view.lanes] == ["th@h 7", "th@h 7/2", "th@h 7/3"]
+    assert [lane.label for lane in view.lanes] == ["th@h", "th@h/2", "th@h/3"]
     assert [seg.task_id for seg in view.lanes[0].segments] == ["t0", "t3"]
     for lane in view.lanes:
         cols = [c for seg in lane.segments for c in range(seg.start, seg.end)]
@@ -117,6 +117,16 @@ def test_a_worker_lost_mid_job_is_marked_dead_and_its_job_comes_back_redelivered
     again = alive.segments[0]
     assert again.task_id == "job" and again.kind == "running" and again.text.startswith(REDELIVERED)
     assert view.redelivered == 1 and view.workers_dead == 1 and view.workers_alive == 1
+
+
+def test_a_worker_restarted_under_the_same_name_gets_a_lane_per_process_labelled_by_pid():
+    c = Cluster()
+    c.heartbeat("w1@h", 0, pid=5)
+    c.runs("a", "w1@h", 0.0, 1.0, pid=5)
+    c.heartbeat("w1@h", 3.0, pid=6)
+    c.runs("b", "w1@h", 3.0, pid=6)
+    view = c.view(4.0)
+    assert [lane.label for lane in view.lanes] == ["w1@h 5", "w1@h 6"]
 
 
 def test_a_killed_worker_without_redelivery_yet_still_shows_its_job_as_lost():
