@@ -65,7 +65,7 @@ class QueueDepth:
 def header(view: LiveView, depths: dict[str, int] | None, connected: bool, error: str | None,
            title: str) -> list[Text]:
     """The lines above the lanes: what, the queue, counts, and the broker's state when it is away."""
-    line = Text(title, style="bold")
+    line = Text(title, style="bold", no_wrap=True, overflow="ellipsis")
     if depths is not None:
         line.append("  queue " + " ".join(f"{q} {n}" for q, n in depths.items()))
     line.append(f"  waiting {view.waiting}  running {view.running}  done {view.succeeded}")
@@ -77,7 +77,8 @@ def header(view: LiveView, depths: dict[str, int] | None, connected: bool, error
         line.append(f"  redelivered {view.redelivered}", style="yellow")
     lines = [line]
     if not connected or depths is None:
-        lines.append(Text(f"broker unreachable, reconnecting… {error or ''}".rstrip(), style="bold red"))
+        lines.append(Text(f"broker unreachable, reconnecting… {error or ''}".rstrip(), style="bold red",
+                          no_wrap=True, overflow="ellipsis"))
     return lines
 
 
@@ -98,7 +99,8 @@ def draw(view: LiveView, lines: list[Text]) -> Group:
         out.append(Text(f"+{view.hidden_lanes} more lanes (a taller terminal shows them)", style="dim"))
     axis = [" "] * view.columns
     for col, label in view.ticks:
-        if all(c == " " for c in axis[col: col + len(label) + 1]):
+        col = min(col, view.columns - len(label))  # "now" ends at the right edge
+        if col >= 0 and all(c == " " for c in axis[col: col + len(label) + 1]):
             axis[col: col + len(label)] = label
     out.append(Text(" " * (view.label_width + 1) + "".join(axis)[: view.columns], style="dim"))
     return Group(*out)
