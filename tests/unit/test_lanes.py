@@ -224,3 +224,13 @@ def test_ticks_count_up_for_a_run_and_down_to_now_for_watch():
     assert tick_marks(4.0, 64, relative_to_end=False)[:3] == [(0, "0s"), (8, "0.5s"), (16, "1s")]
     marks = tick_marks(30.0, 60, relative_to_end=True)
     assert marks[-1] == (59, "now") and all(lab.startswith("-") for _, lab in marks[:-1])
+
+
+def test_a_snapshot_since_a_moment_leaves_out_only_tasks_finished_before_it():
+    c = Cluster()
+    c.heartbeat("w1@h", 0)
+    c.runs("old", "w1@h", 0.0, 1.0)
+    c.runs("stuck", "w1@h", 1.0)  # still running: always kept
+    c.runs("new", "w1@h", 20.0, 21.0)
+    ids = {t.id for t in snapshot(c.state, T0 + 25, since=T0 + 10).tasks}
+    assert ids == {"stuck", "new"}
