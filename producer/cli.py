@@ -24,6 +24,7 @@ from producer.compare import flavours
 from producer.errors import RET_INTERRUPTED, RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError, UsageError
 from producer.figures import summarize
 from producer.jobs import TASKS, Outcome, plan
+from producer.live import live_run, watch
 from producer.local_cli import local
 from producer.plot import check_format, gantt, speedup_curve
 from producer.queues import depth, depths
@@ -167,13 +168,15 @@ QUEUE_OPTION = click.option("--queue", "-q", default=config.QUEUE, show_default=
                    "[default: 2 x jobs x duration + VISIBILITY_TIMEOUT + 30].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the report.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar while waiting (on a terminal).")
+@click.option("--live/--no-live", default=True,
+              help="On a terminal, draw the run live from the cluster's events (lanes, queue) while waiting.")
 @click.option("--timeline/--no-timeline", default=True, help="Draw the run per worker slot in the terminal.")
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
               help="Write the run as a Chrome trace (open it in ui.perfetto.dev).")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
               help="Save a Gantt chart of the run (.png, .svg, .pdf; needs the plot extra).")
 def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: str, fail_rate: float,
-        flaky_rate: float, timeout: float | None, as_json: bool, progress: bool, timeline: bool,
+        flaky_rate: float, timeout: float | None, as_json: bool, progress: bool, live: bool, timeline: bool,
         trace: Path | None, plot: Path | None) -> int:
     """Submit the jobs, wait for them, and report who ran what when.
 
@@ -191,9 +194,10 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
         say(err, f"{ahead} jobs from an earlier run are queued ahead of yours: python -m producer purge",
             style="yellow")
 
+    live = live and not as_json and err.is_terminal and sys.stdout.isatty()
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err, transient=True, disable=not (progress and err.is_terminal))
-    with bar:
+                   console=err, transient=True, disable=live or not (progress and err.is_terminal))
+    with bar, live_run(app, err, queue, jobs, slots, duration, enabled=live):
         track = bar.add_task(f"{jobs} jobs on {slots} slots", total=jobs)
 
         def advance(_: Outcome) -> None:
@@ -366,6 +370,7 @@ def _sigterm(*_: Any) -> None:
 
 
 cli.add_command(local)
+cli.add_command(watch)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,241 @@
+"""The live view's layout: an events Snapshot in, lanes of bars in character columns out.
+
+Pure (no I/O, no clock of its own: `now` is passed in), so it is unit-tested from synthetic
+events. One lane per worker slot: (node, pid) as the worker's task-started events name it,
+and, where one pid runs several jobs at once (threads, gevent, prefork with concurrency > 1),
+one sub-lane per job running at the same time, each job on the first sub-lane free, so bars
+never overprint. `producer.live` draws the result with rich.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from producer.events import Run, Snapshot, TaskFacts, WorkerFacts
+
+BAR = "━"
+FAILED = "✗"  # the job raised, or its worker died under it
+RETRIED = "↺"  # the job raised a transient error and will run again
+REDELIVERED = "↻"  # the job runs again after its worker was lost
+TICK_STEPS_S = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One job's bar in a lane: columns [start, end), what to write, and how it ended."""
+
+    start: int
+    end: int
+    text: str
+    kind: str  # running, succeeded, failed, retried, lost
+    task_id: str = ""
+
+
+@dataclass
+class Lane:
+    """One worker slot; `status` is alive, dead (heartbeats stopped) or offline (left cleanly)."""
+
+    node: str
+    pid: int | None
+    sub: int
+    label: str
+    status: str
+    segments: list[Segment] = field(default_factory=list)
+
+    def text(self, width: int) -> str:
+        """The lane's bars as plain text, `width` columns (what a test or a plain terminal sees)."""
+        cells = [" "] * width
+        for seg in self.segments:
+            for i, ch in enumerate(seg.text[: max(0, min(seg.end, width) - seg.start)]):
+                cells[seg.start + i] = ch
+        return "".join(cells)
+
+
+@dataclass
+class LiveView:
+    """Everything `producer.live` draws for one frame."""
+
+    lanes: list[Lane]
+    columns: int  # bar columns
+    label_width: int
+    window_start: float
+    span_s: float
+    ticks: list[tuple[int, str]]
+    waiting: int  # sent or received, not started yet
+    running: int
+    succeeded: int
+    failed: int
+    retried: int
+    redelivered: int
+    workers_alive: int
+    workers_dead: int
+    hidden_lanes: int = 0
+
+
+def short_names(nodes: list[str]) -> dict[str, str]:
+    """Node names without the part they all share: `it-1@host`, `it-2@host` -> `it-1`, `it-2`."""
+    names = {n.partition("@")[0] for n in nodes}
+    hosts = {n.partition("@")[2] for n in nodes}
+    if len(nodes) > 1 and len(hosts) == 1:
+        return {n: n.partition("@")[0] for n in nodes}
+    if len(nodes) > 1 and len(names) == 1:
+        return {n: n.partition("@")[2] or n for n in nodes}
+    return {n: n for n in nodes}
+
+
+def fit(text: str, width: int) -> str:
+    """`text` in at most `width` characters, cut in the middle (container ids differ anywhere)."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+
+
+def tick_marks(span_s: float, columns: int, relative_to_end: bool) -> list[tuple[int, str]]:
+    """Time axis labels every nice step, at most one per 8 columns: 0s, 1s, ... or ..., -2s, -1s, now."""
+    if span_s <= 0 or columns <= 0:
+        return []
+    step = next((s for s in TICK_STEPS_S if span_s / s <= columns / 8), TICK_STEPS_S[-1])
+    marks = []
+    for k in range(int(span_s / step + 1e-9) + 1):
+        offset = int(k * step / span_s * columns)
+        if relative_to_end:
+            marks.append((columns - 1 - offset, f"-{k * step:g}s" if k else "now"))
+        elif offset < columns:
+            marks.append((offset, f"{k * step:g}s"))
+    return sorted((c, lab) for c, lab in marks if 0 <= c < columns)
+
+
+def _slot_of(runs: list[tuple[Run, float]]) -> list[int]:
+    """Sub-lane of each run (sorted by start): the first whose last job ended before it started."""
+    ends: list[float] = []
+    slots = []
+    for run, end in runs:
+        for i, busy_until in enumerate(ends):
+            if busy_until <= run.started:
+                ends[i] = end
+                slots.append(i)
+                break
+        else:
+            ends.append(end)
+            slots.append(len(ends) - 1)
+    return slots
+
+
+def _run_end(run: Run, worker: WorkerFacts | None, now: float, next_start: float | None) -> tuple[float, str]:
+    """When a run ended (or `now` while it runs) and how; a dead worker's job ended when it went silent."""
+    if run.end is not None and run.ended is not None:
+        return run.ended, run.end
+    worker_dead = worker is not None and not worker.alive
+    if run.end == "lost" or worker_dead:
+        silent_since = worker.last_heartbeat if worker is not None else None
+        candidates = [t for t in (silent_since, next_start, now) if t is not None and t >= run.started]
+        return min(candidates, default=run.started), "lost"
+    return now, "running"
+
+
+def _segment_text(task: TaskFacts, kind: str, length: int, redelivered: bool) -> str:
+    name = task.name or "?"
+    mark = {"failed": FAILED, "lost": FAILED, "retried": RETRIED}.get(kind, "")
+    lead = REDELIVERED if redelivered else ""
+    room = length - len(mark) - len(lead)
+    label = name if room >= len(name) + 1 else name[-1:] if room >= 2 else ""
+    body = (label + BAR * length)[: max(0, room)]
+    return (lead + body + mark)[:length]
+
+
+def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float | None = None,
+          max_lanes: int | None = None) -> LiveView:
+    """Lay the snapshot out in `width` columns: lanes of bars over a time window.
+
+    With `start`, the window is [start, start + window_s] (a run, filling up from the left);
+    without, it is the last `window_s` seconds up to `now`, scrolling (`watch`). Lanes of
+    workers that left or died before the window are dropped; idle live workers get an empty
+    lane. Past `max_lanes`, the lanes with the latest activity are kept.
+    """
+    window_start = start if start is not None else now - window_s
+    window_end = window_start + window_s
+    workers = {w.name: w for w in snap.workers}
+
+    # every attempt, with its end, keyed by the slot that ran it
+    by_slot: dict[tuple[str, int | None], list[tuple[Run, float, str, TaskFacts, bool]]] = defaultdict(list)
+    for task in snap.tasks:
+        for i, run in enumerate(task.runs):
+            next_start = task.runs[i + 1].started if i + 1 < len(task.runs) else None
+            end, kind = _run_end(run, workers.get(run.node), now, next_start)
+            redelivered = i > 0 and task.runs[i - 1].end in ("lost", "rejected")
+            by_slot[(run.node, run.pid)].append((run, end, kind, task, redelivered))
+
+    nodes = sorted({node for node, _ in by_slot} | set(workers))
+    short = short_names(nodes)
+    label_width = min(max((len(short[n]) + 8 for n in nodes), default=12), max(12, width // 4))
+    columns = max(1, width - label_width - 1)
+
+    def col(t: float) -> int:
+        return max(0, min(columns, int(math.floor((t - window_start) / window_s * columns))))
+
+    def status(node: str) -> str:
+        w = workers.get(node)
+        return "unknown" if w is None else "alive" if w.alive else "offline" if w.offline else "dead"
+
+    pids_of: dict[str, set[int | None]] = defaultdict(set)
+    for node, pid in by_slot:
+        pids_of[node].add(pid)
+
+    def label(node: str, pid: int | None, sub: int) -> str:
+        # the event's pid is the worker's main process (not the pool process the result record names):
+        # shown only to tell apart two processes under one node name (a worker restarted with that name)
+        suffix = (f" {pid}" if pid is not None and len(pids_of[node]) > 1 else "") + (f"/{sub + 1}" if sub else "")
+        state = {"dead": " dead", "offline": " left"}.get(status(node), "")
+        return fit(short[node], label_width - len(suffix) - len(state)) + suffix + state
+
+    built: list[tuple[float, Lane]] = []
+    slotted: set[str] = set()
+    for (node, pid), items in by_slot.items():
+        items.sort(key=lambda item: item[0].started)
+        subs = _slot_of([(run, end) for run, end, *_ in items])
+        lanes_here: dict[int, Lane] = {}
+        latest: dict[int, float] = {}
+        for (run, end, kind, task, redelivered), sub in zip(items, subs, strict=True):
+            if end < window_start or run.started > window_end:
+                continue
+            lane = lanes_here.setdefault(sub, Lane(node, pid, sub, label(node, pid, sub), status(node)))
+            a, b = col(run.started), max(col(run.started) + 1, col(end))
+            a = min(a, columns - 1)
+            b = min(max(b, a + 1), columns)
+            lane.segments.append(Segment(a, b, _segment_text(task, kind, b - a, redelivered), kind, task.id))
+            latest[sub] = max(latest.get(sub, end), end)
+        for sub, lane in lanes_here.items():
+            built.append((latest[sub], lane))
+            slotted.add(node)
+    for node, w in workers.items():  # workers with nothing in the window: an empty lane while they matter
+        recent = w.last_heartbeat is not None and w.last_heartbeat >= window_start
+        if node not in slotted and (w.alive or recent):
+            built.append((w.last_heartbeat or 0.0, Lane(node, w.pid, 0, label(node, w.pid, 0), status(node))))
+
+    hidden = 0
+    if max_lanes is not None and len(built) > max_lanes:
+        hidden = len(built) - max_lanes
+        built = sorted(built, key=lambda item: item[0], reverse=True)[:max_lanes]
+    view_lanes = sorted((lane for _, lane in built), key=lambda ln: (ln.node.partition("@")[2], ln.node,
+                                                                        ln.pid or 0, ln.sub))
+
+    states = [t.state for t in snap.tasks]
+    running = sum(1 for items in by_slot.values() for item in items if item[2] == "running")
+    return LiveView(
+        lanes=view_lanes, columns=columns, label_width=label_width, window_start=window_start, span_s=window_s,
+        ticks=tick_marks(window_s, columns, relative_to_end=start is None),
+        waiting=sum(s in ("PENDING", "RECEIVED", "RETRY") for s in states),
+        running=running,
+        succeeded=sum(s == "SUCCESS" for s in states),
+        failed=sum(s == "FAILURE" for s in states),
+        retried=sum(any(r.end == "retried" for r in t.runs) for t in snap.tasks),
+        redelivered=sum(t.redelivered for t in snap.tasks),
+        workers_alive=sum(w.alive for w in snap.workers),
+        workers_dead=sum(not w.alive and not w.offline for w in snap.workers),
+        hidden_lanes=hidden,
+    )

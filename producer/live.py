@@ -1,0 +1,191 @@
+"""The live view: `python -m producer run` on a terminal, and `python -m producer watch`.
+
+`ClusterEvents` (producer.events) follows the cluster's events; on each refresh (4 per second)
+rich's `Live` asks for a frame: a snapshot of the events, laid out by `producer.lanes.lanes`
+(pure), the queue depth read from Redis (LLEN), drawn here. Nothing else runs in between, so
+the view costs one snapshot and one LLEN per frame.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+import click
+import redis
+from celery import Celery
+from rich.console import Console, Group
+from rich.live import Live
+from rich.text import Text
+
+from producer.errors import RET_OK
+from producer.events import ClusterEvents, EventState
+from producer.lanes import LiveView, lanes
+from worker import app as default_app
+from worker import config
+
+REFRESH_PER_S = 4
+MAX_TASKS = 3000  # tasks the view remembers; older ones have scrolled out of any window anyway
+QUEUE_EVERY_S = 0.5  # how often the queue depth is read
+PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport keeps priorities 3, 6, 9 in lists of their own
+STYLES = {"running": "bold yellow", "succeeded": "green", "failed": "bold red", "retried": "magenta",
+          "lost": "red dim"}
+
+
+class QueueDepth:
+    """Jobs waiting in each queue (Redis LLEN), read at most every QUEUE_EVERY_S; None while Redis is away."""
+
+    def __init__(self, url: str, queues: tuple[str, ...]) -> None:
+        self.queues = queues
+        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._read_at = 0.0
+        self._depths: dict[str, int] | None = None
+
+    def read(self) -> dict[str, int] | None:
+        now = time.monotonic()
+        if now - self._read_at < QUEUE_EVERY_S:
+            return self._depths
+        self._read_at = now
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for queue in self.queues:
+                for key in (queue, *(f"{queue}{PRIORITY_SEPARATOR}{p}" for p in (3, 6, 9))):
+                    pipe.llen(key)
+            counts = pipe.execute()
+            self._depths = {q: sum(counts[4 * i: 4 * i + 4]) for i, q in enumerate(self.queues)}
+        except (redis.RedisError, OSError):
+            self._depths = None
+        return self._depths
+
+
+def header(view: LiveView, depths: dict[str, int] | None, connected: bool, error: str | None,
+           title: str) -> list[Text]:
+    """The lines above the lanes: what, the queue, counts, and the broker's state when it is away."""
+    line = Text(title, style="bold", no_wrap=True, overflow="ellipsis")
+    if depths is not None:
+        line.append("  queue " + " ".join(f"{q} {n}" for q, n in depths.items()))
+    line.append(f"  waiting {view.waiting}  running {view.running}  done {view.succeeded}")
+    if view.failed:
+        line.append(f"  failed {view.failed}", style="bold red")
+    if view.retried:
+        line.append(f"  retried {view.retried}", style="magenta")
+    if view.redelivered:
+        line.append(f"  redelivered {view.redelivered}", style="yellow")
+    lines = [line]
+    if not connected or depths is None:
+        lines.append(Text(f"broker unreachable, reconnecting… {error or ''}".rstrip(), style="bold red",
+                          no_wrap=True, overflow="ellipsis"))
+    return lines
+
+
+def draw(view: LiveView, lines: list[Text]) -> Group:
+    """One frame: header lines, a lane per worker slot, the time axis."""
+    out = list(lines)
+    for lane in view.lanes:
+        row = Text(lane.label.ljust(view.label_width)[: view.label_width] + " ",
+                   style="dim" if lane.status != "alive" else "")
+        row.append(lane.text(view.columns))
+        offset = view.label_width + 1
+        for seg in lane.segments:
+            row.stylize(STYLES.get(seg.kind, ""), offset + seg.start, offset + min(seg.end, view.columns))
+        out.append(row)
+    if not view.lanes:
+        out.append(Text("no worker seen yet (workers send events with -E)", style="dim"))
+    if view.hidden_lanes:
+        out.append(Text(f"+{view.hidden_lanes} more lanes (a taller terminal shows them)", style="dim"))
+    axis = [" "] * view.columns
+    for col, label in view.ticks:
+        col = min(col, view.columns - len(label))  # "now" ends at the right edge
+        if col >= 0 and all(c == " " for c in axis[col: col + len(label) + 1]):
+            axis[col: col + len(label)] = label
+    out.append(Text(" " * (view.label_width + 1) + "".join(axis)[: view.columns], style="dim"))
+    return Group(*out)
+
+
+class LiveCluster:
+    """Follow the events and redraw at REFRESH_PER_S; `start` fixes the window's left edge (a run)."""
+
+    def __init__(self, app: Celery, console: Console, queues: tuple[str, ...], window_s: float,
+                 scrolling: bool, title: str, transient: bool = False) -> None:
+        # the tasks a frame walks through: 10,000 (Celery's default) cost ~50 ms a frame, 3,000 ~15 ms
+        self.events = ClusterEvents(app, EventState(max_tasks_in_memory=MAX_TASKS))
+        self.depth = QueueDepth(app.conf.broker_url, queues)
+        self.console = console
+        self.window_s = window_s
+        self.scrolling = scrolling
+        self.title = title
+        self.live = Live(get_renderable=self.frame, console=console, refresh_per_second=REFRESH_PER_S,
+                         transient=transient, redirect_stdout=False, redirect_stderr=False)
+
+    def frame(self) -> Group:
+        now = time.time()
+        if self.scrolling:
+            window, start, title = self.window_s, None, f"{self.title} last {self.window_s:g} s"
+        snap = self.events.snapshot(now, since=now - self.window_s if self.scrolling else None)
+        if not self.scrolling:  # a run: from its first submit, over the expected time, stretched if it runs longer
+            start = min((t.sent or t.received or now for t in snap.tasks), default=now)
+            elapsed = now - start
+            window, title = max(self.window_s, elapsed * 1.25), f"{self.title} {elapsed:.1f} s"
+        width, height = self.console.size
+        view = lanes(snap, now, window, width - 1, start=start, max_lanes=max(1, height - 5))
+        return draw(view, header(view, self.depth.read(), self.events.connected, self.events.error, title))
+
+    def __enter__(self) -> LiveCluster:
+        self.events.start(wait_s=config.BROKER_TIMEOUT)
+        self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.live.stop()
+        finally:
+            self.events.stop()
+
+
+def expected_run_s(jobs: int, slots: int, duration_s: float) -> float:
+    """The window a run starts with: its ideal time plus a little, so bars fill most of the width."""
+    return max(2.0, math.ceil(jobs / max(1, slots)) * duration_s * 1.15 + 0.5)
+
+
+def live_run(app: Celery, console: Console, queue: str, jobs: int, slots: int, duration_s: float,
+             enabled: bool) -> Any:
+    """The live view of a run as a context manager (transient: the report follows), or nothing."""
+    if not enabled:
+        return nullcontext()
+    return LiveCluster(app, console, (queue,), expected_run_s(jobs, slots, duration_s), scrolling=False,
+                       title="run", transient=True)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by Ctrl-C or SIGTERM, so `watch` ends cleanly (exit 0) instead of with a traceback."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@click.command()
+@click.option("--seconds", "-s", type=click.FloatRange(2, 3600), default=30.0, show_default=True,
+              help="Width of the scrolling window, in seconds.")
+@click.option("--queue", "-q", "queues", multiple=True,
+              help=f"Show this queue's depth (repeatable) [default: {config.QUEUE}].")
+def watch(seconds: float, queues: tuple[str, ...]) -> int:
+    """The whole cluster live, anyone's jobs: a lane per worker slot, queue depths, workers coming and going.
+
+    Ctrl-C ends it. Workers must send events (-E, as compose and the tests run them).
+    """
+    console = Console()
+    with stop_on_signals() as stop, LiveCluster(default_app, console, queues or (config.QUEUE,), seconds,
+                                                scrolling=True, title="watch"):
+        while not stop.wait(0.25):
+            pass
+    return RET_OK
