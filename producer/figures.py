@@ -221,8 +221,8 @@ def verdict(s: Summary) -> str:
     if s.processes_used <= 1:  # several at once, but in one process: threads or greenlets
         pool = s.pools[0] if len(s.pools) == 1 else "one process"
         what = "greenlets" if pool == "gevent" else "threads" if pool == "threads" else "slots"
-        return f"ran concurrently on {s.slots_used} {what} of 1 process (up to {s.peak_overlap} at once): {pace}"
-    return f"ran in parallel on {s.slots_used} slots (up to {s.peak_overlap} at once): {pace}"
+        return f"ran concurrently on {s.slots_used} {what} in 1 process: {pace}"
+    return f"ran in parallel on {s.slots_used} slots: {pace}"
 
 
 def notes(s: Summary) -> list[str]:

@@ -54,11 +54,15 @@ def plan(
 ) -> list[Job]:
     """`jobs` jobs cycling through `tasks` (task1, task2, ... as the course page calls them).
 
-    A `fail_rate` share of them fail for good, a `flaky_rate` share fail once and are
-    retried; the two shares pick different jobs (half a stride apart) where they can.
+    A `fail_rate` share of them fail for good; a `flaky_rate` share of the others fail once
+    and are retried, so both kinds show up whatever the two rates.
     """
+    fails = [picked(i, fail_rate) for i in range(jobs)]
+    others = [i for i in range(jobs) if not fails[i]]
+    flaky = {i for k, i in enumerate(others) if picked(k, flaky_rate)}
+
     def fail(i: int) -> str | None:
-        return "always" if picked(i, fail_rate) else "once" if picked(i, flaky_rate, phase=0.5) else None
+        return "always" if fails[i] else "once" if i in flaky else None
 
     return [Job(tasks[i % len(tasks)], duration_s, kind, queue, fail(i)) for i in range(jobs)]
 

@@ -7,6 +7,7 @@ piped, so they read well and grep well.
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any
 
 from rich.console import Console
@@ -94,7 +95,8 @@ def print_text(console: Console, batch: Batch, summary: Summary, timeline: bool 
     console.print()
     aligned, _ = align(batch.outcomes)
     if timeline and any(o.record for o in aligned):
-        console.print(LEGEND, style="bold", highlight=False, soft_wrap=True)
+        for line in textwrap.wrap(LEGEND, console.width):  # between words, and no padding at the end
+            console.print(line, style="bold", highlight=False, soft_wrap=True)
         for line in render(layout(aligned, console.width)):
             console.print(line, soft_wrap=True, no_wrap=True, crop=False)
         console.print()
@@ -102,7 +104,8 @@ def print_text(console: Console, batch: Batch, summary: Summary, timeline: bool 
     for line in summary_lines(summary):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     for note in summary.notes:
-        console.print(Text(f"note: {note}", style="yellow"), soft_wrap=True)
+        for line in textwrap.wrap(f"note: {note}", console.width, subsequent_indent="  "):
+            console.print(Text(line, style="yellow"), soft_wrap=True)
     console.print(f"\n{summary.verdict}", markup=False, highlight=False, soft_wrap=True, style="bold")
 
 

@@ -20,6 +20,7 @@ from tests.helpers import ROOT
 
 pytestmark = pytest.mark.integration
 
+
 class Tmux:
     """A tmux server of this test's own (its own socket), running one command in an 80 x 24 pane."""
 
@@ -31,9 +32,13 @@ class Tmux:
         subprocess.run(["tmux", "-L", self.socket, "new-session", "-d", "-x", "80", "-y", "24", script],
                        check=True, env={**os.environ, "TERM": "xterm-256color"})
 
-    def capture(self) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, "capture-pane", "-p"], capture_output=True, text=True,
-                              check=True).stdout
+    def capture(self, history: bool = False, joined: bool = False) -> str:
+        """The screen (or all the pane printed, with `history`); `joined` undoes the terminal's own wrapping."""
+        args = ["-S", "-"] if history else []
+        args += ["-J"] if joined else []
+        out = subprocess.run(["tmux", "-L", self.socket, "capture-pane", "-p", *args], capture_output=True, text=True,
+                             check=True).stdout
+        return "\n".join(line.rstrip() for line in out.splitlines())
 
     def wait_for(self, predicate: Callable[[str], object], timeout_s: float, what: str) -> str:
         """The first screen `predicate` accepts, polled until a deadline (the last screen is shown if none)."""
@@ -94,8 +99,11 @@ def test_run_draws_lanes_that_grow_while_the_jobs_run_then_the_report(tmux, star
                           10, f"longer bars than in\n{first}")
     assert grown.splitlines()[0].startswith("run ")  # the live header, not the final report yet
     final = pane.wait_for(lambda s: "EXIT=" in s, 60, "the producer to finish")
-    assert "ran in parallel on 2 workers" in final and "EXIT=0" in final
-    assert "timeline: one row per worker process" in final
+    assert "ran in parallel on 2 slots" in final and "EXIT=0" in final
+    assert "efficiency" in final  # the usual report follows the live view
+    everything = pane.capture(history=True)
+    assert "timeline: one row per worker slot" in everything
+    assert everything == pane.capture(history=True, joined=True)  # 80 columns: no line wrapped
 
 
 def test_watch_shows_a_killed_workers_lane_dead_and_its_job_again_elsewhere(tmux, start_workers, redis_env):

@@ -20,13 +20,38 @@ from tests.helpers import ROOT, Run
 pytestmark = pytest.mark.integration
 
 
+#: Processes that were running before each test, so what a test leaves behind can be told apart.
+_BEFORE: dict[Path, set[int]] = {}
+
+
+def _cluster_like() -> set[int]:
+    """Live redis-server and celery processes. (Their environment cannot mark them: both rewrite
+    their process title over it.)"""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                cmdline = (proc / "cmdline").read_bytes()
+                if b"redis-server" in cmdline or b"celery" in cmdline:
+                    found.add(int(proc.name))
+        except OSError:
+            continue  # gone meanwhile
+    return found
+
+
 @pytest.fixture
 def cluster_dir(tmp_path: Path, redis_server) -> Path:  # redis_server: skips without redis-server
     """A state folder of this test's own; whatever a failed test left running there is stopped."""
     directory = tmp_path / "cluster"
+    _BEFORE[directory] = _cluster_like()
     yield directory
     if (left := LocalCluster.load(directory)) is not None:
         left.stop(grace_s=5)
+
+
+def processes_of(directory: Path) -> list[int]:
+    """redis-server and celery processes started since the test began (by `local up`, here)."""
+    return sorted(_cluster_like() - _BEFORE[directory])
 
 
 def user_env(directory: Path, **extra: str) -> dict[str, str]:
@@ -39,19 +64,6 @@ def producer(*args: str, env: dict[str, str], timeout_s: float = 120) -> Run:
     proc = subprocess.run([sys.executable, "-m", "producer", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout_s)
     return Run(proc.returncode, proc.stdout, proc.stderr)
-
-
-def processes_of(directory: Path) -> list[int]:
-    """Live processes started for `directory`'s cluster: they inherit LOCAL_CLUSTER_DIR from `local up`."""
-    marker = f"{DIR_VARIABLE}={directory}".encode() + b"\0"
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and marker in (proc / "environ").read_bytes():
-                found.append(int(proc.name))
-        except OSError:
-            continue  # gone meanwhile, or a zombie
-    return found
 
 
 def assert_one_line(run: Run, code: int, fragment: str) -> None:

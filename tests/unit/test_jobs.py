@@ -32,15 +32,21 @@ def test_rate_one_picks_every_job():
 
 def test_quarter_rates_pick_different_jobs_evenly():
     jobs = plan(8, 1.0, fail_rate=0.25, flaky_rate=0.25)
-    assert [j.fail for j in jobs] == [None, "once", None, "always", None, "once", None, "always"]
+    # failing: every fourth job; flaky: a quarter of the six others (one, rounding down)
+    assert [j.fail for j in jobs] == [None, None, None, "always", "once", None, None, "always"]
     assert jobs[3].kwargs == {"duration": 1.0, "kind": "sleep", "fail": "always"}
-    assert jobs[1].kwargs == {"duration": 1.0, "kind": "sleep", "fail": "once"}
+    assert jobs[4].kwargs == {"duration": 1.0, "kind": "sleep", "fail": "once"}
     assert jobs[0].kwargs == {"duration": 1.0, "kind": "sleep"}
 
 
 def test_half_flaky_and_quarter_failing():
     jobs = plan(8, 1.0, fail_rate=0.25, flaky_rate=0.5)
-    assert [j.fail for j in jobs] == ["once", None, "once", "always", "once", None, "once", "always"]
+    assert [j.fail for j in jobs] == [None, "once", None, "always", "once", None, "once", "always"]
+
+
+def test_flaky_jobs_are_found_among_the_others_even_when_half_fail():
+    jobs = plan(8, 1.0, fail_rate=0.5, flaky_rate=0.25)
+    assert [j.fail for j in jobs] == [None, "always", None, "always", None, "always", "once", "always"]
 
 
 @pytest.mark.parametrize("rate, phase, expected", [

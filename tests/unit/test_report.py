@@ -112,12 +112,15 @@ def test_the_text_report_has_jobs_timeline_summary_notes_and_verdict():
     with console.capture() as capture:
         print_text(console, Batch(out, wall_s=2.02, submit_s=0.01), summary)
     text = capture.get().splitlines()
-    assert text[0] == "jobs finished on 2026-11-24 (UTC):"
-    assert text[10].startswith("timeline: one row per worker slot") and text[11].strip().startswith("queued 4")
+    assert text[0] == "jobs finished on 2026-11-24 (UTC):" and text[9] == ""
+    assert text[10].startswith("timeline: one row per worker slot")
+    queued = next(i for i, line in enumerate(text) if line.startswith("         queued "))
+    assert text[queued] == "         queued " + "4" * 42 and text[queued + 1].startswith("worker@h0 pid 7 task1")
+    assert text[queued + 7] == "" and text[queued + 8] == "summary"
+    drawn_and_figures = text[:10] + text[queued:queued + 7] + text[queued + 9:queued + 22]
+    assert all(len(line) <= 100 and line == line.rstrip() for line in drawn_and_figures)
     assert "note: 3 jobs from an earlier run were queued ahead of these" in "\n".join(text)
     assert text[-1] == summary.verdict
-    assert all(line == line.rstrip() for line in text)
-    assert [len(line) <= 100 for line in text[11:18]] == [True] * 7 and text[18] == "" and text[19] == "summary"
     with console.capture() as capture:
         print_text(console, Batch(out, wall_s=2.02, submit_s=0.01), summary, timeline=False)
     assert "queued" not in capture.get().replace("queued ahead", "")
