@@ -39,9 +39,11 @@ class Compose:
     project: str
     env: dict[str, str]
 
-    def __call__(self, *args: str, timeout_s: float = 300, check: bool = True) -> Run:
+    def __call__(self, *args: str, timeout_s: float = 300, check: bool = True,
+                 env: dict[str, str] | None = None) -> Run:
         proc = subprocess.run(["docker", "compose", "-p", self.project, *args], cwd=ROOT,
-                              env={**os.environ, **self.env}, capture_output=True, text=True, timeout=timeout_s)
+                              env={**os.environ, **self.env, **(env or {})}, capture_output=True, text=True,
+                              timeout=timeout_s)
         if check and proc.returncode != 0:
             pytest.fail(f"docker compose {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}",
                         pytrace=False)
@@ -49,6 +51,12 @@ class Compose:
 
     def producer(self, *args: str, timeout_s: float = 120) -> Run:
         return self("run", "--rm", "-T", "producer", *args, timeout_s=timeout_s, check=False)
+
+    @property
+    def host_env(self) -> dict[str, str]:
+        """What a user's shell needs for the host's producer: no URL, only the port and password."""
+        return {"BROKER_URL": "", "RESULT_BACKEND": "", "REDIS_HOST": "", "REDIS_PORT": self.env["REDIS_PORT"],
+                "REDIS_PASSWORD": self.env["REDIS_PASSWORD"]}
 
     @property
     def flower_login(self) -> tuple[str, str]:
@@ -87,3 +95,10 @@ def compose_project(**env: str) -> Iterator[Compose]:
         if down.returncode != 0:
             print(logs.stdout[-5000:])
             pytest.fail(f"docker compose down failed: {down.stderr[-2000:]}", pytrace=False)
+        # `down`, as the README says it, stops everything: flavours and one-off producers too.
+        label = f"label=com.docker.compose.project={cluster.project}"
+        left = subprocess.run(["docker", "ps", "-aq", "--filter", label], capture_output=True, text=True,
+                              timeout=30).stdout.split()
+        if left:
+            subprocess.run(["docker", "rm", "-f", *left], capture_output=True, timeout=60)
+            pytest.fail(f"docker compose down left {len(left)} containers of {cluster.project}", pytrace=False)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import time
 
@@ -10,7 +12,7 @@ import pytest
 
 from tests.compose_cluster import compose_project
 from tests.conftest import wait_for
-from tests.helpers import ROOT
+from tests.helpers import ROOT, Background, run_producer
 
 pytestmark = pytest.mark.docker
 
@@ -18,8 +20,8 @@ pytestmark = pytest.mark.docker
 @pytest.fixture(scope="module")
 def cluster():
     """Three worker containers, healthy, Flower and the threads and gevent flavours included."""
-    with compose_project() as compose:
-        compose("--profile", "flavours", "up", "-d", "--build", "--wait", "--scale", "worker=3", timeout_s=600)
+    with compose_project(FLAVOURS="1") as compose:
+        compose("up", "-d", "--build", "--wait", "--scale", "worker=3", timeout_s=600)
         yield compose
 
 
@@ -30,9 +32,10 @@ def test_six_jobs_run_on_three_worker_containers(cluster):
     assert len(results) == 6 and all(r["status"] == "SUCCESS" for r in results)
     assert len({r["worker"] for r in results}) == 3
     assert len({r["hostname"] for r in results}) == 3  # three containers, not three processes of one
-    assert summary["slots_online"] == 3
+    assert summary["slots_online"] == 3 and summary["slots_used"] == 3
     assert summary["wall_s"] < 4.5  # one after another: 6 s; ideal: 2 s
-    assert summary["verdict"].startswith("ran in parallel on 3 workers")
+    assert summary["verdict"].startswith("ran in parallel on 3 slots")
+    assert summary["clock_offsets_s"] == {}  # containers share the host's clock
 
 
 def test_six_jobs_draw_a_timeline_and_a_trace(cluster):
@@ -41,6 +44,47 @@ def test_six_jobs_draw_a_timeline_and_a_trace(cluster):
     rows = [line for line in run.stdout.splitlines() if line.lstrip().startswith("worker@") and " pid " in line]
     assert len(rows) == 3 and all(row.count("task") == 2 for row in rows)  # 3 workers, 2 jobs each
     assert "trace written to /tmp/run.json" in run.stderr
+
+
+def test_the_host_producer_finds_the_cluster_and_draws_a_plot(cluster, tmp_path):
+    plot = tmp_path / "run.png"
+    run = run_producer("--jobs", "8", "--duration", "0.5", "--plot", str(plot), env=cluster.host_env, timeout_s=120)
+    assert run.returncode == 0, run.stderr
+    assert plot.read_bytes()[:4] == b"\x89PNG" and f"plot written to {plot}" in run.stderr
+
+
+def test_ctrl_c_leaves_nothing_queued_and_the_next_run_is_clean(cluster):
+    import redis
+
+    client = redis.Redis(port=int(cluster.env["REDIS_PORT"]), password=cluster.env["REDIS_PASSWORD"], socket_timeout=5)
+    producer = Background("--jobs", "40", "--duration", "2", env=cluster.host_env)
+    wait_for(lambda: client.llen("jobs") >= 30, 30, "the jobs to be queued")
+    producer.proc.send_signal(signal.SIGINT)
+    run = producer.finish(timeout_s=30)
+    assert run.returncode == 130 and "withdrew" in run.stderr, run.stderr
+    wait_for(lambda: client.llen("jobs") == 0, 5, "an empty queue")
+    after = cluster.producer("--json")  # the default run: 2 jobs of 1 s
+    assert after.returncode == 0, after.stderr
+    assert after.document["summary"]["queued_ahead"] == 0 and after.document["summary"]["efficiency"] >= 0.9
+
+
+def test_cpu_jobs_report_what_compare_measures_for_processes(cluster):
+    run = cluster.producer("--jobs", "3", "--kind", "cpu", "--json", timeout_s=120)
+    assert run.returncode == 0, run.stderr
+    summary = run.document["summary"]
+    assert summary["speedup"] <= summary["cpus"] * 1.05
+    compare = cluster.producer("compare", "--jobs", "3", "--kind", "cpu", timeout_s=180)
+    assert compare.returncode == 0, compare.stderr
+    (row,) = [line.split() for line in compare.stdout.splitlines() if line.startswith("cpu") and "processes" in line]
+    processes = float(row[5].rstrip("x"))  # kind how slots wall s speedup
+    assert summary["speedup"] == pytest.approx(processes, rel=0.15)
+
+
+def test_workers_log_the_course_pages_line(cluster):
+    run = cluster.producer("--jobs", "2", "--duration", "0")
+    assert run.returncode == 0, run.stderr
+    logs = cluster("logs", "--no-color", "worker").stdout
+    assert re.search(r"task[12] finished at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \(worker@\w+ pid \d+\)", logs)
 
 
 def test_compare_runs_on_every_flavour(cluster):
@@ -59,11 +103,30 @@ def test_sweep_leaves_every_worker_consuming(cluster):
     assert len({r["worker"] for r in after.document["results"]}) == 3
 
 
-def test_the_producer_run_leaves_the_worker_count_alone(cluster):
-    running = cluster("ps", "--status", "running", "-q", "worker").stdout.split()
-    assert len(running) == 3
+def test_the_producer_run_leaves_the_cluster_alone(cluster):
+    before = cluster("ps", "-q").stdout.split()
+    run = cluster.producer("--jobs", "2", "--duration", "0")
+    assert run.returncode == 0, run.stderr
+    assert cluster("ps", "-q").stdout.split() == before  # nothing started, stopped or recreated
+    assert len(cluster("ps", "--status", "running", "-q", "worker").stdout.split()) == 3
     flavours = cluster("ps", "--status", "running", "--services").stdout.split()
     assert {"worker-threads", "worker-gevent"} <= set(flavours)
+
+
+def test_a_wrong_password_does_not_recreate_redis(cluster):
+    redis_before = cluster("ps", "-q", "redis").stdout.strip()
+    run = cluster("run", "--rm", "-T", "-e", "WORKER_WAIT=0", "producer", "--jobs", "1", check=False,
+                  timeout_s=120, env={"REDIS_PASSWORD": "wrong"})
+    assert run.returncode == 3, run.stderr
+    assert "refused the password" in run.stderr and "REDIS_PASSWORD" in run.stderr and "wrong" not in run.stderr
+    assert cluster("ps", "-q", "redis").stdout.strip() == redis_before  # the same container, untouched
+
+
+def test_queue_from_the_environment_reaches_the_producer(cluster):
+    run = cluster("run", "--rm", "-T", "-e", "WORKER_WAIT=0", "producer", "--jobs", "1", check=False,
+                  timeout_s=120, env={"QUEUE": "elsewhere"})
+    assert run.returncode == 4  # no worker consumes 'elsewhere': the producer did submit there
+    assert "no worker consumes queue 'elsewhere'" in run.stderr
 
 
 def test_flower_lists_every_worker_with_its_login(cluster):
@@ -99,16 +162,16 @@ def test_bad_producer_arguments_exit_2_inside_compose(cluster):
     assert "producer: error: Invalid value for '--jobs'" in run.stderr and "Traceback" not in run.stderr
 
 
-def test_a_stopped_redis_is_reported_quickly(cluster):
+def test_a_stopped_redis_is_reported_quickly_and_left_stopped(cluster):
     cluster("stop", "redis")
     try:
-        # --no-deps: otherwise `run` would start redis again, as it does for a user.
         started = time.monotonic()
-        run = cluster("run", "--rm", "-T", "--no-deps", "producer", "--jobs", "1", check=False, timeout_s=60)
+        run = cluster("run", "--rm", "-T", "producer", "--jobs", "1", check=False, timeout_s=60)
         assert time.monotonic() - started < 30  # container start included; the producer itself gives up in ~3 s
         assert run.returncode == 3
         assert "cannot reach Redis at redis://:**@redis:6379/0" in run.stderr
         assert "Traceback" not in run.stderr and cluster.env["REDIS_PASSWORD"] not in run.stderr
+        assert cluster("ps", "-q", "--status", "running", "redis").stdout.strip() == ""  # `run` did not start it
     finally:
         cluster("start", "redis")
         cluster("up", "-d", "--wait", "--scale", "worker=3", timeout_s=300)
