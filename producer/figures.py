@@ -225,6 +225,13 @@ def verdict(s: Summary) -> str:
     return f"ran in parallel on {s.slots_used} slots: {pace}"
 
 
+def expected_stretch(s: Summary) -> float:
+    """How much longer than asked a job should take here: cpu jobs share the CPUs they outnumber."""
+    if s.kind != "cpu" or not s.cpus:
+        return 1.0
+    return max(1.0, min(s.jobs, s.slots_used) / s.cpus)
+
+
 def notes(s: Summary) -> list[str]:
     """Why the figures are what they are, when something other than the cluster explains it."""
     out = []
@@ -234,10 +241,14 @@ def notes(s: Summary) -> list[str]:
                    f"{min(s.parallel_limit, s.jobs)}x; each job waited for a core{stretch}")
     elif s.kind == "cpu" and s.processes_used == 1 and s.slots_used > 1:
         out.append("cpu jobs in one process take turns: the GIL lets one thread run Python at a time")
+    busy = s.stretch_median is not None and s.stretch_median > 1.2 * expected_stretch(s)
+    if busy:
+        out.append(f"jobs ran {s.stretch_median:.1f}x as long as asked (median): "
+                   "their CPUs were busy with other work too")
     if s.speedup is not None and s.speedup < 1:
         if s.failed or s.retried:
             out.append("failed and retried attempts took time that counts in the wall but not in the work")
-        elif s.ideal_wall_s is not None and s.ideal_wall_s < s.work_s:  # not when the slots or CPUs explain it
+        elif not busy and s.ideal_wall_s is not None and s.ideal_wall_s < s.work_s:  # not when slots or CPUs explain it
             out.append("each job is shorter than its overhead (submit, queue, result): "
                        "parallelism pays off when jobs are long compared with that")
     if s.queued_ahead:

@@ -80,7 +80,7 @@ def summary_lines(summary: Summary) -> list[str]:
     data = summary.as_json()
     lines = []
     for key, meaning in MEANINGS.items():
-        shown = _shown(data[key])
+        shown = f"{data[key]:g}" if key == "cpus" and data[key] is not None else _shown(data[key])
         if key == "jobs":
             extra = [f"{n} {what}" for n, what in ((summary.failed, "failed"), (summary.withdrawn, "withdrawn")) if n]
             shown += f" ({', '.join(extra)})" if extra else ""

@@ -101,7 +101,8 @@ def test_up_run_status_logs_down(cluster_dir):
 
     logs = producer("local", "logs", "--lines", "50", env=env)
     assert logs.returncode == 0, logs.stderr
-    assert sum(f"{name} | " in line and "succeeded" in line for name in names for line in logs.stdout.splitlines()) == 4
+    lines = logs.stdout.splitlines()
+    assert sum(f"{name} | " in line and " finished at " in line for name in names for line in lines) == 4
 
     down = producer("local", "down", env=env)
     assert down.returncode == 0, down.stderr

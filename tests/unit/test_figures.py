@@ -430,3 +430,26 @@ def test_cpu_contention_when_no_job_succeeded_names_no_stretch():
            for i in range(2)]
     s = summarize(out, wall_s=2.0, slots_online=2)
     assert s.notes[0] == "2 cpu jobs on 2 slots sharing 1 CPUs: at best 1x; each job waited for a core"
+
+
+def test_jobs_stretched_by_a_busy_machine_are_not_blamed_on_overhead():
+    # two 1 s sleep jobs on two slots that each took 3 s: the CPUs were busy, not the cluster slow
+    busy = [outcome(record(0, 3, task_id="a", pid=1, runtime_s=3.0)),
+            outcome(record(0, 3, task_id="b", pid=2, runtime_s=3.0))]
+    s = summarize(busy, wall_s=3.05, slots_online=2)
+    assert s.stretch_median == 3.0 and s.speedup < 1
+    assert "jobs ran 3.0x as long as asked (median): their CPUs were busy with other work too" in s.notes
+    assert not any("overhead" in note for note in s.notes)
+
+
+def test_cpu_jobs_outnumbering_the_cpus_are_expected_to_stretch():
+    # four cpu jobs on four slots sharing 2 CPUs: each takes 2x as long, as it should
+    jobs = [outcome(record(0, 2, task_id=f"j{i}", pid=i, kind="cpu", cpus=2.0, runtime_s=2.0), kind="cpu")
+            for i in range(4)]
+    s = summarize(jobs, wall_s=2.05, slots_online=4)
+    assert s.stretch_median == 2.0
+    assert not any("busy with other work" in note for note in s.notes)
+    assert any("sharing 2 CPUs: at best 2x" in note for note in s.notes)
+    jobs = [outcome(record(0, 2.5, task_id=f"j{i}", pid=i, kind="cpu", cpus=2.0, runtime_s=2.5), kind="cpu")
+            for i in range(4)]
+    assert any("busy with other work" in note for note in summarize(jobs, wall_s=2.55, slots_online=4).notes)

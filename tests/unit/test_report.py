@@ -77,7 +77,7 @@ def test_summary_lines_have_a_figure_a_value_and_a_meaning_and_no_padding():
     assert [line.split()[0] for line in lines] == list(MEANINGS)
     assert all(line == line.rstrip() for line in lines)
     assert lines[0] == "jobs          8 (1 failed, 1 withdrawn)  jobs submitted"
-    assert lines[3] == "cpus              4.000  CPUs those workers share"
+    assert lines[3] == "cpus                  4  CPUs those workers share"
     assert lines[5] == "work_s            6.000  sum of the jobs' durations: one after another"
     assert lines[8] == "speedup           1.935  work / wall"
     assert lines[1] == "slots_used            2  worker slots that ran a job (process, thread, greenlet)"
