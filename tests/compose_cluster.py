@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,15 +84,20 @@ def compose_project(**env: str) -> Iterator[Compose]:
     reason = docker_ready()
     if reason:
         skip_unless_required(f"Docker tests need an engine: {reason}")
+    secrets = Path(tempfile.mkdtemp(prefix="cpd-secrets-"))
+    made = subprocess.run([str(ROOT / "scripts" / "new-secrets"), str(secrets / "s")], capture_output=True,
+                          text=True, check=True, timeout=30).stdout
+    files = dict(line.split("=", 1) for line in made.split())  # the lines a user puts in .env
     cluster = Compose(
         project=f"cpd-test-{uuid.uuid4().hex[:8]}",
         env={"REDIS_PORT": str(free_port()), "FLOWER_PORT": str(free_port()), "APP_TAG": "test",
-             "REDIS_PASSWORD": "e2e-" + uuid.uuid4().hex[:12], "FLOWER_USER": "tester",
-             "FLOWER_PASSWORD": "e2e-" + uuid.uuid4().hex[:12], "WORKERS": "2", **env},
+             **files, "REDIS_PASSWORD": Path(files["REDIS_PASSWORD_FILE"]).read_text(), "FLOWER_USER": "tester",
+             "FLOWER_PASSWORD": Path(files["FLOWER_PASSWORD_FILE"]).read_text(), "WORKERS": "2", **env},
     )
     try:
         yield cluster
     finally:
+        shutil.rmtree(secrets, ignore_errors=True)
         logs = cluster("logs", "--no-color", "--tail", "50", check=False, timeout_s=60)
         down = cluster("down", "-v", "--remove-orphans", "--timeout", "10", check=False, timeout_s=180)
         if down.returncode != 0:

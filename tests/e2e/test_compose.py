@@ -113,10 +113,12 @@ def test_the_producer_run_leaves_the_cluster_alone(cluster):
     assert {"worker-threads", "worker-gevent"} <= set(flavours)
 
 
-def test_a_wrong_password_does_not_recreate_redis(cluster):
+def test_a_wrong_password_does_not_recreate_redis(cluster, tmp_path):
     redis_before = cluster("ps", "-q", "redis").stdout.strip()
+    (tmp_path / "wrong").write_text("wrong")
+    tmp_path.chmod(0o755)
     run = cluster("run", "--rm", "-T", "-e", "WORKER_WAIT=0", "producer", "--jobs", "1", check=False,
-                  timeout_s=120, env={"REDIS_PASSWORD": "wrong"})
+                  timeout_s=120, env={"REDIS_PASSWORD_FILE": str(tmp_path / "wrong")})
     assert run.returncode == 3, run.stderr
     assert "refused the password" in run.stderr and "REDIS_PASSWORD" in run.stderr and "wrong" not in run.stderr
     assert cluster("ps", "-q", "redis").stdout.strip() == redis_before  # the same container, untouched
@@ -202,8 +204,25 @@ def test_only_loopback_ports_are_published(cluster):
 
 
 @pytest.mark.parametrize("service", ["worker", "flower", "worker-threads", "worker-gevent"])
-def test_app_containers_do_not_run_as_root(cluster, service):
+def test_app_containers_do_not_run_as_root_and_cannot_change_anything(cluster, service):
     assert cluster("exec", "-T", service, "id", "-u").stdout.strip() == "10001"
+    status = cluster("exec", "-T", service, "cat", "/proc/1/status").stdout
+    assert re.search(r"^CapEff:\s+0+$", status, re.M) and re.search(r"^NoNewPrivs:\s+1$", status, re.M)
+    assert cluster("exec", "-T", service, "touch", "/app/x", check=False).returncode != 0  # read-only image
+    assert cluster("exec", "-T", service, "touch", "/tmp/x").returncode == 0  # but a tmpfs to write to
+
+
+def test_no_password_in_docker_inspect_or_any_process_list(cluster):
+    containers = cluster("ps", "-q").stdout.split()
+    inspected = subprocess.run(["docker", "inspect", *containers], capture_output=True, text=True, check=True,
+                               timeout=30).stdout
+    for service in ("redis", "worker", "flower", "worker-threads", "worker-gevent"):
+        cmdlines = cluster("exec", "-T", service, "sh", "-c", "cat /proc/[0-9]*/cmdline").stdout
+        assert "celery" in cmdlines or "redis-server" in cmdlines  # it did read the processes
+        for secret in (cluster.env["REDIS_PASSWORD"], cluster.env["FLOWER_PASSWORD"]):
+            assert secret not in cmdlines, service
+    for secret in (cluster.env["REDIS_PASSWORD"], cluster.env["FLOWER_PASSWORD"]):
+        assert secret not in inspected
 
 
 def test_the_image_holds_no_secret_and_no_stray_files(cluster):
