@@ -90,7 +90,7 @@ def fit(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     if width <= 1:
-        return text[:width]
+        return text[:max(0, width)]  # text[:-2] would be nearly all of it
     head = (width - 1) // 2
     return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import os
+import ssl
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from producer.local_state import local_urls as _local_urls  # standard library only
 from worker.errors import SettingError
@@ -75,8 +76,12 @@ def _redis_urls() -> tuple[str, str]:
     if broker is None:
         host = _raw("REDIS_HOST") or "localhost"
         port = _int("REDIS_PORT", 6379)
-        password = _raw("REDIS_PASSWORD") or "celery-demo"
-        broker = f"redis://:{password}@{host}:{port}/0"
+        password = quote(_raw("REDIS_PASSWORD") or "celery-demo", safe="")
+        if REDIS_TLS_CA_FILE:  # TLS, the server's certificate checked against this CA
+            query = urlencode({"ssl_cert_reqs": "required", "ssl_ca_certs": REDIS_TLS_CA_FILE})
+            broker = f"rediss://:{password}@{host}:{port}/0?{query}"
+        else:
+            broker = f"redis://:{password}@{host}:{port}/0"
     for name, url in (("BROKER_URL", broker), ("RESULT_BACKEND", backend)):
         if url is not None and urlsplit(url).scheme not in ("redis", "rediss"):
             raise SettingError(f"{name}: must be a redis:// or rediss:// URL")
@@ -84,9 +89,17 @@ def _redis_urls() -> tuple[str, str]:
 
 
 # --- where Redis is -------------------------------------------------------------------
+#: A CA certificate: talk to Redis over TLS (rediss://) and check its certificate with it.
+#: For workers on other hosts (compose.worker.yml, README: More than one machine).
+REDIS_TLS_CA_FILE = _raw("REDIS_TLS_CA_FILE")
+if REDIS_TLS_CA_FILE and not Path(REDIS_TLS_CA_FILE).is_file():
+    raise SettingError(f"REDIS_TLS_CA_FILE={REDIS_TLS_CA_FILE}: no such file")
+
 # Jobs travel through db 0 and results through db 1, so `redis-cli -n 0 llen jobs` shows
 # only the queue.
 broker_url, result_backend = _redis_urls()
+if REDIS_TLS_CA_FILE:  # what kombu and the result backend hand to ssl, beside the URL's query
+    broker_use_ssl = redis_backend_use_ssl = {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": REDIS_TLS_CA_FILE}
 
 #: The queue task1/task2 go to; each worker flavour consumes its own (QUEUE-threads, ...).
 QUEUE = _raw("QUEUE") or "jobs"

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from producer.events import EventState, snapshot
-from producer.lanes import BAR, FAILED, REDELIVERED, RETRIED, fit, lanes, short_names, tick_marks
+from producer.events import EventState, Run, Snapshot, TaskFacts, WorkerFacts, snapshot
+from producer.lanes import BAR, FAILED, REDELIVERED, RETRIED, Lane, Segment, fit, lanes, short_names, tick_marks
 
 T0 = 1_700_000_000.0  # every timestamp is T0 + seconds
 _clock = itertools.count(1)
@@ -40,6 +40,22 @@ class Cluster:
     def view(self, now: float, window_s: float = 10.0, width: int = 80, start: float | None = 0.0, **kw):
         return lanes(snapshot(self.state, T0 + now), T0 + now, window_s, width,
                      start=None if start is None else T0 + start, **kw)
+
+
+def worker(name: str, beat: float | None = 0.0, pid: int | None = 100, alive: bool = True,
+           offline: bool = False) -> WorkerFacts:
+    """A worker as a Snapshot states it (times in plain seconds: these snapshots need no Celery State)."""
+    return WorkerFacts(name, name.partition("@")[2] or name, pid, alive, offline, beat, None, 0, 0)
+
+
+def task(task_id: str, *runs: Run, name: str | None = "task1", state: str = "STARTED") -> TaskFacts:
+    last = runs[-1] if runs else None
+    return TaskFacts(task_id, name, state, last and last.node, last and last.pid, None, None,
+                     last and last.started, None, None, 0, runs)
+
+
+def snap(workers=(), tasks=()) -> Snapshot:
+    return Snapshot(0.0, tuple(workers), tuple(tasks), 0)
 
 
 def bar_length(lane, width: int) -> int:
@@ -234,3 +250,235 @@ def test_a_snapshot_since_a_moment_leaves_out_only_tasks_finished_before_it():
     c.runs("new", "w1@h", 20.0, 21.0)
     ids = {t.id for t in snapshot(c.state, T0 + 25, since=T0 + 10).tasks}
     assert ids == {"stuck", "new"}
+
+
+# Exact layouts. A window of 128 s over 128 columns (a label of 12 + 1 space + 128 = 141 wide; 12 is a short
+# name of 4 characters + 8) puts second t in column t exactly, so every boundary below is a column number.
+W128 = dict(window_s=128.0, width=141, start=0.0)
+
+
+def test_lane_text_puts_each_bar_at_its_columns_and_clips_to_the_width():
+    lane = Lane("w@h", 1, 0, "w", "alive", [Segment(2, 5, "abc", "succeeded"), Segment(6, 10, "wxyz", "running")])
+    assert lane.text(12) == "  abc wxyz  "
+    assert lane.text(8) == "  abc wx"  # a bar crossing the edge is cut there
+    assert lane.text(4) == "  ab"
+    assert lane.text(1) == " "  # a bar starting past the edge leaves nothing
+    assert Lane("w@h", 1, 0, "w", "alive").text(3) == "   "
+
+
+def test_names_are_split_at_the_first_at_sign_like_celery_does():
+    assert short_names(["solo1", "solo2"]) == {"solo1": "solo1", "solo2": "solo2"}  # no host part to drop
+    assert short_names(["a@x@h", "b@x@h"]) == {"a@x@h": "a", "b@x@h": "b"}  # host "x@h" shared
+    assert short_names(["a@x@h", "b@y@h"]) == {"a@x@h": "a@x@h", "b@y@h": "b@y@h"}  # nothing shared
+    assert short_names(["w@a@h1", "w@b@h2"]) == {"w@a@h1": "a@h1", "w@b@h2": "b@h2"}  # name "w" shared
+    assert short_names(["only@h"]) == {"only@h": "only@h"} and short_names([]) == {}
+
+
+def test_fit_keeps_what_fits_and_cuts_the_middle_of_the_rest():
+    assert fit("abcde", 5) == "abcde"
+    assert fit("abcdef", 5) == "ab…ef"
+    assert fit("abcdefgh", 6) == "ab…fgh"  # the odd character goes to the tail
+    assert fit("abc", 2) == "…c"
+    assert fit("abc", 1) == "a"
+    assert fit("abc", 0) == ""
+    assert fit("abc", -2) == ""  # never more than asked for, even when nothing is left for it
+
+
+def test_ticks_at_exact_columns_with_exact_labels():
+    assert tick_marks(4.0, 64, relative_to_end=False) == [
+        (0, "0s"), (8, "0.5s"), (16, "1s"), (24, "1.5s"), (32, "2s"), (40, "2.5s"), (48, "3s"), (56, "3.5s")]
+    assert tick_marks(4.0, 64, relative_to_end=True) == [
+        (7, "-3.5s"), (15, "-3s"), (23, "-2.5s"), (31, "-2s"), (39, "-1.5s"), (47, "-1s"), (55, "-0.5s"),
+        (63, "now")]
+    assert tick_marks(0.5, 64, relative_to_end=False) == [(0, "0s"), (12, "0.1s"), (25, "0.2s"), (38, "0.3s"),
+                                                          (51, "0.4s")]
+    # a span too long for even the largest step at one label per 8 columns: hourly labels anyway
+    assert tick_marks(7200.0, 8, relative_to_end=False) == [(0, "0s"), (4, "3600s")]
+
+
+def test_ticks_degenerate_axes():
+    for relative in (False, True):
+        assert tick_marks(0.0, 64, relative_to_end=relative) == []
+        assert tick_marks(-1.0, 64, relative_to_end=relative) == []
+        assert tick_marks(4.0, 0, relative_to_end=relative) == []
+    assert tick_marks(4.0, 1, relative_to_end=False) == [(0, "0s")]
+    assert tick_marks(4.0, 1, relative_to_end=True) == [(0, "now")]
+
+
+def test_bar_texts_shorten_the_name_then_drop_it_and_always_keep_the_marks():
+    runs = [  # (id, start, end, how it ended, name) on one worker, back to back
+        ("a", 0, 1, "succeeded", "task1"), ("b", 2, 4, "succeeded", "task1"), ("c", 5, 8, "succeeded", "task1"),
+        ("d", 9, 14, "succeeded", "task1"), ("e", 15, 21, "succeeded", "task1"), ("f", 22, 23, "failed", "task1"),
+        ("g", 24, 26, "failed", "task1"), ("h", 27, 30, "failed", "task1"), ("i", 31, 33, "succeeded", None),
+        ("k", 43, 46, "retried", "task1"), ("m", 47, 47.5, "succeeded", "task1")]
+    tasks = [task(i, Run("w1@h", 1, a, b, end), name=name) for i, a, b, end, name in runs]
+    # a job whose worker was lost (lost at 34, when it started again) and its redelivery
+    tasks.append(task("j", Run("w1@h", 1, 34.0, None, "lost"), Run("w1@h", 1, 36.0, 42.0, "succeeded")))
+    view = lanes(snap([worker("w1@h", beat=50.0)], tasks), 50.0, **W128)
+    assert (view.label_width, view.columns, view.hidden_lanes) == (12, 128, 0)
+    (lane,) = view.lanes
+    expected = {0: "━", 2: "1━", 5: "1━━", 9: "1━━━━", 15: "task1━", 22: "✗", 24: "━✗", 27: "1━✗", 31: "?━",
+                34: "━✗", 36: "↻1━━━━", 43: "1━↺", 47: "━"}
+    assert [(seg.start, seg.text) for seg in lane.segments] == sorted(expected.items())
+    assert all(seg.end == seg.start + len(seg.text) for seg in lane.segments)
+    cells = [" "] * 128
+    for col, text in expected.items():
+        cells[col:col + len(text)] = text
+    assert lane.text(128) == "".join(cells)
+    assert FAILED == "✗" and RETRIED == "↺" and REDELIVERED == "↻" and BAR == "━"
+
+
+def test_label_width_and_columns():
+    empty = lanes(snap(), 5.0, 10.0, 80, start=0.0)
+    assert (empty.label_width, empty.columns, empty.lanes, empty.hidden_lanes) == (12, 67, [], 0)
+    assert (empty.window_start, empty.span_s) == (0.0, 10.0)
+    assert lanes(snap(), 5.0, 10.0, 10, start=0.0).columns == 1  # never less than one column
+    long_name = "worker@31759002942e0000"  # 23 characters: wants 31 columns of label
+    one = snap([worker(long_name)])
+    assert lanes(one, 1.0, 10.0, 40, start=0.0).label_width == 12  # at least 12...
+    assert lanes(one, 1.0, 10.0, 113, start=0.0).label_width == 28  # ...at most a quarter of the width
+    assert lanes(one, 1.0, 10.0, 200, start=0.0).label_width == 31  # else the name and 8 more
+    short = lanes(snap([worker("w1@h")]), 1.0, 10.0, 113, start=0.0)
+    assert (short.label_width, short.columns) == (12, 100)
+
+
+def test_long_labels_are_cut_to_leave_room_for_sub_lane_and_state():
+    name = "worker@31759002942e"
+    dead = lanes(snap([worker(name, beat=1.0, alive=False)], [task("a", Run(name, 1, 0.0, 0.5, "succeeded"))]),
+                 9.0, 10.0, 40, start=0.0)
+    assert [lane.label for lane in dead.lanes] == ["wor…42e dead"]
+    two = lanes(snap([worker(name, beat=2.0)], [task("a", Run(name, 1, 0.0)), task("b", Run(name, 1, 0.5))]),
+                2.0, 10.0, 40, start=0.0)
+    assert [lane.label for lane in two.lanes] == ["worke…02942e", "work…2942e/2"]
+    assert all(len(lane.label) == two.label_width for lane in two.lanes)
+
+
+def test_a_job_redelivered_while_its_first_worker_lives_on_ends_where_the_next_attempt_starts():
+    tasks = [task("j", Run("wk-1@h", 1, 10.0, None, "lost"), Run("wk-2@h", 2, 30.0, None, "lost"),
+                  Run("wk-1@h", 1, 50.0))]
+    view = lanes(snap([worker("wk-1@h", beat=80.0), worker("wk-2@h", beat=80.0)], tasks), 90.0, **W128)
+    w1, w2 = view.lanes
+    assert [(s.start, s.end, s.kind) for s in w1.segments] == [(10, 30, "lost"), (50, 90, "running")]
+    assert [(s.start, s.end, s.kind) for s in w2.segments] == [(30, 50, "lost")]
+    assert w1.segments[1].text.startswith(REDELIVERED) and w2.segments[0].text.startswith(REDELIVERED)
+    assert not w1.segments[0].text.startswith(REDELIVERED)
+    assert w1.segments[0].text.endswith(FAILED) and view.running == 1
+
+
+def test_a_job_on_a_worker_never_seen_is_lost_up_to_now_on_a_lane_of_unknown_status():
+    view = lanes(snap([], [task("j", Run("gh@h", 1, 10.0, None, "lost"))]), 20.0, **W128)
+    (lane,) = view.lanes
+    assert (lane.status, lane.label) == ("unknown", "gh@h")
+    assert [(s.start, s.end, s.kind) for s in lane.segments] == [(10, 20, "lost")]
+
+
+def test_a_dead_workers_job_ends_at_its_last_heartbeat_even_when_that_is_its_start():
+    view = lanes(snap([worker("w1@h", beat=20.0, alive=False)], [task("j", Run("w1@h", 1, 20.0))]), 90.0, **W128)
+    (lane,) = view.lanes
+    assert [(s.start, s.end, s.kind, s.text) for s in lane.segments] == [(20, 21, "lost", FAILED)]
+    assert view.running == 0 and view.workers_dead == 1
+
+
+def test_a_lost_job_from_a_worker_whose_clock_runs_ahead_is_one_column_at_its_start():
+    # started at 50 by the worker's clock, which is ahead: the viewer's now is 40, the last heartbeat 10
+    view = lanes(snap([worker("w1@h", beat=10.0, alive=False)], [task("j", Run("w1@h", 1, 50.0))]), 40.0, **W128)
+    assert [(s.start, s.end, s.kind) for s in view.lanes[0].segments] == [(50, 51, "lost")]
+
+
+def test_a_job_rejected_by_one_worker_and_run_by_another_is_redelivered():
+    c = Cluster()
+    c.heartbeat("w1@h", 0)
+    c.heartbeat("w2@h", 0)
+    c.runs("j", "w1@h", 0.5)
+    c.event("task-rejected", 1.0, "w1@h", uuid="j", pid=100)
+    c.runs("j", "w2@h", 2.0, 3.0)
+    view = c.view(3.5)
+    first, second = view.lanes
+    assert first.segments[0].kind == "rejected" and not first.segments[0].text.startswith(REDELIVERED)
+    assert second.segments[0].text.startswith(REDELIVERED) and view.redelivered == 1
+
+
+def test_the_window_is_closed_at_both_ends():
+    tasks = [task("before", Run("wk-1@h", 1, 100.0, 120.0, "succeeded")),  # ends exactly at the window's start
+             task("old", Run("wk-1@h", 1, 0.0, 1.0, "succeeded")),  # long before it
+             task("last", Run("wk-1@h", 1, 247.5, 248.0, "succeeded")),  # in its last column
+             task("after", Run("wk-2@h", 2, 248.0))]  # starts exactly at its end
+    workers = [worker("wk-1@h", beat=250.0), worker("wk-2@h", beat=250.0)]
+    view = lanes(snap(workers, tasks), 250.0, 128.0, 141, start=120.0)
+    w1, w2 = view.lanes
+    assert [(s.task_id, s.start, s.end) for s in w1.segments] == [("before", 0, 1), ("last", 127, 128)]
+    assert [(s.task_id, s.start, s.end) for s in w2.segments] == [("after", 127, 128)]
+
+
+def test_watch_keeps_a_slots_new_jobs_after_its_old_ones_scrolled_away():
+    tasks = [task("old", Run("w1@h", 1, 0.0, 1.0, "succeeded")), task("new", Run("w1@h", 1, 200.0, 210.0, "succeeded"))]
+    view = lanes(snap([worker("w1@h", beat=250.0)], tasks), 256.0, 128.0, 141)
+    assert view.window_start == 128.0 and view.span_s == 128.0
+    assert [(s.task_id, s.start, s.end) for s in view.lanes[0].segments] == [("new", 72, 82)]
+
+
+def test_an_idle_worker_that_died_in_the_window_keeps_an_empty_dead_lane():
+    c = Cluster()
+    c.heartbeat("w1@h", 0, pid=7)  # exactly at the window's start, then silence
+    view = c.view(9.0)
+    assert [(ln.node, ln.pid, ln.sub, ln.label, ln.status, ln.segments) for ln in view.lanes] == [
+        ("w1@h", 7, 0, "w1@h dead", "dead", [])]
+    assert c.view(9.0, start=0.5).lanes == []  # silent since before the window: gone
+
+
+def test_an_idle_live_worker_has_a_lane_even_if_its_last_heartbeat_was_before_the_window():
+    c = Cluster()
+    c.heartbeat("w1@h", 8.0)
+    (lane,) = c.view(10.5, start=10.0).lanes
+    assert (lane.label, lane.status, lane.segments) == ("w1@h", "alive", [])
+
+
+def test_past_the_lane_limit_idle_workers_heard_from_last_are_kept():
+    c = Cluster()
+    for i in range(3):
+        c.heartbeat(f"w{i}@h", float(i), pid=i)
+    view = c.view(2.5, max_lanes=2)
+    assert [lane.node for lane in view.lanes] == ["w1@h", "w2@h"] and view.hidden_lanes == 1
+    assert c.view(2.5, max_lanes=3).hidden_lanes == 0
+
+
+def test_the_idle_lane_of_a_restarted_worker_names_its_current_process():
+    c = Cluster()
+    c.heartbeat("w1@h", 0, pid=5)
+    c.runs("a", "w1@h", 0.0, 1.0, pid=5)
+    c.heartbeat("w1@h", 2.0, pid=6)
+    c.runs("b", "w1@h", 2.0, 3.0, pid=6)
+    c.heartbeat("w1@h", 28.0, pid=6)
+    view = c.view(30.0, start=None)
+    assert [(lane.label, lane.pid, lane.segments) for lane in view.lanes] == [("w1@h 6", 6, [])]
+
+
+def test_lanes_are_ordered_by_host_then_node_then_process():
+    # a node name splits at its first @ (as Celery's does): "b@a@z" is on host "a@z", before "b@y"
+    workers = [worker(n, beat=5.0) for n in ("a@h2", "b@h1", "a@b@y", "b@a@z")]
+    view = lanes(snap(workers), 5.0, 10.0, 80, start=0.0)
+    assert [lane.node for lane in view.lanes] == ["b@a@z", "a@b@y", "b@h1", "a@h2"]
+    # one node, three processes, the one without a pid first (in a container the worker is often pid 1)
+    tasks = [task(str(pid), Run("w1@h", pid, 1.0, 2.0, "succeeded")) for pid in (9, 1, None)]
+    view = lanes(snap([worker("w1@h", beat=5.0)], tasks), 5.0, 10.0, 80, start=0.0)
+    assert [lane.label for lane in view.lanes] == ["w1@h", "w1@h 1", "w1@h 9"]
+
+
+def test_counts_of_jobs_and_workers():
+    c = Cluster()
+    for node in ("w1@h", "w2@h", "w3@h", "w4@h"):
+        c.heartbeat(node, 0)
+    c.event("worker-offline", 0.5, "w4@h", pid=100, freq=2.0)
+    for t in (2.0, 4.0, 6.0):
+        c.heartbeat("w1@h", t)
+        c.heartbeat("w2@h", t)
+    c.sent("p", 0.0)  # PENDING
+    c.event("task-received", 1.0, "w1@h", uuid="r", name="task1", pid=100, retries=0)  # RECEIVED
+    c.runs("again", "w1@h", 1.0, 2.0, outcome="retried")  # RETRY, until it starts again
+    c.runs("s1", "w1@h", 2.0, 3.0)
+    c.runs("s2", "w2@h", 2.0, 3.0)
+    c.runs("f", "w2@h", 3.0, 4.0, outcome="failed")
+    c.runs("run", "w2@h", 4.0)
+    view = c.view(6.5)
+    assert (view.waiting, view.running, view.succeeded, view.failed, view.retried) == (3, 1, 2, 1, 1)
+    assert (view.workers_alive, view.workers_dead) == (2, 1)  # w3 went silent, w4 said goodbye

@@ -1,0 +1,98 @@
+"""Workers on another host, played by a second compose project on the same engine: it shares
+one Docker network with the main project, where Redis speaks nothing but TLS."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.compose_cluster import Compose, compose_project
+from tests.conftest import free_port
+from tests.helpers import ROOT, run_producer
+
+pytestmark = pytest.mark.docker
+
+MAIN = ["-f", "docker-compose.yml", "-f", "compose.tls.yml", "-f", "tests/e2e/compose/main-on-bridge.yml"]
+REMOTE = ["-f", "compose.worker.yml", "-f", "tests/e2e/compose/remote-on-bridge.yml"]
+
+
+def make_tls(folder: Path) -> str:
+    out = subprocess.run([str(ROOT / "scripts" / "make-tls"), str(folder), "broker.test"], capture_output=True,
+                         text=True, check=True, timeout=60).stdout
+    return out.strip().split("=", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def network():
+    name = f"cpd-bridge-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "network", "create", name], capture_output=True, check=True, timeout=60)
+    yield name
+    subprocess.run(["docker", "network", "rm", name], capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def clusters(network, tmp_path_factory):
+    tls = make_tls(tmp_path_factory.mktemp("tls") / "tls")
+    tls_port = str(free_port())
+    with compose_project(REDIS_TLS_DIR=tls, REDIS_TLS_PORT=tls_port, REDIS_TLS_HOST_IP="127.0.0.1",
+                         BRIDGE_NETWORK=network) as main:
+        main(*MAIN, "up", "-d", "--build", "--wait", timeout_s=600)
+        remote = Compose(f"{main.project}-remote", {**main.env, "BROKER_HOST": "broker.test",
+                                                    "APP_IMAGE": f"celery-parallelism-demo:{main.env['APP_TAG']}"})
+        try:
+            remote(*REMOTE, "up", "-d", "--wait", timeout_s=300)
+            yield main, remote
+        finally:
+            remote(*REMOTE, "down", "-v", "--timeout", "10", check=False, timeout_s=180)
+
+
+def container_ids(compose: Compose, files: list[str]) -> set[str]:
+    return {c[:12] for c in compose(*files, "ps", "-q", "worker").stdout.split()}
+
+
+def test_eight_jobs_run_on_the_workers_of_both_hosts(clusters):
+    main, remote = clusters
+    run = main(*MAIN, "run", "--rm", "-T", "producer", "--jobs", "8", "--json", check=False, timeout_s=180)
+    assert run.returncode == 0, run.stderr
+    hosts = {r["hostname"] for r in run.document["results"]}
+    assert len(hosts) == 4 and run.document["summary"]["slots_online"] == 4
+    assert hosts & container_ids(main, MAIN) and hosts & container_ids(remote, REMOTE)  # both hosts took jobs
+
+
+def test_the_host_producer_reaches_redis_over_tls_on_loopback(clusters, tmp_path):
+    main, _ = clusters
+    env = {**main.host_env, "REDIS_PORT": main.env["REDIS_TLS_PORT"],
+           "REDIS_TLS_CA_FILE": f"{main.env['REDIS_TLS_DIR']}/ca.crt"}
+    run = run_producer("--jobs", "2", "--duration", "0.2", "--json", env=env, timeout_s=120)
+    assert run.returncode == 0, run.stderr
+    published = main(*MAIN, "port", "redis", "6380").stdout.strip()
+    assert published == f"127.0.0.1:{main.env['REDIS_TLS_PORT']}"
+    assert main(*MAIN, "port", "redis", "6379", check=False).stdout.strip() in ("", ":0")  # no plain port
+
+
+def test_a_wrong_ca_or_password_is_refused_in_one_line(clusters, tmp_path):
+    main, remote = clusters
+    other_ca = make_tls(tmp_path / "other")
+    wrong_password = tmp_path / "wrong"
+    wrong_password.write_text("wrong")
+    for env, expected in (({"REDIS_TLS_DIR": other_ca}, "certificate verify failed"),
+                          ({"REDIS_PASSWORD_FILE": str(wrong_password)}, "refused the password")):
+        run = remote(*REMOTE, "run", "--rm", "-T", "--entrypoint", "python", "worker", "-m", "producer", "status",
+                     check=False, timeout_s=120, env=env)
+        assert run.returncode == 3, run.stderr
+        (line,) = [line for line in run.stderr.splitlines() if line.startswith("producer:")]
+        assert expected in line and "Traceback" not in run.stderr
+
+
+def test_redis_refuses_tls_with_the_demo_password(network, tmp_path):
+    tls = make_tls(tmp_path / "tls")
+    demo = str(ROOT / "secrets" / "redis_password")
+    with compose_project(REDIS_TLS_DIR=tls, REDIS_TLS_PORT=str(free_port()), REDIS_TLS_HOST_IP="127.0.0.1",
+                         BRIDGE_NETWORK=network, REDIS_PASSWORD_FILE=demo) as demo_cluster:
+        up = demo_cluster(*MAIN, "up", "-d", "redis", "--wait", check=False, timeout_s=300)
+        assert up.returncode != 0
+        logs = demo_cluster(*MAIN, "logs", "--no-color", "redis").stdout
+        assert "refusing to offer Redis beyond this host with the demo password" in logs
