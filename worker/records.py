@@ -107,8 +107,10 @@ class JobRecord:
     cpu_s: float  # CPU time the job's thread used
     attempt: int = 1
     redelivered: bool = False
-    # Jobs that share the one cup (a Redis lock; the quiz): how long this one waited for it,
-    # then held it. Its wait ends `cup_s` before it finished. Left out of the JSON when 0.
+    # Jobs that share the one cup (a Redis lock; the quiz): the share of the duration asked to
+    # need it, how long this one waited for it, then held it. Its wait ends `cup_s` before it
+    # finished. Left out of the JSON when the job did not use the cup.
+    cup: float = 0.0
     waited_for_cup_s: float = 0.0
     cup_s: float = 0.0
 
@@ -123,7 +125,9 @@ class JobRecord:
         if not self.waited_for_cup_s:
             return None
         end = self.finished_at - timedelta(seconds=self.cup_s)
-        return end - timedelta(seconds=self.waited_for_cup_s), end
+        if self.cup >= 1:  # nothing to do before the cup: it waited from its start
+            return self.started_at, end
+        return max(self.started_at, end - timedelta(seconds=self.waited_for_cup_s)), end
 
     @property
     def stretch(self) -> float | None:
@@ -140,10 +144,10 @@ class JobRecord:
         data = asdict(self)
         data["started_at"], data["finished_at"] = iso(self.started_at), iso(self.finished_at)
         data["runtime_s"], data["cpu_s"] = round(self.runtime_s, 6), round(self.cpu_s, 6)
-        if self.waited_for_cup_s or self.cup_s:
+        if self.cup:
             data["waited_for_cup_s"], data["cup_s"] = round(self.waited_for_cup_s, 6), round(self.cup_s, 6)
         else:  # a job without the cup: the record every other command knows
-            del data["waited_for_cup_s"], data["cup_s"]
+            del data["cup"], data["waited_for_cup_s"], data["cup_s"]
         return data
 
     @classmethod

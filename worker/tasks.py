@@ -12,6 +12,7 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -65,20 +66,18 @@ def _redis(url: str) -> redis.Redis:
 
 
 @contextmanager
-def holding_cup(name: str, hold_s: float) -> Iterator[float]:
-    """Hold the one cup (a Redis lock shared by every worker) inside the block; yields the seconds waited for it.
+def holding_cup(name: str, hold_s: float) -> Iterator[datetime]:
+    """Hold the one cup (a Redis lock shared by every worker) inside the block; yields when it was taken.
 
     The lock expires `hold_s` + 10 s after it was taken, so a worker killed while drinking
     never keeps the cup from the others for good.
     """
     lock = _redis(app.conf.broker_url).lock(f"cup:{name}", timeout=hold_s + 10, sleep=0.005,
                                             blocking_timeout=CUP_WAIT_MAX_S)
-    t0 = time.perf_counter()
     if not lock.acquire():
         raise JobFailed(f"the cup '{name}' was not free within {CUP_WAIT_MAX_S:g} s")
-    waited_s = time.perf_counter() - t0
     try:
-        yield waited_s
+        yield utc_now()
     finally:
         try:
             lock.release()
@@ -107,14 +106,18 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
     waited_s = cup_s = 0.0
     if share:
         spend(seconds * (1 - share), kind)  # the part that needs no cup, side by side with the others
-        with holding_cup(cup_name, seconds * share) as waited_s:
-            drinking = time.perf_counter()
+        # Wall-clock times, like started_at and finished_at: the record places the wait and
+        # the drinking from them (JobRecord.cup_wait).
+        waiting_from = utc_now()
+        with holding_cup(cup_name, seconds * share) as drinking_from:
             spend(seconds * share, kind)
-            cup_s = time.perf_counter() - drinking
+            # the clock stops before the cup goes back: the next drinker starts after this one finished
+            runtime_s, cpu_s, finished_at = time.perf_counter() - t0, time.thread_time() - cpu0, utc_now()
+        waited_s = (drinking_from - waiting_from).total_seconds()
+        cup_s = (finished_at - drinking_from).total_seconds()
     else:
         spend(seconds, kind)
-    runtime_s, cpu_s = time.perf_counter() - t0, time.thread_time() - cpu0
-    finished_at = utc_now()
+        runtime_s, cpu_s, finished_at = time.perf_counter() - t0, time.thread_time() - cpu0, utc_now()
     # kombu's Redis transport marks a job it put back in the queue (worker lost, visibility
     # timeout) in the message headers, which Celery copies onto the request.
     delivery_info = request.delivery_info or {}
@@ -124,7 +127,7 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
         worker=request.hostname or socket.gethostname(), hostname=socket.gethostname(), pid=os.getpid(),
         slot=slot_id(pool), pool=pool, cpus=usable_cpus(), machine=machine_id(),
         started_at=started_at, finished_at=finished_at, runtime_s=runtime_s, cpu_s=cpu_s,
-        attempt=attempt, redelivered=redelivered, waited_for_cup_s=waited_s, cup_s=cup_s,
+        attempt=attempt, redelivered=redelivered, cup=share, waited_for_cup_s=waited_s, cup_s=cup_s,
     )
     if fail == "always":  # the record rides along, so the producer can draw the failed job
         raise JobFailed(f"{task.name} was asked to fail (attempt {attempt})", record.to_json())

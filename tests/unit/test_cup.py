@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -38,12 +39,20 @@ def test_a_job_without_the_cup_keeps_the_record_everyone_knows():
 
 
 def test_a_cup_job_says_how_long_it_waited_and_drank():
-    rec = cup_record(0, 3, waited=1.5, held=1.0)
+    rec = cup_record(0, 3, waited=1.5, held=1.0, cup=0.5)
     data = rec.to_json()
-    assert data["waited_for_cup_s"] == 1.5 and data["cup_s"] == 1.0
+    assert data["cup"] == 0.5 and data["waited_for_cup_s"] == 1.5 and data["cup_s"] == 1.0
     assert JobRecord.from_json(data) == rec
     assert rec.cup_wait == (at(0.5), at(2.0))  # the wait ends when it starts drinking, `held` before the end
     assert record(0, 1).cup_wait is None
+
+
+def test_a_job_that_needs_the_cup_all_along_waits_from_its_start():
+    # measured on two clocks, the wait may seem to start a hair after the job: no sliver of "running" before it
+    rec = cup_record(0.0, 3.0, waited=1.9999, held=1.0)
+    assert rec.cup_wait == (at(0.0), at(2.0))
+    assert summarize([outcome(rec), outcome(cup_record(0.0, 1.0, waited=0.0, held=1.0, hostname="h2"))],
+                     wall_s=3.0).peak_overlap == 1
 
 
 def test_the_cup_share_travels_as_task_arguments_only_when_asked():
@@ -52,10 +61,8 @@ def test_the_cup_share_travels_as_task_arguments_only_when_asked():
                                                                   "cup_name": "c1"}
 
 
-def cup_record(start: float, end: float, waited: float, held: float, **kw) -> JobRecord:
-    from dataclasses import replace
-
-    return replace(record(start, end, **kw), waited_for_cup_s=waited, cup_s=held)
+def cup_record(start: float, end: float, waited: float, held: float, cup: float = 1.0, **kw) -> JobRecord:
+    return replace(record(start, end, **kw), cup=cup, waited_for_cup_s=waited, cup_s=held)
 
 
 def taking_turns(n: int) -> list:
@@ -89,7 +96,8 @@ def test_taking_turns_for_the_cup_is_not_called_parallel():
 
 def test_when_only_part_of_each_job_needs_the_cup_the_rest_runs_in_parallel():
     # 4 jobs of 1 s, the second half of each needs the cup: 0.5 s side by side, then 4 x 0.5 s in turn
-    out = [outcome(cup_record(0.0, 1.0 + 0.5 * i, waited=0.5 * i, held=0.5, task_id=f"id-{i}", hostname=f"h{i}"),
+    out = [outcome(cup_record(0.0, 1.0 + 0.5 * i, waited=0.5 * i, held=0.5, cup=0.5, task_id=f"id-{i}",
+                              hostname=f"h{i}"),
                    submitted=0.0) for i in range(4)]
     s = summarize(out, wall_s=2.5, slots_online=4)
     assert s.peak_overlap == 4 and s.peak_drinking == 1
