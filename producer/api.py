@@ -11,15 +11,13 @@ producer's exceptions (producer.errors), each with a one-line message.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
 
-from producer import compare as _compare
-from producer import quiz as _quiz
-from producer import sweep as _sweep
 from producer.cluster import check_brokers, consuming, online_workers, ready_workers
 from producer.errors import NoWorkers, UsageError
 from producer.figures import summarize
@@ -28,6 +26,11 @@ from producer.queues import depth
 from producer.results import BatchResult
 from producer.submit import run_batch
 from worker import config
+
+# By import_module: `from producer import quiz` is the function below (see producer/__init__.py).
+_compare = importlib.import_module("producer.compare")
+_quiz = importlib.import_module("producer.quiz")
+_sweep = importlib.import_module("producer.sweep")
 
 __all__ = ["BatchResult", "SweepResult", "compare", "default_timeout", "quiz", "run_jobs", "sweep"]
 

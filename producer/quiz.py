@@ -177,8 +177,8 @@ def step_lines(number: int, step: Step, width: int = 80) -> list[str]:
 def amdahl_lines(points: list[AmdahlPoint], cup_share: float) -> list[str]:
     """The cup variant as a small table: measured speedup next to Amdahl's law."""
     p = 1 - cup_share
-    lines = [f"When only {cup_share:.0%} of each job needs the cup, the rest runs side by side:",
-             f"Amdahl's law, speedup = 1 / ((1 - p) + p / N), p = {p:g} the share that can run in parallel.",
+    lines = [f"When only {cup_share:.0%} of each job needs the cup, the rest runs side by side.",
+             f"Amdahl's law: speedup = 1 / ((1 - p) + p / N), p = {p:g} (the parallel share).",
              "   workers  slots  measured  Amdahl"]
     lines += [f"   {pt.workers:>7}  {pt.slots:>5}  {pt.speedup:>7.2f}x  {pt.predicted:>5.2f}x" for pt in points]
     lines.append(f"   however many workers, never above {1 / cup_share:.0f}x: the cup's share takes turns")

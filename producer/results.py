@@ -6,6 +6,7 @@ so a notebook shows the same numbers as the command line.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,7 @@ class BatchResult:
         """The run as plain text, one row per worker slot (as the command line draws it), `width` columns."""
         aligned, _ = align(self.outcomes)
         drawn = layout(aligned, width)
-        return "\n".join([legend(drawn), *(line.plain for line in render(drawn))])
+        return "\n".join([*textwrap.wrap(legend(drawn), width), *(line.plain for line in render(drawn))])
 
     def gantt(self) -> Any:
         """A matplotlib Figure of the run (shown inline when it is a notebook cell's value); needs matplotlib."""
