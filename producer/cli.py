@@ -18,6 +18,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from producer.api import default_timeout
 from producer.cluster import check_brokers, consuming, masked, online_workers, ready_workers
 from producer.compare import compare as compare_flavours
 from producer.compare import flavours
@@ -29,6 +30,7 @@ from producer.local_cli import local
 from producer.plot import check_format, gantt, speedup_curve
 from producer.queues import depth, depths
 from producer.queues import purge as purge_queues
+from producer.quiz_cli import quiz
 from producer.report import json_document, print_text
 from producer.submit import run_batch
 from producer.sweep import restore
@@ -110,15 +112,6 @@ def not_blank(_: click.Context, param: click.Parameter, value: str) -> str:
     if not value.strip():
         raise click.BadParameter("must not be empty", param=param)
     return value
-
-
-def default_timeout(jobs: int, duration_s: float) -> float:
-    """Twice the sequential time, plus the visibility timeout and 30 s.
-
-    Generous even when only one worker is up, and long enough for a job whose worker died
-    to be redelivered (Redis holds it back for the visibility timeout, then up to 5 s more).
-    """
-    return 2.0 * jobs * duration_s + config.VISIBILITY_TIMEOUT + 30.0
 
 
 def err_console() -> Console:
@@ -371,6 +364,7 @@ def _sigterm(*_: Any) -> None:
 
 cli.add_command(local)
 cli.add_command(watch)
+cli.add_command(quiz)
 
 
 def main(argv: list[str] | None = None) -> None:

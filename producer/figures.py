@@ -8,7 +8,9 @@ and the benchmarks all use them, so a speedup means the same everywhere.
 - slots: distinct (host, process, thread or greenlet) that ran jobs; for cpu jobs the
   parallelism is capped by the CPUs the workers share and by the processes (one GIL each);
 - ideal wall: ceil(jobs / slots) x duration, and for cpu jobs at least work / usable CPUs;
-- speedup = work / wall; efficiency = ideal wall / wall; stretch = run time / asked duration.
+- speedup = work / wall; efficiency = ideal wall / wall; stretch = run time / asked duration;
+- jobs that share the one cup (a lock, the quiz): the time they waited for it, and the most
+  that drank at once; Amdahl's law for when only part of each job needs it.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from producer.jobs import Outcome
+from worker.records import JobRecord
 
 #: Clock differences below this are noise (timestamps, network): not reported.
 CLOCK_NOTICE_S = 0.005
@@ -39,6 +42,23 @@ def peak_overlap(intervals: Iterable[tuple[datetime, datetime]]) -> int:
         running += step
         peak = max(peak, running)
     return peak
+
+
+def amdahl(parallel_share: float, workers: int) -> float:
+    """Amdahl's law: the best speedup on `workers` when only `parallel_share` of the work can run side by side.
+
+    1 / ((1 - p) + p / N): the rest (here, drinking from the one cup) takes turns, whatever N.
+    """
+    if not 0 <= parallel_share <= 1 or workers < 1:
+        raise ValueError(f"need 0 <= parallel share <= 1 and workers >= 1, got {parallel_share!r}, {workers!r}")
+    return 1 / ((1 - parallel_share) + parallel_share / workers)
+
+
+def working(record: JobRecord) -> list[tuple[datetime, datetime]]:
+    """When a job was making progress: from start to finish, less its wait for the cup (waiting is not running)."""
+    if (wait := record.cup_wait) is None:
+        return [(record.started_at, record.finished_at)]
+    return [(a, b) for a, b in ((record.started_at, wait[0]), (wait[1], record.finished_at)) if b > a]
 
 
 def clock_offsets(outcomes: Iterable[Outcome]) -> dict[str, float]:
@@ -123,6 +143,8 @@ class Summary:
     retried: int
     queued_ahead: int
     clock_offsets_s: dict[str, float] = field(default_factory=dict)
+    waited_for_cup_s: float = 0.0  # jobs sharing the one cup: their waits for it, summed
+    peak_drinking: int = 0  # most jobs holding the cup at the same instant (1: they took turns)
     verdict: str = ""
     notes: tuple[str, ...] = ()
 
@@ -169,7 +191,8 @@ def summarize(outcomes: list[Outcome], *, wall_s: float, slots_online: int = 0, 
     stretches = sorted(s for r in done if (s := r.stretch) is not None)
     speedup = work_s / wall_s if wall_s > 0 and done else None
     efficiency = ideal / wall_s if ideal is not None and wall_s > 0 and done else None
-    peak = peak_overlap((r.started_at, r.finished_at) for r in ran)
+    peak = peak_overlap(span for r in ran for span in working(r))
+    drinking = [(r.finished_at - timedelta(seconds=r.cup_s), r.finished_at) for r in ran if r.cup_s]
     shown_offsets = {h: round(s, 6) for h, s in sorted(offsets.items()) if abs(s) >= CLOCK_NOTICE_S}
     summary = Summary(
         jobs=jobs,
@@ -198,6 +221,8 @@ def summarize(outcomes: list[Outcome], *, wall_s: float, slots_online: int = 0, 
         retried=sum(1 for r in ran if r.attempt > 1),
         queued_ahead=queued_ahead,
         clock_offsets_s=shown_offsets,
+        waited_for_cup_s=round(sum(r.waited_for_cup_s for r in ran), 6),
+        peak_drinking=peak_overlap(drinking),
     )
     return replace(summary, verdict=verdict(summary), notes=tuple(notes(summary)))
 
@@ -216,6 +241,10 @@ def verdict(s: Summary) -> str:
     if s.succeeded == 0:
         return "no job finished: nothing to compare"
     pace = times(s.speedup)
+    if s.waited_for_cup_s and s.peak_overlap <= 1:
+        return f"took turns for one shared resource (the cup), one after another: {pace}"
+    if s.waited_for_cup_s:
+        return f"ran in parallel on {s.slots_used} slots, but took turns for the cup: {pace}"
     if s.peak_overlap <= 1:
         return f"ran one after another: {pace}"
     if s.processes_used <= 1:  # several at once, but in one process: threads or greenlets

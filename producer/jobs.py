@@ -24,6 +24,8 @@ class Job:
     kind: str = "sleep"
     queue: str = "jobs"
     fail: str | None = None  # None, "always" or "once" (see worker.records.FAIL_MODES)
+    cup: float | None = None  # share of the duration that needs the one cup (the quiz), 0 to 1
+    cup_name: str | None = None  # which cup: a Redis lock shared by every job of a run
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -31,6 +33,8 @@ class Job:
         kwargs: dict[str, Any] = {"duration": self.duration_s, "kind": self.kind}
         if self.fail:
             kwargs["fail"] = self.fail
+        if self.cup:
+            kwargs["cup"], kwargs["cup_name"] = self.cup, self.cup_name
         return kwargs
 
 

@@ -3,6 +3,7 @@ slot, and the speedup curve of a scaling sweep."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,16 @@ _COLOURS = {"task1": "#1f9bb4", "task2": "#b4379b"}
 
 
 def pyplot() -> Any:
-    """matplotlib.pyplot for files (no display), or UsageError saying how to install it."""
+    """matplotlib.pyplot for files (no display), or UsageError saying how to install it.
+
+    In a Jupyter kernel the backend is left alone, so figures show inline.
+    """
     try:
         import matplotlib
     except ImportError:
-        raise UsageError("--plot needs matplotlib: pip install -e '.[plot]'") from None
-    matplotlib.use("Agg")  # files only, no display needed
+        raise UsageError("plots need matplotlib: pip install -e '.[plot]'") from None
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt
 
     return plt
@@ -58,6 +63,9 @@ def gantt_figure(outcomes: list[Outcome], summary: Summary) -> Any:
         waited = start - sec(o.submitted_at)
         if waited > 0:  # in the queue: drawn thin, behind the bars it waited for
             ax.barh(y, waited, left=start - waited, height=0.12, color="#ccc", zorder=0)
+        if (cup_wait := r.cup_wait) is not None:  # running, but waiting for the one cup
+            ax.barh(y, r.waited_for_cup_s, left=sec(cup_wait[0]), height=0.6, color="#eee", edgecolor="#bbb",
+                    hatch="...", zorder=2)
         failed = o.status != "SUCCESS"
         ax.barh(y, end - start, left=start, height=0.6, color="#d33" if failed else _COLOURS.get(r.task, "#5a5"),
                 edgecolor="white", hatch="xx" if failed else None)
@@ -73,6 +81,8 @@ def gantt_figure(outcomes: list[Outcome], summary: Summary) -> Any:
 
     handles, _ = ax.get_legend_handles_labels()
     handles.append(Patch(color="#ccc", label="waiting in the queue"))
+    if any(o.record.cup_wait for o in ran):
+        handles.append(Patch(facecolor="#eee", edgecolor="#bbb", hatch="...", label="waiting for the cup"))
     ax.set_yticks(range(len(row)), [labels[key] for key in sorted(labels)], fontsize=8)
     ax.set_ylim(len(row) - 0.4, -0.6)
     ax.set_xlim(left=0)
@@ -93,11 +103,19 @@ def gantt(path: Path, outcomes: list[Outcome], summary: Summary) -> None:
 
 def speedup_curve(path: Path, rows: list[dict[str, Any]]) -> None:
     """Save speedup against the number of workers, with the ideal (linear) diagonal."""
+    fig = speedup_figure(rows)
+    fig.savefig(path)
+    pyplot().close(fig)
+
+
+def speedup_figure(rows: list[dict[str, Any]], predicted: str = "ideal_speedup",
+                   predicted_label: str = "ideal for this batch") -> Any:
+    """Speedup against the number of workers: measured, the `predicted` column of `rows`, and k workers, k x faster."""
     plt = pyplot()
     ks = [r["workers"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=110)
     ax.plot(ks, ks, linestyle="--", color="#888", label="ideal: k workers, k x faster")
-    ax.plot(ks, [r["ideal_speedup"] for r in rows], linestyle=":", color="#2a2", label="ideal for this batch")
+    ax.plot(ks, [r[predicted] for r in rows], linestyle=":", color="#2a2", label=predicted_label)
     ax.plot(ks, [r["speedup"] for r in rows], marker="o", color="#1f9bb4", label="measured")
     ax.set_xlabel("workers taking jobs")
     ax.set_ylabel("speedup over one after another")
@@ -105,5 +123,4 @@ def speedup_curve(path: Path, rows: list[dict[str, Any]]) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    return fig

@@ -16,7 +16,7 @@ from rich.text import Text
 from producer.figures import Summary, align
 from producer.jobs import Outcome
 from producer.submit import Batch
-from producer.timeline import LEGEND, layout, render
+from producer.timeline import layout, legend, render
 
 
 def job_line(outcome: Outcome) -> str:
@@ -95,9 +95,10 @@ def print_text(console: Console, batch: Batch, summary: Summary, timeline: bool 
     console.print()
     aligned, _ = align(batch.outcomes)
     if timeline and any(o.record for o in aligned):
-        for line in textwrap.wrap(LEGEND, console.width):  # between words, and no padding at the end
+        drawn = layout(aligned, console.width)
+        for line in textwrap.wrap(legend(drawn), console.width):  # between words, and no padding at the end
             console.print(line, style="bold", highlight=False, soft_wrap=True)
-        for line in render(layout(aligned, console.width)):
+        for line in render(drawn):
             console.print(line, soft_wrap=True, no_wrap=True, crop=False)
         console.print()
     console.print("summary", style="bold")

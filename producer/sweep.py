@@ -71,21 +71,33 @@ def _switch(app: Celery, queue: str, everyone: list[str], chosen: list[str], tim
 
 
 @contextmanager
-def only(app: Celery, queue: str, everyone: list[str], chosen: list[str], timeout_s: float = 60) -> Iterator[None]:
-    """Let only `chosen` workers consume `queue` inside the block; all of `everyone` consume it after."""
+def only(app: Celery, queue: str, everyone: list[str], chosen: list[str], timeout_s: float = 60,
+         after: list[str] | None = None) -> Iterator[None]:
+    """Let only `chosen` workers consume `queue` inside the block, and `after` ones once it ends.
+
+    `after` is all of `everyone` by default; the quiz's own queues pass `after=[]`: nobody
+    consumes them once it is done.
+    """
+    after = everyone if after is None else after
     try:
         _switch(app, queue, everyone, chosen, timeout_s)
         yield
     finally:
-        app.control.add_consumer(queue, destination=everyone, reply=True, timeout=2)
+        if after:
+            app.control.add_consumer(queue, destination=after, reply=True, timeout=2)
+        if others := sorted(set(everyone) - set(after)):
+            app.control.cancel_consumer(queue, destination=others, reply=True, timeout=2)
 
 
-def restore(app: Celery, queue: str, everyone: list[str], timeout_s: float = 30) -> set[str]:
-    """Make sure every worker consumes `queue` again; returns the ones that still do not."""
+def restore(app: Celery, queue: str, everyone: list[str], timeout_s: float = 30,
+            consumers: list[str] | None = None) -> set[str]:
+    """Make sure `consumers` (default: every worker) and only they consume `queue`; returns the workers still wrong."""
+    consumers = everyone if consumers is None else consumers
     try:
-        _switch(app, queue, everyone, everyone, timeout_s)
+        _switch(app, queue, everyone, consumers, timeout_s)
     except ProducerError:
-        return set(everyone) - (_consuming_names(app, queue, everyone) or set())
+        now = _consuming_names(app, queue, everyone)
+        return set(everyone) if now is None else now ^ set(consumers)
     return set()
 
 

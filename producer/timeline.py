@@ -17,19 +17,23 @@ from producer.jobs import Outcome
 WAIT = "·"  # queued: submitted, not started yet
 BAR = "━"  # running
 FAILED = "✗"  # marks a job that failed
+CUP_WAIT = "░"  # running, but waiting for the one cup (a lock another job holds)
 MAX_ROWS = 64  # more slots than that are summed up in one line
 LEGEND = ("timeline: one row per worker slot; ━ a job, ✗ failed, · waited while this slot was idle; "
           "queued: jobs waiting (+ = 10 or more)")
+#: Added to LEGEND when a job waited for the cup.
+CUP_LEGEND = "; ░ waited for the cup"
 
 
 @dataclass
 class Bar:
-    """One job in its row: columns [start, end), the task's name, and whether it failed."""
+    """One job in its row: columns [start, end), the task's name, whether it failed, when it waited for the cup."""
 
     task: str
     start: int
     end: int
     failed: bool = False
+    cup_waits: list[tuple[int, int]] = field(default_factory=list)  # [from, to) columns inside [start, end)
 
 
 @dataclass
@@ -52,6 +56,12 @@ class Timeline:
     ticks: list[tuple[int, str]]  # (column, label) on the time axis
     label_width: int = 0
     hidden_rows: int = 0
+
+
+def legend(timeline: Timeline) -> str:
+    """LEGEND, with the cup's mark when a job of this timeline waited for it."""
+    cup = any(bar.cup_waits for row in timeline.rows for bar in row.bars)
+    return LEGEND + (CUP_LEGEND if cup else "")
 
 
 def _tick_step(span_s: float, columns: int) -> float:
@@ -106,7 +116,12 @@ def layout(outcomes: list[Outcome], width: int) -> Timeline:
         wait_from = max(col(o.submitted_at), previous_end)
         if wait_from < start:
             row.waits.append((wait_from, start))
-        row.bars.append(Bar(r.task, start, end, failed=o.status != "SUCCESS"))
+        bar = Bar(r.task, start, end, failed=o.status != "SUCCESS")
+        if (cup_wait := r.cup_wait) is not None:
+            wait_start, wait_end = max(start, col(cup_wait[0])), min(end, col(cup_wait[1]))
+            if wait_end > wait_start:
+                bar.cup_waits.append((wait_start, wait_end))
+        row.bars.append(bar)
 
     queued = [0] * columns
     for o in ran:
@@ -124,12 +139,31 @@ def layout(outcomes: list[Outcome], width: int) -> Timeline:
 
 
 def _bar_text(bar: Bar) -> str:
-    """The bar's cells: ✗ for a failed job, the task's name if it fits, else its number, then the bar."""
+    """The bar's cells: ✗ for a failed job, the task's name if it fits, else its number, then the bar.
+
+    Waits for the cup are ░; the name goes where the job ran, after a wait that starts the bar.
+    """
+    if bar.cup_waits:
+        return _cup_bar_text(bar)
     cells = bar.end - bar.start
     name = bar.task if cells >= len(bar.task) + 1 else bar.task[-1] if bar.task[-1].isdigit() else bar.task[:1]
     if bar.failed:
         name = FAILED + (name if cells >= len(name) + 2 else "")
     return (name + BAR * cells)[:cells]
+
+
+def _cup_bar_text(bar: Bar) -> str:
+    cells = [BAR] * (bar.end - bar.start)
+    for start, end in bar.cup_waits:
+        cells[start - bar.start:end - bar.start] = CUP_WAIT * (end - start)
+    running = [i for i, c in enumerate(cells) if c == BAR]
+    if running:  # the name in the first stretch where the job ran, as long as it fits
+        first = running[0]
+        room = next((i for i in range(first, len(cells)) if cells[i] != BAR), len(cells)) - first
+        name = bar.task if room >= len(bar.task) + 1 else bar.task[-1] if bar.task[-1].isdigit() else bar.task[:1]
+        name = (FAILED if bar.failed else "") + name
+        cells[first:first + min(room, len(name))] = name[:room]
+    return "".join(cells)
 
 
 _STYLES = {"task1": "bold cyan", "task2": "bold magenta"}
@@ -153,7 +187,10 @@ def render(timeline: Timeline) -> list[Text]:
             cells = cells[:start] + Text(WAIT * (end - start), style="yellow") + cells[end:]
         for bar in row.bars:
             style = "bold red" if bar.failed else _STYLES.get(bar.task, "bold green")
-            cells = cells[:bar.start] + Text(_bar_text(bar), style=style) + cells[bar.end:]
+            drawn = Text(_bar_text(bar), style=style)
+            for start, end in bar.cup_waits:
+                drawn.stylize("dim yellow", start - bar.start, end - bar.start)
+            cells = cells[:bar.start] + drawn + cells[bar.end:]
         cells.rstrip()
         lines.append(Text.assemble((f"{label:>{label_width}} ", "dim"), cells))
     if timeline.hidden_rows:

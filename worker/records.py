@@ -19,6 +19,11 @@ KINDS = ("sleep", "cpu")
 #: How a job may be asked to fail, to show what the cluster does then: `always` fails for
 #: good (not retried), `once` fails on its first attempt only (retried with backoff).
 FAIL_MODES = ("always", "once")
+#: Longest a job waits for the one cup (a Redis lock) before it fails, rather than wait forever
+#: behind a cup nobody gives back. The quiz's turns take a few seconds.
+CUP_WAIT_MAX_S = 60.0
+#: Characters a cup's name may use: it becomes part of a Redis key (cup:<name>).
+CUP_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 #: How a worker runs several jobs at once: processes, threads, greenlets, or one at a time.
 POOLS = ("prefork", "threads", "gevent", "solo")
 
@@ -44,6 +49,26 @@ def check_fail(fail: Any) -> str | None:
     if fail is not None and fail not in FAIL_MODES:
         raise ValueError(f"fail must be one of {', '.join(FAIL_MODES)} or null, got {fail!r}")
     return fail
+
+
+def check_cup(cup: Any) -> float:
+    """Return the share (0 to 1) of a job's duration that needs the one cup, 0.0 for None.
+
+    The course page's "multiple people take turns drinking from a cup": that share of the
+    job holds a lock in Redis, so only one job at a time spends it.
+    """
+    if cup is None:
+        return 0.0
+    if isinstance(cup, bool) or not isinstance(cup, (int, float)) or not math.isfinite(cup) or not 0 <= cup <= 1:
+        raise ValueError(f"cup must be a share of the duration between 0 and 1, got {cup!r}")
+    return float(cup)
+
+
+def check_cup_name(name: Any) -> str:
+    """Return the cup's name if it is 1 to 100 letters, digits or -_. , or raise ValueError."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 100 or not set(name) <= CUP_NAME_CHARS:
+        raise ValueError(f"cup_name must be 1 to 100 letters, digits, '-', '_' or '.', got {name!r}")
+    return name
 
 
 def utc_now() -> datetime:
@@ -82,11 +107,27 @@ class JobRecord:
     cpu_s: float  # CPU time the job's thread used
     attempt: int = 1
     redelivered: bool = False
+    # Jobs that share the one cup (a Redis lock; the quiz): the share of the duration asked to
+    # need it, how long this one waited for it, then held it. Its wait ends `cup_s` before it
+    # finished. Left out of the JSON when the job did not use the cup.
+    cup: float = 0.0
+    waited_for_cup_s: float = 0.0
+    cup_s: float = 0.0
 
     @property
     def slot_key(self) -> tuple[str, int, str]:
         """What identifies one parallel slot: (container or host, process, thread or greenlet)."""
         return (self.hostname, self.pid, self.slot)
+
+    @property
+    def cup_wait(self) -> tuple[datetime, datetime] | None:
+        """When this job waited for the cup (start, end), on the record's clock; None if it did not."""
+        if not self.waited_for_cup_s:
+            return None
+        end = self.finished_at - timedelta(seconds=self.cup_s)
+        if self.cup >= 1:  # nothing to do before the cup: it waited from its start
+            return self.started_at, end
+        return max(self.started_at, end - timedelta(seconds=self.waited_for_cup_s)), end
 
     @property
     def stretch(self) -> float | None:
@@ -103,6 +144,10 @@ class JobRecord:
         data = asdict(self)
         data["started_at"], data["finished_at"] = iso(self.started_at), iso(self.finished_at)
         data["runtime_s"], data["cpu_s"] = round(self.runtime_s, 6), round(self.cpu_s, 6)
+        if self.cup:
+            data["waited_for_cup_s"], data["cup_s"] = round(self.waited_for_cup_s, 6), round(self.cup_s, 6)
+        else:  # a job without the cup: the record every other command knows
+            del data["cup"], data["waited_for_cup_s"], data["cup_s"]
         return data
 
     @classmethod

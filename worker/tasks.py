@@ -10,8 +10,13 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+import redis
 from celery import Task
 from celery.utils.log import get_task_logger
 
@@ -19,7 +24,16 @@ from worker import app
 from worker.burn import burn_cpu
 from worker.errors import JobFailed, TransientJobError
 from worker.placement import machine_id, pool_kind, slot_id, usable_cpus
-from worker.records import JobRecord, check_duration, check_fail, check_kind, utc_now
+from worker.records import (
+    CUP_WAIT_MAX_S,
+    JobRecord,
+    check_cup,
+    check_cup_name,
+    check_duration,
+    check_fail,
+    check_kind,
+    utc_now,
+)
 
 logger = get_task_logger(__name__)
 
@@ -37,24 +51,73 @@ JOB_OPTIONS: dict[str, Any] = {
 }
 
 
-def run_job(task: Task, duration: Any, kind: Any, fail: Any = None) -> dict[str, Any]:
+def spend(seconds: float, kind: str) -> None:
+    """Take `seconds` the way `kind` says: sleep (no CPU) or burn pure-Python CPU."""
+    if kind == "cpu":
+        burn_cpu(seconds)
+    else:
+        time.sleep(seconds)
+
+
+@lru_cache(maxsize=4)
+def _redis(url: str) -> redis.Redis:
+    """One client (and connection pool) per worker process for the cup's lock."""
+    return redis.Redis.from_url(url)
+
+
+@contextmanager
+def holding_cup(name: str, hold_s: float) -> Iterator[datetime]:
+    """Hold the one cup (a Redis lock shared by every worker) inside the block; yields when it was taken.
+
+    The lock expires `hold_s` + 10 s after it was taken, so a worker killed while drinking
+    never keeps the cup from the others for good.
+    """
+    lock = _redis(app.conf.broker_url).lock(f"cup:{name}", timeout=hold_s + 10, sleep=0.005,
+                                            blocking_timeout=CUP_WAIT_MAX_S)
+    if not lock.acquire():
+        raise JobFailed(f"the cup '{name}' was not free within {CUP_WAIT_MAX_S:g} s")
+    try:
+        yield utc_now()
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:  # expired meanwhile (a very slow job): someone else may drink
+            logger.warning("the cup '%s' was taken back before this job gave it back", name)
+
+
+def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = None,
+            cup_name: Any = None) -> dict[str, Any]:
     """Spend `duration` seconds the way `kind` says, and return the result record.
 
+    With `cup` (a share, 0 to 1), that last part of the duration needs the one cup named
+    `cup_name`: the job waits its turn for it, drinks, and gives it back.
     Arguments are checked first, so a bad one fails the job at once with a clear message.
     """
     seconds = check_duration(duration)
     kind = check_kind(kind)
     fail = check_fail(fail)
+    share = check_cup(cup)
+    if share:
+        cup_name = check_cup_name(cup_name)
     request = task.request
     attempt = request.retries + 1
     pool = pool_kind()
     started_at, t0, cpu0 = utc_now(), time.perf_counter(), time.thread_time()
-    if kind == "cpu":
-        burn_cpu(seconds)
+    waited_s = cup_s = 0.0
+    if share:
+        spend(seconds * (1 - share), kind)  # the part that needs no cup, side by side with the others
+        # Wall-clock times, like started_at and finished_at: the record places the wait and
+        # the drinking from them (JobRecord.cup_wait).
+        waiting_from = utc_now()
+        with holding_cup(cup_name, seconds * share) as drinking_from:
+            spend(seconds * share, kind)
+            # the clock stops before the cup goes back: the next drinker starts after this one finished
+            runtime_s, cpu_s, finished_at = time.perf_counter() - t0, time.thread_time() - cpu0, utc_now()
+        waited_s = (drinking_from - waiting_from).total_seconds()
+        cup_s = (finished_at - drinking_from).total_seconds()
     else:
-        time.sleep(seconds)
-    runtime_s, cpu_s = time.perf_counter() - t0, time.thread_time() - cpu0
-    finished_at = utc_now()
+        spend(seconds, kind)
+        runtime_s, cpu_s, finished_at = time.perf_counter() - t0, time.thread_time() - cpu0, utc_now()
     # kombu's Redis transport marks a job it put back in the queue (worker lost, visibility
     # timeout) in the message headers, which Celery copies onto the request.
     delivery_info = request.delivery_info or {}
@@ -64,7 +127,7 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None) -> dict[str,
         worker=request.hostname or socket.gethostname(), hostname=socket.gethostname(), pid=os.getpid(),
         slot=slot_id(pool), pool=pool, cpus=usable_cpus(), machine=machine_id(),
         started_at=started_at, finished_at=finished_at, runtime_s=runtime_s, cpu_s=cpu_s,
-        attempt=attempt, redelivered=redelivered,
+        attempt=attempt, redelivered=redelivered, cup=share, waited_for_cup_s=waited_s, cup_s=cup_s,
     )
     if fail == "always":  # the record rides along, so the producer can draw the failed job
         raise JobFailed(f"{task.name} was asked to fail (attempt {attempt})", record.to_json())
@@ -77,15 +140,15 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None) -> dict[str,
 
 
 @app.task(name="task1", **JOB_OPTIONS)
-def task1(self: Task, duration: float = DEFAULT_DURATION_S, kind: str = "sleep",
-          fail: str | None = None) -> dict[str, Any]:
+def task1(self: Task, duration: float = DEFAULT_DURATION_S, kind: str = "sleep", fail: str | None = None,
+          cup: float | None = None, cup_name: str | None = None) -> dict[str, Any]:
     """The course page's task1: takes `duration` seconds, then says who ran it and when."""
-    return run_job(self, duration, kind, fail)
+    return run_job(self, duration, kind, fail, cup, cup_name)
 
 
 @app.task(name="task2", **JOB_OPTIONS)
-def task2(self: Task, duration: float = DEFAULT_DURATION_S, kind: str = "sleep",
-          fail: str | None = None) -> dict[str, Any]:
+def task2(self: Task, duration: float = DEFAULT_DURATION_S, kind: str = "sleep", fail: str | None = None,
+          cup: float | None = None, cup_name: str | None = None) -> dict[str, Any]:
     """The course page's task2: the same work as task1, so the two can run side by side."""
-    return run_job(self, duration, kind, fail)
+    return run_job(self, duration, kind, fail, cup, cup_name)
 

@@ -1,0 +1,158 @@
+"""The library: what a notebook (or any script) calls; the command line is a shell over the same modules.
+
+    from producer import run_jobs
+    batch = run_jobs(jobs=8, duration=1)
+    batch.summary.speedup, batch.records, batch.timeline(), batch.gantt(), batch.to_dataframe()
+
+The cluster is found the way the command line finds it (worker.config: BROKER_URL, REDIS_*,
+or the local cluster `python -m producer local up` recorded). Errors are raised as the
+producer's exceptions (producer.errors), each with a one-line message.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+
+from producer.cluster import check_brokers, consuming, online_workers, ready_workers
+from producer.errors import NoWorkers, UsageError
+from producer.figures import summarize
+from producer.jobs import TASKS, plan
+from producer.queues import depth
+from producer.results import BatchResult
+from producer.submit import run_batch
+from worker import config
+
+# By import_module: `from producer import quiz` is the function below (see producer/__init__.py).
+_compare = importlib.import_module("producer.compare")
+_quiz = importlib.import_module("producer.quiz")
+_sweep = importlib.import_module("producer.sweep")
+
+__all__ = ["BatchResult", "SweepResult", "compare", "default_timeout", "quiz", "run_jobs", "sweep"]
+
+
+def _app(app: Celery | None) -> Celery:
+    if app is not None:
+        return app
+    from worker import app as cluster_app
+
+    return cluster_app
+
+
+def default_timeout(jobs: int, duration_s: float) -> float:
+    """Twice the sequential time, plus the visibility timeout and 30 s.
+
+    Generous even when only one worker is up, and long enough for a job whose worker died
+    to be redelivered (Redis holds it back for the visibility timeout, then up to 5 s more).
+    """
+    return 2.0 * jobs * duration_s + config.VISIBILITY_TIMEOUT + 30.0
+
+
+def run_jobs(jobs: int = 2, duration: float = 1.0, kind: str = "sleep", queue: str | None = None,
+             tasks: Sequence[str] = TASKS, fail_rate: float = 0.0, flaky_rate: float = 0.0,
+             timeout: float | None = None, app: Celery | None = None) -> BatchResult:
+    """Submit `jobs` jobs (task1, task2, ... in turn) of `duration` seconds, wait for all, and return the batch.
+
+    Like `python -m producer run`: waits up to WORKER_WAIT for a worker on the queue, then
+    submits; a job that fails or does not finish in time is in `.failed`, not raised.
+    """
+    app = _app(app)
+    queue = queue or config.QUEUE
+    workers = ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT)
+    slots = sum(w.slots for w in workers)
+    ahead = depth(app, queue)
+    batch = run_batch(app, plan(jobs, duration, kind, queue, tuple(tasks), fail_rate, flaky_rate),
+                      timeout if timeout is not None else default_timeout(jobs, duration))
+    summary = summarize(batch.outcomes, wall_s=batch.wall_s, slots_online=slots, queued_ahead=ahead)
+    return BatchResult(batch.outcomes, summary)
+
+
+def compare(jobs: int = 4, duration: float = 1.0, kinds: Sequence[str] = ("sleep", "cpu"),
+            queue: str | None = None, app: Celery | None = None) -> list[_compare.Row]:
+    """The same jobs on processes, threads and gevent (the flavours online): one row per kind and flavour.
+
+    Each row has `.speedup`, `.peak`, `.verdict` and the full `.summary`; the first row of each
+    kind is the course page's loop, run here, one after another.
+    """
+    app = _app(app)
+    queue = queue or config.QUEUE
+    check_brokers(app, config.BROKER_TIMEOUT)
+    online = online_workers(app)
+    if not any(consuming(online, f.queue) for f in _compare.flavours(queue)):
+        raise NoWorkers(f"no worker consumes '{queue}' or its -threads/-gevent queues")
+    rows, _skipped = _compare.compare(app, online, jobs, duration, tuple(kinds), queue,
+                                      default_timeout(jobs, duration))
+    return rows
+
+
+@dataclass
+class SweepResult:
+    """Speedup against the number of workers: one point per step."""
+
+    points: list[_sweep.Point]
+
+    def to_dataframe(self) -> Any:
+        """One row per step (workers, slots, wall, speedup, ideal speedup, efficiency); needs pandas."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_dataframe needs pandas: pip install -e '.[notebook]'") from None
+        return pd.DataFrame([vars(p) for p in self.points])
+
+    def plot(self) -> Any:
+        """Measured speedup against workers, with the ideal lines (a matplotlib Figure)."""
+        from producer.plot import pyplot, speedup_figure
+
+        fig = speedup_figure([vars(p) for p in self.points])
+        pyplot().close(fig)
+        return fig
+
+
+def sweep(jobs: int | None = None, duration: float = 0.5, kind: str = "sleep", queue: str | None = None,
+          app: Celery | None = None) -> SweepResult:
+    """The same batch on 1..N of the workers online (2 jobs per slot by default); all consume the queue again after."""
+    app = _app(app)
+    queue = queue or config.QUEUE
+    workers = ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT)
+    jobs = jobs or 2 * sum(w.slots for w in workers)
+    names = [w.name for w in workers]
+    try:
+        points = _sweep.sweep(app, workers, queue, jobs, duration, kind, default_timeout(jobs, duration))
+    finally:
+        _sweep.restore(app, queue, names)
+    return SweepResult(points)
+
+
+def quiz_workers(app: Celery, workers: int | None = None) -> tuple[list[Any], list[Any]]:
+    """(everyone online, the ones the quiz uses): the first `workers` consuming QUEUE, all of them by default."""
+    ready = ready_workers(app, config.QUEUE, config.BROKER_TIMEOUT, config.WORKER_WAIT)
+    online = online_workers(app)
+    if workers is not None and workers < 2:
+        raise UsageError(f"--workers {workers}: the quiz needs at least 2 (one stall is no parallelism)")
+    chosen = ready[:workers] if workers else ready
+    if len(chosen) < 2 or (workers and len(ready) < workers):
+        raise UsageError(f"the quiz needs {workers or 2} workers on '{config.QUEUE}', {len(ready)} online: "
+                         "WORKERS=4 docker compose up -d --wait (or python -m producer local up --workers 4)")
+    return online, chosen
+
+
+def quiz(workers: int | None = None, duration: float = 1.0, answers: Sequence[str] | None = None,
+         amdahl: bool = True, app: Celery | None = None) -> _quiz.QuizResult:
+    """The course page's quiz on the cluster: cashier, shower stalls, one cup (and Amdahl's law).
+
+    `answers` (three of parallel / not parallel, or p / not) are checked against the page's;
+    `print(result.report())` shows it all, `result.answers` what was measured.
+    """
+    app = _app(app)
+    given = [_quiz.parse_answer(a) for a in answers] if answers is not None else None
+    if given is not None and len(given) != len(_quiz.SCENARIOS):
+        raise UsageError(f"give {len(_quiz.SCENARIOS)} answers, one per question, not {len(given)}")
+    online, chosen = quiz_workers(app, workers)
+    ask = (lambda scenario: given[_quiz.SCENARIOS.index(scenario)]) if given else None
+    jobs = 2 * sum(w.slots for w in chosen)
+    return _quiz.run_quiz(app, online, chosen, duration, default_timeout(jobs, duration), ask=ask,
+                          amdahl_steps=amdahl)

@@ -1,0 +1,71 @@
+"""`python -m producer quiz`: the course page's quiz run on the cluster (a shell over producer.api.quiz)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from producer.api import default_timeout, quiz_workers
+from producer.errors import UsageError
+from worker import app
+
+quizzes = importlib.import_module("producer.quiz")  # `from producer import quiz` is the API's function
+
+
+def _answers(_: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    try:
+        given = [quizzes.parse_answer(a) for a in value.split(",")]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+    if len(given) != len(quizzes.SCENARIOS):
+        raise click.BadParameter(f"give {len(quizzes.SCENARIOS)} answers separated by commas, e.g. "
+                                 "'not,parallel,not'", param=param)
+    return given
+
+
+def _prompt(scenario: quizzes.Scenario) -> str:
+    click.echo(f"\n{scenario.question} Are the tasks executed in parallel or not?")
+    return click.prompt("your answer", type=click.Choice(quizzes.ANSWERS), show_choices=True,
+                        value_proc=quizzes.parse_answer)
+
+
+@click.command(short_help="The course page's quiz, run on the cluster: parallel or not?")
+@click.option("--ask", is_flag=True, help="Ask for your answer before each scene runs, and say if it was right.")
+@click.option("--answers", callback=_answers, metavar="A,B,C",
+              help="Your three answers for a script, e.g. 'not,parallel,not' (p / parallel, not / not parallel).")
+@click.option("--workers", "-w", type=click.IntRange(2, 64), default=None,
+              help="Workers to use (each of their slots is a stall or a drinker) [default: all on QUEUE, at least 2].")
+@click.option("--duration", "-d", type=click.FloatRange(0.05, 10), default=1.0, show_default=True,
+              help="Seconds each job takes.")
+@click.option("--no-amdahl", is_flag=True, help="Skip the variant where only half of each job needs the cup.")
+def quiz(ask: bool, answers: list[str] | None, workers: int | None, duration: float, no_amdahl: bool) -> int:
+    """For three scenes of the course page, run the tasks on the cluster and see: parallel or not?
+
+    One cashier for two lines (one worker slot, two queues); a pool's shower stalls (N slots,
+    N jobs); people taking turns drinking from one cup (N slots, one Redis lock). The quiz
+    uses queues of its own and gives every worker back its queues afterwards, even on Ctrl-C.
+    """
+    if ask and answers:
+        raise UsageError("--ask or --answers, not both")
+    if ask and not sys.stdin.isatty():
+        raise UsageError("--ask needs a terminal to ask on; for a script give --answers 'not,parallel,not'")
+    online, chosen = quiz_workers(app, workers)
+    slots = sum(w.slots for w in chosen)
+    click.echo(f"The course page's quiz on {len(chosen)} workers ({slots} slots), {duration:g} s jobs: "
+               "for each scene, are the tasks executed in parallel or not?", err=True)
+    ask_fn = _prompt if ask else (lambda scenario: answers[quizzes.SCENARIOS.index(scenario)]) if answers else None
+    numbered = iter(range(1, len(quizzes.SCENARIOS) + 1))
+
+    def show(step: quizzes.Step) -> None:
+        click.echo("\n".join(quizzes.step_lines(next(numbered), step)) + "\n")
+
+    result = quizzes.run_quiz(app, online, chosen, duration, default_timeout(2 * slots, duration), ask=ask_fn,
+                              on_step=show, amdahl_steps=not no_amdahl)
+    if result.amdahl:
+        click.echo("\n".join(quizzes.amdahl_lines(result.amdahl, result.cup_share)) + "\n")
+    click.echo(quizzes.score_line(result.steps))
+    return 0 if all(step.agrees for step in result.steps) else 1
