@@ -369,7 +369,7 @@ def test_a_job_on_a_worker_never_seen_is_lost_up_to_now_on_a_lane_of_unknown_sta
     view = lanes(snap([], [task("j", Run("gh@h", 1, 10.0, None, "lost"))]), 20.0, **W128)
     (lane,) = view.lanes
     assert (lane.status, lane.label) == ("unknown", "gh@h")
-    assert [(s.start, s.end, s.kind) for s in lane.segments] == [(10, 20, "lost")]
+    assert [(s.start, s.end, s.kind, s.text) for s in lane.segments] == [(10, 20, "lost", "task1━━━━✗")]
 
 
 def test_a_dead_workers_job_ends_at_its_last_heartbeat_even_when_that_is_its_start():
@@ -482,3 +482,11 @@ def test_counts_of_jobs_and_workers():
     view = c.view(6.5)
     assert (view.waiting, view.running, view.succeeded, view.failed, view.retried) == (3, 1, 2, 1, 1)
     assert (view.workers_alive, view.workers_dead) == (2, 1)  # w3 went silent, w4 said goodbye
+
+
+def test_a_lanes_recency_is_its_latest_end_even_when_a_clock_ahead_makes_a_running_job_end_earlier():
+    # w1's clock runs ahead of the viewer's: its finished job ended at 30, its running one "ends" at now, 20
+    tasks = [task("done", Run("wk-1@h", 1, 10.0, 30.0, "succeeded")), task("run", Run("wk-1@h", 1, 35.0))]
+    workers = [worker("wk-1@h", beat=20.0), worker("wk-2@h", beat=25.0)]  # wk-2 idle, heard from at 25
+    view = lanes(snap(workers, tasks), 20.0, max_lanes=1, **W128)
+    assert [lane.node for lane in view.lanes] == ["wk-1@h"] and view.hidden_lanes == 1
