@@ -173,7 +173,7 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
-@click.command()
+@click.command(short_help="The whole cluster live: a lane per worker slot, anyone's jobs.")
 @click.option("--seconds", "-s", type=click.FloatRange(2, 3600), default=30.0, show_default=True,
               help="Width of the scrolling window, in seconds.")
 @click.option("--queue", "-q", "queues", multiple=True,

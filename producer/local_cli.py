@@ -25,7 +25,7 @@ def echo_err(text: str) -> None:
     click.echo(text, err=True)
 
 
-@click.group()
+@click.group(short_help="The cluster as processes on this machine, no Docker.")
 def local() -> None:
     """Run the cluster as processes on this machine, no Docker: `local up`, then the producer as usual.
 
@@ -35,12 +35,13 @@ def local() -> None:
     """
 
 
-@local.command()
+@local.command(short_help="Start Redis and N workers; wait until they answer.")
 @click.option("--workers", "-w", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Worker processes (`celery -A worker worker`), each its own node.")
 @click.option("--concurrency", "-c", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Jobs each worker runs at once (pool processes or threads).")
-@click.option("--pool", "-P", type=click.Choice(POOLS), default="prefork", show_default=True)
+@click.option("--pool", "-P", type=click.Choice(POOLS), default="prefork", show_default=True,
+              help="How each worker runs its jobs at once: processes, threads, greenlets, or one at a time.")
 @click.option("--queue", "-q", default=config.QUEUE, show_default=True, help="Queue the workers consume.")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="Redis' port on 127.0.0.1 [default: a free one].")
@@ -88,7 +89,7 @@ def require() -> LocalCluster:
     return cluster
 
 
-@local.command()
+@local.command(short_help="The local cluster's processes, and whether each runs.")
 def status() -> int:
     """Show the cluster's processes, and whether each still runs (exit 5 if any has stopped)."""
     cluster = require()
@@ -108,7 +109,7 @@ def status() -> int:
     return RET_OK
 
 
-@local.command()
+@local.command(short_help="The workers' logs (-f to follow).")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C or `local down`.")
 @click.option("--lines", "-n", type=click.IntRange(0), default=20, show_default=True,
               help="Lines to show from the end of each log.")
@@ -146,7 +147,7 @@ def logs(follow: bool, lines: int) -> int:
     return RET_OK
 
 
-@local.command()
+@local.command(short_help="Stop exactly the processes `local up` started.")
 @click.option("--grace", type=click.FloatRange(0, 600), default=15, show_default=True,
               help="Seconds running jobs get to finish before their processes are killed.")
 def down(grace: float) -> int:
