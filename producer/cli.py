@@ -113,12 +113,13 @@ def not_blank(_: click.Context, param: click.Parameter, value: str) -> str:
 
 
 def default_timeout(jobs: int, duration_s: float) -> float:
-    """Twice the sequential time, plus the visibility timeout and 30 s.
+    """Twice the sequential time, plus RECOVERY_SILENCE and 30 s.
 
     Generous even when only one worker is up, and long enough for a job whose worker died
-    to be redelivered (Redis holds it back for the visibility timeout, then up to 5 s more).
+    to be handed on by the recovery service (within RECOVERY_SILENCE and a poll). Without
+    that service such a job waits for the visibility timeout (an hour): pass --timeout.
     """
-    return 2.0 * jobs * duration_s + config.VISIBILITY_TIMEOUT + 30.0
+    return 2.0 * jobs * duration_s + config.RECOVERY_SILENCE + 30.0
 
 
 def err_console() -> Console:
@@ -165,7 +166,7 @@ QUEUE_OPTION = click.option("--queue", "-q", default=config.QUEUE, show_default=
               help="Share of other jobs that fail once and are retried with backoff.")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), default=None, callback=finite,
               help="Seconds to wait for all results; jobs not started by then are withdrawn "
-                   "[default: 2 x jobs x duration + VISIBILITY_TIMEOUT + 30].")
+                   "[default: 2 x jobs x duration + RECOVERY_SILENCE + 30].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the report.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar while waiting (on a terminal).")
 @click.option("--live/--no-live", default=True,

@@ -142,7 +142,7 @@ class TouchOnUnpickle:
         (["--kwargs", '{"duration": -1}'], "duration must be between 0 and 3600 seconds, got -1"),
         (["--args", "[1e309]"], "duration must be between 0 and 3600 seconds, got inf"),
         (["--kwargs", '{"duration": 0, "kind": "gpu"}'], "kind must be one of sleep, cpu, got 'gpu'"),
-        (["--kwargs", '{"duration": 0, "fail": "sometimes"}'], "fail must be one of always, once or null"),
+        (["--kwargs", '{"duration": 0, "fail": "sometimes"}'], "fail must be one of always, once, crash or null"),
         (["--kwargs", '{"duration": 0, "colour": "red"}'], "unexpected keyword argument 'colour'"),
         (["--args", "[0, 1, 2, 3]"], "takes from 1 to 4 positional arguments but 5 were given"),
     ],
