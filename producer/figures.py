@@ -125,6 +125,7 @@ class Summary:
     clock_offsets_s: dict[str, float] = field(default_factory=dict)
     verdict: str = ""
     notes: tuple[str, ...] = ()
+    duplicates: int = 0  # jobs that ran more than once at the same attempt (worker.runs)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -198,6 +199,7 @@ def summarize(outcomes: list[Outcome], *, wall_s: float, slots_online: int = 0, 
         retried=sum(1 for r in ran if r.attempt > 1),
         queued_ahead=queued_ahead,
         clock_offsets_s=shown_offsets,
+        duplicates=sum(1 for o in outcomes if o.ran_twice),
     )
     return replace(summary, verdict=verdict(summary), notes=tuple(notes(summary)))
 
@@ -249,4 +251,7 @@ def notes(s: Summary) -> list[str]:
                    "their times were moved onto the producer's clock")
     if s.withdrawn:
         out.append(f"{s.withdrawn} jobs were withdrawn from the queue before they started")
+    if s.duplicates:
+        out.append(f"{s.duplicates} jobs ran more than once (a worker thought dead came back, or a visibility "
+                   "timeout shorter than the job): see each job's lines")
     return out
