@@ -50,8 +50,12 @@ log = logging.getLogger("recovery")
 
 #: Seconds between two looks at the cluster.
 POLL_S = 0.5
-#: Seconds between two catch-up sweeps of the unacked hash (also run at start and after a reconnection).
+#: Seconds between two catch-up sweeps of the unacked hash (also run at start, after a
+#: reconnection, and after every loss: a worker killed right after taking a job may never
+#: have sent its task-received event).
 SWEEP_EVERY_S = 60.0
+#: A message taken this recently may not show in its worker's lists yet: a sweep leaves it.
+SWEEP_MIN_AGE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,8 @@ def orphans(unacked: Mapping[str, Unacked], held_anywhere: set[str], now: float,
 
 def action_line(who: str, why: str, restored: list[Unacked]) -> str:
     """`worker@ab12 silent for 6.1 s: 1 job back in the queue (task1 4f1c…)`."""
+    if not restored:
+        return f"{who} {why}: none of its jobs left unacknowledged"
     jobs = f"{len(restored)} job{'s' if len(restored) != 1 else ''}"
     names = ", ".join(f"{u.task} {short(u.task_id)}" for u in restored)
     return f"{who} {why}: {jobs} back in the queue ({names})"
@@ -250,6 +256,8 @@ class Recovery:
                 self.handled[loss.node] = worker.last_heartbeat if worker is not None else None
             if restored or not loss.why.startswith("left"):
                 log.info(action_line(loss.node, loss.why, restored))
+        if losses:
+            self.sweep_at = now  # what it took without telling (its events died with it)
         if self.sweep_at is not None and now >= self.sweep_at:
             self.sweep_at = now + SWEEP_EVERY_S
             self.sweep(snap, now)
@@ -278,7 +286,7 @@ class Recovery:
         for t in snap.tasks:  # received since by a worker that is connected: its own
             if t.holder is not None and not t.holder.settled and t.holder.node in connected:
                 held.add(t.id)
-        lost = [u for u in orphans(unacked, held, now, self.silence_s) if not self._finished(u.task_id)]
+        lost = [u for u in orphans(unacked, held, now, SWEEP_MIN_AGE_S) if not self._finished(u.task_id)]
         if lost:
             log.info(action_line("catch-up:", "unacknowledged, held by no live worker", self.restore(lost)))
 
