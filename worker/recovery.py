@@ -170,6 +170,7 @@ class Recovery:
         self._lock = threading.Lock()
         self._connection: Any = None
         self.sweep_at: float | None = None
+        self.hold_until = 0.0
         self._was_connected = False
         self.client_list_ok = True
 
@@ -227,9 +228,11 @@ class Recovery:
     def tick(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
         if self.events.connected and not self._was_connected:
-            self.sweep_at = now + self.silence_s + 2 * POLL_S  # every live worker heartbeats by then
+            # Just (re)connected: every live worker heartbeats within the silence, and after a
+            # Redis restart the workers reconnect too. Until then nobody is judged.
+            self.hold_until = self.sweep_at = now + self.silence_s + 2 * POLL_S
         self._was_connected = self.events.connected
-        if not self.events.connected:
+        if not self.events.connected or now < self.hold_until:
             return
         snap = self.events.snapshot(now)
         with self._lock:
