@@ -171,7 +171,7 @@ class LocalCluster:
         return self.cluster
 
     def start(self, workers: int) -> None:
-        self.cluster = local.LocalCluster.start(self.tmp, 0, prefix="bench")
+        self.cluster = local.LocalCluster.start(self.tmp, 0, prefix="bench", recovery=False)  # idle CPU: workers only
         self.scale(workers)
 
     def scale(self, workers: int) -> None:

@@ -44,12 +44,13 @@ def _app(app: Celery | None) -> Celery:
 
 
 def default_timeout(jobs: int, duration_s: float) -> float:
-    """Twice the sequential time, plus the visibility timeout and 30 s.
+    """Twice the sequential time, plus RECOVERY_SILENCE and 30 s.
 
     Generous even when only one worker is up, and long enough for a job whose worker died
-    to be redelivered (Redis holds it back for the visibility timeout, then up to 5 s more).
+    to be handed on by the recovery service (within RECOVERY_SILENCE and a poll). Without
+    that service such a job waits for the visibility timeout (an hour): pass --timeout.
     """
-    return 2.0 * jobs * duration_s + config.VISIBILITY_TIMEOUT + 30.0
+    return 2.0 * jobs * duration_s + config.RECOVERY_SILENCE + 30.0
 
 
 def run_jobs(jobs: int = 2, duration: float = 1.0, kind: str = "sleep", queue: str | None = None,

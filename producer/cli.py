@@ -158,7 +158,7 @@ QUEUE_OPTION = click.option("--queue", "-q", default=config.QUEUE, show_default=
               help="Share of other jobs that fail once and are retried with backoff.")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), default=None, callback=finite,
               help="Seconds to wait for all results; jobs not started by then are withdrawn "
-                   "[default: 2 x jobs x duration + VISIBILITY_TIMEOUT + 30].")
+                   "[default: 2 x jobs x duration + RECOVERY_SILENCE + 30].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the report.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar while waiting (on a terminal).")
 @click.option("--live/--no-live", default=True,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from celery import Celery
@@ -40,6 +40,17 @@ class Run:
     end: str | None = None  # one of ENDS
 
 
+@dataclass
+class Holder:
+    """The worker that received a task's message last (task-received): it holds it, unacknowledged,
+    until the run ends; a received job waiting behind a running one has no run yet."""
+
+    node: str
+    pid: int | None  # the pid its task-received event carried: the worker's main process
+    received: float  # worker clock
+    settled: bool = False  # an end (succeeded, failed, retried, rejected, revoked) came from it
+
+
 class TrackedTask(Task):
     """Celery's Task state, plus every attempt it made (State keeps only the latest worker).
 
@@ -49,6 +60,7 @@ class TrackedTask(Task):
 
     runs: list[Run]
     receptions: int
+    holder: Holder | None
 
     def event(self, type_: str, timestamp: float | None = None, local_received: float | None = None,
               fields: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -57,6 +69,7 @@ class TrackedTask(Task):
         node = fields.get("hostname")
         if type_ == "received":
             self.__dict__["receptions"] = self.__dict__.get("receptions", 0) + 1
+            self.__dict__["holder"] = Holder(node or "?", fields.get("pid"), timestamp or 0.0)
             if runs and runs[-1].end is None:  # delivered again while the last attempt never ended
                 runs[-1].end = "lost"
         elif type_ == "started" and timestamp is not None:
@@ -65,6 +78,8 @@ class TrackedTask(Task):
             runs.append(Run(node or "?", fields.get("pid"), timestamp))
         elif type_ in ENDS and runs and runs[-1].end is None and runs[-1].node == node:
             runs[-1].ended, runs[-1].end = timestamp, type_
+        if type_ in ENDS and (holder := self.__dict__.get("holder")) is not None and holder.node == node:
+            holder.settled = True  # that worker is done with its copy (a retry is a new message)
         super().event(type_, timestamp, local_received, fields, **kwargs)
 
 
@@ -105,6 +120,7 @@ class TaskFacts:
     failed: float | None
     retries: int
     runs: tuple[Run, ...]
+    holder: Holder | None = None
 
     @property
     def redelivered(self) -> bool:
@@ -133,6 +149,13 @@ class Snapshot:
         """Tasks whose latest attempt started on `node` and never ended: lost with it if it is dead."""
         return [t for t in self.tasks if t.runs and t.runs[-1].node == node and t.runs[-1].end is None]
 
+    def held_by(self, node: str, received_before: float | None = None) -> list[TaskFacts]:
+        """Tasks `node` received last and has not finished with: running, or reserved behind a
+        running one. With `received_before` (worker clock), only those received before then
+        (a restarted worker: what its previous process held)."""
+        return [t for t in self.tasks if t.holder is not None and t.holder.node == node and not t.holder.settled
+                and (received_before is None or t.holder.received < received_before)]
+
 
 def snapshot(state: State, now: float, since: float | None = None) -> Snapshot:
     """Plain facts from a Celery State at `now` (receiver clock); pure, takes the State's lock.
@@ -153,10 +176,11 @@ def snapshot(state: State, now: float, since: float | None = None) -> Snapshot:
             if since is not None and t.ready and (t.timestamp or 0) < since:
                 continue
             runs = tuple(Run(r.node, r.pid, r.started, r.ended, r.end) for r in t.__dict__.get("runs", ()))
+            holder = t.__dict__.get("holder")
             tasks.append(TaskFacts(
                 uuid, t.name, t.state, t.worker.hostname if t.worker is not None else None,
                 runs[-1].pid if runs else None, t.sent, t.received, t.started, t.succeeded, t.failed,
-                t.retries or 0, runs))
+                t.retries or 0, runs, None if holder is None else replace(holder)))
         return Snapshot(now, tuple(sorted(workers, key=lambda w: w.name)), tuple(tasks), state.event_count)
     return state.freeze_while(take)
 

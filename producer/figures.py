@@ -147,6 +147,7 @@ class Summary:
     peak_drinking: int = 0  # most jobs holding the cup at the same instant (1: they took turns)
     verdict: str = ""
     notes: tuple[str, ...] = ()
+    duplicates: int = 0  # jobs that ran more than once at the same attempt (worker.runs)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -223,6 +224,7 @@ def summarize(outcomes: list[Outcome], *, wall_s: float, slots_online: int = 0, 
         clock_offsets_s=shown_offsets,
         waited_for_cup_s=round(sum(r.waited_for_cup_s for r in ran), 6),
         peak_drinking=peak_overlap(drinking),
+        duplicates=sum(1 for o in outcomes if o.ran_twice),
     )
     return replace(summary, verdict=verdict(summary), notes=tuple(notes(summary)))
 
@@ -289,4 +291,7 @@ def notes(s: Summary) -> list[str]:
                    "their times were moved onto the producer's clock")
     if s.withdrawn:
         out.append(f"{s.withdrawn} jobs were withdrawn from the queue before they started")
+    if s.duplicates:
+        out.append(f"{s.duplicates} jobs ran more than once (a worker thought dead came back, or a visibility "
+                   "timeout shorter than the job): see each job's lines")
     return out

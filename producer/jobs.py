@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from worker.records import JobRecord, iso
+from worker.runs import Run
 
 TASKS = ("task1", "task2")
 
@@ -91,6 +92,7 @@ class Outcome:
     record: JobRecord | None = None  # also set for a failed job whose error carried one
     error: str | None = None
     received_at: datetime | None = None  # when the producer got the result
+    ran_twice: tuple[Run, ...] = ()  # every run of an attempt that ran more than once (worker.runs)
 
     @property
     def ran(self) -> bool:
@@ -106,4 +108,9 @@ class Outcome:
         base["status"] = self.status
         if self.error is not None:
             base["error"] = self.error
+        if self.ran_twice:
+            base["ran_twice"] = [{"worker": r.worker, "pid": r.pid, "attempt": r.attempt,
+                                  "started_at": iso(r.started_at),
+                                  "finished_at": iso(r.finished_at) if r.finished_at else None}
+                                 for r in self.ran_twice]
         return base

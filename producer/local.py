@@ -116,6 +116,16 @@ def start_workers(count: int, env: Mapping[str, str], log_dir: Path, *, concurre
     return started
 
 
+def start_recovery(env: Mapping[str, str], log_dir: Path) -> ManagedProcess:
+    """Start the recovery service (`python -m worker.recovery`): a killed worker's jobs come back in seconds.
+
+    Its health file and log go to `log_dir`. Does not wait: it follows the events from its start.
+    """
+    argv = [sys.executable, "-m", "worker.recovery"]
+    return ManagedProcess.spawn("recovery", argv, {**env, "RECOVERY_HEALTH_FILE": str(log_dir / "recovery.alive")},
+                                log_dir / "recovery.log")
+
+
 def wait_for_workers(app: Celery, expected: int | Collection[str], timeout_s: float,
                      check: Callable[[], None] | None = None) -> float:
     """Seconds until the named workers (or `expected` many) answer ping; LocalClusterError past `timeout_s`.
@@ -161,6 +171,7 @@ class LocalCluster:
     concurrency: int = 1
     pool: str = "prefork"
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    recovery: ManagedProcess | None = None
 
     @property
     def broker_url(self) -> str:
@@ -185,15 +196,17 @@ class LocalCluster:
 
     def processes(self) -> list[ManagedProcess]:
         """Everything started, in the order to stop it: Redis last, so workers can leave cleanly."""
-        return [*([self.flower] if self.flower else []), *self.workers, self.redis]
+        return [*([self.recovery] if self.recovery else []), *([self.flower] if self.flower else []), *self.workers,
+                self.redis]
 
     # --- starting ------------------------------------------------------------------------
 
     @classmethod
     def start(cls, directory: Path, workers: int, *, concurrency: int = 1, queue: str = "jobs",
               pool: str = "prefork", port: int | None = None, flower: bool = False, loglevel: str = "INFO",
-              prefix: str = "local", appendonly: bool = True, timeout_s: float = 60) -> LocalCluster:
-        """Start Redis and `workers` workers, wait until they answer; on any failure stop all of it.
+              prefix: str = "local", appendonly: bool = True, timeout_s: float = 60,
+              recovery: bool = True) -> LocalCluster:
+        """Start Redis, the recovery service and `workers` workers, wait until they answer; on any failure stop all.
 
         The state file is written as soon as a process exists, so `local down` stops it even
         if this process is killed half-way.
@@ -209,6 +222,8 @@ class LocalCluster:
                       pool=pool)
         try:
             cluster.save()
+            if recovery:
+                cluster.start_recovery()
             cluster.add_workers(workers, loglevel=loglevel, prefix=prefix, timeout_s=timeout_s)
             if flower:
                 cluster.start_flower(timeout_s)
@@ -246,6 +261,17 @@ class LocalCluster:
         self.workers = self.workers[: len(self.workers) - len(leaving)]
         self.save()
 
+    def start_recovery(self) -> None:
+        """The recovery service for this cluster (worker/recovery.py); it follows the events from now on."""
+        self.recovery = start_recovery(self.env, self.log_dir)
+        self.save()
+
+    def stop_recovery(self, grace_s: float = 10) -> None:
+        if self.recovery is not None:
+            stop_processes([self.recovery], grace_s)
+        self.recovery = None
+        self.save()
+
     def start_flower(self, timeout_s: float = 60) -> None:
         """Flower on a free loopback port, behind the same password as Redis (user `admin`)."""
         self.flower_port = free_port()
@@ -273,6 +299,7 @@ class LocalCluster:
             "concurrency": self.concurrency, "pool": self.pool, "flower_port": self.flower_port,
             "redis": self.redis.record(), "workers": [w.record() for w in self.workers],
             "flower": self.flower.record() if self.flower else None,
+            "recovery": self.recovery.record() if self.recovery else None,
         })
 
     @classmethod
@@ -286,7 +313,8 @@ class LocalCluster:
                    [ManagedProcess.from_record(w) for w in state["workers"]],
                    ManagedProcess.from_record(state["flower"]) if state.get("flower") else None,
                    state.get("flower_port"), state["queue"], state["concurrency"], state["pool"],
-                   state["started_at"])
+                   state["started_at"],
+                   ManagedProcess.from_record(state["recovery"]) if state.get("recovery") else None)
 
     # --- stopping ------------------------------------------------------------------------
 
@@ -299,5 +327,6 @@ class LocalCluster:
 
     def logs(self) -> Iterator[tuple[str, Path]]:
         """(name, log file) of each process, workers first."""
-        for process in [*self.workers, *([self.flower] if self.flower else []), self.redis]:
+        for process in [*self.workers, *([self.recovery] if self.recovery else []),
+                        *([self.flower] if self.flower else []), self.redis]:
             yield process.name, process.log

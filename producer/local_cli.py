@@ -99,7 +99,8 @@ def status() -> int:
     if cluster.flower_url:
         click.echo(f"  Flower {cluster.flower_url} (admin / password from the state file)")
     stopped = 0
-    for process in [cluster.redis, *cluster.workers, *([cluster.flower] if cluster.flower else [])]:
+    for process in [cluster.redis, *cluster.workers, *([cluster.recovery] if cluster.recovery else []),
+                    *([cluster.flower] if cluster.flower else [])]:
         running = process.running()
         stopped += not running
         click.echo(f"  {process.name:<32} pid {process.pid:<8} {'running' if running else 'STOPPED':<8} {process.log}")

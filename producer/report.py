@@ -28,13 +28,20 @@ def job_line(outcome: Outcome) -> str:
             waited = (r.started_at - outcome.submitted_at).total_seconds()
             how = "redelivered" if r.redelivered else "retried"
             line += f"\n  attempt {r.attempt}, {how}: started {waited:.1f} s after it was submitted"
-        return line
+        return line + ran_twice_line(outcome)
     if outcome.status == "FAILURE":
         where = f" on {r.worker} pid {r.pid}" if r is not None else ""
-        return f"{outcome.job.task} FAILED{where}: {outcome.error} (task {outcome.task_id})"
+        return f"{outcome.job.task} FAILED{where}: {outcome.error} (task {outcome.task_id})" + ran_twice_line(outcome)
     if outcome.status == "WITHDRAWN":
         return f"{outcome.job.task} withdrawn: it had not started (task {outcome.task_id})"
     return f"{outcome.job.task} did not finish: {outcome.error or 'no result'} (task {outcome.task_id})"
+
+
+def ran_twice_line(outcome: Outcome) -> str:
+    """`\n  ran 2 times: worker@a pid 8 at 12:00:01.2, worker@b pid 9 at 12:00:05.3`, or nothing."""
+    if not outcome.ran_twice:
+        return ""
+    return f"\n  ran {len(outcome.ran_twice)} times: {', '.join(r.describe() for r in outcome.ran_twice)}"
 
 
 def job_lines(outcomes: list[Outcome]) -> list[str]:
@@ -64,6 +71,7 @@ MEANINGS = {
     "stretch_max": "longest run / asked duration (>1: it waited for CPU)",
     "redelivered": "jobs handed to another worker after theirs died",
     "retried": "jobs that succeeded after a failed attempt",
+    "duplicates": "jobs that ran more than once (shown when any did)",
 }
 
 
@@ -80,6 +88,8 @@ def summary_lines(summary: Summary) -> list[str]:
     data = summary.as_json()
     lines = []
     for key, meaning in MEANINGS.items():
+        if key == "duplicates" and not summary.duplicates:
+            continue
         shown = f"{data[key]:g}" if key == "cpus" and data[key] is not None else _shown(data[key])
         if key == "jobs":
             extra = [f"{n} {what}" for n, what in ((summary.failed, "failed"), (summary.withdrawn, "withdrawn")) if n]

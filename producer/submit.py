@@ -25,6 +25,7 @@ from producer.jobs import TASKS, Job, Outcome, plan
 from producer.queues import withdraw
 from worker.errors import JobFailed
 from worker.records import JobRecord, utc_now
+from worker.runs import duplicate_runs, read_runs
 
 __all__ = ["TASKS", "Batch", "Job", "Outcome", "plan", "run_batch"]
 
@@ -158,4 +159,16 @@ def run_batch(
         # would run at interpreter exit (after Ctrl-C, say) and print a stray traceback.
         for result in results:
             app.backend.remove_pending_result(result)
+    note_duplicates(app, list(outcomes.values()))
     return Batch([outcomes[r.id] for r in results], wall_s=last - start, submit_s=submit_s)
+
+
+def note_duplicates(app: Celery, outcomes: list[Outcome]) -> None:
+    """Mark each job that ran more than once (the result backend keeps one result per id, so
+    only the jobs' own run lists tell): `outcome.ran_twice` lists where and when."""
+    try:
+        found = read_runs(app.backend.client, [o.task_id for o in outcomes])
+    except Exception:  # noqa: BLE001  (a report without this check beats no report)
+        return
+    for outcome in outcomes:
+        outcome.ran_twice = tuple(duplicate_runs(found.get(outcome.task_id, [])))

@@ -46,6 +46,7 @@ def wait_for(condition: Callable[[], T], timeout_s: float, what: str, interval_s
 # the helpers above).
 from tests.local_cluster import (  # noqa: E402,F401
     private_local_cluster_dir,
+    recovery_service,
     redis_env,
     redis_server,
     start_workers,

@@ -18,7 +18,7 @@ import pytest
 from celery import Celery
 
 from producer.errors import RedisServerMissing
-from producer.local import ManagedProcess, stop_processes, wait_for_workers
+from producer.local import ManagedProcess, start_recovery, stop_processes, wait_for_workers
 from producer.local import start_workers as spawn_workers
 from producer.local_state import DIR_VARIABLE
 from producer.redis_server import RedisProcess, find_redis_server
@@ -124,3 +124,18 @@ def start_workers(redis_env: dict[str, str], tmp_path: Path) -> Iterator[Callabl
     stop_processes(started, grace_s=15)
     for app in apps:
         app.close()
+
+
+@pytest.fixture
+def recovery_service(redis_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., ManagedProcess]]:
+    """Start the recovery service (`python -m worker.recovery`) on the test's Redis; call it again
+    after killing it to restart it. Stops every one it started (SIGTERM, then SIGKILL)."""
+    started: list[ManagedProcess] = []
+
+    def start(env: dict[str, str] | None = None) -> ManagedProcess:
+        service = start_recovery({**os.environ, **redis_env, **(env or {})}, tmp_path)
+        started.append(service)
+        return service
+
+    yield start
+    stop_processes(started, grace_s=10)

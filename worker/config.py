@@ -118,10 +118,12 @@ result_accept_content = ["json"]
 task_acks_late = True
 task_reject_on_worker_lost = True
 
-#: Seconds until Redis hands an unacknowledged job to another worker. Celery's default is an
-#: hour; 30 s lets this demo recover from a killed container quickly. Too short a value
-#: redelivers jobs that are still running (duplicates): keep it above the longest job.
-VISIBILITY_TIMEOUT = _int("VISIBILITY_TIMEOUT", 30)
+#: Seconds until Redis hands an unacknowledged job to another worker: the backstop. The
+#: recovery service (`python -m worker.recovery`) puts a dead worker's jobs back within
+#: RECOVERY_SILENCE seconds; this timeout only matters when that service is not running.
+#: It must stay above the longest job (MAX_DURATION_S, 3600 s): a job still running past it
+#: is handed out a second time and runs twice.
+VISIBILITY_TIMEOUT = _int("VISIBILITY_TIMEOUT", 3600)
 broker_transport_options = {
     "visibility_timeout": VISIBILITY_TIMEOUT,
     # How often workers look for such jobs. kombu's default sweep runs every 10 s x 10
@@ -174,6 +176,21 @@ WORKER_WAIT = _float("WORKER_WAIT", 15.0, zero_ok=True)
 #: File the worker touches on every event heartbeat; the container's healthcheck reads
 #: its age. Cheaper than `celery inspect ping`, which starts a Python process each time.
 HEALTH_FILE = _raw("HEALTH_FILE") or "/tmp/worker.alive"
+
+# --- recovery (worker/recovery.py) ----------------------------------------------------
+#: Seconds without a heartbeat (sent every 2 s) after which the recovery service checks
+#: whether a worker is gone: 3 missed heartbeats. Celery's own `alive` allows 4 s; a wrong
+#: "dead" costs a job run twice, 2 s more cost nothing, so the service waits a little longer.
+RECOVERY_SILENCE = _float("RECOVERY_SILENCE", 6.0)
+#: Times a job may take its worker down (segfault, OOM, os._exit) before it is failed
+#: instead of handed out again.
+RECOVERY_MAX_DEATHS = _int("RECOVERY_MAX_DEATHS", 3)
+#: File the recovery service touches while it follows the cluster's events (its healthcheck).
+RECOVERY_HEALTH_FILE = _raw("RECOVERY_HEALTH_FILE") or "/tmp/recovery.alive"
+#: Each worker names its Redis connections PREFIX<node>/<pid>, so the recovery service can
+#: tell a worker that is gone (its connections closed with it) from one that is only
+#: silent (a job blocking its loop, a paused container): only the first loses its jobs.
+WORKER_CLIENT_PREFIX = "celery-worker:"
 
 timezone = "UTC"
 enable_utc = True

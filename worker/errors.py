@@ -29,3 +29,8 @@ class JobFailed(Exception):
 
 class TransientJobError(Exception):
     """Raised by a job asked to fail on its first attempt (`fail="once"`): retried with backoff."""
+
+
+class WorkerLost(Exception):
+    """Raised instead of running a job that took its worker down RECOVERY_MAX_DEATHS times
+    (a segfault, an OOM kill): failed for good with the workers it killed, never handed out again."""

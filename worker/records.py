@@ -17,8 +17,9 @@ MAX_DURATION_S = 3600.0
 #: What a job does while it lasts: `sleep` waits (needs no CPU), `cpu` burns pure-Python CPU.
 KINDS = ("sleep", "cpu")
 #: How a job may be asked to fail, to show what the cluster does then: `always` fails for
-#: good (not retried), `once` fails on its first attempt only (retried with backoff).
-FAIL_MODES = ("always", "once")
+#: good (not retried), `once` fails on its first attempt only (retried with backoff),
+#: `crash` kills the process running it (SIGKILL, as a segfault would), every time.
+FAIL_MODES = ("always", "once", "crash")
 #: Longest a job waits for the one cup (a Redis lock) before it fails, rather than wait forever
 #: behind a cup nobody gives back. The quiz's turns take a few seconds.
 CUP_WAIT_MAX_S = 60.0

@@ -8,6 +8,7 @@ from the timestamps, whether the jobs ran at the same time.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -20,9 +21,9 @@ import redis
 from celery import Task
 from celery.utils.log import get_task_logger
 
-from worker import app
+from worker import app, config, runs
 from worker.burn import burn_cpu
-from worker.errors import JobFailed, TransientJobError
+from worker.errors import JobFailed, TransientJobError, WorkerLost
 from worker.placement import machine_id, pool_kind, slot_id, usable_cpus
 from worker.records import (
     CUP_WAIT_MAX_S,
@@ -102,7 +103,17 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
     request = task.request
     attempt = request.retries + 1
     pool = pool_kind()
+    worker = request.hostname or socket.gethostname()
     started_at, t0, cpu0 = utc_now(), time.perf_counter(), time.thread_time()
+    run = runs.Run(worker, os.getpid(), attempt, started_at)
+    client = task.backend.client  # the results database: runs:<id> lives beside the result
+    lost = runs.never_finished(runs.record_start(client, request.id, run, config.result_expires), attempt)
+    if len(lost) >= config.RECOVERY_MAX_DEATHS:
+        runs.record_finish(client, request.id, run, utc_now(), config.result_expires)
+        where = ", ".join(r.worker for r in lost)
+        raise WorkerLost(f"{task.name} took its worker down {len(lost)} times ({where}); not run again")
+    if fail == "crash":  # the whole process dies at once, with no chance to clean up
+        os.kill(os.getpid(), signal.SIGKILL)
     waited_s = cup_s = 0.0
     if share:
         spend(seconds * (1 - share), kind)  # the part that needs no cup, side by side with the others
@@ -118,13 +129,15 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
     else:
         spend(seconds, kind)
         runtime_s, cpu_s, finished_at = time.perf_counter() - t0, time.thread_time() - cpu0, utc_now()
+    runs.record_finish(client, request.id, run, finished_at, config.result_expires)
     # kombu's Redis transport marks a job it put back in the queue (worker lost, visibility
     # timeout) in the message headers, which Celery copies onto the request.
     delivery_info = request.delivery_info or {}
-    redelivered = bool(delivery_info.get("redelivered") or getattr(request, "redelivered", False))
+    # An earlier run that never finished says the same, even where the flag was lost.
+    redelivered = bool(delivery_info.get("redelivered") or getattr(request, "redelivered", False) or lost)
     record = JobRecord(
         task=task.name, task_id=request.id, kind=kind, duration_s=seconds,
-        worker=request.hostname or socket.gethostname(), hostname=socket.gethostname(), pid=os.getpid(),
+        worker=worker, hostname=socket.gethostname(), pid=os.getpid(),
         slot=slot_id(pool), pool=pool, cpus=usable_cpus(), machine=machine_id(),
         started_at=started_at, finished_at=finished_at, runtime_s=runtime_s, cpu_s=cpu_s,
         attempt=attempt, redelivered=redelivered, cup=share, waited_for_cup_s=waited_s, cup_s=cup_s,

@@ -57,7 +57,8 @@ def test_help_names_the_default_command_and_its_options(capsys):
 
 
 def test_default_timeout_covers_a_sequential_run_and_a_redelivery():
-    assert default_timeout(8, 1.0) == 2 * 8 * 1.0 + config.VISIBILITY_TIMEOUT + 30.0
+    assert default_timeout(8, 1.0) == 2 * 8 * 1.0 + config.RECOVERY_SILENCE + 30.0
+    assert default_timeout(8, 1.0) < config.VISIBILITY_TIMEOUT  # the backstop is not waited for by default
 
 
 def test_submit_still_offers_the_batch_pieces():

@@ -39,7 +39,7 @@ def test_invalid_durations_say_what_is_wrong(value, message):
 
 def test_fail_mode_must_be_known():
     assert check_fail(None) is None and check_fail("once") == "once"
-    with pytest.raises(ValueError, match="always, once or null"):
+    with pytest.raises(ValueError, match="always, once, crash or null"):
         check_fail("sometimes")
 
 

@@ -1,0 +1,98 @@
+"""How long a killed worker's job waits before it starts elsewhere: recovery service vs backstop.
+
+`python -m benchmarks.recovery` starts a local cluster of 2 workers, sends one job, SIGKILLs
+the process group of the worker that runs it (as `docker kill` does) and measures, on one
+clock, from the kill to the job's `started_at` on the other worker; `--reps` times each,
+median reported. First with the recovery service (worker/recovery.py), then without it,
+where only kombu's visibility timeout brings the job back (the backstop; measured with
+`--backstop-timeout`, 30 s by default as before issue 11, since the default hour is not
+worth waiting for: it costs that hour plus up to `unacked_restore_interval`, 5 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from producer.local import LocalCluster, make_app
+
+JOB_S = 10.0  # longer than the service's detection, so the job is surely still running when its worker dies
+
+
+def one_kill(cluster: LocalCluster, timeout_s: float) -> float:
+    """Seconds from SIGKILL of the busy worker to its job's start on another worker."""
+    app = make_app(cluster.broker_url, cluster.result_backend)
+    try:
+        result = app.send_task("task1", kwargs={"duration": JOB_S}, queue=cluster.queue)
+        deadline = time.monotonic() + 30
+        holder = None
+        while holder is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no worker took the job within 30 s")
+            active = app.control.inspect(timeout=0.5).active() or {}
+            holder = next((name for name, jobs in active.items() if any(j["id"] == result.id for j in jobs)), None)
+        victim = next(w for w in cluster.workers if w.name == holder)
+        os.killpg(victim.pid, signal.SIGKILL)
+        killed_at = time.time()
+        record = result.get(timeout=timeout_s)
+        cluster.workers.remove(victim)
+        cluster.add_workers(1, prefix="bench")  # back to two for the next kill
+        return datetime.fromisoformat(record["started_at"]).timestamp() - killed_at
+    finally:
+        app.close()
+
+
+def measure(reps: int, service: bool, visibility_timeout: int) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="cpd-recovery-"))
+    previous = os.environ.get("VISIBILITY_TIMEOUT")
+    os.environ["VISIBILITY_TIMEOUT"] = str(visibility_timeout)  # the workers' backstop
+    try:
+        cluster = LocalCluster.start(tmp, 2, prefix="bench", appendonly=False, recovery=service)
+        try:
+            times = [one_kill(cluster, visibility_timeout + 60 + JOB_S) for _ in range(reps)]
+        finally:
+            cluster.stop(grace_s=20)
+    finally:
+        if previous is None:
+            os.environ.pop("VISIBILITY_TIMEOUT", None)
+        else:
+            os.environ["VISIBILITY_TIMEOUT"] = previous
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"service": service, "visibility_timeout_s": visibility_timeout, "kill_to_start_s": times,
+            "median_s": statistics.median(times)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.recovery", description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--backstop-timeout", type=int, default=30,
+                        help="VISIBILITY_TIMEOUT for the run without the service")
+    parser.add_argument("--skip-backstop", action="store_true")
+    parser.add_argument("--json", type=Path, help="Write the figures to this file.")
+    args = parser.parse_args(argv)
+    from worker import config
+
+    rows = [measure(args.reps, True, config.VISIBILITY_TIMEOUT)]
+    if not args.skip_backstop:
+        rows.append(measure(args.reps, False, args.backstop_timeout))
+    for row in rows:
+        how = "recovery service" if row["service"] else "backstop only"
+        print(f"{how:<17} visibility timeout {row['visibility_timeout_s']:>5} s: kill -> start elsewhere "
+              f"median {row['median_s']:.1f} s ({', '.join(f'{t:.1f}' for t in row['kill_to_start_s'])})")
+    if args.json:
+        args.json.write_text(json.dumps({"recovery": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

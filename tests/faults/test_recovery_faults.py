@@ -1,0 +1,123 @@
+"""The recovery service (worker/recovery.py) with real processes: killed workers, a paused one,
+a job that kills its worker, the service itself restarted. The visibility timeout stays at
+its default (an hour), so every quick recovery here is the service's doing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import datetime
+
+import pytest
+from celery import Celery
+
+from tests.conftest import wait_for
+from tests.faults.test_local_faults import wait_until_busy
+from tests.helpers import Background
+from worker.runs import parse
+
+pytestmark = pytest.mark.faults
+
+#: The issue asks for 10 s from kill to start elsewhere (benchmarks measure it); a shared,
+#: loaded CI machine gets slack. The backstop, an hour, is what this tells apart.
+KILL_TO_START_S = 20
+
+
+def started_at(result: dict) -> float:
+    return datetime.fromisoformat(result["started_at"]).timestamp()
+
+
+def starts(app: Celery, task_id: str) -> list:
+    """Every run of the job, from its own run log (worker.runs)."""
+    return parse(app.backend.client.lrange(f"runs:{task_id}", 0, -1))
+
+
+def test_a_killed_busy_workers_jobs_start_elsewhere_within_seconds(start_workers, redis_env, recovery_service):
+    service = recovery_service()
+    workers = start_workers(4)
+    producer = Background("--jobs", "12", "--duration", "2", "--json", env=redis_env)
+    busy = wait_until_busy(workers, 4)
+    lost = {busy[workers.names[i]][0]: workers.names[i] for i in (0, 1)}
+    killed_at = time.time()
+    for i in (0, 1):
+        os.killpg(workers.procs[i].pid, signal.SIGKILL)  # worker and its pool, as `docker kill` does
+    run = producer.finish()
+    assert run.returncode == 0, run.stderr + service.log.read_text()
+    results = {r["task_id"]: r for r in run.document["results"]}
+    assert len(results) == 12 and all(r["status"] == "SUCCESS" for r in results.values())
+    for job, dead in lost.items():
+        assert results[job]["redelivered"] is True and results[job]["worker"] != dead
+        assert started_at(results[job]) - killed_at < KILL_TO_START_S, service.log.read_text()
+    assert run.document["summary"]["redelivered"] == 2 and run.document["summary"]["duplicates"] == 0
+    log = service.log.read_text()
+    assert all(f"{dead} silent for" in log for dead in lost.values())
+
+
+def test_a_long_job_on_a_live_worker_runs_once(start_workers, recovery_service):
+    recovery_service()
+    workers = start_workers(2)
+    result = workers.app.send_task("task1", kwargs={"duration": 20}, queue="jobs")
+    record = result.get(timeout=60)
+    assert record["redelivered"] is False
+    assert len(starts(workers.app, result.id)) == 1
+
+
+def test_a_paused_worker_keeps_its_job(start_workers, recovery_service):
+    service = recovery_service()
+    workers = start_workers(2)
+    result = workers.app.send_task("task1", kwargs={"duration": 3}, queue="jobs")
+    (holder,) = wait_until_busy(workers)
+    index = workers.names.index(holder)
+    os.killpg(workers.procs[index].pid, signal.SIGSTOP)  # as `docker pause`: silent, connections open
+    try:
+        wait_for(lambda: "still connected" in service.log.read_text(), 30, "the service to notice the silence")
+    finally:
+        os.killpg(workers.procs[index].pid, signal.SIGCONT)
+    record = result.get(timeout=60)
+    assert record["worker"] == holder and len(starts(workers.app, result.id)) == 1
+    assert "back in the queue" not in service.log.read_text()
+
+
+def test_a_job_that_kills_its_pool_process_is_failed_after_three_deaths(start_workers):
+    workers = start_workers(1)
+    result = workers.app.send_task("task1", kwargs={"duration": 0, "fail": "crash"}, queue="jobs")
+    with pytest.raises(Exception, match=r"took its worker down 3 times"):
+        result.get(timeout=90)
+    assert result.state == "FAILURE" and len(starts(workers.app, result.id)) == 4
+
+
+def test_a_job_that_kills_whole_workers_is_failed_after_three(start_workers, recovery_service):
+    recovery_service()
+    workers = start_workers(4, pool="solo")  # the job runs in the worker's own process: it dies with it
+    result = workers.app.send_task("task2", kwargs={"duration": 0, "fail": "crash"}, queue="jobs")
+    with pytest.raises(Exception, match=r"took its worker down 3 times"):
+        result.get(timeout=120)
+    assert sum(proc.poll() is not None for proc in workers.procs) == 3
+
+
+def test_a_restarted_service_catches_up_from_the_unacked_jobs(start_workers, recovery_service):
+    workers = start_workers(2)
+    result = workers.app.send_task("task1", kwargs={"duration": 4}, queue="jobs")
+    (holder,) = wait_until_busy(workers)
+    index = workers.names.index(holder)
+    os.killpg(workers.procs[index].pid, signal.SIGKILL)  # no service running: nobody saw who held it
+    time.sleep(1)
+    service = recovery_service()
+    started = time.time()
+    record = result.get(timeout=60)
+    assert record["redelivered"] is True and record["worker"] != holder
+    assert started_at(record) - started < KILL_TO_START_S
+    assert "catch-up" in service.log.read_text()
+
+
+def test_a_job_run_twice_is_reported(start_workers, redis_env):
+    # The issue's trap, on purpose: a visibility timeout shorter than the job, no service.
+    short = {"VISIBILITY_TIMEOUT": "2"}
+    start_workers(2, env=short)
+    producer = Background("--jobs", "1", "--duration", "9", "--json", env={**redis_env, **short})
+    run = producer.finish()
+    assert run.returncode == 0, run.stderr
+    (result,) = run.document["results"]
+    assert len(result["ran_twice"]) == 2 and run.document["summary"]["duplicates"] == 1
+    assert len({r["worker"] for r in result["ran_twice"]}) == 2  # the busy worker could not take it again

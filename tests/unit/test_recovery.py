@@ -1,0 +1,182 @@
+"""Recovery without I/O: the run log's rules (worker.runs), who is gone and which messages go back
+(worker.recovery), what the events say a worker holds (producer.events), and how a job that ran
+twice is reported."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from producer.events import snapshot
+from producer.figures import summarize
+from producer.report import job_line, summary_lines
+from tests.unit.builders import at, outcome, record
+from tests.unit.test_lanes import T0, Cluster
+from worker import config
+from worker.health import client_name
+from worker.recovery import (
+    Loss,
+    Unacked,
+    action_line,
+    connected_workers,
+    orphans,
+    parse_unacked,
+    silent_losses,
+    to_restore,
+)
+from worker.runs import Run, duplicate_runs, entry, never_finished, parse
+
+
+def run(worker: str, start: float, end: float | None = None, attempt: int = 1, pid: int = 8) -> Run:
+    return Run(worker, pid, attempt, at(start), at(end) if end is not None else None)
+
+
+# --- worker.runs --------------------------------------------------------------------------
+
+def test_entries_parse_into_runs_matched_by_worker_pid_and_start():
+    a, b = run("w@a", 0), run("w@b", 5)
+    entries = [entry("started", a.worker, a.pid, 1, a.started_at, a.started_at),
+               entry("started", b.worker, b.pid, 1, b.started_at, b.started_at),
+               entry("finished", b.worker, b.pid, 1, b.started_at, at(6)), b"not json", json.dumps({"event": "x"})]
+    assert parse(entries) == [a, replace(b, finished_at=at(6))]
+
+
+def test_a_run_that_never_finished_counts_as_a_death_of_that_attempt_only():
+    runs = [run("w@a", 0), run("w@b", 5), run("w@c", 9, 10), run("w@d", 11, attempt=2)]
+    assert never_finished(runs, 1) == runs[:2]
+    assert never_finished(runs, 2) == [runs[3]]
+
+
+def test_a_redelivery_after_a_death_is_not_a_duplicate():
+    assert duplicate_runs([run("w@dead", 0), run("w@b", 6, 7)]) == []
+
+
+def test_two_finished_runs_of_one_attempt_are_a_duplicate():
+    first, second = run("w@a", 0, 7), run("w@b", 2, 9)
+    assert duplicate_runs([second, first]) == [first, second]
+
+
+def test_a_run_started_beside_a_finished_one_is_a_duplicate_even_before_it_ends():
+    kept, beside = run("w@a", 0, 7), run("w@b", 2)  # the visibility-timeout trap: still running
+    assert duplicate_runs([kept, beside]) == [kept, beside]
+
+
+def test_retries_are_separate_attempts_not_duplicates():
+    assert duplicate_runs([run("w@a", 0, 1), run("w@a", 2, 3, attempt=2)]) == []
+
+
+def test_a_duplicate_is_described_with_where_and_when():
+    assert run("w@a", 1.25, 2).describe() == "w@a pid 8 at 19:00:01.2"
+    assert run("w@a", 1.25).describe().endswith(", never finished")
+
+
+# --- producer.events: who holds what ----------------------------------------------------
+
+def test_a_worker_holds_what_it_received_until_it_ends_it_running_or_waiting():
+    c = Cluster()
+    c.heartbeat("w1@h", 0, pid=11)
+    c.runs("running", "w1@h", 0.5, pid=11)
+    c.event("task-received", 0.6, "w1@h", uuid="reserved", name="task1", pid=11)
+    c.runs("done", "w1@h", 0.1, 0.4, pid=11)
+    held = snapshot(c.state, T0 + 1).held_by("w1@h")
+    assert sorted(t.id for t in held) == ["reserved", "running"]
+    assert {t.holder.pid for t in held} == {11}
+
+
+def test_a_job_received_elsewhere_since_is_no_longer_held_by_the_first_worker():
+    c = Cluster()
+    c.runs("job", "w1@h", 0.5)
+    c.event("task-received", 8.0, "w2@h", uuid="job", name="task1", pid=22)
+    snap = snapshot(c.state, T0 + 9)
+    assert snap.held_by("w1@h") == [] and [t.id for t in snap.held_by("w2@h")] == ["job"]
+
+
+# --- worker.recovery -------------------------------------------------------------------
+
+def message(task_id: str, task: str = "task1") -> str:
+    return json.dumps([{"body": "...", "headers": {"id": task_id, "task": task}, "properties": {}}, "", "jobs"])
+
+
+def test_kombus_unacked_hash_is_read_by_task_id_with_its_delivery_time():
+    found = parse_unacked({b"tag-1": message("a"), b"tag-2": "garbage", "tag-3": message("b", "task2")},
+                          {b"tag-1": 100.0})
+    assert found == {"a": Unacked("tag-1", "a", "task1", 100.0), "b": Unacked("tag-3", "b", "task2", None)}
+
+
+def test_worker_connections_are_known_by_the_name_the_worker_gives_them():
+    clients = [{"name": client_name("w1@h", 11)}, {"name": ""}, {"name": f"{config.WORKER_CLIENT_PREFIX}bad"},
+               {"name": "someone-else"}]
+    assert connected_workers(clients) == {("w1@h", 11)}
+
+
+def silent_cluster() -> Cluster:
+    c = Cluster()
+    c.heartbeat("dead@h", 0, pid=11)
+    c.heartbeat("busy@h", 0, pid=12)
+    c.runs("lost", "dead@h", 0.5, pid=11)
+    c.runs("blocked", "busy@h", 0.5, pid=12)
+    c.heartbeat("alive@h", 9.5, pid=13)
+    c.runs("fine", "alive@h", 9.5, pid=13)
+    return c
+
+
+def test_only_a_silent_worker_whose_connections_closed_is_gone():
+    snap = snapshot(silent_cluster().state, T0 + 10)
+    gone, waiting = silent_losses(snap, T0 + 10, 6.0, connected={"busy@h", "alive@h"}, handled={})
+    # its last sign of life is its task-started at 0.5 s (Celery's State counts task events as heartbeats)
+    assert gone == [Loss("dead@h", "silent for 9.5 s")] and waiting == ["busy@h"]
+
+
+def test_a_worker_already_acted_on_is_left_until_it_heartbeats_again():
+    snap = snapshot(silent_cluster().state, T0 + 10)
+    handled = {"dead@h": snap.worker("dead@h").last_heartbeat}
+    gone, _ = silent_losses(snap, T0 + 10, 6.0, connected=set(), handled=handled)
+    assert gone == [Loss("busy@h", "silent for 9.5 s")]
+
+
+def test_no_worker_is_gone_before_the_silence_is_long_enough():
+    snap = snapshot(silent_cluster().state, T0 + 5)
+    assert silent_losses(snap, T0 + 5, 6.0, connected=set(), handled={}) == ([], [])
+
+
+def test_only_the_dead_workers_unacknowledged_jobs_go_back():
+    snap = snapshot(silent_cluster().state, T0 + 10)
+    unacked = {i: Unacked(f"tag-{i}", i, "task1") for i in ("lost", "blocked", "fine")}
+    assert to_restore(snap, Loss("dead@h", "silent"), unacked) == [unacked["lost"]]
+    assert to_restore(snap, Loss("dead@h", "silent"), {}) == []  # it finished and was acknowledged
+
+
+def test_a_restarted_worker_loses_only_what_its_previous_process_held():
+    c = Cluster()
+    c.heartbeat("w@h", 0, pid=5)
+    c.runs("old", "w@h", 0.5, pid=5)
+    c.heartbeat("w@h", 3.0, pid=6)
+    c.runs("new", "w@h", 3.5, pid=6)
+    unacked = {i: Unacked(f"tag-{i}", i, "task1") for i in ("old", "new")}
+    assert to_restore(snapshot(c.state, T0 + 4), Loss("w@h", "restarted", pid=5), unacked) == [unacked["old"]]
+
+
+def test_catch_up_restores_only_old_messages_no_one_holds():
+    unacked = {"held": Unacked("t1", "held", "task1", 100.0), "orphan": Unacked("t2", "orphan", "task1", 100.0),
+               "just-taken": Unacked("t3", "just-taken", "task1", 109.0)}
+    assert orphans(unacked, {"held"}, now=110.0, min_age_s=6.0) == [unacked["orphan"]]
+
+
+def test_each_action_is_one_line():
+    line = action_line("worker@ab12", "silent for 6.1 s", [Unacked("t", "4f1c0000-aaaa", "task1")])
+    assert line == "worker@ab12 silent for 6.1 s: 1 job back in the queue (task1 4f1c…)"
+
+
+# --- the producer's report of a job that ran twice ------------------------------------------
+
+def test_a_job_that_ran_twice_is_said_and_counted():
+    rec = record(0, 7, worker="w@a")
+    twice = replace(outcome(rec), ran_twice=(run("w@a", 0, 7), run("w@b", 2, 9, pid=9)))
+    line = job_line(twice)
+    assert line.endswith("\n  ran 2 times: w@a pid 8 at 19:00:00.0, w@b pid 9 at 19:00:02.0")
+    summary = summarize([twice, outcome(record(0, 1, task_id="other"))], wall_s=9.0)
+    assert summary.duplicates == 1 and any("ran more than once" in n for n in summary.notes)
+    assert "duplicates" in [line.split()[0] for line in summary_lines(summary)]
+    assert twice.as_json()["ran_twice"][1] == {"worker": "w@b", "pid": 9, "attempt": 1,
+                                               "started_at": "2026-11-24T19:00:02.000000+00:00",
+                                               "finished_at": "2026-11-24T19:00:09.000000+00:00"}

@@ -1,0 +1,344 @@
+"""The recovery service: a dead worker's jobs back in the queue within seconds, not after an hour.
+
+With Redis as broker, a job a worker took and never acknowledged waits in kombu's `unacked`
+hash until the visibility timeout (an hour: worker/config.py) hands it to another worker.
+This service follows the cluster's events (producer/events.py: Celery's EventReceiver and
+State) and, when a worker is gone, puts the jobs it had received and not finished back in
+the queue at once, through kombu's own Redis QoS (`restore_by_tag`, the call kombu's
+visibility-timeout sweep makes), so a restored job carries kombu's `redelivered` flag.
+
+A worker is gone when
+- its heartbeats (every 2 s) stopped more than RECOVERY_SILENCE seconds ago AND none of its
+  Redis connections is open any more (they carry its name: worker/health.py). A killed
+  process's sockets are closed by the kernel at once; a worker that is merely silent (a job
+  blocking its loop, a paused container) keeps them, and its jobs are left alone;
+- or it came back under the same name with another pid (its container restarted): what the
+  previous process had received is lost with it;
+- or it said goodbye (worker-offline): it has acknowledged or put back its jobs itself, so
+  this finds nothing, unless something went wrong.
+Only tags that are still unacknowledged AND were last received by that worker are restored;
+a job that finished is acknowledged, so it is not in the hash any more.
+
+When the service starts (or its event stream reconnects), it has not seen who received
+what: once every live worker had time to heartbeat, it asks the workers that have Redis
+connections open what they hold (inspect active/reserved/scheduled) and restores the
+unacknowledged jobs no one holds. If one of them does not answer, it does nothing.
+
+`python -m worker.recovery` runs it; it touches RECOVERY_HEALTH_FILE while it follows the
+events (the container's healthcheck reads its age). Each action is one log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from producer.events import ClusterEvents, Snapshot
+from worker import config
+
+log = logging.getLogger("recovery")
+
+#: Seconds between two looks at the cluster.
+POLL_S = 0.5
+#: Seconds between two catch-up sweeps of the unacked hash (also run at start, after a
+#: reconnection, and after every loss: a worker killed right after taking a job may never
+#: have sent its task-received event).
+SWEEP_EVERY_S = 60.0
+#: A message taken this recently may not show in its worker's lists yet: a sweep leaves it.
+SWEEP_MIN_AGE_S = 2.0
+
+
+@dataclass(frozen=True)
+class Unacked:
+    """One message kombu holds as delivered and not acknowledged."""
+
+    tag: str
+    task_id: str
+    task: str
+    delivered: float | None = None  # kombu's clock (time.time()) when a worker took it
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A worker process that is gone, and why; with `pid`, only what that process received."""
+
+    node: str
+    why: str
+    pid: int | None = None
+
+
+def short(task_id: str) -> str:
+    return f"{task_id[:4]}…"
+
+
+def parse_unacked(entries: Mapping[Any, Any], delivered: Mapping[Any, float] | None = None) -> dict[str, Unacked]:
+    """kombu's `unacked` hash (tag -> [message, exchange, routing key]) by task id; others skipped."""
+    found: dict[str, Unacked] = {}
+    for raw_tag, raw in entries.items():
+        tag = raw_tag.decode() if isinstance(raw_tag, bytes) else str(raw_tag)
+        try:
+            headers = json.loads(raw)[0]["headers"]
+            task_id, task = headers["id"], headers.get("task") or "?"
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue  # not a Celery task message (protocol 2): not ours to judge
+        when = (delivered or {}).get(raw_tag, (delivered or {}).get(tag))
+        found[task_id] = Unacked(tag, task_id, task, when)
+    return found
+
+
+def connected_workers(clients: Iterable[Mapping[str, Any]]) -> set[tuple[str, int]]:
+    """(node, pid) of the worker processes with a Redis connection open, from CLIENT LIST's names."""
+    prefix = config.WORKER_CLIENT_PREFIX
+    found = set()
+    for c in clients:
+        name = str(c.get("name") or "")
+        node, _, pid = name[len(prefix):].rpartition("/")
+        if name.startswith(prefix) and node and pid.isdigit():
+            found.add((node, int(pid)))
+    return found
+
+
+def silent_losses(snap: Snapshot, now: float, silence_s: float, connected: set[str] | None,
+                  handled: Mapping[str, float | None]) -> tuple[list[Loss], list[str]]:
+    """Workers gone (silent or said goodbye, no connection open) and workers silent but still connected.
+
+    `handled` maps a node to the last heartbeat it had when it was last acted on: it is not
+    acted on again until it heartbeats anew and falls silent again. With `connected` None
+    (CLIENT LIST refused), silence alone decides.
+    """
+    gone, waiting = [], []
+    quiet = snap.silent_workers(now, silence_s) + [w for w in snap.workers if w.offline]
+    for w in quiet:
+        if w.name in handled and handled[w.name] == w.last_heartbeat:
+            continue
+        if connected is not None and w.name in connected:
+            if not w.offline:
+                waiting.append(w.name)
+            continue
+        if w.offline:
+            gone.append(Loss(w.name, "left (worker-offline)"))
+        else:
+            age = f"{w.heartbeat_age_s:.1f} s" if w.heartbeat_age_s is not None else "ever"
+            gone.append(Loss(w.name, f"silent for {age}"))
+    return gone, waiting
+
+
+def to_restore(snap: Snapshot, loss: Loss, unacked: Mapping[str, Unacked]) -> list[Unacked]:
+    """The unacknowledged messages of the jobs the lost worker held (received, not finished)."""
+    held = snap.held_by(loss.node)
+    return [unacked[t.id] for t in held if t.id in unacked
+            and (loss.pid is None or t.holder is None or t.holder.pid in (None, loss.pid))]
+
+
+def orphans(unacked: Mapping[str, Unacked], held_anywhere: set[str], now: float, min_age_s: float) -> list[Unacked]:
+    """Unacknowledged messages no live worker holds, delivered more than `min_age_s` ago
+    (a message just taken may not show in its worker's lists yet)."""
+    return [u for u in unacked.values() if u.task_id not in held_anywhere
+            and u.delivered is not None and now - u.delivered > min_age_s]
+
+
+def action_line(who: str, why: str, restored: list[Unacked]) -> str:
+    """`worker@ab12 silent for 6.1 s: 1 job back in the queue (task1 4f1c…)`."""
+    if not restored:
+        return f"{who} {why}: none of its jobs left unacknowledged"
+    jobs = f"{len(restored)} job{'s' if len(restored) != 1 else ''}"
+    names = ", ".join(f"{u.task} {short(u.task_id)}" for u in restored)
+    return f"{who} {why}: {jobs} back in the queue ({names})"
+
+
+class Recovery:
+    """Decides who is gone and puts their jobs back; `tick()` once per POLL_S."""
+
+    def __init__(self, app: Celery, silence_s: float = config.RECOVERY_SILENCE) -> None:
+        self.app = app
+        self.silence_s = silence_s
+        self.events = ClusterEvents(app, on_event=self._on_event)
+        self.handled: dict[str, float | None] = {}
+        self.waiting: set[str] = set()  # silent but connected: said once
+        self.pids: dict[str, int] = {}
+        self.restarts: list[Loss] = []
+        self._lock = threading.Lock()
+        self._connection: Any = None
+        self.sweep_at: float | None = None
+        self.hold_until = 0.0
+        self._was_connected = False
+        self.client_list_ok = True
+
+    # --- the event thread --------------------------------------------------------------
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        kind, node, pid = event.get("type", ""), event.get("hostname"), event.get("pid")
+        if not kind.startswith("worker-") or node is None or pid is None:
+            return
+        with self._lock:
+            old = self.pids.get(node)
+            self.pids[node] = pid
+            if old is not None and old != pid:  # same name, new process: the old one is gone
+                self.restarts.append(Loss(node, f"restarted (pid {old} -> {pid})", pid=old))
+
+    # --- broker access -----------------------------------------------------------------
+
+    @property
+    def channel(self) -> Any:
+        if self._connection is None:
+            self._connection = self.app.connection_for_write()
+        return self._connection.default_channel
+
+    def reset(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except Exception:  # noqa: BLE001  (closing a broken connection)
+                pass
+        self._connection = None
+
+    def read_unacked(self) -> dict[str, Unacked]:
+        chan = self.channel
+        delivered = dict(chan.client.zrange(chan.unacked_index_key, 0, -1, withscores=True))
+        return parse_unacked(chan.client.hgetall(chan.unacked_key), delivered)
+
+    def connected(self) -> set[tuple[str, int]] | None:
+        try:
+            return connected_workers(self.channel.client.client_list())
+        except Exception as exc:  # noqa: BLE001  (an ACL may forbid CLIENT LIST: heartbeats alone decide)
+            if self.client_list_ok:
+                log.warning("cannot list Redis clients (%s): a silent worker counts as gone", exc)
+            self.client_list_ok = False
+            return None
+
+    def restore(self, messages: list[Unacked]) -> list[Unacked]:
+        """Put each message back at the head of its queue (kombu's restore: the next BRPOP takes it)."""
+        chan = self.channel
+        for message in messages:
+            chan.qos.restore_by_tag(message.tag, client=chan.client)
+        return messages
+
+    # --- decisions ---------------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        if self.events.connected and not self._was_connected:
+            # Just (re)connected: every live worker heartbeats within the silence, and after a
+            # Redis restart the workers reconnect too. Until then nobody is judged.
+            self.hold_until = self.sweep_at = now + self.silence_s + 2 * POLL_S
+        self._was_connected = self.events.connected
+        if not self.events.connected or now < self.hold_until:
+            return
+        snap = self.events.snapshot(now)
+        with self._lock:
+            restarts, self.restarts = self.restarts, []
+        quiet = bool(snap.silent_workers(now, self.silence_s) or any(w.offline for w in snap.workers))
+        connected = self.connected() if quiet or restarts else set()
+        nodes = None if connected is None else {node for node, _ in connected}
+        gone, waiting = silent_losses(snap, now, self.silence_s, nodes, self.handled)
+        for node in set(waiting) - self.waiting:
+            log.info("%s silent for more than %g s but still connected to Redis (a job blocking it, or paused): "
+                     "its jobs are left alone", node, self.silence_s)
+        self.waiting = set(waiting)
+        for loss in restarts:
+            if connected is not None and (loss.node, loss.pid) in connected:  # two workers under one name?
+                with self._lock:
+                    self.restarts.append(loss)  # not gone yet: look again on the next tick
+                restarts = [r for r in restarts if r is not loss]
+        losses = restarts + gone
+        unacked = self.read_unacked() if losses else {}
+        for loss in losses:
+            restored = self.restore(to_restore(snap, loss, unacked))
+            if loss.pid is None:
+                worker = snap.worker(loss.node)
+                self.handled[loss.node] = worker.last_heartbeat if worker is not None else None
+            if restored or not loss.why.startswith("left"):
+                log.info(action_line(loss.node, loss.why, restored))
+        if losses:
+            self.sweep_at = now  # what it took without telling (its events died with it)
+        if self.sweep_at is not None and now >= self.sweep_at:
+            self.sweep_at = now + SWEEP_EVERY_S
+            self.sweep(snap, now)
+
+    def sweep(self, snap: Snapshot, now: float) -> None:
+        """Restore unacknowledged jobs that no worker with an open connection holds."""
+        workers = self.connected()
+        if workers is None:
+            return
+        connected = {node for node, _ in workers}
+        unacked = self.read_unacked()
+        if not unacked:
+            return
+        held: set[str] = set()
+        if connected:
+            inspect = self.app.control.inspect(timeout=1.0, destination=sorted(connected), limit=len(connected))
+            answers: dict[str, Any] = {}
+            for ask in (inspect.active, inspect.reserved, inspect.scheduled):
+                for node, jobs in (ask() or {}).items():
+                    answers.setdefault(node, []).extend(jobs or [])
+            if missing := connected - set(answers):
+                log.info("catch-up skipped: %s did not answer", ", ".join(sorted(missing)))
+                return
+            for jobs in answers.values():
+                held |= {(j.get("request") or j).get("id") for j in jobs}
+        for t in snap.tasks:  # received since by a worker that is connected: its own
+            if t.holder is not None and not t.holder.settled and t.holder.node in connected:
+                held.add(t.id)
+        lost = [u for u in orphans(unacked, held, now, SWEEP_MIN_AGE_S) if not self._finished(u.task_id)]
+        if lost:
+            log.info(action_line("catch-up:", "unacknowledged, held by no live worker", self.restore(lost)))
+
+    def _finished(self, task_id: str) -> bool:
+        """Its result is stored: acknowledged in a moment, not to be run again."""
+        return self.app.AsyncResult(task_id).state in ("SUCCESS", "FAILURE")
+
+    # --- running -----------------------------------------------------------------------
+
+    def serve(self, stop: threading.Event, health_file: Path | None = None) -> None:
+        """Follow and act until `stop` is set; touch `health_file` while the events flow."""
+        self.events.start(wait_s=5)
+        failing = False
+        try:
+            while not stop.is_set():
+                try:
+                    self.tick()
+                    if failing:
+                        log.info("broker reachable again")
+                    failing = False
+                except Exception as exc:  # noqa: BLE001  (Redis away: say it once, retry on the next tick)
+                    if not failing:
+                        log.warning("cannot act: %s: %s", type(exc).__name__, exc)
+                    failing = True
+                    self.reset()
+                if health_file is not None and self.events.connected and not failing:
+                    health_file.touch()
+                stop.wait(POLL_S)
+        finally:
+            self.events.stop()
+            self.reset()
+            if health_file is not None:
+                health_file.unlink(missing_ok=True)
+
+
+def main() -> int:
+    """`python -m worker.recovery`: run until SIGTERM or Ctrl-C."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s recovery: %(message)s", stream=sys.stdout)
+    from worker import app  # the cluster's app: its broker, its settings
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("following the cluster's events; a worker silent for %g s with its connections closed "
+             "loses its jobs to the others (backstop: visibility timeout %d s)",
+             config.RECOVERY_SILENCE, config.VISIBILITY_TIMEOUT)
+    Recovery(app).serve(stop, Path(config.RECOVERY_HEALTH_FILE))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

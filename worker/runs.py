@@ -1,0 +1,127 @@
+"""Every start and end of a job, kept in Redis, so a job that ran twice is never silent.
+
+Celery's result backend keeps one result per task id: a job run twice (a paused container
+that wakes up, a network split, a visibility timeout shorter than the job) stores it twice
+and the producer sees one. So each run of task1/task2 appends `started` and `finished`
+entries to a list of its own, `runs:<task id>` in the results database (expiring with the
+results). From it the producer reports duplicates, and a job that killed its worker again
+and again (a start with no end, three times) is failed instead of run once more.
+
+The rules are pure functions of the entries (unit-tested); the Redis calls are two pipelines.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from worker.records import iso
+
+#: The key namespace this module owns in the results database.
+PREFIX = "runs:"
+
+
+def key(task_id: str) -> str:
+    return f"{PREFIX}{task_id}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of one attempt of a job: where and when it started, and when it ended (None: never, yet)."""
+
+    worker: str
+    pid: int
+    attempt: int
+    started_at: datetime
+    finished_at: datetime | None = None
+
+    @property
+    def ident(self) -> str:
+        return f"{self.worker}/{self.pid}/{iso(self.started_at)}"
+
+    def describe(self) -> str:
+        """`worker@a pid 8 at 12:00:01.2` (and `, still running or lost` when it never ended)."""
+        end = "" if self.finished_at else ", never finished"
+        return f"{self.worker} pid {self.pid} at {self.started_at:%H:%M:%S.%f}"[:-5] + end
+
+
+def entry(event: str, worker: str, pid: int, attempt: int, started_at: datetime, at: datetime) -> str:
+    """One list entry (JSON): `started` when a run begins, `finished` when it ends either way."""
+    return json.dumps({"event": event, "worker": worker, "pid": pid, "attempt": attempt,
+                       "started_at": iso(started_at), "at": iso(at)})
+
+
+def parse(entries: Iterable[bytes | str]) -> list[Run]:
+    """The runs an entry list tells of, in the order they started; unreadable entries skipped."""
+    runs: dict[tuple[str, int, str], Run] = {}
+    for raw in entries:
+        try:
+            data: dict[str, Any] = json.loads(raw)
+            ident = (data["worker"], int(data["pid"]), data["started_at"])
+            started = datetime.fromisoformat(data["started_at"])
+            if data["event"] == "started":
+                runs.setdefault(ident, Run(data["worker"], int(data["pid"]), int(data["attempt"]), started))
+            elif data["event"] == "finished":
+                run = runs.get(ident) or Run(data["worker"], int(data["pid"]), int(data["attempt"]), started)
+                runs[ident] = Run(run.worker, run.pid, run.attempt, run.started_at, datetime.fromisoformat(data["at"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return sorted(runs.values(), key=lambda r: r.started_at)
+
+
+def never_finished(runs: Iterable[Run], attempt: int) -> list[Run]:
+    """Runs of `attempt` that started and never ended: when it starts again, each took its worker down with it."""
+    return [r for r in runs if r.attempt == attempt and r.finished_at is None]
+
+
+def duplicate_runs(runs: Iterable[Run]) -> list[Run]:
+    """The runs of a job that ran more than once at the same attempt; empty when it ran once.
+
+    Per attempt, the first run that finished is the one kept. Another run is a duplicate when
+    it finished too, or started after the kept one started (it runs, or ran, beside it). A
+    run that started earlier and never finished is not: its worker died and the job was
+    handed on, which is a redelivery, not a duplicate.
+    """
+    by_attempt: dict[int, list[Run]] = {}
+    for run in runs:
+        by_attempt.setdefault(run.attempt, []).append(run)
+    twice: list[Run] = []
+    for same in by_attempt.values():
+        same.sort(key=lambda r: r.started_at)
+        kept = next((r for r in same if r.finished_at is not None), None)
+        if kept is None:
+            continue
+        extra = [r for r in same if r is not kept and (r.finished_at is not None or r.started_at > kept.started_at)]
+        if extra:
+            twice += sorted([kept, *extra], key=lambda r: r.started_at)
+    return twice
+
+
+# --- Redis ------------------------------------------------------------------------------------
+
+def record_start(client: Any, task_id: str, run: Run, expires_s: int) -> list[Run]:
+    """Append `run`'s start; returns the runs recorded before it (one round trip)."""
+    pipe = client.pipeline()
+    pipe.lrange(key(task_id), 0, -1)
+    pipe.rpush(key(task_id), entry("started", run.worker, run.pid, run.attempt, run.started_at, run.started_at))
+    pipe.expire(key(task_id), expires_s)
+    before, *_ = pipe.execute()
+    return parse(before)
+
+
+def record_finish(client: Any, task_id: str, run: Run, finished_at: datetime, expires_s: int) -> None:
+    pipe = client.pipeline()
+    pipe.rpush(key(task_id), entry("finished", run.worker, run.pid, run.attempt, run.started_at, finished_at))
+    pipe.expire(key(task_id), expires_s)
+    pipe.execute()
+
+
+def read_runs(client: Any, task_ids: list[str]) -> dict[str, list[Run]]:
+    """The runs of each task id, in one pipelined round trip."""
+    pipe = client.pipeline()
+    for task_id in task_ids:
+        pipe.lrange(key(task_id), 0, -1)
+    return {task_id: parse(entries) for task_id, entries in zip(task_ids, pipe.execute(), strict=True)}
