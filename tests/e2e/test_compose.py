@@ -235,7 +235,7 @@ def test_the_image_holds_no_secret_and_no_stray_files(cluster):
         assert secret not in facts
     # .dockerignore keeps .env, .git, tests and the venv out of the build context
     assert sorted(cluster("exec", "-T", "worker", "ls", "-A", "/app").stdout.split()) == [
-        "producer", "pyproject.toml", "worker"]
+        "producer", "requirements.lock", "worker"]
 
 
 def test_dot_env_is_ignored_by_git():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,8 +21,8 @@ WORKERS = 4
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Four worker containers; a lost container's job comes back after 10 s, not 30."""
-    with compose_project(VISIBILITY_TIMEOUT="10", WORKERS=str(WORKERS)) as compose:
+    """Four worker containers and the recovery service, with every timeout at its default."""
+    with compose_project(WORKERS=str(WORKERS)) as compose:
         compose("up", "-d", "--build", "--wait", timeout_s=600)
         yield compose
 
@@ -59,7 +60,8 @@ def test_forty_jobs_survive_a_killed_worker_and_a_redis_restart(cluster):
     time.sleep(2)
     cluster("restart", "redis", timeout_s=60)
     run = producer.finish()
-    assert run.returncode == 0, run.stderr
+    recovery = cluster("logs", "--no-color", "recovery", timeout_s=30).stdout
+    assert run.returncode == 0, run.stderr + recovery[-3000:]
     results, summary = run.document["results"], run.document["summary"]
     assert len(results) == 40 and all(r["status"] == "SUCCESS" for r in results)
     assert len({r["task_id"] for r in results}) == 40
@@ -72,6 +74,32 @@ def test_forty_jobs_survive_a_killed_worker_and_a_redis_restart(cluster):
         return status == 200 and workers and len(workers) >= WORKERS - 1
 
     wait_for(flower_sees_workers, 60, "Flower to list the workers after the Redis restart", interval_s=2)
+
+
+def test_two_killed_workers_jobs_start_elsewhere_within_seconds(cluster):
+    cluster("up", "-d", "--wait", "--scale", f"worker={WORKERS}", timeout_s=300)
+    before = running_jobs(cluster)
+    producer = BackgroundProducer(cluster, "--jobs", "12", "--duration", "3", "--json")
+    wait_for_jobs_running(cluster, before + WORKERS - 1)
+    time.sleep(0.5)
+    victims = cluster("ps", "-q", "worker").stdout.split()[:2]
+    killed_at = datetime.now(UTC)
+    try:
+        subprocess.run(["docker", "kill", *victims], check=True, capture_output=True, timeout=30)
+        run = producer.finish()
+    finally:  # Docker does not restart a killed container by policy (a manual stop)
+        cluster("up", "-d", "--wait", "--scale", f"worker={WORKERS}", timeout_s=300)
+    assert run.returncode == 0, run.stderr
+    results = run.document["results"]
+    assert len(results) == 12 and all(r["status"] == "SUCCESS" for r in results)
+    redelivered = [r for r in results if r["redelivered"]]
+    assert len(redelivered) >= 2  # the two killed containers' jobs
+    for r in redelivered:
+        assert r["hostname"] not in {v[:12] for v in victims}
+        # median 5.5 s measured (README); a busy 2-core machine gets some slack
+        assert (datetime.fromisoformat(r["started_at"]) - killed_at).total_seconds() < 15
+    logs = cluster("logs", "--no-color", "recovery", timeout_s=30).stdout
+    assert "back in the queue" in logs
 
 
 def test_scaling_down_while_jobs_run_loses_nothing(cluster):

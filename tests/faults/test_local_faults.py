@@ -175,3 +175,23 @@ def test_a_bad_broker_url_is_one_line_and_quick(url, fragment):
     assert time.monotonic() - started < 10
     assert run.returncode != 0
     assert fragment in run.stderr and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+
+
+def test_jobs_running_when_redis_restarts_all_finish_with_the_recovery_service(persistent_redis, start_workers,
+                                                                                recovery_service):
+    # The default visibility timeout (an hour): the jobs the live workers cancel when Redis goes
+    # away are left in kombu's unacked hash; only the recovery service can bring them back.
+    service = recovery_service(env=persistent_redis.env)
+    workers = start_workers(4, redis=persistent_redis.env)
+    producer = Background("--jobs", "16", "--duration", "1", "--timeout", "60", "--json", env=persistent_redis.env)
+    wait_until_busy(workers, 4)
+    persistent_redis.stop()
+    time.sleep(2)
+    persistent_redis.start()
+    run = producer.finish(90)
+    logs = service.log.read_text() + "".join(log.read_text()[-3000:] for log in workers.logs)
+    assert run.returncode == 0, run.stderr + logs
+    results = run.document["results"]
+    assert len(results) == 16 and all(r["status"] == "SUCCESS" for r in results), logs
+    assert run.document["summary"]["duplicates"] == 0, logs
+    assert run.document["summary"]["redelivered"] >= 1, logs
