@@ -197,12 +197,13 @@ def run_batch(
         last = time.perf_counter()
         outcome = outcomes[task_id]
         outcome.received_at = utc_now()
-        if isinstance(value, dict):  # a result record; a failure arrives as the exception
-            outcome.status, outcome.record = "SUCCESS", JobRecord.from_json(value)
-        else:
+        if isinstance(value, BaseException):  # a failure arrives as the exception
             outcome.status, outcome.error = "FAILURE", describe_error(value)
             if isinstance(value, JobFailed) and value.record:
                 outcome.record = JobRecord.from_json(value.record)
+        else:  # our tasks return a result record; bare Celery's (benchmarks.bare_app) nothing
+            outcome.status = "SUCCESS"
+            outcome.record = JobRecord.from_json(value) if isinstance(value, dict) else None
         if on_result:
             on_result(outcome)
 
