@@ -1,8 +1,13 @@
 """The two clusters a benchmark runs against, started and always stopped by the benchmark.
 
 `ComposeCluster` is the project as users run it (containers, Docker networking, password,
-Flower consuming events); `LocalCluster` is the same Celery app as plain processes and a
-loopback redis-server, so the cost of the containers shows as a ratio.
+Flower consuming events); `LocalCluster` is the same Celery app as plain processes, Flower
+and a loopback redis-server, so the cost of the containers shows as a ratio; `BareCluster`
+is bare Celery with its defaults on that same redis-server, so the cost of the project's
+settings shows as a ratio too.
+
+Each cluster tells the CPU its components used so far (`cpu_ns`) and where its Redis is,
+so a measure can report CPU and Redis commands per job.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import redis
+from celery import Celery
+
 from producer import local
-from producer.redis_server import free_port
+from producer.redis_server import HOST, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,6 +129,14 @@ class ComposeCluster:
     def worker_cpu_ns(self) -> int:
         return sum(cgroup_cpu_ns(pid) for pid in self._pids("worker"))
 
+    def cpu_ns(self) -> dict[str, int]:
+        """CPU used so far by each service's containers (cgroup accounting)."""
+        return {service: sum(cgroup_cpu_ns(pid) for pid in self._pids(service))
+                for service in ("worker", "redis", "flower")}
+
+    def app(self) -> Celery:
+        return local.make_app(self.broker_url, self.result_backend)
+
     @staticmethod
     def engine_cpu_ns() -> int:
         """CPU of the Docker engine's own processes (where healthcheck execs cost most)."""
@@ -136,6 +152,28 @@ class ComposeCluster:
         return total
 
 
+def pids_cpu_ns(pids: list[int]) -> int:
+    """CPU time of these processes and their children; a process gone meanwhile counts 0."""
+    total = 0
+    for pid in pids:
+        for p in [pid, *children(pid)]:
+            try:
+                total += proc_cpu_ns(p)
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return total
+
+
+def command_calls(url: str) -> dict[str, int]:
+    """Redis commands run so far, by name (INFO commandstats; the INFO that asks counts too)."""
+    client = redis.Redis.from_url(url)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return {name.removeprefix("cmdstat_"): int(row["calls"]) for name, row in stats.items()}
+
+
 def parse_size(text: str) -> int:
     """Bytes in a size as docker prints it: 45.2MiB, 1.5GiB, 12.3MB."""
     number, unit = re.fullmatch(r"([\d.]+)\s*([kKMGT]?i?B)", text).groups()  # type: ignore[union-attr]
@@ -145,7 +183,10 @@ def parse_size(text: str) -> int:
 
 
 class LocalCluster:
-    """A loopback redis-server (append-only, password) and `celery worker` processes: producer.local's cluster."""
+    """A loopback redis-server (append-only, password), `celery worker` processes and Flower: producer.local's cluster.
+
+    Flower runs as in compose, so its CPU and the events it consumes count here too.
+    """
 
     name = "local"
 
@@ -171,7 +212,8 @@ class LocalCluster:
         return self.cluster
 
     def start(self, workers: int) -> None:
-        self.cluster = local.LocalCluster.start(self.tmp, 0, prefix="bench", recovery=False)  # idle CPU: workers only
+        # idle CPU: workers only, no recovery service; Flower as in compose
+        self.cluster = local.LocalCluster.start(self.tmp, 0, prefix="bench", flower=True, recovery=False)
         self.scale(workers)
 
     def scale(self, workers: int) -> None:
@@ -193,10 +235,87 @@ class LocalCluster:
         """PSS per worker (main process + pool) and of redis-server."""
         cluster = self._started()
         return {"worker": [sum(proc_pss_bytes(p) for p in [w.pid, *children(w.pid)]) for w in cluster.workers],
-                "redis": [proc_pss_bytes(cluster.redis.pid)], "flower": []}
+                "redis": [proc_pss_bytes(cluster.redis.pid)],
+                "flower": [proc_pss_bytes(cluster.flower.pid)] if cluster.flower else []}
 
     def worker_cpu_ns(self) -> int:
-        return sum(proc_cpu_ns(p) for w in self._started().workers for p in [w.pid, *children(w.pid)])
+        return pids_cpu_ns([w.pid for w in self._started().workers])
+
+    def cpu_ns(self) -> dict[str, int]:
+        """CPU used so far by the workers (with their pools), Redis and Flower."""
+        cluster = self._started()
+        return {"worker": self.worker_cpu_ns(), "redis": pids_cpu_ns([cluster.redis.pid]),
+                "flower": pids_cpu_ns([cluster.flower.pid]) if cluster.flower else 0}
+
+    def app(self) -> Celery:
+        return local.make_app(self.broker_url, self.result_backend)
+
+    @staticmethod
+    def engine_cpu_ns() -> int:
+        return 0
+
+
+class BareCluster:
+    """Bare Celery beside the local cluster: `celery -A benchmarks.bare_app worker`, Celery's defaults.
+
+    Its workers use the local cluster's redis-server (databases 2 and 3) and are started by
+    the same launcher with the same node layout (one process each, queue `jobs`), but with
+    no task events and every Celery setting at its default (prefetch 4, acknowledge before
+    running, no task-sent events, results with Celery's defaults).
+    """
+
+    name = "bare"
+
+    def __init__(self, beside: LocalCluster) -> None:
+        self.beside = beside
+        self.processes: list[local.ManagedProcess] = []
+
+    def _url(self, db: int) -> str:
+        host = self.beside._started()
+        return f"redis://:{host.password}@{HOST}:{host.port}/{db}"
+
+    @property
+    def broker_url(self) -> str:
+        return self._url(2)
+
+    @property
+    def result_backend(self) -> str:
+        return self._url(3)
+
+    @property
+    def workers(self) -> int:
+        return len(self.processes)
+
+    def app(self) -> Celery:
+        """A producer app with Celery's defaults too: only the URLs are set."""
+        return Celery("bare", broker=self.broker_url, backend=self.result_backend)
+
+    def start(self, workers: int) -> None:
+        host = self.beside._started()
+        env = {**os.environ, "BROKER_URL": self.broker_url, "RESULT_BACKEND": self.result_backend}
+        self.processes = local.start_workers(workers, env, host.log_dir, prefix="bare",
+                                             app_module="benchmarks.bare_app",
+                                             events=False)
+        app = self.app()
+        try:
+            local.wait_for_workers(app, [w.name for w in self.processes], timeout_s=300)
+        finally:
+            app.close()
+
+    def stop(self) -> None:
+        local.stop_processes(self.processes, grace_s=20)
+        self.processes = []
+
+    def memory(self) -> dict[str, list[int]]:
+        return {"worker": [sum(proc_pss_bytes(p) for p in [w.pid, *children(w.pid)]) for w in self.processes]}
+
+    def worker_cpu_ns(self) -> int:
+        return pids_cpu_ns([w.pid for w in self.processes])
+
+    def cpu_ns(self) -> dict[str, int]:
+        """CPU used so far by the bare workers and the shared Redis (no Flower of its own)."""
+        host = self.beside._started()
+        return {"worker": self.worker_cpu_ns(), "redis": pids_cpu_ns([host.redis.pid]), "flower": 0}
 
     @staticmethod
     def engine_cpu_ns() -> int:

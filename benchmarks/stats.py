@@ -17,8 +17,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def describe(values: list[float]) -> dict[str, Any]:
-    """{median, min, max, n}: what a table cell shows for repeated runs."""
+def describe(values: list[float | None]) -> dict[str, Any]:
+    """{median, min, max, n}: what a table cell shows for repeated runs; None (not measured) left out."""
+    values = [v for v in values if v is not None]
     if not values:
         return {"median": None, "min": None, "max": None, "n": 0}
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}

@@ -29,6 +29,20 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server):  # r
     assert {"scaling efficiency sleep/1", "scaling efficiency cpu/2", "cold start s, 1 workers"} <= set(figures)
     assert doc["samples"]["local"]["efficiency"]["4x0.2s/2"][0]["failed"] == 0
     assert "benchmark (median" in proc.stdout
+    # bare Celery ran beside it, the same sizes, and every shared figure has its ratio
+    bare, ratios = doc["figures"]["bare"], doc["ratios"]["local / bare"]
+    assert bare["efficiency 4x0.2s/2"]["n"] == 3 and bare["throughput jobs/s on 2"]["median"] > 0
+    assert bare["round trip p50 ms"] > 0 and doc["samples"]["bare"]["efficiency"]["4x0.2s/2"][0]["failed"] == 0
+    assert ratios["throughput jobs/s on 2"] == pytest.approx(figures["throughput jobs/s on 2"]["median"]
+                                                             / bare["throughput jobs/s on 2"]["median"])
+    assert "local / bare" in proc.stdout
+    # what each job cost: Redis commands (a no-op job needs at least its LPUSH and a fetch) and CPU per component
+    assert figures["Redis commands per job on 2"]["median"] >= 2 and bare["Redis commands per job on 2"]["median"] >= 2
+    sample = doc["samples"]["local"]["throughput"]["2"][0]
+    assert {"lpush", "publish"} <= set(sample["commands_per_job"])
+    assert set(sample["cpu_ms_per_job"]) == {"producer", "worker", "redis", "flower"}
+    assert figures["memory MiB flower"]["n"] == 1  # Flower runs, as in compose
     # nothing left running: no worker of the benchmark's in the process table
-    leftovers = subprocess.run(["pgrep", "-f", "celery -A worker worker -n bench"], capture_output=True, text=True)
-    assert leftovers.stdout == ""
+    for pattern in ("celery -A worker worker -n bench", "celery -A benchmarks.bare_app worker"):
+        leftovers = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+        assert leftovers.stdout == ""

@@ -30,3 +30,8 @@ def test_describe_and_cell():
                                             ("512KiB", 512 * 1024), ("0B", 0), ("12.3MB", 12_300_000)])
 def test_docker_stats_sizes_parse(text, expected):
     assert parse_size(text) == expected
+
+
+def test_describe_leaves_out_what_was_not_measured():
+    assert describe([None, 2.0, None, 4.0]) == {"median": 3.0, "min": 2.0, "max": 4.0, "n": 2}
+    assert describe([None])["n"] == 0

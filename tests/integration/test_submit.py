@@ -1,0 +1,84 @@
+"""The pipelined submit publishes exactly what `send_task` publishes, task-sent events included."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import pytest
+
+from producer.jobs import Job
+from producer.local import make_app
+from producer.submit import Submission, submit, warm_up
+
+pytestmark = pytest.mark.integration
+
+QUEUE = "nobody-consumes"  # no worker listens here: the messages stay in Redis to be read
+
+
+def normalized(raw: bytes, task_id: str) -> dict[str, Any]:
+    """A message as stored in Redis, its ids and timestamps replaced by placeholders."""
+    text = raw.decode().replace(task_id, "<id>")
+    message = json.loads(text)
+    message["properties"]["delivery_tag"] = "<tag>"
+    message["body"] = json.loads(base64.b64decode(message["body"]))
+    return message
+
+
+def sent_events(pubsub: Any, ids: set[str], timeout_s: float) -> dict[str, dict[str, Any]]:
+    """The task-sent events of `ids` published on the event fanout, read until all arrived or `timeout_s`."""
+    found: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout_s
+    while set(found) != ids and time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=0.1)
+        if not message or message["type"] != "pmessage":
+            continue
+        event = json.loads(base64.b64decode(json.loads(message["data"])["body"]))
+        if event.get("type") == "task-sent" and event.get("uuid") in ids:
+            found[event["uuid"]] = event
+    return found
+
+
+def test_pipelined_messages_and_events_are_send_tasks_own(redis_env, redis_server):
+    app = make_app(redis_env["BROKER_URL"], redis_env["RESULT_BACKEND"])
+    client = redis_server.client()
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.psubscribe("*celeryev*")  # Celery's event exchange, as Flower listens to it
+    try:
+        warm_up(app, QUEUE)
+        job = Job("task1", 0.25, "sleep", QUEUE)
+        plain = app.send_task(job.task, kwargs=job.kwargs, queue=QUEUE)
+        submission = Submission({}, [])
+        submit(app, [job, job, job], submission)
+        assert submission.reached == 3 and len(submission.outcomes) == 3
+        stored = list(reversed(client.lrange(QUEUE, 0, -1)))  # LPUSH: oldest last
+        ids = [plain.id, *(r.id for r in submission.results)]
+        assert [json.loads(raw)["headers"]["id"] for raw in stored] == ids  # all of them, in order
+        expected = normalized(stored[0], plain.id)
+        for raw, task_id in zip(stored[1:], ids[1:], strict=True):
+            assert normalized(raw, task_id) == expected  # headers, properties, routing, body
+        events = sent_events(pubsub, set(ids), timeout_s=10)
+        assert set(events) == set(ids)  # Flower sees every job queued
+        shapes = {task_id: json.loads(json.dumps(event).replace(task_id, "<id>")) for task_id, event in events.items()}
+        for shape in shapes.values():
+            for varying in ("timestamp", "clock"):
+                shape.pop(varying)
+        assert all(shape == shapes[plain.id] for shape in shapes.values()), shapes
+        assert shapes[plain.id]["queue"] == QUEUE and shapes[plain.id]["name"] == "task1"
+    finally:
+        for result in [plain, *submission.results]:
+            app.backend.remove_pending_result(result)
+        pubsub.close()
+        app.close()
+
+
+def test_an_empty_batch_publishes_nothing(redis_env, redis_server):
+    app = make_app(redis_env["BROKER_URL"], redis_env["RESULT_BACKEND"])
+    try:
+        submission = Submission({}, [])
+        submit(app, [], submission)
+        assert submission.reached == 0 and redis_server.client().llen(QUEUE) == 0
+    finally:
+        app.close()
