@@ -199,6 +199,7 @@ class ClusterEvents:
         self.state = state if state is not None else EventState()
         self.on_event = on_event
         self.connected = False
+        self.connections = 0  # times the events started flowing: a reader polling `connected` may miss a drop
         self.error: str | None = None
         self.should_stop = False
         self._receiver: Any = None
@@ -244,6 +245,7 @@ class ClusterEvents:
 
     def _ready_to_consume(self, *args: Any, **kwargs: Any) -> None:
         self.connected, self.error = True, None
+        self.connections += 1
         self._ready.set()
         self._receiver.wakeup_workers(channel=args[1] if len(args) > 1 else None)  # heartbeats now, not in 2 s
 

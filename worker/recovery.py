@@ -21,8 +21,12 @@ a job that finished is acknowledged, so it is not in the hash any more.
 
 When the service starts (or its event stream reconnects), it has not seen who received
 what: once every live worker had time to heartbeat, it asks the workers that have Redis
-connections open what they hold (inspect active/reserved/scheduled) and restores the
-unacknowledged jobs no one holds. If one of them does not answer, it does nothing.
+connections open what they hold (inspect scheduled/reserved/active) and restores the
+unacknowledged jobs no one holds. If one of them does not answer, it does nothing and asks
+again a few seconds later. What the workers answer decides, not the events: after a Redis
+restart the live workers have cancelled the jobs they ran (the connection was lost) and
+kombu's attempt to put them back failed while Redis was away, so those jobs are in the hash,
+held by nobody, while the events still say a live worker received them and never ended them.
 
 `python -m worker.recovery` runs it; it touches RECOVERY_HEALTH_FILE while it follows the
 events (the container's healthcheck reads its age). Each action is one log line.
@@ -56,6 +60,9 @@ POLL_S = 0.5
 SWEEP_EVERY_S = 60.0
 #: A message taken this recently may not show in its worker's lists yet: a sweep leaves it.
 SWEEP_MIN_AGE_S = 2.0
+#: Seconds until a sweep skipped (a worker did not answer, e.g. still reconnecting after a
+#: Redis restart) is tried again; doubled on each skip in a row, up to SWEEP_EVERY_S.
+SWEEP_RETRY_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,21 @@ def orphans(unacked: Mapping[str, Unacked], held_anywhere: set[str], now: float,
             and u.delivered is not None and now - u.delivered > min_age_s]
 
 
+def held_in(answers: Mapping[str, Iterable[Mapping[str, Any]]]) -> set[str]:
+    """Task ids in inspect's answers (active lists requests, scheduled wraps them in `request`)."""
+    return {(j.get("request") or j).get("id") for jobs in answers.values() for j in jobs or ()}
+
+
+def received_since(snap: Snapshot, nodes: set[str], since: float) -> set[str]:
+    """Tasks one of `nodes` received at or after `since` and has not ended: maybe taken after it answered.
+
+    Only recent receptions: an older one the worker did not list is not held any more (cancelled
+    when its connection to Redis was lost, say, with no event to tell it while Redis was away).
+    """
+    return {t.id for t in snap.tasks if t.holder is not None and not t.holder.settled
+            and t.holder.node in nodes and t.holder.received >= since}
+
+
 def action_line(who: str, why: str, restored: list[Unacked]) -> str:
     """`worker@ab12 silent for 6.1 s: 1 job back in the queue (task1 4f1c…)`."""
     if not restored:
@@ -171,8 +193,10 @@ class Recovery:
         self._connection: Any = None
         self.sweep_at: float | None = None
         self.hold_until = 0.0
-        self._was_connected = False
+        self._connections_seen = 0  # ClusterEvents.connections when last looked: a new one means a reconnection
         self.client_list_ok = True
+        self.sweep_retry_s = SWEEP_RETRY_S
+        self.unanswered: frozenset[str] = frozenset()  # who did not answer the last sweep: said once
 
     # --- the event thread --------------------------------------------------------------
 
@@ -227,11 +251,12 @@ class Recovery:
 
     def tick(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
-        if self.events.connected and not self._was_connected:
-            # Just (re)connected: every live worker heartbeats within the silence, and after a
-            # Redis restart the workers reconnect too. Until then nobody is judged.
+        if self.events.connected and self.events.connections != self._connections_seen:
+            # Just (re)connected, however briefly Redis was away: every live worker heartbeats
+            # within the silence, and after a Redis restart the workers reconnect too (and have
+            # cancelled what they ran: the sweep puts it back). Until then nobody is judged.
+            self._connections_seen = self.events.connections
             self.hold_until = self.sweep_at = now + self.silence_s + 2 * POLL_S
-        self._was_connected = self.events.connected
         if not self.events.connected or now < self.hold_until:
             return
         snap = self.events.snapshot(now)
@@ -262,36 +287,42 @@ class Recovery:
         if losses:
             self.sweep_at = now  # what it took without telling (its events died with it)
         if self.sweep_at is not None and now >= self.sweep_at:
-            self.sweep_at = now + SWEEP_EVERY_S
-            self.sweep(snap, now)
+            if self.sweep(snap, now):
+                self.sweep_at, self.sweep_retry_s = now + SWEEP_EVERY_S, SWEEP_RETRY_S
+            else:  # someone did not answer: soon again (a worker reconnecting after a Redis restart)
+                self.sweep_at = now + self.sweep_retry_s
+                self.sweep_retry_s = min(SWEEP_EVERY_S, 2 * self.sweep_retry_s)
 
-    def sweep(self, snap: Snapshot, now: float) -> None:
-        """Restore unacknowledged jobs that no worker with an open connection holds."""
+    def sweep(self, snap: Snapshot, now: float) -> bool:
+        """Restore unacknowledged jobs that no worker with an open connection holds; False if it could not tell."""
         workers = self.connected()
         if workers is None:
-            return
+            return True  # CLIENT LIST refused: no catch-up, the silences alone decide
         connected = {node for node, _ in workers}
         unacked = self.read_unacked()
         if not unacked:
-            return
-        held: set[str] = set()
+            self.unanswered = frozenset()
+            return True
+        answers: dict[str, list[Any]] = {}
         if connected:
             inspect = self.app.control.inspect(timeout=1.0, destination=sorted(connected), limit=len(connected))
-            answers: dict[str, Any] = {}
-            for ask in (inspect.active, inspect.reserved, inspect.scheduled):
-                for node, jobs in (ask() or {}).items():
+            # A job's own order (scheduled -> reserved -> active): one moving on while asked is still seen.
+            for ask in (inspect.scheduled, inspect.reserved, inspect.active):
+                replies = ask() or {}
+                if missing := connected - set(replies):
+                    if missing != self.unanswered:
+                        log.info("catch-up skipped: %s did not answer (asking again in %g s)",
+                                 ", ".join(sorted(missing)), self.sweep_retry_s)
+                    self.unanswered = frozenset(missing)
+                    return False
+                for node, jobs in replies.items():
                     answers.setdefault(node, []).extend(jobs or [])
-            if missing := connected - set(answers):
-                log.info("catch-up skipped: %s did not answer", ", ".join(sorted(missing)))
-                return
-            for jobs in answers.values():
-                held |= {(j.get("request") or j).get("id") for j in jobs}
-        for t in snap.tasks:  # received since by a worker that is connected: its own
-            if t.holder is not None and not t.holder.settled and t.holder.node in connected:
-                held.add(t.id)
+        self.unanswered = frozenset()
+        held = held_in(answers) | received_since(snap, connected, now - SWEEP_MIN_AGE_S)
         lost = [u for u in orphans(unacked, held, now, SWEEP_MIN_AGE_S) if not self._finished(u.task_id)]
         if lost:
             log.info(action_line("catch-up:", "unacknowledged, held by no live worker", self.restore(lost)))
+        return True
 
     def _finished(self, task_id: str) -> bool:
         """Its result is stored: acknowledged in a moment, not to be run again."""

@@ -145,7 +145,7 @@ class TouchOnUnpickle:
         (["--kwargs", '{"duration": 0, "kind": "gpu"}'], "kind must be one of sleep, cpu, got 'gpu'"),
         (["--kwargs", '{"duration": 0, "fail": "sometimes"}'], "fail must be one of always, once, crash or null"),
         (["--kwargs", '{"duration": 0, "colour": "red"}'], "unexpected keyword argument 'colour'"),
-        (["--args", "[0, 1, 2, 3]"], "takes from 1 to 4 positional arguments but 5 were given"),
+        (["--args", "[0, \"sleep\", null, null, null, 5]"], "takes from 1 to 6 positional arguments but 7 were given"),
     ],
 )
 def test_celery_call_with_bad_arguments_fails_the_job_clearly(start_workers, redis_env, arguments, message):

@@ -23,7 +23,8 @@ RECORD_KEYS = {"task", "task_id", "kind", "duration_s", "worker", "hostname", "p
 SUMMARY_KEYS = {"jobs", "succeeded", "failed", "withdrawn", "kind", "duration_s", "wall_s", "work_s", "slots_used",
                 "processes_used", "workers_used", "pools", "slots_online", "cpus", "parallel_limit", "ideal_wall_s",
                 "speedup", "efficiency", "peak_overlap", "stretch_median", "stretch_max", "cpu_s", "redelivered",
-                "retried", "queued_ahead", "clock_offsets_s", "waited_for_cup_s", "peak_drinking", "verdict", "notes"}
+                "retried", "queued_ahead", "clock_offsets_s", "waited_for_cup_s", "peak_drinking", "verdict", "notes",
+                "duplicates"}
 
 
 def intervals(results: list[dict]) -> list[tuple[datetime, datetime]]:

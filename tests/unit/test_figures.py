@@ -453,3 +453,12 @@ def test_cpu_jobs_outnumbering_the_cpus_are_expected_to_stretch():
     jobs = [outcome(record(0, 2.5, task_id=f"j{i}", pid=i, kind="cpu", cpus=2.0, runtime_s=2.5), kind="cpu")
             for i in range(4)]
     assert any("busy with other work" in note for note in summarize(jobs, wall_s=2.55, slots_online=4).notes)
+
+
+def test_tiny_jobs_overshooting_by_a_fraction_of_a_millisecond_are_not_a_busy_machine():
+    tiny = [outcome(record(0, 0.0016, task_id=f"t{i}", pid=i % 2, duration_s=0.001, runtime_s=0.0016),
+                    duration_s=0.001) for i in range(10)]
+    s = summarize(tiny, wall_s=0.4, slots_online=2)
+    assert s.stretch_median == 1.6 and s.speedup < 1
+    assert not any("busy with other work" in note for note in s.notes)
+    assert any("shorter than its overhead" in note for note in s.notes)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from types import SimpleNamespace
 
 from producer.events import snapshot
 from producer.figures import summarize
@@ -15,12 +16,17 @@ from tests.unit.test_lanes import T0, Cluster
 from worker import config
 from worker.health import client_name
 from worker.recovery import (
+    SWEEP_EVERY_S,
+    SWEEP_RETRY_S,
     Loss,
+    Recovery,
     Unacked,
     action_line,
     connected_workers,
+    held_in,
     orphans,
     parse_unacked,
+    received_since,
     silent_losses,
     to_restore,
 )
@@ -160,6 +166,99 @@ def test_catch_up_restores_only_old_messages_no_one_holds():
     unacked = {"held": Unacked("t1", "held", "task1", 100.0), "orphan": Unacked("t2", "orphan", "task1", 100.0),
                "just-taken": Unacked("t3", "just-taken", "task1", 109.0)}
     assert orphans(unacked, {"held"}, now=110.0, min_age_s=6.0) == [unacked["orphan"]]
+
+
+def test_inspect_answers_name_the_jobs_a_worker_holds_in_any_list():
+    answers = {"w1@h": [{"id": "running"}], "w2@h": [{"request": {"id": "scheduled"}}], "w3@h": []}
+    assert held_in(answers) == {"running", "scheduled"}
+
+
+def test_only_a_recent_reception_counts_as_held_beyond_what_the_worker_answered():
+    c = Cluster()
+    c.runs("cancelled", "w1@h", 0.5)  # running when Redis went away: cancelled, no event sent
+    c.runs("just-taken", "w1@h", 19.5)
+    c.runs("elsewhere", "gone@h", 19.5)
+    snap = snapshot(c.state, T0 + 20)
+    assert received_since(snap, {"w1@h"}, since=T0 + 18) == {"just-taken"}
+
+
+class FakeInspect:
+    """Celery's inspect, answering from `lists` (node -> list name -> jobs); a node left out stays silent."""
+
+    def __init__(self, lists: dict[str, dict[str, list]]) -> None:
+        self.lists, self.asked = lists, []
+
+    def __getattr__(self, name: str):
+        def ask():
+            self.asked.append(name)
+            return {node: held.get(name, []) for node, held in self.lists.items()}
+        return ask
+
+
+class SweepingRecovery(Recovery):
+    """The service with its broker calls replaced: what Redis and the workers would say."""
+
+    def __init__(self, snap_cluster: Cluster, unacked: dict[str, Unacked], answers: dict[str, dict[str, list]],
+                 connected: set[tuple[str, int]]) -> None:
+        self.inspector = FakeInspect(answers)
+        super().__init__(SimpleNamespace(control=SimpleNamespace(inspect=lambda **_: self.inspector)))
+        self.events.state = snap_cluster.state
+        self.events.connected, self.events.connections = True, 1
+        self._connections_seen = 1
+        self.unacked, self.workers, self.restored = unacked, connected, []
+
+    def connected(self):
+        return self.workers
+
+    def read_unacked(self):
+        return dict(self.unacked)
+
+    def restore(self, messages):
+        self.restored.extend(messages)
+        return messages
+
+    def _finished(self, task_id):
+        return False
+
+
+def redis_restarted() -> Cluster:
+    """Two live workers whose running jobs were cancelled when Redis went away; w2 has taken a new one."""
+    c = Cluster()
+    for node, pid in (("w1@h", 11), ("w2@h", 12)):
+        c.heartbeat(node, 0, pid=pid)
+        c.runs(f"cancelled-{node}", node, 0.5, pid=pid)
+        c.heartbeat(node, 19, pid=pid)
+    c.runs("new", "w2@h", 12.0, pid=12)
+    return c
+
+
+def test_after_a_redis_restart_the_jobs_live_workers_cancelled_go_back_and_theirs_stay(caplog):
+    unacked = {t: Unacked(f"tag-{t}", t, "task1", T0 + d) for t, d in
+               (("cancelled-w1@h", 0.5), ("cancelled-w2@h", 0.5), ("new", 12.0))}
+    service = SweepingRecovery(redis_restarted(), unacked, {"w1@h": {}, "w2@h": {"active": [{"id": "new"}]}},
+                               {("w1@h", 11), ("w2@h", 12)})
+    service.sweep_at = T0 + 20
+    with caplog.at_level("INFO", logger="recovery"):
+        service.tick(T0 + 20)
+    assert sorted(u.task_id for u in service.restored) == ["cancelled-w1@h", "cancelled-w2@h"]
+    assert service.inspector.asked == ["scheduled", "reserved", "active"]  # a job's own order: none slips between
+    assert [r.getMessage() for r in caplog.records] == [
+        "catch-up: unacknowledged, held by no live worker: 2 jobs back in the queue (task1 canc…, task1 canc…)"]
+    assert service.sweep_at == T0 + 20 + SWEEP_EVERY_S
+
+
+def test_a_sweep_a_worker_does_not_answer_restores_nothing_and_is_tried_again_soon(caplog):
+    unacked = {"cancelled-w1@h": Unacked("tag", "cancelled-w1@h", "task1", T0 + 0.5)}
+    service = SweepingRecovery(redis_restarted(), unacked, {"w2@h": {}}, {("w1@h", 11), ("w2@h", 12)})
+    service.sweep_at = T0 + 20
+    with caplog.at_level("INFO", logger="recovery"):
+        service.tick(T0 + 20)
+        service.tick(T0 + 20 + SWEEP_RETRY_S)
+    assert service.restored == [] and service.sweep_at == T0 + 20 + 3 * SWEEP_RETRY_S  # 3 s, then 6 s later
+    assert [r.getMessage() for r in caplog.records] == ["catch-up skipped: w1@h did not answer (asking again in 3 s)"]
+    service.inspector.lists["w1@h"] = {}  # it answers now
+    service.tick(T0 + 20 + 3 * SWEEP_RETRY_S)
+    assert [u.task_id for u in service.restored] == ["cancelled-w1@h"]
 
 
 def test_each_action_is_one_line():
