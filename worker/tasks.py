@@ -104,8 +104,7 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
     attempt = request.retries + 1
     pool = pool_kind()
     worker = request.hostname or socket.gethostname()
-    started_at, t0, cpu0 = utc_now(), time.perf_counter(), time.thread_time()
-    run = runs.Run(worker, os.getpid(), attempt, started_at)
+    run = runs.Run(worker, os.getpid(), attempt, utc_now())
     client = task.backend.client  # the results database: runs:<id> lives beside the result
     lost = runs.never_finished(runs.record_start(client, request.id, run, config.result_expires), attempt)
     if len(lost) >= config.RECOVERY_MAX_DEATHS:
@@ -114,6 +113,9 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
         raise WorkerLost(f"{task.name} took its worker down {len(lost)} times ({where}); not run again")
     if fail == "crash":  # the whole process dies at once, with no chance to clean up
         os.kill(os.getpid(), signal.SIGKILL)
+    # The job's clock starts after that bookkeeping: its Redis round trip lets another greenlet
+    # (gevent) run, which must not count as this job running.
+    started_at, t0, cpu0 = utc_now(), time.perf_counter(), time.thread_time()
     waited_s = cup_s = 0.0
     if share:
         spend(seconds * (1 - share), kind)  # the part that needs no cup, side by side with the others
