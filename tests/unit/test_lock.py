@@ -15,7 +15,8 @@ def locked() -> dict[str, tuple[str, int]]:
     """name -> (version, number of hashes) from requirements.lock."""
     text = (ROOT / "requirements.lock").read_text()
     found = {}
-    for match in re.finditer(r"^([A-Za-z0-9_.\-]+)==([^\s\\]+)((?:\s*\\\s*--hash=sha256:[0-9a-f]{64})+)", text, re.M):
+    pin = r"^([A-Za-z0-9_.\-]+)==([^\s\\;]+)[^\n\\]*((?:\s*\\\s*--hash=sha256:[0-9a-f]{64})+)"
+    for match in re.finditer(pin, text, re.M):
         found[canonicalize_name(match[1])] = (match[2], match[3].count("--hash="))
     return found
 
