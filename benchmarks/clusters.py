@@ -73,9 +73,13 @@ class ComposeCluster:
     def __init__(self) -> None:
         self.project = f"cpd-bench-{uuid.uuid4().hex[:8]}"
         password = "bench-" + uuid.uuid4().hex[:12]
+        # Compose takes the password as a secret, from a file: one of the benchmark's own.
+        self.secrets = Path(tempfile.mkdtemp(prefix="cpd-bench-secrets-"))
+        (self.secrets / "redis_password").write_text(password)
+        self.secrets.chmod(0o755)
         self.redis_port = free_port()
         self.env = {**os.environ, "REDIS_PORT": str(self.redis_port), "FLOWER_PORT": str(free_port()),
-                    "REDIS_PASSWORD": password, "APP_TAG": "bench", "WORKERS": "1"}
+                    "REDIS_PASSWORD_FILE": str(self.secrets / "redis_password"), "APP_TAG": "bench", "WORKERS": "1"}
         self.broker_url = f"redis://:{password}@127.0.0.1:{self.redis_port}/0"
         self.result_backend = f"redis://:{password}@127.0.0.1:{self.redis_port}/1"
         self.workers = 0
@@ -103,6 +107,7 @@ class ComposeCluster:
     def stop(self) -> None:
         subprocess.run(["docker", "compose", "-p", self.project, "down", "-v", "--remove-orphans", "--timeout", "5"],
                        cwd=ROOT, env=self.env, capture_output=True, timeout=300)
+        shutil.rmtree(self.secrets, ignore_errors=True)
 
     def _pids(self, service: str) -> list[int]:
         ids = self.compose("ps", "-q", service).split()

@@ -199,7 +199,7 @@ def test_only_loopback_ports_are_published(cluster):
     inspected = json.loads(subprocess.run(["docker", "inspect", *containers], capture_output=True, text=True,
                                           check=True, timeout=30).stdout)
     bindings = [b for c in inspected for port in (c["HostConfig"]["PortBindings"] or {}).values() for b in port or []]
-    assert len(containers) == 7  # redis, flower, 3 workers, 2 flavours: only two publish a port
+    assert len(containers) == 8  # redis, flower, recovery, 3 workers, 2 flavours: only two publish a port
     assert len(bindings) == 2 and {b["HostIp"] for b in bindings} == {"127.0.0.1"}
 
 
