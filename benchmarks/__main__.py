@@ -29,7 +29,7 @@ from benchmarks.clusters import BareCluster, ComposeCluster, LocalCluster
 from benchmarks.measures import QUEUE, batch, cold_start, idle_cpu, round_trips, throughput
 from benchmarks.stats import cell, describe, percentile
 from producer.cluster import consuming, online_workers
-from producer.sweep import restore
+from producer.scaling import restore
 
 err = Console(stderr=True)
 

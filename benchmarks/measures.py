@@ -19,8 +19,8 @@ from benchmarks.clusters import command_calls, proc_cpu_ns
 from producer.figures import summarize
 from producer.jobs import plan
 from producer.local import wait_for_workers
+from producer.scaling import only
 from producer.submit import run_batch
-from producer.sweep import only
 
 QUEUE = "jobs"
 

@@ -6,8 +6,6 @@ As a library (a notebook, a script): ``from producer import run_jobs, compare, s
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
 __all__ = ["compare", "quiz", "run_jobs", "sweep"]
@@ -19,21 +17,3 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     raise AttributeError(f"module 'producer' has no attribute {name!r}")
-
-
-class _Package(types.ModuleType):
-    """This package, where the API's functions keep their names over the modules of the same name.
-
-    Importing producer.compare, producer.sweep or producer.quiz would otherwise set
-    `producer.compare` to the module (the import system does), and `from producer import
-    compare` would hand a notebook a module instead of the function. The modules stay in
-    sys.modules: `from producer.quiz import run_quiz` works as ever.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in __all__ and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

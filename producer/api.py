@@ -11,13 +11,15 @@ producer's exceptions (producer.errors), each with a one-line message.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
 
+from producer import course_quiz as _quiz
+from producer import flavours as _compare
+from producer import scaling as _sweep
 from producer.cluster import check_brokers, consuming, online_workers, ready_workers
 from producer.errors import NoWorkers, UsageError
 from producer.figures import summarize
@@ -26,11 +28,6 @@ from producer.queues import depth
 from producer.results import BatchResult
 from producer.submit import run_batch
 from worker import config
-
-# By import_module: `from producer import quiz` is the function below (see producer/__init__.py).
-_compare = importlib.import_module("producer.compare")
-_quiz = importlib.import_module("producer.quiz")
-_sweep = importlib.import_module("producer.sweep")
 
 __all__ = ["BatchResult", "SweepResult", "compare", "default_timeout", "quiz", "run_jobs", "sweep"]
 

@@ -20,10 +20,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from producer.api import default_timeout
 from producer.cluster import check_brokers, consuming, masked, online_workers, ready_workers
-from producer.compare import compare as compare_flavours
-from producer.compare import flavours
 from producer.errors import RET_INTERRUPTED, RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError, UsageError
 from producer.figures import summarize
+from producer.flavours import compare as compare_flavours
+from producer.flavours import flavours
 from producer.jobs import TASKS, Outcome, plan
 from producer.live import live_run, watch
 from producer.local_cli import local
@@ -32,9 +32,9 @@ from producer.queues import depth, depths
 from producer.queues import purge as purge_queues
 from producer.quiz_cli import quiz
 from producer.report import json_document, print_text
+from producer.scaling import restore
+from producer.scaling import sweep as sweep_workers
 from producer.submit import run_batch
-from producer.sweep import restore
-from producer.sweep import sweep as sweep_workers
 from producer.trace import write_trace
 from worker import app, config
 from worker.records import KINDS, MAX_DURATION_S

@@ -11,7 +11,7 @@ from producer.api import default_timeout, quiz_workers
 from producer.errors import UsageError
 from worker import app
 
-quizzes = importlib.import_module("producer.quiz")  # `from producer import quiz` is the API's function
+quizzes = importlib.import_module("producer.course_quiz")  # `from producer import quiz` is the API's function
 
 
 def _answers(_: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from producer.compare import flavours
+from producer.flavours import flavours
 from tests.conftest import wait_for
 from tests.helpers import ROOT, run_producer
 

@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from producer import api
-from producer.quiz import QUEUES
+from producer.course_quiz import QUEUES
 from tests.conftest import wait_for
 from tests.helpers import Background, run_producer
 

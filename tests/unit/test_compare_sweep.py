@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from producer.compare import flavours, one_after_another, verdict
-from producer.sweep import steps
+from producer.flavours import flavours, one_after_another, verdict
+from producer.scaling import steps
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@
   the speedup follows Amdahl's law.
 
 Each scene runs on queues of its own (quiz-*), which Celery's remote control hands to the
-chosen workers for the scene and takes back afterwards, even on Ctrl-C (producer.sweep.only).
+chosen workers for the scene and takes back afterwards, even on Ctrl-C (producer.scaling.only).
 The scenes and the judging are pure; `run_quiz` is the one part that talks to the cluster.
 """
 
@@ -26,8 +26,8 @@ from producer.errors import UsageError
 from producer.figures import Summary, amdahl, summarize
 from producer.jobs import Job
 from producer.results import BatchResult
+from producer.scaling import only, restore
 from producer.submit import run_batch
-from producer.sweep import only, restore
 
 PARALLEL, NOT_PARALLEL = "parallel", "not parallel"
 ANSWERS = (PARALLEL, NOT_PARALLEL)
