@@ -75,5 +75,6 @@ def test_stack_deploy_scale_and_eight_jobs_on_four_workers(swarm):
         label = f"label=com.docker.stack.namespace={stack}"
         wait_for(lambda: not docker("ps", "-aq", "--filter", label).stdout.strip(), 120, "the stack's containers to go",
                  interval_s=1)
+        docker("volume", "rm", f"{stack}_redis-data", check=False)  # `stack rm` keeps volumes
         docker("image", "rm", image, check=False)
         subprocess.run(["rm", "-rf", str(secrets)], check=False)
