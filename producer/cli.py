@@ -44,6 +44,7 @@ MAX_JOBS = 100_000  # a bound, so a typo cannot flood Redis
 EPILOG = """\b
 Settings (environment; the defaults find `docker compose up`):
   REDIS_HOST, REDIS_PORT, REDIS_PASSWORD  where Redis is [localhost, 6379, celery-demo]
+  REDIS_PASSWORD_FILE, REDIS_TLS_CA_FILE  the password in a file; TLS (rediss://) with this CA
   BROKER_URL, RESULT_BACKEND  full URLs instead of the three above
   QUEUE           queue to submit to [jobs]
   BROKER_TIMEOUT  seconds Redis may take to answer [3]
@@ -51,7 +52,8 @@ Settings (environment; the defaults find `docker compose up`):
   PRODUCER_DEBUG=1  show a traceback with an error
 \b
 Exit codes: 0 done; 1 a job failed or did not finish; 2 bad usage or setting;
-  3 Redis unreachable or refused us; 4 no worker on the queue; 130 interrupted
+  3 Redis unreachable or refused us; 4 no worker on the queue; 5 the local cluster
+  could not start or is not up; 130 interrupted
   (the run's queued jobs withdrawn first)."""
 
 

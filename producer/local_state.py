@@ -19,7 +19,8 @@ from typing import Any
 DIR_VARIABLE = "LOCAL_CLUSTER_DIR"
 
 #: Any of these in the environment says where Redis is, and wins over a local cluster.
-BROKER_VARIABLES = ("BROKER_URL", "RESULT_BACKEND", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD")
+BROKER_VARIABLES = ("BROKER_URL", "RESULT_BACKEND", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD",
+                    "BROKER_URL_FILE", "RESULT_BACKEND_FILE", "REDIS_PASSWORD_FILE", "REDIS_TLS_CA_FILE")
 
 STATE_FILE = "state.json"
 
