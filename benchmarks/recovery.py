@@ -3,8 +3,10 @@
 `python -m benchmarks.recovery` starts a local cluster of 2 workers, sends one job, SIGKILLs
 the process group of the worker that runs it (as `docker kill` does) and measures, on one
 clock, from the kill to the job's `started_at` on the other worker; `--reps` times each,
-median reported. First with the recovery service (worker/recovery.py), then without it,
-where only kombu's visibility timeout brings the job back (the backstop; measured with
+median reported. `--compose` does the same to a compose project of its own: `docker kill`
+of the busy worker's container, the recovery service as compose runs it. First with the
+recovery service (worker/recovery.py), then without it (compose: `stop recovery`), where
+only kombu's visibility timeout brings the job back (the backstop; measured with
 `--backstop-timeout`, 30 s by default as before issue 11, since the default hour is not
 worth waiting for: it costs that hour plus up to `unacked_restore_interval`, 5 s).
 """
@@ -17,6 +19,7 @@ import os
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.clusters import ComposeCluster
 from producer.local import LocalCluster, make_app
 
 JOB_S = 10.0  # longer than the service's detection, so the job is surely still running when its worker dies
@@ -34,13 +38,7 @@ def one_kill(cluster: LocalCluster, timeout_s: float) -> float:
     app = make_app(cluster.broker_url, cluster.result_backend)
     try:
         result = app.send_task("task1", kwargs={"duration": JOB_S}, queue=cluster.queue)
-        deadline = time.monotonic() + 30
-        holder = None
-        while holder is None:
-            if time.monotonic() > deadline:
-                raise RuntimeError("no worker took the job within 30 s")
-            active = app.control.inspect(timeout=0.5).active() or {}
-            holder = next((name for name, jobs in active.items() if any(j["id"] == result.id for j in jobs)), None)
+        holder = busy_worker(app, result.id)
         victim = next(w for w in cluster.workers if w.name == holder)
         os.killpg(victim.pid, signal.SIGKILL)
         killed_at = time.time()
@@ -50,6 +48,46 @@ def one_kill(cluster: LocalCluster, timeout_s: float) -> float:
         return datetime.fromisoformat(record["started_at"]).timestamp() - killed_at
     finally:
         app.close()
+
+
+def busy_worker(app: Any, task_id: str, within_s: float = 30) -> str:
+    """The node name of the worker running `task_id`, asked with remote control."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        active = app.control.inspect(timeout=0.5).active() or {}
+        holder = next((name for name, jobs in active.items() if any(j["id"] == task_id for j in jobs)), None)
+        if holder is not None:
+            return holder
+    raise RuntimeError(f"no worker took the job within {within_s:.0f} s")
+
+
+def one_docker_kill(cluster: ComposeCluster, timeout_s: float) -> float:
+    """Seconds from `docker kill` of the busy worker container to its job's start in another."""
+    app = cluster.app()
+    try:
+        result = app.send_task("task1", kwargs={"duration": JOB_S}, queue="jobs")
+        container = busy_worker(app, result.id).partition("@")[2]  # worker@<container id>
+        subprocess.run(["docker", "kill", container], check=True, capture_output=True, timeout=30)
+        killed_at = time.time()
+        record = result.get(timeout=timeout_s)
+        cluster.scale(cluster.workers)  # a killed container stays down (a manual stop): back to two
+        return datetime.fromisoformat(record["started_at"]).timestamp() - killed_at
+    finally:
+        app.close()
+
+
+def measure_compose(reps: int, service: bool, visibility_timeout: int) -> dict[str, Any]:
+    cluster = ComposeCluster()
+    cluster.env["VISIBILITY_TIMEOUT"] = str(visibility_timeout)
+    try:
+        cluster.start(2)
+        if not service:
+            cluster.compose("stop", "recovery")
+        times = [one_docker_kill(cluster, visibility_timeout + 60 + JOB_S) for _ in range(reps)]
+    finally:
+        cluster.stop()
+    return {"where": "compose", "service": service, "visibility_timeout_s": visibility_timeout,
+            "kill_to_start_s": times, "median_s": statistics.median(times)}
 
 
 def measure(reps: int, service: bool, visibility_timeout: int) -> dict[str, Any]:
@@ -68,7 +106,7 @@ def measure(reps: int, service: bool, visibility_timeout: int) -> dict[str, Any]
         else:
             os.environ["VISIBILITY_TIMEOUT"] = previous
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"service": service, "visibility_timeout_s": visibility_timeout, "kill_to_start_s": times,
+    return {"where": "local", "service": service, "visibility_timeout_s": visibility_timeout, "kill_to_start_s": times,
             "median_s": statistics.median(times)}
 
 
@@ -78,17 +116,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backstop-timeout", type=int, default=30,
                         help="VISIBILITY_TIMEOUT for the run without the service")
     parser.add_argument("--skip-backstop", action="store_true")
+    parser.add_argument("--compose", action="store_true",
+                        help="Kill worker containers of a compose project of its own (docker kill).")
     parser.add_argument("--json", type=Path, help="Write the figures to this file.")
     args = parser.parse_args(argv)
     from worker import config
 
-    rows = [measure(args.reps, True, config.VISIBILITY_TIMEOUT)]
+    run = measure_compose if args.compose else measure
+    rows = [run(args.reps, True, config.VISIBILITY_TIMEOUT)]
     if not args.skip_backstop:
-        rows.append(measure(args.reps, False, args.backstop_timeout))
+        rows.append(run(args.reps, False, args.backstop_timeout))
     for row in rows:
         how = "recovery service" if row["service"] else "backstop only"
-        print(f"{how:<17} visibility timeout {row['visibility_timeout_s']:>5} s: kill -> start elsewhere "
-              f"median {row['median_s']:.1f} s ({', '.join(f'{t:.1f}' for t in row['kill_to_start_s'])})")
+        each = ", ".join(f"{t:.1f}" for t in row["kill_to_start_s"])
+        print(f"{row['where']:<8} {how:<17} visibility timeout {row['visibility_timeout_s']:>5} s: "
+              f"kill -> start elsewhere median {row['median_s']:.1f} s ({each})")
     if args.json:
         args.json.write_text(json.dumps({"recovery": rows}, indent=2))
     return 0

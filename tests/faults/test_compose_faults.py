@@ -96,8 +96,8 @@ def test_two_killed_workers_jobs_start_elsewhere_within_seconds(cluster):
     assert len(redelivered) >= 2  # the two killed containers' jobs
     for r in redelivered:
         assert r["hostname"] not in {v[:12] for v in victims}
-        # median 5.5 s measured (README); a busy 2-core machine gets some slack
-        assert (datetime.fromisoformat(r["started_at"]) - killed_at).total_seconds() < 15
+        # the issue's bound: within 10 s of the kill (median measured: README, Recovery)
+        assert (datetime.fromisoformat(r["started_at"]) - killed_at).total_seconds() < 10
     logs = cluster("logs", "--no-color", "recovery", timeout_s=30).stdout
     assert "back in the queue" in logs
 
