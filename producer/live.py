@@ -26,6 +26,7 @@ from rich.text import Text
 from producer.errors import RET_OK
 from producer.events import ClusterEvents, EventState
 from producer.lanes import LiveView, lanes
+from producer.timeline import LOST_STYLE
 from worker import app as default_app
 from worker import config
 
@@ -34,7 +35,7 @@ MAX_TASKS = 3000  # tasks the view remembers; older ones have scrolled out of an
 QUEUE_EVERY_S = 0.5  # how often the queue depth is read
 PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport keeps priorities 3, 6, 9 in lists of their own
 STYLES = {"running": "bold yellow", "succeeded": "green", "failed": "bold red", "retried": "magenta",
-          "lost": "red dim"}
+          "lost": LOST_STYLE}
 
 
 class QueueDepth:
