@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from producer.figures import summarize
 from producer.flavours import compare as compare_flavours
 from producer.flavours import flavours
 from producer.jobs import TASKS, Outcome, plan
-from producer.live import live_run, watch
+from producer.live import followed_run, watch
 from producer.local_cli import local
 from producer.plot import check_format, gantt, speedup_curve
 from producer.queues import depth, depths
@@ -34,6 +35,7 @@ from producer.quiz_cli import quiz
 from producer.report import json_document, print_text
 from producer.scaling import restore
 from producer.scaling import sweep as sweep_workers
+from producer.seen import with_events
 from producer.submit import run_batch
 from producer.trace import write_trace
 from worker import app, config
@@ -192,7 +194,8 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
     live = live and not as_json and err.is_terminal and sys.stdout.isatty()
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=True, disable=live or not (progress and err.is_terminal))
-    with bar, live_run(app, err, queue, jobs, slots, duration, enabled=live):
+    # the events the live view follows also feed the pictures; --trace and --plot follow them anyway
+    with bar, followed_run(app, err, queue, jobs, slots, duration, live=live, events=bool(trace or plot)) as events:
         track = bar.add_task(f"{jobs} jobs on {slots} slots", total=jobs)
 
         def advance(_: Outcome) -> None:
@@ -200,6 +203,8 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
 
         batch = run_batch(app, plan(jobs, duration, kind, queue, tasks or TASKS, fail_rate, flaky_rate), timeout,
                           on_result=advance)
+        if events is not None:  # what they saw of each job: its reception, attempts lost with their worker
+            batch = replace(batch, outcomes=with_events(batch.outcomes, events.snapshot()))
 
     summary = summarize(batch.outcomes, wall_s=batch.wall_s, slots_online=slots, queued_ahead=ahead)
     if as_json:
