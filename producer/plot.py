@@ -74,7 +74,9 @@ def gantt_figure(outcomes: list[Outcome], summary: Summary) -> Any:
                     left=sec(reserved[0]), height=0.12, color=_RESERVED, zorder=0)
     for o, run, key in lost:
         start, end = sec(run.started_at), sec(run.ended_at)
-        ax.barh(row[key], end - start, left=start, height=0.6, color="white", edgecolor=_LOST, hatch="//")
+        # last heard of when it started (a task event counts as a heartbeat): still a bar one can see
+        shown = max(end - start, 0.004 * max(summary.wall_s or 1, 1e-6))
+        ax.barh(row[key], shown, left=start, height=0.6, color="white", edgecolor=_LOST, hatch="//")
         if end - start > 0.04 * max(summary.wall_s or 1, 1e-6):
             ax.text(start + (end - start) / 2, row[key], f"{o.job.task} lost", ha="center", va="center",
                     color=_LOST, fontsize=8)

@@ -6,8 +6,9 @@ import pytest
 
 from producer.errors import UsageError
 from producer.figures import summarize
+from producer.jobs import LostRun, Seen
 from producer.plot import check_format, gantt, gantt_figure, speedup_curve
-from tests.unit.builders import outcome, record, waves
+from tests.unit.builders import at, outcome, record, waves
 from tests.unit.test_timeline import killed_worker
 
 pytest.importorskip("matplotlib", reason="the plot extra is not installed")
@@ -71,3 +72,10 @@ def test_gantt_without_events_draws_each_wait_from_submit_to_start_as_before():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["worker@h0 pid 8", "worker@h1 pid 9"]
     assert bars(ax) == [(1, 0.0, 1.6, None), (0, 0.0, 1.0, None), (1, 1.6, 1.0, None)]
     assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "waiting in the queue"
+
+
+def test_an_attempt_last_heard_of_when_it_started_is_still_a_bar_one_can_see():
+    a, b, _ = killed_worker()
+    b.seen = Seen("worker@h1", at(1.55), (LostRun("worker@h0", "h0", 100, at(1.0), at(1.0)),))
+    ax = gantt_figure([a, b], summarize([a, b], wall_s=2.5, slots_online=2)).axes[0]
+    assert (0, 1.0, 0.01, "//") in bars(ax)
