@@ -3,13 +3,14 @@
 `ClusterEvents` follows the events (task-sent from producers; task-received/started/succeeded/
 failed/retried/rejected and worker heartbeats from workers run with `-E`) in a daemon thread,
 into Celery's own `events.State`, reconnecting with backoff when Redis goes away. Readers take
-a `Snapshot`: plain frozen facts, copied under the State's lock, that pure code (lanes, figures,
+a `Snapshot`: plain frozen facts, copied under the State's lock, that pure code (lanes, seen,
 a recovery service deciding whom to requeue) can use without any I/O.
 
 Clocks: a task's times (`sent`, `received`, `started`, `succeeded`, ...) are the *sender's*
 clock, the `timestamp` field of each event, as Celery's State stores them (the same clock as
 the result record's started_at / finished_at). A worker's heartbeats are the *receiver's*
-clock (`local_received`), as Celery's State stores them and judges `alive` by. Both are
+clock (`local_received`), as Celery's State stores them and judges `alive` by (it counts a
+task event as a heartbeat too, at that event's timestamp: the sender's clock). Both are
 seconds since the epoch; on one host (compose, local processes) they are the same clock, across
 hosts they agree as well as NTP keeps them (Celery warns past 16 s of drift).
 """
