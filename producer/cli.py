@@ -169,9 +169,11 @@ QUEUE_OPTION = click.option("--queue", "-q", default=config.QUEUE, show_default=
               help="On a terminal, draw the run live from the cluster's events (lanes, queue) while waiting.")
 @click.option("--timeline/--no-timeline", default=True, help="Draw the run per worker slot in the terminal.")
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
-              help="Write the run as a Chrome trace (open it in ui.perfetto.dev).")
+              help="Write the run as a Chrome trace (open it in ui.perfetto.dev); the cluster's events are "
+                   "followed for it (queue waits, lost attempts).")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
-              help="Save a Gantt chart of the run (.png, .svg, .pdf; needs the plot extra).")
+              help="Save a Gantt chart of the run (.png, .svg, .pdf; needs the plot extra); events followed "
+                   "as for --trace.")
 def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: str, fail_rate: float,
         flaky_rate: float, timeout: float | None, as_json: bool, progress: bool, live: bool, timeline: bool,
         trace: Path | None, plot: Path | None) -> int:
