@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from producer.figures import summarize
 from producer.flavours import compare as compare_flavours
 from producer.flavours import flavours
 from producer.jobs import TASKS, Outcome, plan
-from producer.live import live_run, watch
+from producer.live import followed_run, watch
 from producer.local_cli import local
 from producer.plot import check_format, gantt, speedup_curve
 from producer.queues import depth, depths
@@ -34,6 +35,7 @@ from producer.quiz_cli import quiz
 from producer.report import json_document, print_text
 from producer.scaling import restore
 from producer.scaling import sweep as sweep_workers
+from producer.seen import with_events
 from producer.submit import run_batch
 from producer.trace import write_trace
 from worker import app, config
@@ -167,9 +169,11 @@ QUEUE_OPTION = click.option("--queue", "-q", default=config.QUEUE, show_default=
               help="On a terminal, draw the run live from the cluster's events (lanes, queue) while waiting.")
 @click.option("--timeline/--no-timeline", default=True, help="Draw the run per worker slot in the terminal.")
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
-              help="Write the run as a Chrome trace (open it in ui.perfetto.dev).")
+              help="Write the run as a Chrome trace (open it in ui.perfetto.dev); the cluster's events are "
+                   "followed for it (queue waits, lost attempts).")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
-              help="Save a Gantt chart of the run (.png, .svg, .pdf; needs the plot extra).")
+              help="Save a Gantt chart of the run (.png, .svg, .pdf; needs the plot extra); events followed "
+                   "as for --trace.")
 def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: str, fail_rate: float,
         flaky_rate: float, timeout: float | None, as_json: bool, progress: bool, live: bool, timeline: bool,
         trace: Path | None, plot: Path | None) -> int:
@@ -192,7 +196,8 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
     live = live and not as_json and err.is_terminal and sys.stdout.isatty()
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=True, disable=live or not (progress and err.is_terminal))
-    with bar, live_run(app, err, queue, jobs, slots, duration, enabled=live):
+    # the events the live view follows also feed the pictures; --trace and --plot follow them anyway
+    with bar, followed_run(app, err, queue, jobs, slots, duration, live=live, events=bool(trace or plot)) as events:
         track = bar.add_task(f"{jobs} jobs on {slots} slots", total=jobs)
 
         def advance(_: Outcome) -> None:
@@ -200,6 +205,8 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
 
         batch = run_batch(app, plan(jobs, duration, kind, queue, tasks or TASKS, fail_rate, flaky_rate), timeout,
                           on_result=advance)
+        if events is not None:  # what they saw of each job: its reception, attempts lost with their worker
+            batch = replace(batch, outcomes=with_events(batch.outcomes, events.snapshot()))
 
     summary = summarize(batch.outcomes, wall_s=batch.wall_s, slots_online=slots, queued_ahead=ahead)
     if as_json:

@@ -3,13 +3,14 @@
 `ClusterEvents` follows the events (task-sent from producers; task-received/started/succeeded/
 failed/retried/rejected and worker heartbeats from workers run with `-E`) in a daemon thread,
 into Celery's own `events.State`, reconnecting with backoff when Redis goes away. Readers take
-a `Snapshot`: plain frozen facts, copied under the State's lock, that pure code (lanes, figures,
+a `Snapshot`: plain frozen facts, copied under the State's lock, that pure code (lanes, seen,
 a recovery service deciding whom to requeue) can use without any I/O.
 
 Clocks: a task's times (`sent`, `received`, `started`, `succeeded`, ...) are the *sender's*
 clock, the `timestamp` field of each event, as Celery's State stores them (the same clock as
 the result record's started_at / finished_at). A worker's heartbeats are the *receiver's*
-clock (`local_received`), as Celery's State stores them and judges `alive` by. Both are
+clock (`local_received`), as Celery's State stores them and judges `alive` by (it counts a
+task event as a heartbeat too, at that event's timestamp: the sender's clock). Both are
 seconds since the epoch; on one host (compose, local processes) they are the same clock, across
 hosts they agree as well as NTP keeps them (Celery warns past 16 s of drift).
 """
@@ -23,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from celery import Celery
-from celery.events.state import State, Task, heartbeat_expires
+from celery.events.state import State, Task, Worker, heartbeat_expires
 
 #: How a run (one attempt of a task on one worker) ended; None while it runs.
 ENDS = ("succeeded", "failed", "retried", "rejected", "revoked", "lost")
@@ -83,10 +84,26 @@ class TrackedTask(Task):
         super().event(type_, timestamp, local_received, fields, **kwargs)
 
 
+class TrackedWorker(Worker):
+    """Celery's Worker state, plus when it said goodbye: worker-offline clears its heartbeats, and
+    a job it left unfinished ends then, not "until now"."""
+
+    def _create_event_handler(self) -> Callable[..., None]:
+        handle = super()._create_event_handler()
+
+        def event(type_: str, timestamp: float | None = None, local_received: float | None = None,
+                  fields: dict[str, Any] | None = None, **kwargs: Any) -> None:
+            # receiver clock, like the heartbeats it replaces; a worker back online is no longer offline
+            self.__dict__["offline_at"] = (local_received or timestamp) if type_ == "offline" else None
+            handle(type_, timestamp, local_received, fields, **kwargs)
+        return event
+
+
 class EventState(State):
-    """Celery's State with TrackedTask; fed with `state.event(event_dict)` like any State."""
+    """Celery's State with TrackedTask and TrackedWorker; fed with `state.event(event_dict)` like any State."""
 
     Task = TrackedTask
+    Worker = TrackedWorker
 
 
 @dataclass(frozen=True)
@@ -102,6 +119,12 @@ class WorkerFacts:
     heartbeat_age_s: float | None
     active: int | None  # jobs running, from its last heartbeat
     processed: int | None
+    offline_at: float | None = None  # receiver clock: when it said goodbye (its heartbeats are gone then)
+
+    @property
+    def silent_since(self) -> float | None:
+        """Its last sign of life (receiver clock): the last heartbeat, or its goodbye."""
+        return self.last_heartbeat if self.last_heartbeat is not None else self.offline_at
 
 
 @dataclass(frozen=True)
@@ -170,7 +193,8 @@ def snapshot(state: State, now: float, since: float | None = None) -> Snapshot:
             alive = beat is not None and now < heartbeat_expires(beat, w.freq, w.expire_window)
             workers.append(WorkerFacts(
                 name, name.partition("@")[2] or name, w.pid, alive, beat is None and w.pid is not None,
-                beat, None if beat is None else max(0.0, now - beat), w.active, w.processed))
+                beat, None if beat is None else max(0.0, now - beat), w.active, w.processed,
+                w.__dict__.get("offline_at")))
         tasks = []
         for uuid, t in list(state.tasks.items()):
             if since is not None and t.ready and (t.timestamp or 0) < since:

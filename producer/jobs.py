@@ -1,7 +1,8 @@
 """The jobs of a batch and what became of them: pure data, no I/O.
 
 `plan` says what to submit; an `Outcome` holds one job's fate, with its result record
-parsed once into a typed `JobRecord` (worker.records).
+parsed once into a typed `JobRecord` (worker.records), and, when the cluster's events were
+followed, what they saw of it (`Seen`, merged in by producer.seen).
 """
 
 from __future__ import annotations
@@ -77,6 +78,30 @@ def plan(
 STATUSES = ("SUCCESS", "FAILURE", "PENDING", "WITHDRAWN")
 
 
+@dataclass(frozen=True)
+class LostRun:
+    """An attempt that never ended: its worker died (or left) under it, as the events saw it."""
+
+    worker: str  # node name, e.g. worker@a904c1d2e3f4
+    hostname: str  # the part after @, the record's hostname
+    pid: int | None  # the pid its events carried: the worker's main process, not a pool process
+    started_at: datetime
+    ended_at: datetime  # the next attempt's start, or when its worker went silent or said goodbye
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the cluster's events saw of a job, on the producer's clock (producer.seen moves them).
+
+    `received_at`: when a worker took it off the queue (its last task-received: the worker
+    that ran it to the end, or holds it); from then until it started it was reserved there.
+    """
+
+    received_by: str | None  # node name
+    received_at: datetime | None
+    lost: tuple[LostRun, ...] = ()
+
+
 @dataclass
 class Outcome:
     """What became of one submitted job: its record (when it ran) and its error otherwise.
@@ -93,11 +118,43 @@ class Outcome:
     error: str | None = None
     received_at: datetime | None = None  # when the producer got the result
     ran_twice: tuple[Run, ...] = ()  # every run of an attempt that ran more than once (worker.runs)
+    seen: Seen | None = None  # what the events saw, when they were followed (producer.seen)
 
     @property
     def ran(self) -> bool:
         """Whether the job ran to its end (succeeded, or failed with its record)."""
         return self.record is not None
+
+    def queue_waits(self) -> list[tuple[datetime, datetime, LostRun | None]]:
+        """When the job waited in the queue, each wait with the attempt it ended in (None: the record's run).
+
+        On one clock (figures.align first). Without events: submit to the record's start. As the
+        events saw it: submit until its first attempt, then from each lost attempt's end until
+        the next; the last wait ends when a worker took it off the queue. Empty waits left out.
+        """
+        if self.seen is None:
+            spans: list[tuple[datetime, datetime, LostRun | None]] = []
+            if self.record is not None:
+                spans.append((self.submitted_at, self.record.started_at, None))
+        else:
+            spans, since = [], self.submitted_at
+            for lost in self.seen.lost:
+                spans.append((since, lost.started_at, lost))
+                since = lost.ended_at
+            end = self.seen.received_at or (self.record.started_at if self.record is not None else None)
+            if end is not None:
+                spans.append((since, end, None))
+        return [(a, b, attempt) for a, b, attempt in spans if b > a]
+
+    @property
+    def reserved(self) -> tuple[datetime, datetime] | None:
+        """From when a worker took the job off the queue until it started there (waiting for a free slot).
+
+        None unless the events saw it received and it ran to its end."""
+        if self.seen is None or self.seen.received_at is None or self.record is None:
+            return None
+        since = max(self.seen.received_at, self.submitted_at)
+        return (since, self.record.started_at) if self.record.started_at > since else None
 
     def as_json(self) -> dict[str, Any]:
         """The result record with submitted_at and status added (the `--json` form)."""

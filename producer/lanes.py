@@ -127,12 +127,13 @@ def _slot_of(runs: list[tuple[Run, float]]) -> list[int]:
 
 
 def _run_end(run: Run, worker: WorkerFacts | None, now: float, next_start: float | None) -> tuple[float, str]:
-    """When a run ended (or `now` while it runs) and how; a dead worker's job ended when it went silent."""
+    """When a run ended (or `now` while it runs) and how; a dead worker's job ended when it went silent
+    (its last heartbeat, or its goodbye: a worker that left cleanly has no heartbeats any more)."""
     if run.end is not None and run.ended is not None:
         return run.ended, run.end
     worker_dead = worker is not None and not worker.alive
     if run.end == "lost" or worker_dead:
-        silent_since = worker.last_heartbeat if worker is not None else None
+        silent_since = worker.silent_since if worker is not None else None
         candidates = [t for t in (silent_since, next_start, now) if t is not None and t >= run.started]
         return min(candidates, default=run.started), "lost"
     return now, "running"

@@ -13,8 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from typing import Any
+from contextlib import contextmanager
 
 import click
 import redis
@@ -26,6 +25,7 @@ from rich.text import Text
 from producer.errors import RET_OK
 from producer.events import ClusterEvents, EventState
 from producer.lanes import LiveView, lanes
+from producer.timeline import LOST_STYLE
 from worker import app as default_app
 from worker import config
 
@@ -34,7 +34,7 @@ MAX_TASKS = 3000  # tasks the view remembers; older ones have scrolled out of an
 QUEUE_EVERY_S = 0.5  # how often the queue depth is read
 PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport keeps priorities 3, 6, 9 in lists of their own
 STYLES = {"running": "bold yellow", "succeeded": "green", "failed": "bold red", "retried": "magenta",
-          "lost": "red dim"}
+          "lost": LOST_STYLE}
 
 
 class QueueDepth:
@@ -152,13 +152,24 @@ def expected_run_s(jobs: int, slots: int, duration_s: float) -> float:
     return max(2.0, math.ceil(jobs / max(1, slots)) * duration_s * 1.15 + 0.5)
 
 
-def live_run(app: Celery, console: Console, queue: str, jobs: int, slots: int, duration_s: float,
-             enabled: bool) -> Any:
-    """The live view of a run as a context manager (transient: the report follows), or nothing."""
-    if not enabled:
-        return nullcontext()
-    return LiveCluster(app, console, (queue,), expected_run_s(jobs, slots, duration_s), scrolling=False,
-                       title="run", transient=True)
+@contextmanager
+def followed_run(app: Celery, console: Console, queue: str, jobs: int, slots: int, duration_s: float, *,
+                 live: bool, events: bool) -> Iterator[ClusterEvents | None]:
+    """A run's events followed while it runs: drawn live (transient: the report follows) when `live`,
+    else followed quietly when `events` (for the pictures, producer.seen). Yields the follower, or None."""
+    if live:
+        with LiveCluster(app, console, (queue,), expected_run_s(jobs, slots, duration_s), scrolling=False,
+                         title="run", transient=True) as view:
+            yield view.events
+    elif events:  # nothing drawn, so nothing limits the tasks remembered but the run's own size
+        follower = ClusterEvents(app, EventState(max_tasks_in_memory=max(MAX_TASKS, 2 * jobs)))
+        follower.start(wait_s=config.BROKER_TIMEOUT)  # as the live view: no early event missed
+        try:
+            yield follower
+        finally:
+            follower.stop()
+    else:
+        yield None
 
 
 @contextmanager

@@ -10,9 +10,10 @@ from typing import Any
 from producer.errors import UsageError
 from producer.figures import Summary, align
 from producer.jobs import Outcome
-from producer.timeline import slot_labels
+from producer.timeline import lost_runs, slot_labels
 
 _COLOURS = {"task1": "#1f9bb4", "task2": "#b4379b"}
+_QUEUED, _RESERVED, _LOST = "#ccc", "#e0a030", "#d33"
 
 
 def pyplot() -> Any:
@@ -44,25 +45,45 @@ def check_format(path: Path) -> None:
 
 def gantt_figure(outcomes: list[Outcome], summary: Summary) -> Any:
     """A Gantt chart: one row per worker slot, each job a bar, its queue wait thin and grey,
-    with the ideal parallel wall, the measured wall and the one-after-another time marked."""
+    with the ideal parallel wall, the measured wall and the one-after-another time marked.
+
+    When the events were followed (producer.seen), the wait ends where a worker took the job
+    (then thin amber: reserved, waiting for a free slot), and attempts lost with their worker
+    are red hatched bars on that worker's row."""
     plt = pyplot()
     outcomes, _ = align(outcomes)
     ran = [o for o in outcomes if o.record is not None]
+    lost = lost_runs(outcomes)
     origin = min(o.submitted_at for o in outcomes)
 
     def sec(moment: Any) -> float:
         return (moment - origin).total_seconds()
 
-    labels = slot_labels(ran)
+    labels = slot_labels(outcomes)
     row = {key: i for i, key in enumerate(sorted(labels))}
+    lost_row = {id(run): row[key] for _, run, key in lost}
     fig, ax = plt.subplots(figsize=(10, 1.2 + 0.45 * len(row)), dpi=110)
+    for o in outcomes:  # waits: thin, behind the bars they waited for, on the row of the attempt that followed
+        for since, until, attempt in o.queue_waits():
+            if attempt is None and o.record is None:  # taken off the queue, never finished: no row to draw it on
+                continue
+            y = lost_row[id(attempt)] if attempt is not None else row[o.record.slot_key]  # type: ignore[union-attr]
+            ax.barh(y, sec(until) - sec(since), left=sec(since), height=0.12, color=_QUEUED, zorder=0)
+        if (reserved := o.reserved) is not None:
+            ax.barh(row[o.record.slot_key], sec(reserved[1]) - sec(reserved[0]),  # type: ignore[union-attr]
+                    left=sec(reserved[0]), height=0.12, color=_RESERVED, zorder=0)
+    for o, run, key in lost:
+        start, end = sec(run.started_at), sec(run.ended_at)
+        # last heard of when it started (a task event counts as a heartbeat): still a bar one can see
+        shown = max(end - start, 0.004 * max(summary.wall_s or 1, 1e-6))
+        ax.barh(row[key], shown, left=start, height=0.6, color="white", edgecolor=_LOST, hatch="//")
+        if end - start > 0.04 * max(summary.wall_s or 1, 1e-6):
+            ax.text(start + (end - start) / 2, row[key], f"{o.job.task} lost", ha="center", va="center",
+                    color=_LOST, fontsize=8)
     for o in ran:
         r = o.record
         y = row[r.slot_key]
         start, end = sec(r.started_at), sec(r.finished_at)
-        waited = start - sec(o.submitted_at)
-        if waited > 0:  # in the queue: drawn thin, behind the bars it waited for
-            ax.barh(y, waited, left=start - waited, height=0.12, color="#ccc", zorder=0)
         if (cup_wait := r.cup_wait) is not None:  # running, but waiting for the one cup
             ax.barh(y, r.waited_for_cup_s, left=sec(cup_wait[0]), height=0.6, color="#eee", edgecolor="#bbb",
                     hatch="...", zorder=2)
@@ -80,7 +101,11 @@ def gantt_figure(outcomes: list[Outcome], summary: Summary) -> Any:
     from matplotlib.patches import Patch
 
     handles, _ = ax.get_legend_handles_labels()
-    handles.append(Patch(color="#ccc", label="waiting in the queue"))
+    handles.append(Patch(color=_QUEUED, label="waiting in the queue"))
+    if any(o.reserved for o in outcomes):
+        handles.append(Patch(color=_RESERVED, label="reserved by a worker, waiting for a free slot"))
+    if lost:
+        handles.append(Patch(facecolor="white", edgecolor=_LOST, hatch="//", label="lost with its worker"))
     if any(o.record.cup_wait for o in ran):
         handles.append(Patch(facecolor="#eee", edgecolor="#bbb", hatch="...", label="waiting for the cup"))
     ax.set_yticks(range(len(row)), [labels[key] for key in sorted(labels)], fontsize=8)

@@ -4,6 +4,7 @@ its default (an hour), so every quick recovery here is the service's doing."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -121,3 +122,25 @@ def test_a_job_run_twice_is_reported(start_workers, redis_env):
     (result,) = run.document["results"]
     assert len(result["ran_twice"]) == 2 and run.document["summary"]["duplicates"] == 1
     assert len({r["worker"] for r in result["ran_twice"]}) == 2  # the busy worker could not take it again
+
+
+def test_a_killed_workers_attempt_is_in_the_trace_as_lost_on_its_track(start_workers, redis_env, recovery_service,
+                                                                       tmp_path):
+    recovery_service()
+    workers = start_workers(2)
+    trace = tmp_path / "run.json"
+    producer = Background("--jobs", "2", "--duration", "3", "--no-timeline", "--trace", str(trace), env=redis_env)
+    busy = wait_until_busy(workers, 2)
+    (job,) = busy[workers.names[0]]
+    os.killpg(workers.procs[0].pid, signal.SIGKILL)  # worker and its pool, as `docker kill` does
+    run = producer.finish()
+    assert run.returncode == 0, run.stderr
+    events = json.loads(trace.read_text())["traceEvents"]
+    tracks = {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    (lost,) = [e for e in events if e["ph"] == "X" and e["name"].endswith("(lost)")]
+    assert lost["args"] == {"task_id": job, "worker": workers.names[0], "status": "lost"}
+    assert tracks[(lost["pid"], lost["tid"])] == workers.names[0]  # it finished nothing: a track of its own
+    again = next(e for e in events if e["ph"] == "X" and e["args"]["task_id"] == job and e is not lost)
+    # it ends at the worker's last sign of life (its task-started event, if no heartbeat came after), as in watch
+    assert lost["ts"] <= lost["ts"] + lost["dur"] <= again["ts"] and again["args"]["redelivered"] is True
+    assert lost["dur"] < 3e6

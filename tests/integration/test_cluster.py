@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -261,3 +262,20 @@ def test_a_worker_with_a_bad_setting_says_so_in_one_line():
                           text=True, timeout=60, env={**os.environ, "VISIBILITY_TIMEOUT": "abc"})
     assert proc.returncode != 0
     assert proc.stderr.strip() == "celery: error: VISIBILITY_TIMEOUT='abc': must be a whole number of at least 1"
+
+
+def test_a_trace_splits_each_wait_where_the_worker_took_the_job_off_the_queue(start_workers, redis_env, tmp_path):
+    start_workers(1)  # one process, prefetch 1: it takes the next job only when it acknowledged the last
+    path = tmp_path / "run.json"
+    run = run_producer("--jobs", "3", "--duration", "0.4", "--no-live", "--no-timeline", "--trace", str(path),
+                       env=redis_env)
+    assert run.returncode == 0, run.stderr
+    events = json.loads(path.read_text())["traceEvents"]
+    jobs = sorted((e for e in events if e["ph"] == "X"), key=lambda e: e["ts"])
+    assert len(jobs) == 3 and all("reserved_s" in e["args"] for e in jobs)  # the events were followed, off a terminal
+    received = {e["id"]: e["ts"] for e in events if e["ph"] == "e" and e["name"] == "queued"}
+    assert set(received) == {e["args"]["task_id"] for e in jobs}
+    for before, job in itertools.pairwise(jobs):  # each stayed in Redis while the one process ran the one before
+        assert received[job["args"]["task_id"]] >= before["ts"] + before["dur"] - 50_000
+        assert job["args"]["reserved_s"] < 0.2 and job["args"]["queued_s"] >= 0.3
+    assert not [e for e in events if e["ph"] == "X" and e["name"].endswith("(lost)")]

@@ -490,3 +490,28 @@ def test_a_lanes_recency_is_its_latest_end_even_when_a_clock_ahead_makes_a_runni
     workers = [worker("wk-1@h", beat=20.0), worker("wk-2@h", beat=25.0)]  # wk-2 idle, heard from at 25
     view = lanes(snap(workers, tasks), 20.0, max_lanes=1, **W128)
     assert [lane.node for lane in view.lanes] == ["wk-1@h"] and view.hidden_lanes == 1
+
+
+def test_a_job_left_unfinished_by_a_worker_that_said_goodbye_ends_at_its_goodbye_not_now():
+    c = Cluster()
+    c.heartbeat("w1@h", 0)
+    c.runs("job", "w1@h", 0.5)
+    c.heartbeat("w1@h", 1.0)
+    c.event("worker-offline", 2.0, "w1@h", pid=100, freq=2.0)  # Celery's State clears its heartbeats
+    facts = snapshot(c.state, T0 + 9).worker("w1@h")
+    assert facts.offline and facts.last_heartbeat is None and facts.offline_at == T0 + 2.0
+    assert facts.silent_since == T0 + 2.0
+    view = c.view(9.0)
+    (lane,) = view.lanes
+    assert lane.status == "offline" and lane.label.endswith("left")
+    (seg,) = lane.segments
+    assert seg.kind == "lost" and (seg.start, seg.end) == (int(0.5 / 10 * view.columns), int(2.0 / 10 * view.columns))
+
+
+def test_a_worker_back_online_after_its_goodbye_is_no_longer_offline():
+    c = Cluster()
+    c.event("worker-offline", 2.0, "w1@h", pid=100, freq=2.0)
+    c.event("worker-online", 3.0, "w1@h", pid=101, freq=2.0)
+    c.heartbeat("w1@h", 3.0, pid=101)
+    facts = snapshot(c.state, T0 + 4).worker("w1@h")
+    assert facts.alive and facts.offline_at is None and facts.silent_since == T0 + 3.0

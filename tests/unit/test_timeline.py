@@ -7,8 +7,24 @@ from rich.console import Console
 from rich.text import Text
 
 from producer.figures import align
-from producer.timeline import BAR, FAILED, LEGEND, MAX_ROWS, WAIT, Bar, Row, Timeline, layout, render, slot_labels
-from tests.unit.builders import outcome, record, waves
+from producer.jobs import LostRun, Seen
+from producer.timeline import (
+    BAR,
+    FAILED,
+    LEGEND,
+    LOST_LEGEND,
+    LOST_STYLE,
+    MAX_ROWS,
+    WAIT,
+    Bar,
+    Row,
+    Timeline,
+    layout,
+    legend,
+    render,
+    slot_labels,
+)
+from tests.unit.builders import at, outcome, record, waves
 
 
 def plain(lines: list[Text]) -> list[str]:
@@ -282,3 +298,71 @@ def test_a_sub_millisecond_run_gets_one_tick():
 def test_nothing_that_ran_has_no_span_and_no_label():
     empty = layout([outcome(None)], 80)
     assert (empty.span_s, empty.label_width, empty.hidden_rows) == (0.0, 0, 0)
+
+
+# --- what the events saw (producer.seen): lost attempts, queue waits until a worker took the job ----------------
+
+
+def killed_worker():
+    """h0 runs a, then b until it dies at 1.5 s; b runs again on h1 (taken off the queue at 1.55 s); c was
+    lost on h9, a worker that never finished anything, and never ran again."""
+    a = outcome(record(0.0, 1.0, task_id="a", hostname="h0"))
+    b = outcome(record(1.6, 2.6, task_id="b", task="task2", hostname="h1", pid=9, redelivered=True))
+    b.seen = Seen("worker@h1", at(1.55), (LostRun("worker@h0", "h0", 100, at(1.0), at(1.5)),))
+    c = outcome(None, task_id="c")
+    c.seen = Seen("worker@h9", at(0.1), (LostRun("worker@h9", "h9", 300, at(0.2), at(2.0)),))
+    return [a, b, c]
+
+
+def test_a_lost_attempt_is_a_bar_ending_in_a_cross_on_its_workers_row_as_live():
+    timeline = layout(killed_worker(), width=80)
+    assert [row.label for row in timeline.rows] == ["worker@h0 pid 8", "worker@h1 pid 9", "worker@h9"]
+    assert timeline.rows[0].bars == [Bar("task1", 0, 24), Bar("task2", 24, 36, lost=True)]
+    assert timeline.rows[1].waits == [(36, 39)]  # back in the queue when h0 went silent, not since its submit
+    assert legend(timeline) == LEGEND + LOST_LEGEND
+    assert plain(render(timeline)) == [
+        "         queued 2222" + "1" * 20 + " " * 12 + "11",
+        "worker@h0 pid 8 task1" + BAR * 19 + "task2" + BAR * 6 + FAILED,
+        "worker@h1 pid 9 " + " " * 36 + WAIT * 3 + "task2" + BAR * 19,
+        "      worker@h9 " + WAIT * 4 + "task1" + BAR * 39 + FAILED,
+        " " * 16 + "┬" + "─" * 11 + "┬" + "─" * 11 + "┬" + "─" * 11 + "┬" + "─" * 12 + "┬" + "─" * 11 + "┬──",
+        " " * 16 + "0s" + " " * 10 + "0.5s" + " " * 8 + "1s" + " " * 10 + "1.5s" + " " * 9 + "2s" + " " * 9 + "2.5s",
+    ]
+    styles = [{str(span.style) for span in line.spans} for line in render(timeline)[1:4]]
+    assert LOST_STYLE in styles[0] and LOST_STYLE in styles[2] and LOST_STYLE not in styles[1]
+
+
+def test_without_events_a_redelivered_job_is_drawn_as_before():
+    a, b, c = killed_worker()
+    b.seen = c.seen = None
+    timeline = layout([a, b, c], width=80)
+    assert [row.label for row in timeline.rows] == ["worker@h0 pid 8", "worker@h1 pid 9"]
+    assert timeline.rows[1].waits == [(0, timeline.rows[1].bars[0].start)] and legend(timeline) == LEGEND
+    assert not any(bar.lost for row in timeline.rows for bar in row.bars)
+
+
+def test_a_lost_attempt_on_a_worker_of_several_slots_gets_a_row_of_its_own():
+    a = outcome(record(0.0, 1.0, task_id="a", pid=7))
+    b = outcome(record(0.0, 1.0, task_id="b", pid=8))
+    c = outcome(record(1.5, 2.0, task_id="c", pid=7))
+    c.seen = Seen("worker@h1", at(1.4), (LostRun("worker@h1", "h1", 1, at(0.5), at(1.0)),
+                                          LostRun("worker@h1", "h1", 2, at(1.0), at(1.2))))
+    assert list(slot_labels([a, b, c]).values()) == ["worker@h1 pid 7", "worker@h1 pid 8", "worker@h1 pid 1",
+                                                      "worker@h1 pid 2"]
+    timeline = layout([a, b, c], width=80)
+    assert [row.label for row in timeline.rows] == ["worker@h1 pid 1", "worker@h1 pid 2", "worker@h1 pid 7",
+                                                    "worker@h1 pid 8"]
+    assert [bar.lost for row in timeline.rows for bar in row.bars] == [True, True, False, False, False]
+
+
+@pytest.mark.parametrize("bar, cells", [
+    (Bar("task1", 0, 8, lost=True), "task1━━✗"),
+    (Bar("task1", 0, 7, lost=True), "task1━✗"),
+    (Bar("task1", 0, 6, lost=True), "1━━━━✗"),
+    (Bar("task1", 0, 5, lost=True), "1━━━✗"),
+    (Bar("task1", 0, 3, lost=True), "1━✗"),
+    (Bar("task1", 0, 2, lost=True), "━✗"),
+    (Bar("task1", 0, 1, lost=True), FAILED),
+])
+def test_a_lost_bar_keeps_its_cross_and_shows_its_task_as_far_as_it_fits(bar, cells):
+    assert one_bar(bar) == cells

@@ -9,6 +9,7 @@ import pytest
 from producer.figures import summarize
 from producer.trace import PRODUCER_PID, build_trace, write_trace
 from tests.unit.builders import outcome, record, waves
+from tests.unit.test_timeline import killed_worker
 
 PRODUCER_EVENTS = [
     {"ph": "M", "name": "process_name", "pid": 0, "args": {"name": "producer"}},
@@ -104,3 +105,43 @@ def test_trace_file_is_the_same_json(tmp_path):
     path = tmp_path / "run.json"
     write_trace(path, out, summarize(out, wall_s=2.02))
     assert json.loads(path.read_text()) == json.loads(json.dumps(build_trace(out, summarize(out, wall_s=2.02))))
+
+
+# --- what the events saw (producer.seen) --------------------------------------------------------------------
+
+
+def test_a_lost_attempt_is_a_slice_on_its_workers_track_and_waits_are_queued_then_reserved():
+    a, b, c = killed_worker()
+    trace = build_trace([a, b, c])
+    threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in of(trace, "M") if e["name"] == "thread_name"}
+    assert threads == {(0, 0): "submit / receive", (1, 1): "worker@h0 pid 8", (2, 2): "worker@h1 pid 9",
+                       (3, 3): "worker@h9"}
+    names = {e["pid"]: e["args"]["name"] for e in of(trace, "M") if e["name"] == "process_name"}
+    assert names == {0: "producer", 1: "h0", 2: "h1", 3: "h9"}
+    lost = [e for e in of(trace, "X") if e["name"].endswith("(lost)")]
+    assert lost == [
+        {"ph": "X", "name": "task2 (lost)", "cat": "sleep", "pid": 1, "tid": 1, "ts": 1e6, "dur": 0.5e6,
+         "args": {"task_id": "b", "worker": "worker@h0", "status": "lost"}},
+        {"ph": "X", "name": "task1 (lost)", "cat": "sleep", "pid": 3, "tid": 3, "ts": 0.2e6, "dur": 1.8e6,
+         "args": {"task_id": "c", "worker": "worker@h9", "status": "lost"}},
+    ]
+    redelivered = next(e for e in of(trace, "X") if e["args"]["task_id"] == "b" and "lost" not in e["name"])
+    assert redelivered["args"]["queued_s"] == pytest.approx(1.6) and redelivered["args"]["reserved_s"] == 0.05
+    waits = [(e["ph"], e["name"], e["id"], e["pid"], e["ts"]) for e in of(trace, "b") + of(trace, "e")]
+    assert sorted(waits) == sorted([
+        ("b", "queued", "b", 0, 0.0), ("e", "queued", "b", 0, 1e6),  # until its first attempt
+        ("b", "queued", "b", 0, 1.5e6), ("e", "queued", "b", 0, 1.55e6),  # back in the queue until h1 took it
+        ("b", "reserved", "b", 2, 1.55e6), ("e", "reserved", "b", 2, 1.6e6),  # on h1, until it started
+        ("b", "queued", "c", 0, 0.0), ("e", "queued", "c", 0, 0.2e6),
+    ])
+    assert all(e["cat"] == "wait" for e in of(trace, "b") + of(trace, "e"))
+
+
+def test_without_events_the_trace_is_what_it_always_was():
+    a, b, c = killed_worker()
+    b.seen = c.seen = None
+    trace = build_trace([a, b, c])
+    assert not of(trace, "b") and not of(trace, "e")
+    assert [e["name"] for e in of(trace, "X")] == ["task1", "task2"]
+    assert all("reserved_s" not in e["args"] for e in of(trace, "X"))
+    assert {e["args"]["name"] for e in of(trace, "M") if e["name"] == "process_name"} == {"producer", "h0", "h1"}

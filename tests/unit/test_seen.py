@@ -1,0 +1,127 @@
+"""What the events saw, merged into the outcomes: receptions and lost attempts, on the producer's clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from producer.events import Holder, Run, Snapshot, TaskFacts, WorkerFacts
+from producer.jobs import LostRun, Seen
+from producer.seen import with_events
+from tests.unit.builders import T0, at, outcome, record
+
+E0 = T0.timestamp()  # event timestamps are seconds since the epoch: E0 + seconds after the first submit
+
+
+def worker(name: str, beat: float | None = 9.0, alive: bool = True, offline_at: float | None = None) -> WorkerFacts:
+    return WorkerFacts(name, name.partition("@")[2], 100, alive, offline_at is not None,
+                       None if beat is None else E0 + beat, None, 0, 0, None if offline_at is None else E0 + offline_at)
+
+
+def task(task_id: str, *runs: Run, received: tuple[str, float] | None = None) -> TaskFacts:
+    holder = None if received is None else Holder(received[0], 100, E0 + received[1])
+    last = runs[-1] if runs else None
+    return TaskFacts(task_id, "task1", "STARTED", last and last.node, last and last.pid, None, None,
+                     last and last.started, None, None, 0, runs, holder)
+
+
+def run(node: str, start: float, end: str | None = None, ended: float | None = None) -> Run:
+    return Run(node, 100, E0 + start, None if ended is None else E0 + ended, end)
+
+
+def snap(workers, tasks, now: float = 10.0) -> Snapshot:
+    return Snapshot(E0 + now, tuple(workers), tuple(tasks), 0)
+
+
+def test_a_reception_moves_onto_the_producers_clock_with_its_hosts_offset():
+    # h1's clock is ~13 s ahead: its record and its task-received event alike
+    ahead = outcome(record(13.01, 14.01, task_id="a"), submitted=0.0, received=1.012)
+    (merged,) = with_events([ahead], snap([worker("worker@h1")], [
+        task("a", run("worker@h1", 13.01, "succeeded", 14.01), received=("worker@h1", 13.005))]))
+    offset = 14.01 - 1.012  # figures.clock_offsets: the least the clock must be ahead
+    assert merged.seen == Seen("worker@h1", at(13.005 - offset), ())
+    assert merged.seen.received_at.tzinfo is not None
+    assert merged.record == ahead.record and merged.submitted_at == ahead.submitted_at  # the record stays as it was
+
+
+def test_a_job_the_events_missed_is_left_alone():
+    alone = outcome(record(0.1, 1.1, task_id="a"))
+    assert with_events([alone], snap([], [task("other")])) == [alone]
+    assert with_events([alone], snap([], []))[0].seen is None
+
+
+def test_an_attempt_lost_with_its_worker_ends_at_its_last_heartbeat_and_is_kept_with_its_worker():
+    # started on h0 at 0.5, h0 went silent at 1.5 (heartbeats: the producer's clock), ran again on h1 at 6
+    again = outcome(record(6.0, 7.0, task_id="j", hostname="h1", attempt=1, redelivered=True), submitted=0.0)
+    (merged,) = with_events([again], snap(
+        [worker("worker@h0", beat=1.5, alive=False), worker("worker@h1")],
+        [task("j", run("worker@h0", 0.5, "lost"), run("worker@h1", 6.0, "succeeded", 7.0),
+              received=("worker@h1", 5.9))]))
+    assert merged.seen == Seen("worker@h1", at(5.9), (LostRun("worker@h0", "h0", 100, at(0.5), at(1.5)),))
+
+
+def test_a_lost_attempt_whose_worker_lives_on_ends_where_the_next_one_starts():
+    again = outcome(record(6.0, 7.0, task_id="j", hostname="h1"), submitted=0.0)
+    (merged,) = with_events([again], snap(
+        [worker("worker@h0", beat=9.5), worker("worker@h1")],
+        [task("j", run("worker@h0", 0.5, "lost"), run("worker@h1", 6.0), received=("worker@h1", 5.9))]))
+    assert merged.seen.lost == (LostRun("worker@h0", "h0", 100, at(0.5), at(6.0)),)
+
+
+def test_the_next_attempts_start_is_moved_by_its_own_hosts_offset():
+    # h1 is 3 s ahead: its start at 9.0 is 6.0 on the producer's clock; h0 has no record, so no offset
+    again = outcome(record(9.0, 10.0, task_id="j", hostname="h1"), submitted=0.0, received=7.0)
+    (merged,) = with_events([again], snap(
+        [worker("worker@h0", beat=9.5), worker("worker@h1")],
+        [task("j", run("worker@h0", 0.5, "lost"), run("worker@h1", 9.0), received=("worker@h1", 8.9))]))
+    (lost,) = merged.seen.lost
+    assert lost.ended_at == at(6.0) and merged.seen.received_at == at(5.9)
+
+
+def test_a_job_without_result_whose_worker_died_under_it_was_lost_until_it_went_silent():
+    stuck = outcome(None, task_id="j", submitted=0.0)
+    (merged,) = with_events([stuck], snap([worker("worker@h0", beat=2.0, alive=False)],
+                                          [task("j", run("worker@h0", 0.5), received=("worker@h0", 0.4))]))
+    assert merged.seen.lost == (LostRun("worker@h0", "h0", 100, at(0.5), at(2.0)),)
+
+
+def test_a_job_left_unfinished_by_a_worker_that_said_goodbye_ends_at_its_goodbye():
+    stuck = outcome(None, task_id="j", submitted=0.0)
+    (merged,) = with_events([stuck], snap([worker("worker@h0", beat=None, alive=False, offline_at=3.0)],
+                                          [task("j", run("worker@h0", 0.5), received=("worker@h0", 0.4))]))
+    assert merged.seen.lost == (LostRun("worker@h0", "h0", 100, at(0.5), at(3.0)),)
+
+
+@pytest.mark.parametrize("alive, finished", [(True, False), (False, True)])
+def test_an_unfinished_last_attempt_is_not_lost_while_its_worker_lives_or_when_its_result_came(alive, finished):
+    # a job still running (the run timed out), or one whose task-succeeded event came after its result
+    rec = record(0.5, 1.5, task_id="j", hostname="h0") if finished else None
+    (merged,) = with_events([outcome(rec, task_id="j")], snap(
+        [worker("worker@h0", beat=1.0, alive=alive)], [task("j", run("worker@h0", 0.5), received=("worker@h0", 0.4))]))
+    assert merged.seen.lost == ()
+
+
+def test_a_lost_attempt_never_ends_before_it_started():
+    # its worker's last heartbeat (the producer's clock) came before its start (the worker's, ahead)
+    stuck = outcome(None, task_id="j")
+    (merged,) = with_events([stuck], snap([worker("worker@h0", beat=1.0, alive=False)],
+                                          [task("j", run("worker@h0", 5.0))], now=20.0))
+    assert merged.seen == Seen(None, None, (LostRun("worker@h0", "h0", 100, at(5.0), at(20.0)),))
+
+
+def test_queue_waits_without_events_are_submit_to_start_as_before():
+    o = outcome(record(0.5, 1.5), submitted=0.1)
+    assert o.queue_waits() == [(at(0.1), at(0.5), None)] and o.reserved is None
+    assert outcome(None).queue_waits() == []
+    assert outcome(record(0.0, 1.0), submitted=0.2).queue_waits() == []  # a clock that disagrees: no wait
+
+
+def test_queue_waits_seen_end_at_the_reception_and_skip_the_lost_attempts():
+    lost = LostRun("worker@h0", "h0", 100, at(0.5), at(1.5))
+    o = outcome(record(3.0, 4.0), submitted=0.1)
+    o.seen = Seen("worker@h1", at(2.0), (lost,))
+    assert o.queue_waits() == [(at(0.1), at(0.5), lost), (at(1.5), at(2.0), None)]
+    assert o.reserved == (at(2.0), at(3.0))
+    o.seen = Seen("worker@h1", at(0.05), ())  # received before it was submitted, as far as the clocks tell
+    assert o.queue_waits() == [] and o.reserved == (at(0.1), at(3.0))
+    o.seen = Seen(None, None, ())  # seen, but its reception was not: the record's start ends the wait
+    assert o.queue_waits() == [(at(0.1), at(3.0), None)] and o.reserved is None
