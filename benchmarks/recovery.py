@@ -27,8 +27,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from benchmarks.clusters import ComposeCluster
 from producer.local import LocalCluster, make_app
+from worker import runs
 
 JOB_S = 10.0  # longer than the service's detection, so the job is surely still running when its worker dies
 
@@ -76,7 +79,19 @@ def one_docker_kill(cluster: ComposeCluster, timeout_s: float) -> float:
         app.close()
 
 
-def measure_compose(reps: int, service: bool, visibility_timeout: int) -> dict[str, Any]:
+def runs_of_long_job(cluster: Any, seconds: float) -> int:
+    """How many times one job of `seconds` on a live, heartbeating worker ran (its `runs:<id>` list)."""
+    app = cluster.app()
+    try:
+        result = app.send_task("task1", kwargs={"duration": seconds}, queue="jobs")
+        result.get(timeout=seconds + 60)
+        client = redis.Redis.from_url(cluster.result_backend)
+        return len(runs.read_runs(client, [result.id])[result.id])
+    finally:
+        app.close()
+
+
+def measure_compose(reps: int, service: bool, visibility_timeout: int, long_job_s: float = 0) -> dict[str, Any]:
     cluster = ComposeCluster()
     cluster.env["VISIBILITY_TIMEOUT"] = str(visibility_timeout)
     try:
@@ -84,10 +99,12 @@ def measure_compose(reps: int, service: bool, visibility_timeout: int) -> dict[s
         if not service:
             cluster.compose("stop", "recovery")
         times = [one_docker_kill(cluster, visibility_timeout + 60 + JOB_S) for _ in range(reps)]
+        long_runs = runs_of_long_job(cluster, long_job_s) if long_job_s else None
     finally:
         cluster.stop()
     return {"where": "compose", "service": service, "visibility_timeout_s": visibility_timeout,
-            "kill_to_start_s": times, "median_s": statistics.median(times)}
+            "kill_to_start_s": times, "median_s": statistics.median(times),
+            **({"long_job_s": long_job_s, "long_job_runs": long_runs} if long_job_s else {})}
 
 
 def measure(reps: int, service: bool, visibility_timeout: int) -> dict[str, Any]:
@@ -118,19 +135,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-backstop", action="store_true")
     parser.add_argument("--compose", action="store_true",
                         help="Kill worker containers of a compose project of its own (docker kill).")
+    parser.add_argument("--long-job", type=float, default=0, metavar="SECONDS",
+                        help="With --compose: then one job this long on a live worker; how many times it ran.")
     parser.add_argument("--json", type=Path, help="Write the figures to this file.")
     args = parser.parse_args(argv)
     from worker import config
 
-    run = measure_compose if args.compose else measure
-    rows = [run(args.reps, True, config.VISIBILITY_TIMEOUT)]
-    if not args.skip_backstop:
-        rows.append(run(args.reps, False, args.backstop_timeout))
+    if args.compose:
+        rows = [measure_compose(args.reps, True, config.VISIBILITY_TIMEOUT, args.long_job)]
+        if not args.skip_backstop:
+            rows.append(measure_compose(args.reps, False, args.backstop_timeout))
+    else:
+        rows = [measure(args.reps, True, config.VISIBILITY_TIMEOUT)]
+        if not args.skip_backstop:
+            rows.append(measure(args.reps, False, args.backstop_timeout))
     for row in rows:
         how = "recovery service" if row["service"] else "backstop only"
         each = ", ".join(f"{t:.1f}" for t in row["kill_to_start_s"])
         print(f"{row['where']:<8} {how:<17} visibility timeout {row['visibility_timeout_s']:>5} s: "
               f"kill -> start elsewhere median {row['median_s']:.1f} s ({each})")
+        if "long_job_runs" in row:
+            print(f"{row['where']:<8} a {row['long_job_s']:.0f} s job on a live worker ran "
+                  f"{row['long_job_runs']} time(s)")
     if args.json:
         args.json.write_text(json.dumps({"recovery": rows}, indent=2))
     return 0

@@ -40,3 +40,24 @@ def test_quick_compose_benchmark_runs_and_cleans_up(tmp_path):
     assert figures["cold start s, 1 workers"]["median"] > 0
     assert "idle CPU % core, 2 workers" in figures and "engine CPU % core, 2 workers" in figures
     assert bench_leftovers() == before
+
+
+def test_recovery_benchmark_kills_a_container_and_its_job_comes_back(tmp_path):
+    """`python -m benchmarks.recovery --compose`, once: a `docker kill`ed worker's job starts in the
+    other container, a job longer than the recovery service's silence ran once, nothing is left."""
+    reason = docker_ready()
+    if reason:
+        skip_unless_required(f"the recovery benchmark needs an engine: {reason}")
+    before = bench_leftovers()
+    out = tmp_path / "recovery.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.recovery", "--compose", "--reps", "1", "--skip-backstop",
+                           "--long-job", "12", "--json", str(out)], cwd=ROOT, env=os.environ, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [row] = json.loads(out.read_text())["recovery"]
+    assert row["where"] == "compose" and row["service"] is True
+    [seconds] = row["kill_to_start_s"]
+    assert 0 < seconds < 15  # the service's silence is 6 s; the README has the median of 5
+    assert row["long_job_runs"] == 1  # 12 s: twice the silence, on a worker that kept heartbeating
+    assert "kill -> start elsewhere" in proc.stdout
+    assert bench_leftovers() == before
