@@ -46,3 +46,23 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server):  # r
     for pattern in ("celery -A worker worker -n bench", "celery -A benchmarks.bare_app worker"):
         leftovers = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
         assert leftovers.stdout == ""
+
+
+def test_worker_profile_puts_the_samples_of_both_processes_in_categories(tmp_path, redis_server):
+    """`python -m benchmarks.profile_worker` under py-spy: both processes sampled, the job's own
+    categories found in them, nothing left running."""
+    raw = tmp_path / "worker.raw"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.profile_worker", "--jobs", "300", "--raw", str(raw)],
+                          cwd=ROOT, env=os.environ, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("300 no-op jobs on one worker:")
+    rows = {line[14:]: float(line[6:12].rstrip("%")) for line in lines[1:]}
+    assert rows["task events: task-received, -started, -succeeded (a PUBLISH each)"] > 0
+    assert rows["storing the result (Celery: read, SETEX, PUBLISH)"] > 0
+    for process in ("main", "pool"):
+        shares = [float(line[6:12].rstrip("%")) for line in lines[1:] if line.startswith(process)]
+        assert sum(shares) == pytest.approx(100, abs=0.5)  # each process's shares add up
+    assert raw.stat().st_size > 0
+    leftovers = subprocess.run(["pgrep", "-f", "celery -A worker worker -n profile"], capture_output=True, text=True)
+    assert leftovers.stdout == ""

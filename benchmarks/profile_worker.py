@@ -1,0 +1,124 @@
+"""Where a worker's time goes per job: `python -m benchmarks.profile_worker [--jobs N]`.
+
+Starts a local cluster of one worker (the project's settings, the recovery service beside
+it), warms it up, then runs `--jobs` no-op jobs through it while py-spy samples the worker's
+main process and its pool process (`py-spy record --subprocesses -f raw`; `pip install
+py-spy`). Each sampled stack is put in the first category whose pattern it matches (pure,
+`categorize`), and the shares are printed per process. py-spy leaves out idle threads, so a
+share is of the active time: CPU, and short waits on Redis replies that it does not count as
+idle. Stops everything it started, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from producer.jobs import plan
+from producer.local import LocalCluster, make_app
+from producer.submit import run_batch
+
+#: (process, label, pattern): a stack goes to the first of its process whose pattern it contains.
+POOL_MARK = "Worker.workloop"  # billiard's loop in a pool process: every pool stack runs under it
+CATEGORIES = (
+    ("pool", "the job's run list, runs:<id> (duplicates, deaths)", r"record_start|record_finish"),
+    ("pool", "storing the result (Celery: read, SETEX, PUBLISH)", r"mark_as_done|store_result"),
+    ("pool", "the result back to the main process (pipe)", r"_SimpleQueue\.put"),
+    ("pool", "the job from the main process (pipe)", r"_make_protected_receive|_recv"),
+    ("pool", "the job itself (arguments, record, log line, sleep)", r"run_job"),
+    ("pool", "Celery's trace around it", r"trace_task"),
+    ("main", "task events: task-received, -started, -succeeded (a PUBLISH each)", r"_flush_events|EventDispatcher"),
+    ("main", "taking the job off the queue (BRPOP reply, delivery)", r"_brpop_read|Transport\._deliver|on_readable"),
+    ("main", "handing it to the pool process (pipe)", r"_write_job|schedule_writes|send_offset"),
+    ("main", "acknowledging it (kombu's unacked bookkeeping)", r"QoS\.append|QoS\.ack|basic_ack|Message\.ack"),
+    ("main", "waiting in epoll", r"_epoll\.poll|\bpoll\b"),
+)
+OTHER = "other"
+
+
+def parse_raw(lines: Iterable[str]) -> list[tuple[str, int]]:
+    """py-spy's raw (collapsed) format: `frame;frame;... count` per line, into (stack, count)."""
+    samples = []
+    for line in lines:
+        stack, _, count = line.rstrip().rpartition(" ")
+        if stack and count.isdigit():
+            samples.append((stack, int(count)))
+    return samples
+
+
+def categorize(samples: Iterable[tuple[str, int]]) -> dict[str, Counter[str]]:
+    """Samples per category, per process ("pool" or "main"); unmatched ones count as OTHER."""
+    found: dict[str, Counter[str]] = {"main": Counter(), "pool": Counter()}
+    for stack, count in samples:
+        process = "pool" if POOL_MARK in stack else "main"
+        # the pool process was forked from the main one: its stack starts with the main's frames
+        own = stack[stack.index(POOL_MARK):] if process == "pool" else stack
+        label = next((label for where, label, pattern in CATEGORIES if where == process and re.search(pattern, own)),
+                     OTHER)
+        found[process][label] += count
+    return found
+
+
+def shares(found: dict[str, Counter[str]]) -> list[tuple[str, str, float]]:
+    """(process, label, share of that process's samples), categories in CATEGORIES' order, OTHER last."""
+    rows = []
+    for process in ("main", "pool"):
+        total = sum(found[process].values())
+        labels = [label for where, label, _ in CATEGORIES if where == process] + [OTHER]
+        rows += [(process, label, found[process][label] / total) for label in labels if total]
+    return rows
+
+
+def profile(jobs: int, rate_hz: int, out: Path) -> float:
+    """Run `jobs` no-op jobs on one local worker under py-spy; returns jobs/s. The samples go to `out`."""
+    spy_binary = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy_binary).exists():
+        raise SystemExit("profile_worker: py-spy not found (pip install py-spy)")
+    directory = Path(tempfile.mkdtemp(prefix="cpd-profile-"))
+    cluster = LocalCluster.start(directory, 1, prefix="profile", appendonly=False)
+    app = make_app(cluster.broker_url, cluster.result_backend)
+    try:
+        run_batch(app, plan(50, 0.0), timeout_s=60)  # warm: connections, imports, the pool process
+        spy = subprocess.Popen([spy_binary, "record", "--pid", str(cluster.workers[0].pid), "--subprocesses",
+                                "--rate", str(rate_hz), "--format", "raw", "--output", str(out), "--nonblocking"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            time.sleep(1.0)  # py-spy attaches
+            batch = run_batch(app, plan(jobs, 0.0), timeout_s=60 + jobs)
+        finally:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            spy.wait(60)
+        return jobs / batch.wall_s
+    finally:
+        app.close()
+        cluster.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1500)
+    parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument("--raw", type=Path, default=Path("worker-profile.raw"), help="where py-spy's samples go")
+    args = parser.parse_args(argv)
+    rate = profile(args.jobs, args.rate, args.raw)
+    found = categorize(parse_raw(args.raw.read_text().splitlines()))
+    samples = {process: sum(counter.values()) for process, counter in found.items()}
+    print(f"{args.jobs} no-op jobs on one worker: {rate:.0f} jobs/s; samples: main {samples['main']}, "
+          f"pool {samples['pool']} ({args.rate}/s)")
+    for process, label, share in shares(found):
+        print(f"{process:<5} {share:6.1%}  {label}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
