@@ -28,7 +28,7 @@ from producer.local import LocalCluster, make_app
 from producer.submit import run_batch
 
 #: (process, label, pattern): a stack goes to the first of its process whose pattern it contains.
-POOL_MARK = "Worker.workloop"  # billiard's loop in a pool process: every pool stack runs under it
+POOL_MARK = "ForkPoolWorker"  # in the process title of a prefork pool process (setproctitle)
 CATEGORIES = (
     ("pool", "the job's run list, runs:<id> (duplicates, deaths)", r"record_start|record_finish"),
     ("pool", "storing the result (Celery: read, SETEX, PUBLISH)", r"mark_as_done|store_result"),
@@ -56,12 +56,18 @@ def parse_raw(lines: Iterable[str]) -> list[tuple[str, int]]:
 
 
 def categorize(samples: Iterable[tuple[str, int]]) -> dict[str, Counter[str]]:
-    """Samples per category, per process ("pool" or "main"); unmatched ones count as OTHER."""
+    """Samples per category, per process ("pool" or "main"); unmatched ones count as OTHER.
+
+    py-spy starts each stack with the process it was taken in (`process 12:"[celeryd: ...
+    ForkPoolWorker-1]"`; a pool process's stack first names its parent), then that process's
+    own frames: the patterns are matched against those frames only.
+    """
     found: dict[str, Counter[str]] = {"main": Counter(), "pool": Counter()}
     for stack, count in samples:
-        process = "pool" if POOL_MARK in stack else "main"
-        # the pool process was forked from the main one: its stack starts with the main's frames
-        own = stack[stack.index(POOL_MARK):] if process == "pool" else stack
+        frames = stack.split(";")
+        headers = [f for f in frames if f.startswith("process ")]
+        process = "pool" if any(POOL_MARK in h for h in headers) else "main"
+        own = ";".join(f for f in frames if not f.startswith("process "))
         label = next((label for where, label, pattern in CATEGORIES if where == process and re.search(pattern, own)),
                      OTHER)
         found[process][label] += count
@@ -78,11 +84,32 @@ def shares(found: dict[str, Counter[str]]) -> list[tuple[str, str, float]]:
     return rows
 
 
+def sampling(spy: subprocess.Popen[str], within_s: float = 30) -> None:
+    """Wait until py-spy says it samples (its first line), or fail with what it said instead."""
+    assert spy.stderr is not None
+    deadline = time.monotonic() + within_s
+    said: list[str] = []
+    while time.monotonic() < deadline:
+        line = spy.stderr.readline()
+        if line.startswith("py-spy> Sampling"):
+            return
+        if not line and spy.poll() is not None:
+            break
+        said.append(line.strip())
+    spy.kill()
+    raise ProfileError(f"py-spy did not start sampling: {' '.join(filter(None, said))[-300:] or 'no output'} "
+                       "(attaching needs root or ptrace permission)")
+
+
+class ProfileError(RuntimeError):
+    """py-spy is missing or cannot attach."""
+
+
 def profile(jobs: int, rate_hz: int, out: Path) -> float:
     """Run `jobs` no-op jobs on one local worker under py-spy; returns jobs/s. The samples go to `out`."""
     spy_binary = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy_binary).exists():
-        raise SystemExit("profile_worker: py-spy not found (pip install py-spy)")
+        raise ProfileError("py-spy not found (pip install py-spy)")
     directory = Path(tempfile.mkdtemp(prefix="cpd-profile-"))
     cluster = LocalCluster.start(directory, 1, prefix="profile", appendonly=False)
     app = make_app(cluster.broker_url, cluster.result_backend)
@@ -90,13 +117,15 @@ def profile(jobs: int, rate_hz: int, out: Path) -> float:
         run_batch(app, plan(50, 0.0), timeout_s=60)  # warm: connections, imports, the pool process
         spy = subprocess.Popen([spy_binary, "record", "--pid", str(cluster.workers[0].pid), "--subprocesses",
                                 "--rate", str(rate_hz), "--format", "raw", "--output", str(out), "--nonblocking"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            time.sleep(1.0)  # py-spy attaches
+            sampling(spy)
             batch = run_batch(app, plan(jobs, 0.0), timeout_s=60 + jobs)
         finally:
             spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
             spy.wait(60)
+        if spy.returncode not in (0, -signal.SIGINT) or not out.exists():
+            raise ProfileError(f"py-spy exited with {spy.returncode} and wrote no samples")
         return jobs / batch.wall_s
     finally:
         app.close()
@@ -110,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--raw", type=Path, default=Path("worker-profile.raw"), help="where py-spy's samples go")
     args = parser.parse_args(argv)
-    rate = profile(args.jobs, args.rate, args.raw)
+    try:
+        rate = profile(args.jobs, args.rate, args.raw)
+    except ProfileError as exc:
+        print(f"profile_worker: {exc}", file=sys.stderr)
+        return 1
     found = categorize(parse_raw(args.raw.read_text().splitlines()))
     samples = {process: sum(counter.values()) for process, counter in found.items()}
     print(f"{args.jobs} no-op jobs on one worker: {rate:.0f} jobs/s; samples: main {samples['main']}, "

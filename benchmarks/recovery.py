@@ -4,7 +4,8 @@
 the process group of the worker that runs it (as `docker kill` does) and measures, on one
 clock, from the kill to the job's `started_at` on the other worker; `--reps` times each,
 median reported. `--compose` does the same to a compose project of its own: `docker kill`
-of the busy worker's container, the recovery service as compose runs it. First with the
+of the busy worker's container, the recovery service as compose runs it (`--long-job S`:
+then one job of S seconds on a live worker, and how many times it started). First with the
 recovery service (worker/recovery.py), then without it (compose: `stop recovery`), where
 only kombu's visibility timeout brings the job back (the backstop; measured with
 `--backstop-timeout`, 30 s by default as before issue 11, since the default hour is not
@@ -27,11 +28,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import redis
+from celery import Celery
 
 from benchmarks.clusters import ComposeCluster
+from benchmarks.measures import QUEUE
 from producer.local import LocalCluster, make_app
 from worker import runs
+from worker.records import JobRecord
 
 JOB_S = 10.0  # longer than the service's detection, so the job is surely still running when its worker dies
 
@@ -53,7 +56,7 @@ def one_kill(cluster: LocalCluster, timeout_s: float) -> float:
         app.close()
 
 
-def busy_worker(app: Any, task_id: str, within_s: float = 30) -> str:
+def busy_worker(app: Celery, task_id: str, within_s: float = 30) -> str:
     """The node name of the worker running `task_id`, asked with remote control."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
@@ -68,43 +71,50 @@ def one_docker_kill(cluster: ComposeCluster, timeout_s: float) -> float:
     """Seconds from `docker kill` of the busy worker container to its job's start in another."""
     app = cluster.app()
     try:
-        result = app.send_task("task1", kwargs={"duration": JOB_S}, queue="jobs")
+        result = app.send_task("task1", kwargs={"duration": JOB_S}, queue=QUEUE)
         container = busy_worker(app, result.id).partition("@")[2]  # worker@<container id>
+        killed_at = time.time()  # as the fault test: before the CLI's own latency
         subprocess.run(["docker", "kill", container], check=True, capture_output=True, timeout=30)
-        killed_at = time.time()
-        record = result.get(timeout=timeout_s)
-        cluster.scale(cluster.workers)  # a killed container stays down (a manual stop): back to two
-        return datetime.fromisoformat(record["started_at"]).timestamp() - killed_at
+        record = JobRecord.from_json(result.get(timeout=timeout_s))
+        if record.hostname == container or not record.redelivered:
+            raise RuntimeError(f"the job ended in {record.hostname} (redelivered: {record.redelivered}), "
+                               f"not after the kill of {container}")
+        # a killed container stays down (Docker's manual stop): back to two workers, and only
+        # workers (a plain `up` would start a stopped recovery service too)
+        cluster.compose("up", "-d", "--wait", "--no-deps", "--scale", f"worker={cluster.workers}", "worker")
+        return record.started_at.timestamp() - killed_at
     finally:
         app.close()
 
 
-def runs_of_long_job(cluster: Any, seconds: float) -> int:
-    """How many times one job of `seconds` on a live, heartbeating worker ran (its `runs:<id>` list)."""
+def long_job_runs(cluster: ComposeCluster, seconds: float) -> dict[str, Any]:
+    """One job of `seconds` on a live, heartbeating worker: how many times it started (its
+    `runs:<id>` list, worker.runs) and whether it was handed out again."""
     app = cluster.app()
     try:
-        result = app.send_task("task1", kwargs={"duration": seconds}, queue="jobs")
-        result.get(timeout=seconds + 60)
-        client = redis.Redis.from_url(cluster.result_backend)
-        return len(runs.read_runs(client, [result.id])[result.id])
+        result = app.send_task("task1", kwargs={"duration": seconds}, queue=QUEUE)
+        record = JobRecord.from_json(result.get(timeout=seconds + 60))
+        started = runs.read_runs(app.backend.client, [result.id])[result.id]
+        return {"long_job_s": seconds, "long_job_runs": len(started), "long_job_redelivered": record.redelivered}
     finally:
         app.close()
 
 
 def measure_compose(reps: int, service: bool, visibility_timeout: int, long_job_s: float = 0) -> dict[str, Any]:
+    """`measure` on a compose project of its own: `docker kill` of the busy worker's container;
+    without the service, `compose stop recovery`. With `long_job_s`, one long job after the kills."""
     cluster = ComposeCluster()
-    cluster.env["VISIBILITY_TIMEOUT"] = str(visibility_timeout)
+    cluster.env["VISIBILITY_TIMEOUT"] = str(visibility_timeout)  # compose passes it to every app container
     try:
         cluster.start(2)
         if not service:
             cluster.compose("stop", "recovery")
         times = [one_docker_kill(cluster, visibility_timeout + 60 + JOB_S) for _ in range(reps)]
-        long_runs = runs_of_long_job(cluster, long_job_s) if long_job_s else None
+        long_job = long_job_runs(cluster, long_job_s) if long_job_s else {}
     finally:
         cluster.stop()
     return {"where": "compose", "service": service, "visibility_timeout_s": visibility_timeout,
-            "kill_to_start_s": times, "median_s": statistics.median(times),
-            **({"long_job_s": long_job_s, "long_job_runs": long_runs} if long_job_s else {})}
+            "kill_to_start_s": times, "median_s": statistics.median(times), **long_job}
 
 
 def measure(reps: int, service: bool, visibility_timeout: int) -> dict[str, Any]:
@@ -139,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="With --compose: then one job this long on a live worker; how many times it ran.")
     parser.add_argument("--json", type=Path, help="Write the figures to this file.")
     args = parser.parse_args(argv)
+    if args.long_job and not args.compose:
+        parser.error("--long-job needs --compose")
     from worker import config
 
     if args.compose:
@@ -155,8 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['where']:<8} {how:<17} visibility timeout {row['visibility_timeout_s']:>5} s: "
               f"kill -> start elsewhere median {row['median_s']:.1f} s ({each})")
         if "long_job_runs" in row:
-            print(f"{row['where']:<8} a {row['long_job_s']:.0f} s job on a live worker ran "
-                  f"{row['long_job_runs']} time(s)")
+            again = ", handed out again" if row["long_job_redelivered"] else ", never handed out again"
+            print(f"{row['where']:<8} a {row['long_job_s']:.0f} s job on a live worker started "
+                  f"{row['long_job_runs']} time(s){again}")
     if args.json:
         args.json.write_text(json.dumps({"recovery": rows}, indent=2))
     return 0

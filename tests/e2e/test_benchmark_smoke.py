@@ -12,7 +12,7 @@ import pytest
 
 from tests.compose_cluster import docker_ready
 from tests.conftest import skip_unless_required
-from tests.helpers import ROOT
+from tests.helpers import RECOVERY_BOUND_S, ROOT
 
 pytestmark = pytest.mark.docker
 
@@ -57,7 +57,9 @@ def test_recovery_benchmark_kills_a_container_and_its_job_comes_back(tmp_path):
     [row] = json.loads(out.read_text())["recovery"]
     assert row["where"] == "compose" and row["service"] is True
     [seconds] = row["kill_to_start_s"]
-    assert 0 < seconds < 15  # the service's silence is 6 s; the README has the median of 5
-    assert row["long_job_runs"] == 1  # 12 s: twice the silence, on a worker that kept heartbeating
+    # the benchmark itself fails unless the job ended in the other container, marked redelivered
+    assert 0 < seconds < RECOVERY_BOUND_S
+    # 12 s: twice the service's silence, on a worker that kept heartbeating: started once, never handed on
+    assert row["long_job_runs"] == 1 and row["long_job_redelivered"] is False
     assert "kill -> start elsewhere" in proc.stdout
     assert bench_leftovers() == before

@@ -12,7 +12,7 @@ import pytest
 
 from tests.compose_cluster import compose_project
 from tests.conftest import wait_for
-from tests.helpers import ROOT, Run
+from tests.helpers import RECOVERY_BOUND_S, ROOT, Run
 
 pytestmark = [pytest.mark.faults, pytest.mark.docker]
 
@@ -79,9 +79,10 @@ def test_forty_jobs_survive_a_killed_worker_and_a_redis_restart(cluster):
 def test_two_killed_workers_jobs_start_elsewhere_within_seconds(cluster):
     cluster("up", "-d", "--wait", "--scale", f"worker={WORKERS}", timeout_s=300)
     before = running_jobs(cluster)
-    producer = BackgroundProducer(cluster, "--jobs", "12", "--duration", "3", "--json")
-    wait_for_jobs_running(cluster, before + WORKERS - 1)
-    time.sleep(0.5)
+    # as the issue tries it: --jobs 12 (of 1 s) on 4 workers; jobs this short leave no queue
+    # for a job put back to wait in, so the bound measures the recovery alone
+    producer = BackgroundProducer(cluster, "--jobs", "12", "--json")
+    wait_for_jobs_running(cluster, before + WORKERS - 1)  # every worker has a job (1 s each, ms apart)
     victims = cluster("ps", "-q", "worker").stdout.split()[:2]
     killed_at = datetime.now(UTC)
     try:
@@ -96,8 +97,7 @@ def test_two_killed_workers_jobs_start_elsewhere_within_seconds(cluster):
     assert len(redelivered) >= 2  # the two killed containers' jobs
     for r in redelivered:
         assert r["hostname"] not in {v[:12] for v in victims}
-        # the issue's bound: within 10 s of the kill (median measured: README, Recovery)
-        assert (datetime.fromisoformat(r["started_at"]) - killed_at).total_seconds() < 10
+        assert (datetime.fromisoformat(r["started_at"]) - killed_at).total_seconds() < RECOVERY_BOUND_S
     logs = cluster("logs", "--no-color", "recovery", timeout_s=30).stdout
     assert "back in the queue" in logs
 

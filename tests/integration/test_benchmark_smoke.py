@@ -43,7 +43,8 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server):  # r
     assert set(sample["cpu_ms_per_job"]) == {"producer", "worker", "redis", "flower"}
     assert figures["memory MiB flower"]["n"] == 1  # Flower runs, as in compose
     # nothing left running: no worker of the benchmark's in the process table
-    for pattern in ("celery -A worker worker -n bench", "celery -A benchmarks.bare_app worker"):
+    # (setproctitle: a worker's command line reads "[celeryd: <node>:MainProcess] ...")
+    for pattern in ("celeryd: bench-", "celeryd: bare-"):
         leftovers = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
         assert leftovers.stdout == ""
 
@@ -64,5 +65,5 @@ def test_worker_profile_puts_the_samples_of_both_processes_in_categories(tmp_pat
         shares = [float(line[6:12].rstrip("%")) for line in lines[1:] if line.startswith(process)]
         assert sum(shares) == pytest.approx(100, abs=0.5)  # each process's shares add up
     assert raw.stat().st_size > 0
-    leftovers = subprocess.run(["pgrep", "-f", "celery -A worker worker -n profile"], capture_output=True, text=True)
+    leftovers = subprocess.run(["pgrep", "-f", "celeryd: profile-"], capture_output=True, text=True)
     assert leftovers.stdout == ""
