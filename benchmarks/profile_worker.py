@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -84,21 +83,19 @@ def shares(found: dict[str, Counter[str]]) -> list[tuple[str, str, float]]:
     return rows
 
 
-def sampling(spy: subprocess.Popen[str], within_s: float = 30) -> None:
-    """Wait until py-spy says it samples (its first line), or fail with what it said instead."""
-    assert spy.stderr is not None
-    deadline = time.monotonic() + within_s
-    said: list[str] = []
-    while time.monotonic() < deadline:
-        line = spy.stderr.readline()
-        if line.startswith("py-spy> Sampling"):
-            return
-        if not line and spy.poll() is not None:
-            break
-        said.append(line.strip())
-    spy.kill()
-    raise ProfileError(f"py-spy did not start sampling: {' '.join(filter(None, said))[-300:] or 'no output'} "
-                       "(attaching needs root or ptrace permission)")
+def sampling(spy: subprocess.Popen[str], grace_s: float = 1.0) -> None:
+    """Fail with py-spy's own words if it exits within `grace_s` (it cannot read the process).
+
+    Off a terminal py-spy says nothing while it samples, so still running after the grace
+    is the only sign it attached; its samples come to its output file when it stops.
+    """
+    try:
+        spy.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        return
+    said = spy.stderr.read().strip() if spy.stderr is not None else ""
+    raise ProfileError(f"py-spy could not sample the worker: {said[-300:] or f'exit {spy.returncode}'} "
+                       "(reading another process needs root or ptrace permission)")
 
 
 class ProfileError(RuntimeError):
