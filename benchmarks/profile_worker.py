@@ -15,6 +15,7 @@ import argparse
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,9 @@ CATEGORIES = (
     ("main", "taking the job off the queue (BRPOP reply, delivery)", r"_brpop_read|Transport\._deliver|on_readable"),
     ("main", "handing it to the pool process (pipe)", r"_write_job|schedule_writes|send_offset"),
     ("main", "acknowledging it (kombu's unacked bookkeeping)", r"QoS\.append|QoS\.ack|basic_ack|Message\.ack"),
+    ("main", "the job's result from the pool process (pipe)", r"on_result_readable|ResultHandler"),
+    ("main", "a new redis-py client object per command (kombu's Redis channel)", r"Redis\.__init__"),
+    ("main", "the event loop itself: poll set-up, timers", r"on_poll_start|fire_timers|_pop_ready"),
     ("main", "waiting in epoll", r"_epoll\.poll|\bpoll\b"),
 )
 OTHER = "other"
@@ -133,18 +137,22 @@ def profile(jobs: int, rate_hz: int, out: Path) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_worker", description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1500)
+    parser.add_argument("--repeat", type=int, default=3, help="runs, each on a fresh cluster; their samples add up")
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
-    parser.add_argument("--raw", type=Path, default=Path("worker-profile.raw"), help="where py-spy's samples go")
+    parser.add_argument("--raw", type=Path, default=Path("worker-profile.raw"),
+                        help="where py-spy's samples go (run i of several: FILE.i)")
     args = parser.parse_args(argv)
+    files = [args.raw] if args.repeat == 1 else [args.raw.with_name(f"{args.raw.name}.{i + 1}")
+                                                 for i in range(args.repeat)]
     try:
-        rate = profile(args.jobs, args.rate, args.raw)
+        rates = [profile(args.jobs, args.rate, raw) for raw in files]
     except ProfileError as exc:
         print(f"profile_worker: {exc}", file=sys.stderr)
         return 1
-    found = categorize(parse_raw(args.raw.read_text().splitlines()))
+    found = categorize(sample for raw in files for sample in parse_raw(raw.read_text().splitlines()))
     samples = {process: sum(counter.values()) for process, counter in found.items()}
-    print(f"{args.jobs} no-op jobs on one worker: {rate:.0f} jobs/s; samples: main {samples['main']}, "
-          f"pool {samples['pool']} ({args.rate}/s)")
+    print(f"{args.jobs} no-op jobs on one worker, {len(files)} run(s): {statistics.median(rates):.0f} jobs/s "
+          f"(median); samples: main {samples['main']}, pool {samples['pool']} ({args.rate}/s)")
     for process, label, share in shares(found):
         print(f"{process:<5} {share:6.1%}  {label}")
     return 0

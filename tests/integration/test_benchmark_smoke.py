@@ -53,11 +53,12 @@ def test_worker_profile_puts_the_samples_of_both_processes_in_categories(tmp_pat
     """`python -m benchmarks.profile_worker` under py-spy: both processes sampled, the job's own
     categories found in them, nothing left running."""
     raw = tmp_path / "worker.raw"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.profile_worker", "--jobs", "300", "--raw", str(raw)],
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.profile_worker", "--jobs", "300", "--repeat", "1",
+                           "--raw", str(raw)],
                           cwd=ROOT, env=os.environ, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.splitlines()
-    assert lines[0].startswith("300 no-op jobs on one worker:")
+    assert lines[0].startswith("300 no-op jobs on one worker, 1 run(s):")
     rows = {line[14:]: float(line[6:12].rstrip("%")) for line in lines[1:]}
     assert rows["task events: task-received, -started, -succeeded (a PUBLISH each)"] > 0
     assert rows["storing the result (Celery: read, SETEX, PUBLISH)"] > 0
