@@ -111,6 +111,7 @@ def profile(jobs: int, rate_hz: int, out: Path) -> float:
     spy_binary = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy_binary).exists():
         raise ProfileError("py-spy not found (pip install py-spy)")
+    out.parent.mkdir(parents=True, exist_ok=True)
     directory = Path(tempfile.mkdtemp(prefix="cpd-profile-"))
     cluster = LocalCluster.start(directory, 1, prefix="profile", appendonly=False)
     app = make_app(cluster.broker_url, cluster.result_backend)
