@@ -24,7 +24,7 @@ from rich.live import Live
 from rich.text import Text
 
 from producer.errors import RET_OK
-from producer.events import ClusterEvents, EventState
+from producer.events import ClusterEvents, EventState, Snapshot
 from producer.lanes import LiveView, lanes
 from worker import app as default_app
 from worker import config
@@ -121,8 +121,11 @@ class LiveCluster:
         self.title = title
         self.live = Live(get_renderable=self.frame, console=console, refresh_per_second=REFRESH_PER_S,
                          transient=transient, redirect_stdout=False, redirect_stderr=False)
+        self.drawn: Snapshot | None = None  # the last frame's facts: `benchmarks.view` reads its event count
+
 
     def frame(self) -> Group:
+        """One frame as of now: snapshot, lanes, queue depth; sized to the console (any file, no terminal needed)."""
         now = time.time()
         if self.scrolling:
             window, start, title = self.window_s, None, f"{self.title} last {self.window_s:g} s"
@@ -133,6 +136,7 @@ class LiveCluster:
             window, title = max(self.window_s, elapsed * 1.25), f"{self.title} {elapsed:.1f} s"
         width, height = self.console.size
         view = lanes(snap, now, window, width - 1, start=start, max_lanes=max(1, height - 5))
+        self.drawn = snap
         return draw(view, header(view, self.depth.read(), self.events.connected, self.events.error, title))
 
     def __enter__(self) -> LiveCluster:
