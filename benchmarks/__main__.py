@@ -187,9 +187,13 @@ def figures(raw: dict[str, Any]) -> dict[str, Any]:
             for stat in ("p50", "p99", "max"):
                 out[view_key(k, f"lag {stat} ms, {clock} → drawn")] = describe([r[f"lag_{clock}_ms"][stat]
                                                                                  for r in runs])
+        out[view_key(k, "event delivery p99 ms, sent → received")] = describe([r["delivery_ms"]["p99"]
+                                                                                  for r in runs])
         out[view_key(k, "CPU % of a core")] = describe([100 * r["cpu_core_share"] for r in runs])
         out[view_key(k, "frame p50 ms")] = describe([r["frame_ms"]["p50"] for r in runs])
         out[view_key(k, "frame p99 ms")] = describe([r["frame_ms"]["p99"] for r in runs])
+        out[view_key(k, "frame CPU p50 ms")] = describe([r["frame_cpu_ms"]["p50"] for r in runs])
+        out[view_key(k, "frame CPU p99 ms")] = describe([r["frame_cpu_ms"]["p99"] for r in runs])
         out[view_key(k, "frames/s")] = describe([r["frames_per_s"] for r in runs])
         out[view_key(k, "events/s")] = describe([r["events_per_s"] for r in runs])
         out[view_key(k, "jobs/s")] = describe([r["jobs_per_s"] for r in runs])

@@ -8,7 +8,9 @@ and records:
 - for every event, in arrival order, when it arrived (`local_received`, the receiver's clock)
   and when it was sent (its `timestamp`, the sender's clock: the same clock on one host);
 - for every frame, how many events its snapshot held (Celery's State counts them in arrival
-  order), when its drawing ended, and how long the frame took (snapshot, layout, drawing).
+  order), when its drawing ended, how long the frame took (snapshot, layout, drawing) and
+  how much CPU its thread used meanwhile (the rest of that time it waited: for a core, or
+  for the GIL while the events thread decoded).
 
 An event is drawn by the first frame whose snapshot held it; its lag is the time from its
 arrival (or from its sending) to the end of that frame (`first_drawn`, pure). A process of
@@ -81,17 +83,20 @@ def view_figures(record: dict[str, Any], start: float, end: float) -> dict[str, 
     (they may arrive after its last result, i.e. after `end`); rates count [start, end].
     """
     received, sent, frames = record["received"], record["sent"], record["frames"]
-    drawn = first_drawn(len(received), [(held, ended) for held, ended, _ in frames])
+    drawn = first_drawn(len(received), [(held, ended) for held, ended, *_ in frames])
     load = [i for i, at in enumerate(received) if at >= start]
     by_arrival = [d - received[i] for i in load if (d := drawn[i]) is not None]
-    by_sender = [d - sent[i] for i in load if (d := drawn[i]) is not None and sent[i] is not None
-                 and math.isfinite(sent[i])]
-    during = [took for _, ended, took in frames if start <= ended <= end]
+    stamped = [i for i in load if sent[i] is not None and math.isfinite(sent[i])]
+    by_sender = [d - sent[i] for i in stamped if (d := drawn[i]) is not None]
+    during = [(took, cpu) for _, ended, took, cpu in frames if start <= ended <= end]
     span = max(end - start, 1e-9)
     return {
         "lag_received_ms": spread_ms(by_arrival),
         "lag_sent_ms": spread_ms(by_sender),
-        "frame_ms": spread_ms(during),
+        # sent -> received: an events thread that falls behind shows here (the socket holds what it has not read)
+        "delivery_ms": spread_ms([received[i] - sent[i] for i in stamped]),
+        "frame_ms": spread_ms([took for took, _ in during]),
+        "frame_cpu_ms": spread_ms([cpu for _, cpu in during]),
         "frames_per_s": len(during) / span,
         "events_per_s": sum(start <= at <= end for at in received) / span,
         "events": len(load),
@@ -118,7 +123,7 @@ def run_view(max_seconds: float) -> dict[str, Any]:
     view = LiveCluster(app, console, (QUEUE,), WINDOW_S, scrolling=True, title="watch")
     received: list[float] = []
     sent: list[float | None] = []
-    frames: list[tuple[int, float, float]] = []  # (events held, drawing ended at, seconds it took)
+    frames: list[tuple[int, float, float, float]] = []  # (events held, drawing ended at, seconds, CPU seconds)
 
     def on_event(event: dict[str, Any]) -> None:
         received.append(event.get("local_received") or time.time())
@@ -127,10 +132,10 @@ def run_view(max_seconds: float) -> dict[str, Any]:
     refresh = view.live.refresh
 
     def timed_refresh() -> None:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         refresh()
         if view.drawn is not None:
-            frames.append((view.drawn.events, time.time(), time.perf_counter() - started))
+            frames.append((view.drawn.events, time.time(), time.perf_counter() - started, time.thread_time() - cpu))
 
     view.events.on_event = on_event
     view.live.refresh = timed_refresh  # type: ignore[method-assign]  (Live's refresh thread calls it on the instance)

@@ -29,19 +29,23 @@ def test_figures_count_the_load_only():
         # a heartbeat before the load (left out of lags), three task events, one after the stop (undrawn)
         "received": [99.0, 100.1, 100.2, 100.9, 101.6],
         "sent": [98.9, 100.0, 100.15, 100.8, 101.5],
-        "frames": [[1, 99.5, 0.002], [3, 100.5, 0.004], [4, 101.0, 0.010], [4, 101.5, 0.006]],
+        # (events held, drawing ended at, seconds, CPU seconds)
+        "frames": [[1, 99.5, 0.002, 0.001], [3, 100.5, 0.004, 0.002], [4, 101.0, 0.010, 0.004],
+                   [4, 101.5, 0.006, 0.003]],
     }
     figures = view_figures(record, start=100.0, end=101.0)
     assert figures["lag_received_ms"] == pytest.approx({"p50": 300.0, "p99": 398.0, "max": 400.0})
     assert figures["lag_sent_ms"] == pytest.approx({"p50": 350.0, "p99": 497.0, "max": 500.0})
+    assert figures["delivery_ms"] == pytest.approx({"p50": 100.0, "p99": 100.0, "max": 100.0})  # undrawn too
     assert figures["frame_ms"] == pytest.approx({"p50": 7.0, "p99": 9.94, "max": 10.0})  # frames ended in the load
+    assert figures["frame_cpu_ms"] == pytest.approx({"p50": 3.0, "p99": 3.98, "max": 4.0})
     assert figures["frames_per_s"] == pytest.approx(2.0)
     assert figures["events_per_s"] == pytest.approx(3.0)
     assert figures["events"] == 4 and figures["undrawn"] == 1
 
 
 def test_events_without_a_sender_timestamp_count_for_arrival_lag_only():
-    record = {"received": [1.0, 1.1], "sent": [None, 1.05], "frames": [[2, 1.2, 0.001]]}
+    record = {"received": [1.0, 1.1], "sent": [None, 1.05], "frames": [[2, 1.2, 0.001, 0.001]]}
     figures = view_figures(record, start=0.5, end=1.5)
     assert figures["lag_received_ms"]["max"] == pytest.approx(200.0)
     assert figures["lag_sent_ms"] == pytest.approx({"p50": 150.0, "p99": 150.0, "max": 150.0})
