@@ -29,6 +29,7 @@ from benchmarks.clusters import BareCluster, ComposeCluster, LocalCluster
 from benchmarks.measures import QUEUE, batch, cold_start, idle_cpu, round_trips, throughput, view_under_load
 from benchmarks.stats import cell, describe, percentile
 from producer.cluster import consuming, online_workers
+from producer.errors import Interrupted
 from producer.scaling import restore
 
 err = Console(stderr=True)
@@ -289,8 +290,8 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
             clusters = [project, *([BareCluster(project)] if bare else [])]
         try:
             raw = measure(clusters, sizes, repeat, parts or PARTS)
-        except KeyboardInterrupt:
-            err.print(f"[{group}] interrupted: removing what the benchmark started")
+        except (KeyboardInterrupt, Interrupted):  # Interrupted: Ctrl-C during a batch, its jobs withdrawn
+            err.print(f"[{group}] interrupted: removing what the benchmark started", markup=False)
             stop(clusters)
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001  (one line, then clean up)
