@@ -83,6 +83,7 @@ def view_figures(record: dict[str, Any], start: float, end: float) -> dict[str, 
     (they may arrive after its last result, i.e. after `end`); rates count [start, end].
     """
     received, sent, frames = record["received"], record["sent"], record["frames"]
+    types = record.get("types") or ["?"] * len(received)
     drawn = first_drawn(len(received), [(held, ended) for held, ended, *_ in frames])
     load = [i for i, at in enumerate(received) if at >= start]
     by_arrival = [d - received[i] for i in load if (d := drawn[i]) is not None]
@@ -95,6 +96,8 @@ def view_figures(record: dict[str, Any], start: float, end: float) -> dict[str, 
         "lag_sent_ms": spread_ms(by_sender),
         # sent -> received: an events thread that falls behind shows here (the socket holds what it has not read)
         "delivery_ms": spread_ms([received[i] - sent[i] for i in stamped]),
+        "delivery_ms_by_type": {kind: spread_ms([received[i] - sent[i] for i in stamped if types[i] == kind])
+                                for kind in sorted({types[i] for i in stamped})},
         "frame_ms": spread_ms([took for took, _ in during]),
         "frame_cpu_ms": spread_ms([cpu for _, cpu in during]),
         "frames_per_s": len(during) / span,
@@ -123,11 +126,13 @@ def run_view(max_seconds: float) -> dict[str, Any]:
     view = LiveCluster(app, console, (QUEUE,), WINDOW_S, scrolling=True, title="watch")
     received: list[float] = []
     sent: list[float | None] = []
+    types: list[str] = []
     frames: list[tuple[int, float, float, float]] = []  # (events held, drawing ended at, seconds, CPU seconds)
 
     def on_event(event: dict[str, Any]) -> None:
         received.append(event.get("local_received") or time.time())
         sent.append(event.get("timestamp"))
+        types.append(event.get("type", "?"))
 
     refresh = view.live.refresh
 
@@ -152,7 +157,7 @@ def run_view(max_seconds: float) -> dict[str, Any]:
     finally:
         screen.close()
         app.close()
-    return {"received": received, "sent": sent, "frames": frames, "events_at_stop": asked}
+    return {"received": received, "sent": sent, "types": types, "frames": frames, "events_at_stop": asked}
 
 
 # --- the parent's handle on the child ------------------------------------------------------

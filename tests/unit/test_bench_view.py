@@ -29,6 +29,7 @@ def test_figures_count_the_load_only():
         # a heartbeat before the load (left out of lags), three task events, one after the stop (undrawn)
         "received": [99.0, 100.1, 100.2, 100.9, 101.6],
         "sent": [98.9, 100.0, 100.15, 100.8, 101.5],
+        "types": ["worker-heartbeat", "task-sent", "task-received", "task-sent", "task-succeeded"],
         # (events held, drawing ended at, seconds, CPU seconds)
         "frames": [[1, 99.5, 0.002, 0.001], [3, 100.5, 0.004, 0.002], [4, 101.0, 0.010, 0.004],
                    [4, 101.5, 0.006, 0.003]],
@@ -37,6 +38,8 @@ def test_figures_count_the_load_only():
     assert figures["lag_received_ms"] == pytest.approx({"p50": 300.0, "p99": 398.0, "max": 400.0})
     assert figures["lag_sent_ms"] == pytest.approx({"p50": 350.0, "p99": 497.0, "max": 500.0})
     assert figures["delivery_ms"] == pytest.approx({"p50": 100.0, "p99": 100.0, "max": 100.0})  # undrawn too
+    assert figures["delivery_ms_by_type"]["task-sent"] == pytest.approx({"p50": 100.0, "p99": 100.0, "max": 100.0})
+    assert set(figures["delivery_ms_by_type"]) == {"task-sent", "task-received", "task-succeeded"}
     assert figures["frame_ms"] == pytest.approx({"p50": 7.0, "p99": 9.94, "max": 10.0})  # frames ended in the load
     assert figures["frame_cpu_ms"] == pytest.approx({"p50": 3.0, "p99": 3.98, "max": 4.0})
     assert figures["frames_per_s"] == pytest.approx(2.0)
