@@ -287,7 +287,9 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
             clusters: list[Any] = [ComposeCluster()]
         else:
             project = LocalCluster()
-            clusters = [project, *([BareCluster(project)] if bare else [])]
+            # bare Celery runs the load and idle parts only (see measure): not started for the others
+            bare_too = bare and bool({"load", "idle"} & set(parts or PARTS))
+            clusters = [project, *([BareCluster(project)] if bare_too else [])]
         try:
             raw = measure(clusters, sizes, repeat, parts or PARTS)
         except (KeyboardInterrupt, Interrupted):  # Interrupted: Ctrl-C during a batch, its jobs withdrawn
