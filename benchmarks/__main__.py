@@ -277,7 +277,7 @@ def _interrupt(*_: Any) -> None:
               help="Run bare Celery (its defaults) beside the local cluster, interleaved: the local / bare ratios.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures and samples as JSON.")
 def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bool, out: Path | None) -> None:
-    """Measure the cluster against the ideal: efficiency, latency, throughput, start-up, memory."""
+    """Measure the cluster against the ideal: efficiency, latency, throughput, start-up, memory, the live view."""
     sizes = QUICK if quick else FULL
     signal.signal(signal.SIGTERM, _interrupt)
     results: dict[str, dict[str, Any]] = {}
