@@ -26,9 +26,10 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.clusters import BareCluster, ComposeCluster, LocalCluster
-from benchmarks.measures import QUEUE, batch, cold_start, idle_cpu, round_trips, throughput
+from benchmarks.measures import QUEUE, batch, cold_start, idle_cpu, round_trips, throughput, view_under_load
 from benchmarks.stats import cell, describe, percentile
 from producer.cluster import consuming, online_workers
+from producer.errors import Interrupted
 from producer.scaling import restore
 
 err = Console(stderr=True)
@@ -47,21 +48,26 @@ class Sizes:
     scaling: tuple[int, ...]
     scaling_sleep: tuple[int, float]
     scaling_cpu: tuple[int, float]
+    view_jobs: int  # no-op jobs at full rate while the live view draws (issue #12)
+    view_workers: int
     max_workers: int = field(init=False)
 
     def __post_init__(self) -> None:
-        most = max([w for *_, w in self.efficiency] + list(self.throughput_workers) + list(self.scaling))
+        most = max([w for *_, w in self.efficiency] + list(self.throughput_workers) + list(self.scaling)
+                   + [self.view_workers])
         object.__setattr__(self, "max_workers", most)
 
 
 FULL = Sizes(efficiency=((8, 1.0, 4), (64, 0.25, 8), (256, 0.1, 32)), round_trips=300, throughput_jobs=2000,
              throughput_workers=(2, 4), cold_starts=(1, 4, 16), idle_seconds=60, scaling=(1, 2, 4, 8, 16, 32),
-             scaling_sleep=(64, 0.25), scaling_cpu=(32, 0.1))
+             scaling_sleep=(64, 0.25), scaling_cpu=(32, 0.1), view_jobs=2000, view_workers=32)
 QUICK = Sizes(efficiency=((4, 0.2, 2),), round_trips=10, throughput_jobs=40, throughput_workers=(1, 2),
-              cold_starts=(1,), idle_seconds=2, scaling=(1, 2), scaling_sleep=(4, 0.1), scaling_cpu=(2, 0.05))
+              cold_starts=(1,), idle_seconds=2, scaling=(1, 2), scaling_sleep=(4, 0.1), scaling_cpu=(2, 0.05),
+              view_jobs=200, view_workers=2)
 
 
-PARTS = ("load", "idle", "cold")  # jobs (efficiency, throughput, latency, scaling); idle cost; cold start
+#: jobs (efficiency, throughput, latency, scaling); idle cost; cold start; the live view under load
+PARTS = ("load", "idle", "cold", "view")
 
 
 def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
@@ -69,7 +75,8 @@ def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ..
 
     Each case runs on every cluster in turn, the order reversed every other repetition, so
     a slow spell of the machine falls on both. Bare Celery (`BareCluster`) runs the load
-    and idle parts only: its start-up is not the project's to improve.
+    and idle parts only: its start-up is not the project's to improve, and it sends no
+    events for a view to draw.
     """
     def step(cluster: Any, text: str) -> None:
         err.print(f"[{cluster.name}] {text}", style="dim", highlight=False, markup=False)
@@ -84,7 +91,8 @@ def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ..
         apps[cluster.name] = app = cluster.app()
         names[cluster.name] = sorted(w.name for w in consuming(online_workers(app), QUEUE))
         step(cluster, f"{len(names[cluster.name])} workers up in {time.monotonic() - started:.1f} s")
-        raw[cluster.name] = {"efficiency": {}, "throughput": {}, "scaling": {}, "round_trip_s": [], "cold_start_s": {}}
+        raw[cluster.name] = {"efficiency": {}, "throughput": {}, "scaling": {}, "round_trip_s": [], "cold_start_s": {},
+                             "view": {}}
 
     def each(rep: int) -> list[Any]:
         return clusters if rep % 2 else list(reversed(clusters))
@@ -111,6 +119,14 @@ def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ..
                     step(c, f"scaling: {jobs} x {duration:g} s {kind} on {k} workers ({rep}/{repeat})")
                     sample = batch(apps[c.name], names[c.name], k, jobs, duration, kind)
                     raw[c.name]["scaling"].setdefault(f"{kind}/{k}", []).append(sample)
+    for rep in range(1, repeat + 1 if "view" in parts else 1):
+        for c in each(rep):
+            if c.name == "bare":
+                continue
+            k = sizes.view_workers
+            step(c, f"live view: {sizes.view_jobs} no-op jobs on {k} workers ({rep}/{repeat})")
+            sample = view_under_load(apps[c.name], names[c.name], k, sizes.view_jobs, c)
+            raw[c.name]["view"].setdefault(str(k), []).append(sample)
     for c in clusters:
         restore(apps[c.name], QUEUE, names[c.name])
     if "idle" in parts:
@@ -167,7 +183,27 @@ def figures(raw: dict[str, Any]) -> dict[str, Any]:
         out[f"engine CPU % core, {idle['workers']} workers"] = round(100 * idle["engine_core_share"], 2)
     for n, times in raw["cold_start_s"].items():
         out[f"cold start s, {n} workers"] = describe(times)
+    for k, runs in raw.get("view", {}).items():
+        for clock in ("received", "sent"):
+            for stat in ("p50", "p99", "max"):
+                out[view_key(k, f"lag {stat} ms, {clock} → drawn")] = describe([r[f"lag_{clock}_ms"][stat]
+                                                                                 for r in runs])
+        out[view_key(k, "event delivery p99 ms, sent → received")] = describe([r["delivery_ms"]["p99"]
+                                                                                  for r in runs])
+        out[view_key(k, "CPU % of a core")] = describe([100 * r["cpu_core_share"] for r in runs])
+        out[view_key(k, "frame p50 ms")] = describe([r["frame_ms"]["p50"] for r in runs])
+        out[view_key(k, "frame p99 ms")] = describe([r["frame_ms"]["p99"] for r in runs])
+        out[view_key(k, "frame CPU p50 ms")] = describe([r["frame_cpu_ms"]["p50"] for r in runs])
+        out[view_key(k, "frame CPU p99 ms")] = describe([r["frame_cpu_ms"]["p99"] for r in runs])
+        out[view_key(k, "frames/s")] = describe([r["frames_per_s"] for r in runs])
+        out[view_key(k, "events/s")] = describe([r["events_per_s"] for r in runs])
+        out[view_key(k, "jobs/s")] = describe([r["jobs_per_s"] for r in runs])
     return out
+
+
+def view_key(workers: int | str, figure: str) -> str:
+    """A live-view figure's name: `view on 32: lag max ms, sent → drawn`."""
+    return f"view on {workers}: {figure}"
 
 
 GOALS = {
@@ -175,6 +211,10 @@ GOALS = {
     "submitted/s 256x0.1s/32": ">= 2500", "round trip p50 ms": "<= 1.2x bare",
     "throughput jobs/s on 2": ">= 1.0x bare", "throughput jobs/s on 4": ">= 1.0x bare",
     "cold start s, 4 workers": "<= 10", "memory MiB worker": "<= 60",
+    # issue #12: the view keeps up with the cluster's full rate (the quick run's sizes get the same goals)
+    **{view_key(k, f"lag {stat} ms, {clock} → drawn"): "<= 1000" for k in (FULL.view_workers, QUICK.view_workers)
+       for stat in ("p99", "max") for clock in ("received", "sent")},
+    **{view_key(k, "CPU % of a core"): "<= 10" for k in (FULL.view_workers, QUICK.view_workers)},
 }
 
 #: The ratio columns: (numerator, denominator), shown when both ran.
@@ -230,13 +270,14 @@ def _interrupt(*_: Any) -> None:
 @click.option("--compose", "target", flag_value="compose", default=True, help="The compose cluster (default).")
 @click.option("--quick", is_flag=True, help="Tiny sizes: checks that everything runs (a minute or two).")
 @click.option("--only", "parts", type=click.Choice(PARTS), multiple=True,
-              help="Measure only this part (repeatable): load, idle (memory, CPU), cold (start-up).")
+              help="Measure only this part (repeatable): load, idle (memory, CPU), cold (start-up), "
+                   "view (the live view under load).")
 @click.option("--repeat", type=click.IntRange(1, 20), default=3, show_default=True)
 @click.option("--bare/--no-bare", default=True, show_default=True,
               help="Run bare Celery (its defaults) beside the local cluster, interleaved: the local / bare ratios.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures and samples as JSON.")
 def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bool, out: Path | None) -> None:
-    """Measure the cluster against the ideal: efficiency, latency, throughput, start-up, memory."""
+    """Measure the cluster against the ideal: efficiency, latency, throughput, start-up, memory, the live view."""
     sizes = QUICK if quick else FULL
     signal.signal(signal.SIGTERM, _interrupt)
     results: dict[str, dict[str, Any]] = {}
@@ -246,11 +287,13 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
             clusters: list[Any] = [ComposeCluster()]
         else:
             project = LocalCluster()
-            clusters = [project, *([BareCluster(project)] if bare else [])]
+            # bare Celery runs the load and idle parts only (see measure): not started for the others
+            bare_too = bare and bool({"load", "idle"} & set(parts or PARTS))
+            clusters = [project, *([BareCluster(project)] if bare_too else [])]
         try:
             raw = measure(clusters, sizes, repeat, parts or PARTS)
-        except KeyboardInterrupt:
-            err.print(f"[{group}] interrupted: removing what the benchmark started")
+        except (KeyboardInterrupt, Interrupted):  # Interrupted: Ctrl-C during a batch, its jobs withdrawn
+            err.print(f"[{group}] interrupted: removing what the benchmark started", markup=False)
             stop(clusters)
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001  (one line, then clean up)

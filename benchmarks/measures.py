@@ -16,6 +16,7 @@ from typing import Any
 from celery import Celery
 
 from benchmarks.clusters import command_calls, proc_cpu_ns
+from benchmarks.view import ViewProcess, view_figures
 from producer.figures import summarize
 from producer.jobs import plan
 from producer.local import wait_for_workers
@@ -101,3 +102,20 @@ def idle_cpu(cluster: Any, seconds: float) -> dict[str, float]:
         "seconds": elapsed,
         "workers": cluster.workers,
     }
+
+
+def view_under_load(app: Celery, names: list[str], k: int, jobs: int, cluster: Any) -> dict[str, Any]:
+    """The live view (`watch`'s code, in a process of its own) while `k` workers run `jobs` no-op jobs at full rate.
+
+    The view starts once the `k` workers are chosen, so it sees the load alone; its CPU and
+    the rates count from the first submit to the last result; lags count every event of the load.
+    """
+    timeout_s = 60 + 0.1 * jobs  # no-op jobs: 2,000 ran at 110-330 jobs/s here
+    with only(app, QUEUE, names, names[:k]), \
+            ViewProcess(cluster.broker_url, cluster.result_backend, max_seconds=timeout_s + 60) as view:
+        cpu0, start, started = proc_cpu_ns(view.pid), time.time(), time.monotonic()
+        result = run_batch(app, plan(jobs, 0.0, "sleep", QUEUE), timeout_s=timeout_s)
+        cpu1, end, elapsed = proc_cpu_ns(view.pid), time.time(), time.monotonic() - started
+        record = view.finish()
+    return {**view_figures(record, start, end), "cpu_core_share": (cpu1 - cpu0) / 1e9 / elapsed,
+            "jobs_per_s": jobs / result.wall_s, "failed": len(result.failed), "seconds": elapsed}

@@ -4,6 +4,7 @@
 rich's `Live` asks for a frame: a snapshot of the events, laid out by `producer.lanes.lanes`
 (pure), the queue depth read from Redis (LLEN), drawn here. Nothing else runs in between, so
 the view costs one snapshot and one LLEN per frame.
+`python -m benchmarks --only view` measures it under load (README, Performance).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rich.live import Live
 from rich.text import Text
 
 from producer.errors import RET_OK
-from producer.events import ClusterEvents, EventState
+from producer.events import ClusterEvents, EventState, Snapshot
 from producer.lanes import LiveView, lanes
 from producer.timeline import LOST_STYLE
 from worker import app as default_app
@@ -121,8 +122,11 @@ class LiveCluster:
         self.title = title
         self.live = Live(get_renderable=self.frame, console=console, refresh_per_second=REFRESH_PER_S,
                          transient=transient, redirect_stdout=False, redirect_stderr=False)
+        self.drawn: Snapshot | None = None  # the last frame's facts: `benchmarks.view` reads its event count
+
 
     def frame(self) -> Group:
+        """One frame as of now: snapshot, lanes, queue depth; sized to the console (any file, no terminal needed)."""
         now = time.time()
         if self.scrolling:
             window, start, title = self.window_s, None, f"{self.title} last {self.window_s:g} s"
@@ -133,6 +137,7 @@ class LiveCluster:
             window, title = max(self.window_s, elapsed * 1.25), f"{self.title} {elapsed:.1f} s"
         width, height = self.console.size
         view = lanes(snap, now, window, width - 1, start=start, max_lanes=max(1, height - 5))
+        self.drawn = snap
         return draw(view, header(view, self.depth.read(), self.events.connected, self.events.error, title))
 
     def __enter__(self) -> LiveCluster:

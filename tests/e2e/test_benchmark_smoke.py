@@ -39,6 +39,9 @@ def test_quick_compose_benchmark_runs_and_cleans_up(tmp_path):
     assert figures["memory MiB worker"]["median"] > 0 and figures["memory MiB redis"]["median"] > 0
     assert figures["cold start s, 1 workers"]["median"] > 0
     assert "idle CPU % core, 2 workers" in figures and "engine CPU % core, 2 workers" in figures
+    # the live view drew the compose cluster's events too (issue #12), from the host through the mapped port
+    assert figures["view on 2: jobs/s"]["n"] == 3 and figures["view on 2: events/s"]["median"] > 0
+    assert 0 < figures["view on 2: lag max ms, sent → drawn"]["median"] < 30_000
     assert bench_leftovers() == before
 
 

@@ -42,9 +42,23 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server):  # r
     assert {"lpush", "publish"} <= set(sample["commands_per_job"])
     assert set(sample["cpu_ms_per_job"]) == {"producer", "worker", "redis", "flower"}
     assert figures["memory MiB flower"]["n"] == 1  # Flower runs, as in compose
+    # the live view under load (issue #12): watch's code drew every repetition, with plausible figures
+    view = {key.removeprefix("view on 2: "): value["median"] for key, value in figures.items()
+            if key.startswith("view on 2: ")}
+    assert all(figures[f"view on 2: {name}"]["n"] == 3 for name in view)
+    for clock in ("received", "sent"):
+        p50, p99, worst = (view[f"lag {stat} ms, {clock} → drawn"] for stat in ("p50", "p99", "max"))
+        assert 0 < p50 <= p99 <= worst < 30_000  # at least one frame interval apart, never the whole run
+    assert 0 < view["CPU % of a core"] < 200 and 0 < view["frame p50 ms"] <= view["frame p99 ms"] < 5_000
+    assert 0 < view["frames/s"] <= 4.5  # rich's Live at 4 refreshes a second
+    assert view["jobs/s"] > 0 and view["events/s"] > view["jobs/s"]  # several events per job
+    for sample in doc["samples"]["local"]["view"]["2"]:
+        assert sample["failed"] == 0 and sample["events"] >= 3 * 200  # received, started, succeeded at least
+    assert not any(key.startswith("view on") for key in bare)  # bare Celery sends no events to draw
+    assert "view on 2: lag max ms" in proc.stdout
     # nothing left running: no worker of the benchmark's in the process table
     # (setproctitle: a worker's command line reads "[celeryd: <node>:MainProcess] ...")
-    for pattern in ("celeryd: bench-", "celeryd: bare-"):
+    for pattern in ("celeryd: bench-", "celeryd: bare-", "-m benchmarks.view"):
         leftovers = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
         assert leftovers.stdout == ""
 
