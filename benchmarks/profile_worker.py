@@ -28,7 +28,6 @@ from producer.local import LocalCluster, make_app
 from producer.submit import run_batch
 
 #: (process, label, pattern): a stack goes to the first of its process whose pattern it contains.
-POOL_MARK = "ForkPoolWorker"  # in the process title of a prefork pool process (setproctitle)
 CATEGORIES = (
     ("pool", "the job's run list, runs:<id> (duplicates, deaths)", r"record_start|record_finish"),
     ("pool", "storing the result (Celery: read, SETEX, PUBLISH)", r"mark_as_done|store_result"),
@@ -61,15 +60,15 @@ def parse_raw(lines: Iterable[str]) -> list[tuple[str, int]]:
 def categorize(samples: Iterable[tuple[str, int]]) -> dict[str, Counter[str]]:
     """Samples per category, per process ("pool" or "main"); unmatched ones count as OTHER.
 
-    py-spy starts each stack with the process it was taken in (`process 12:"[celeryd: ...
-    ForkPoolWorker-1]"`; a pool process's stack first names its parent), then that process's
-    own frames: the patterns are matched against those frames only.
+    py-spy (`--subprocesses`) starts each stack with the process it was taken in, a child's
+    after its parent's (`process 12:"...";process 15:"...";frames...`): two of them, the pool
+    process. That holds whatever the titles say (setproctitle renames them when installed).
+    The patterns are matched against the process's own frames only.
     """
     found: dict[str, Counter[str]] = {"main": Counter(), "pool": Counter()}
     for stack, count in samples:
         frames = stack.split(";")
-        headers = [f for f in frames if f.startswith("process ")]
-        process = "pool" if any(POOL_MARK in h for h in headers) else "main"
+        process = "pool" if sum(f.startswith("process ") for f in frames) >= 2 else "main"
         own = ";".join(f for f in frames if not f.startswith("process "))
         label = next((label for where, label, pattern in CATEGORIES if where == process and re.search(pattern, own)),
                      OTHER)

@@ -124,7 +124,6 @@ class LiveCluster:
                          transient=transient, redirect_stdout=False, redirect_stderr=False)
         self.drawn: Snapshot | None = None  # the last frame's facts: `benchmarks.view` reads its event count
 
-
     def frame(self) -> Group:
         """One frame as of now: snapshot, lanes, queue depth; sized to the console (any file, no terminal needed)."""
         now = time.time()
@@ -151,11 +150,9 @@ class LiveCluster:
         finally:
             self.events.stop()
 
-
 def expected_run_s(jobs: int, slots: int, duration_s: float) -> float:
     """The window a run starts with: its ideal time plus a little, so bars fill most of the width."""
     return max(2.0, math.ceil(jobs / max(1, slots)) * duration_s * 1.15 + 0.5)
-
 
 @contextmanager
 def followed_run(app: Celery, console: Console, queue: str, jobs: int, slots: int, duration_s: float, *,
@@ -176,7 +173,6 @@ def followed_run(app: Celery, console: Console, queue: str, jobs: int, slots: in
     else:
         yield None
 
-
 @contextmanager
 def stop_on_signals() -> Iterator[threading.Event]:
     """An event set by Ctrl-C or SIGTERM, so `watch` ends cleanly (exit 0) instead of with a traceback."""
@@ -187,7 +183,6 @@ def stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
 
 @click.command(short_help="The whole cluster live: a lane per worker slot, anyone's jobs.")
 @click.option("--seconds", "-s", type=click.FloatRange(2, 3600), default=30.0, show_default=True,

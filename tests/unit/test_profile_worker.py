@@ -38,6 +38,10 @@ def test_each_stack_goes_to_its_process_and_its_first_matching_category():
 
 
 def test_a_pool_stack_is_the_pools_even_cut_short_and_its_parents_title_matches_no_pattern():
+    # without setproctitle the titles are command lines: a child's header after its parent's still tells it
+    plain = 'process 7:"python -m celery worker -n p@%h";process 9:"python -m celery worker -n p@%h"'
+    assert categorize([(f"{plain};_SimpleQueue.put (billiard/queues.py:1)", 3)])["pool"] == {
+        "the result back to the main process (pipe)": 3}
     found = categorize([(f"{POOL};Worker._make_protected_receive.<locals>.receive (billiard/pool.py:1)", 1),
                         (f"{POOL_CUT};_SimpleQueue.put (billiard/queues.py:1)", 2),
                         # "poll" in the main process's title must not make this a wait in epoll
