@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -30,12 +31,20 @@ class Run:
         return json.loads(self.stdout)
 
 
+def ctrl_c_reaches_it() -> None:
+    """preexec_fn for a child the test will send SIGINT, as a terminal's Ctrl-C: a shell that ran
+    the tests in the background (`cmd &`, no job control) left SIGINT ignored, and a child
+    inherits that; Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Background:
     """A producer running in the background while a test injects a fault."""
 
     def __init__(self, *args: str, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "producer", *args], cwd=ROOT, env={**os.environ, **env},
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=ctrl_c_reaches_it)
 
     def finish(self, timeout_s: float = 120) -> Run:
         """Wait for it to exit (killing it past `timeout_s`) and return what it printed."""

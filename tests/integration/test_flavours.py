@@ -12,7 +12,7 @@ import pytest
 
 from producer.flavours import flavours
 from tests.conftest import wait_for
-from tests.helpers import ROOT, run_producer
+from tests.helpers import ROOT, ctrl_c_reaches_it, run_producer
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +69,7 @@ def test_sweep_interrupted_still_restores_every_worker(start_workers, redis_env)
     workers = start_workers(2)
     proc = subprocess.Popen([sys.executable, "-m", "producer", "sweep", "--jobs", "4", "--duration", "2"], cwd=ROOT,
                             env={**os.environ, **redis_env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_reaches_it)
     # During the first step only one worker consumes the queue.
     wait_for(lambda: len(workers.consuming()) == 1, 30, "the sweep to pause a worker", interval_s=0.2)
     time.sleep(0.5)
