@@ -100,6 +100,12 @@ def long_job_runs(cluster: ComposeCluster, seconds: float) -> dict[str, Any]:
         app.close()
 
 
+def kill_row(where: str, service: bool, visibility_timeout: int, times: list[float]) -> dict[str, Any]:
+    """One row of figures: where, with or without the service, each kill-to-start time and their median."""
+    return {"where": where, "service": service, "visibility_timeout_s": visibility_timeout, "kill_to_start_s": times,
+            "median_s": statistics.median(times)}
+
+
 def measure_compose(reps: int, service: bool, visibility_timeout: int, long_job_s: float = 0) -> dict[str, Any]:
     """`measure` on a compose project of its own: `docker kill` of the busy worker's container;
     without the service, `compose stop recovery`. With `long_job_s`, one long job after the kills."""
@@ -113,8 +119,7 @@ def measure_compose(reps: int, service: bool, visibility_timeout: int, long_job_
         long_job = long_job_runs(cluster, long_job_s) if long_job_s else {}
     finally:
         cluster.stop()
-    return {"where": "compose", "service": service, "visibility_timeout_s": visibility_timeout,
-            "kill_to_start_s": times, "median_s": statistics.median(times), **long_job}
+    return {**kill_row("compose", service, visibility_timeout, times), **long_job}
 
 
 def measure(reps: int, service: bool, visibility_timeout: int) -> dict[str, Any]:
@@ -133,8 +138,7 @@ def measure(reps: int, service: bool, visibility_timeout: int) -> dict[str, Any]
         else:
             os.environ["VISIBILITY_TIMEOUT"] = previous
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"where": "local", "service": service, "visibility_timeout_s": visibility_timeout, "kill_to_start_s": times,
-            "median_s": statistics.median(times)}
+    return kill_row("local", service, visibility_timeout, times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,12 +159,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.compose:
         rows = [measure_compose(args.reps, True, config.VISIBILITY_TIMEOUT, args.long_job)]
-        if not args.skip_backstop:
-            rows.append(measure_compose(args.reps, False, args.backstop_timeout))
     else:
         rows = [measure(args.reps, True, config.VISIBILITY_TIMEOUT)]
-        if not args.skip_backstop:
-            rows.append(measure(args.reps, False, args.backstop_timeout))
+    if not args.skip_backstop:
+        rows.append((measure_compose if args.compose else measure)(args.reps, False, args.backstop_timeout))
     for row in rows:
         how = "recovery service" if row["service"] else "backstop only"
         each = ", ".join(f"{t:.1f}" for t in row["kill_to_start_s"])
