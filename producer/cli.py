@@ -29,7 +29,7 @@ from producer.jobs import TASKS, Outcome, plan
 from producer.live import followed_run, watch
 from producer.local_cli import local
 from producer.plot import check_format, gantt, speedup_curve
-from producer.queues import depth, depths
+from producer.queues import depth, depths, set_aside
 from producer.queues import purge as purge_queues
 from producer.quiz_cli import quiz
 from producer.report import json_document, print_text
@@ -40,6 +40,7 @@ from producer.submit import run_batch
 from producer.trace import write_trace
 from worker import app, config
 from worker.records import KINDS, MAX_DURATION_S
+from worker.transport import dead_letter_key
 
 MAX_JOBS = 100_000  # a bound, so a typo cannot flood Redis
 
@@ -338,8 +339,10 @@ def status() -> int:
     else:
         say(out, "no worker answers: docker compose up -d --wait", style="yellow")
     queues = sorted(set(project_queues()) | {q for w in workers for q in w.queues})
+    junk = set_aside(app, queues)
     for queue, waiting in depths(app, queues).items():
-        say(out, f"queue {queue}: {waiting} waiting", style="")
+        aside = f", {junk[queue]} set aside as not a job ({dead_letter_key(queue)})" if junk.get(queue) else ""
+        say(out, f"queue {queue}: {waiting} waiting{aside}", style="yellow" if aside else "")
     return RET_OK
 
 

@@ -16,6 +16,7 @@ from kombu.exceptions import OperationalError
 
 from producer.cluster import masked
 from producer.errors import BrokerUnreachable
+from worker.transport import dead_letter_key
 
 
 @contextmanager
@@ -44,6 +45,13 @@ def depths(app: Celery, queues: Iterable[str]) -> dict[str, int]:
     """depth() of several queues over one connection."""
     with channel(app) as chan:
         return {q: sum(chan.client.llen(name) for name in _lists(chan, q)) for q in queues}
+
+
+def set_aside(app: Celery, queues: Iterable[str]) -> dict[str, int]:
+    """Messages the workers found on each queue that could not be jobs (junk), kept in its
+    dead-letter list (worker.transport) instead of crashing them."""
+    with channel(app) as chan:
+        return {q: chan.client.llen(dead_letter_key(q)) for q in queues}
 
 
 def _task_id(raw: bytes) -> str | None:

@@ -45,6 +45,7 @@ def wait_for(condition: Callable[[], T], timeout_s: float, what: str, interval_s
 # The local cluster's fixtures, for the integration and fault tests (imported last: they use
 # the helpers above).
 from tests.local_cluster import (  # noqa: E402,F401
+    persistent_redis,
     private_local_cluster_dir,
     recovery_service,
     redis_env,

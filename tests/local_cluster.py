@@ -139,3 +139,12 @@ def recovery_service(redis_env: dict[str, str], tmp_path: Path) -> Iterator[Call
 
     yield start
     stop_processes(started, grace_s=10)
+
+
+@pytest.fixture
+def persistent_redis(tmp_path, redis_server):  # redis_server: skips without redis-server
+    """A redis-server with append-only persistence that a test may restart on the same port."""
+    server = RedisProcess(tmp_path / "redis", password="restart-secret", appendonly=True)
+    server.start()
+    yield server
+    server.stop()  # SIGTERM: Redis flushes the append-only file and exits

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import ssl
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -126,14 +127,38 @@ task_reject_on_worker_lost = True
 #: It must stay above the longest job (MAX_DURATION_S, 3600 s): a job still running past it
 #: is handed out a second time and runs twice.
 VISIBILITY_TIMEOUT = _int("VISIBILITY_TIMEOUT", 3600)
+#: Seconds a command may wait for Redis's answer, and a half-open connection may live: a
+#: worker whose host was cut off, or whose Redis vanished without closing the connection,
+#: finds out within this and reconnects, instead of after the kernel's 15 minutes of
+#: retransmissions (measured: 962 s). Larger than any single command takes (BRPOP asks
+#: for 1 s at a time).
+SOCKET_TIMEOUT_S = _float("REDIS_SOCKET_TIMEOUT", 10.0)
+#: TCP keepalive on every connection to Redis: probes after 5 s idle, every 2 s, 3 tries;
+#: TCP_USER_TIMEOUT bounds data sent and never acknowledged the same way (Linux only).
+KEEPALIVE_OPTIONS = {
+    option: value
+    for option, value in ((getattr(socket, "TCP_KEEPIDLE", None), 5), (getattr(socket, "TCP_KEEPINTVL", None), 2),
+                          (getattr(socket, "TCP_KEEPCNT", None), 3),
+                          (getattr(socket, "TCP_USER_TIMEOUT", None), int(SOCKET_TIMEOUT_S * 1000)))
+    if option is not None
+}
 broker_transport_options = {
     "visibility_timeout": VISIBILITY_TIMEOUT,
     # How often workers look for such jobs. kombu's default sweep runs every 10 s x 10
     # (interval x throttle): up to 100 s more on top of the visibility timeout.
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
+    "socket_timeout": SOCKET_TIMEOUT_S,
+    "socket_keepalive": True,
+    "socket_keepalive_options": KEEPALIVE_OPTIONS,
+    # kombu drops a BRPOP whose reply is overdue by brpop_timeout (1 s) + this, and pings a
+    # connection idle this long before using it: a dead one is seen in seconds (default 25).
+    "health_check_interval": 5,
 }
 result_backend_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
+# The same bound on the results database (Celery's default waits 120 s per command).
+redis_socket_timeout = SOCKET_TIMEOUT_S
+redis_socket_keepalive = True
 
 # --- spreading jobs over workers -------------------------------------------------------
 # Each worker process reserves one job at a time. With the default (4), the first worker
@@ -204,3 +229,13 @@ WORKER_CLIENT_PREFIX = "celery-worker:"
 
 timezone = "UTC"
 enable_utc = True
+
+# --- junk on a queue ---------------------------------------------------------------------
+# kombu's Redis transport, except that a message that cannot be a job (not JSON, not a
+# Celery task message) is set aside in `<queue>.dead` instead of crashing the worker
+# (worker/transport.py). The URL keeps its redis:// or rediss:// scheme.
+broker_transport = "worker.transport:Transport"
+if urlsplit(broker_url).scheme == "rediss" and not REDIS_TLS_CA_FILE:
+    # kombu turns TLS on from the URL's scheme only for its own transport names: say it here,
+    # with the certificate checked against the system's CAs.
+    broker_use_ssl = {"ssl_cert_reqs": ssl.CERT_REQUIRED}

@@ -114,6 +114,9 @@ class JobRecord:
     cup: float = 0.0
     waited_for_cup_s: float = 0.0
     cup_s: float = 0.0
+    # The job's run list (worker.runs) could not be written while it ran (Redis unreachable):
+    # the job's own outcome stands, and its runs may be under-counted. Left out when False.
+    run_list_gap: bool = False
 
     @property
     def slot_key(self) -> tuple[str, int, str]:
@@ -149,6 +152,8 @@ class JobRecord:
             data["waited_for_cup_s"], data["cup_s"] = round(self.waited_for_cup_s, 6), round(self.cup_s, 6)
         else:  # a job without the cup: the record every other command knows
             del data["cup"], data["waited_for_cup_s"], data["cup_s"]
+        if not self.run_list_gap:
+            del data["run_list_gap"]
         return data
 
     @classmethod

@@ -42,13 +42,15 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis
 from celery import Celery
 
 from producer.events import ClusterEvents, Snapshot
-from worker import config
+from worker import config, runs
 
 log = logging.getLogger("recovery")
 
@@ -77,11 +79,14 @@ class Unacked:
 
 @dataclass(frozen=True)
 class Loss:
-    """A worker process that is gone, and why; with `pid`, only what that process received."""
+    """A worker process that is gone, and why; with `pid`, only what that process received; with
+    `before` (worker clock), only what it received before then (a restart seen by its new start)."""
 
     node: str
     why: str
     pid: int | None = None
+    before: float | None = None
+    fenced: bool = False  # cut off, not dead: its runs were interrupted, they did not kill it
 
 
 def short(task_id: str) -> str:
@@ -103,16 +108,63 @@ def parse_unacked(entries: Mapping[Any, Any], delivered: Mapping[Any, float] | N
     return found
 
 
-def connected_workers(clients: Iterable[Mapping[str, Any]]) -> set[tuple[str, int]]:
-    """(node, pid) of the worker processes with a Redis connection open, from CLIENT LIST's names."""
+@dataclass(frozen=True)
+class Connection:
+    """One of a worker's Redis connections, as CLIENT LIST tells it."""
+
+    node: str
+    pid: int
+    id: str  # Redis's client id: what CLIENT KILL ID takes
+    idle_s: float  # seconds since it last sent a command
+
+
+def worker_connections(clients: Iterable[Mapping[str, Any]]) -> list[Connection]:
+    """The worker processes' Redis connections, from CLIENT LIST's names (`celery-worker:<node>/<pid>`)."""
     prefix = config.WORKER_CLIENT_PREFIX
-    found = set()
+    found = []
     for c in clients:
         name = str(c.get("name") or "")
         node, _, pid = name[len(prefix):].rpartition("/")
         if name.startswith(prefix) and node and pid.isdigit():
-            found.add((node, int(pid)))
+            try:
+                idle = float(c.get("idle") or 0)
+            except (TypeError, ValueError):
+                idle = 0.0
+            found.append(Connection(node, int(pid), str(c.get("id", "")), idle))
     return found
+
+
+def connected_workers(clients: Iterable[Mapping[str, Any]]) -> set[tuple[str, int]]:
+    """(node, pid) of the worker processes with a Redis connection open, from CLIENT LIST's names."""
+    return {(c.node, c.pid) for c in worker_connections(clients)}
+
+
+def vanished(connections: Iterable[Connection], snap: Snapshot, now: float, silence_s: float,
+             handled: Mapping[str, float | None]) -> dict[str, list[Connection]]:
+    """Workers still connected but gone quiet on every connection: a host cut off or frozen.
+
+    A live worker sends a heartbeat every 2 s (a PUBLISH on one of its connections), busy or
+    not, so every connection of a node idle for `silence_s`, with no heartbeat heard for as
+    long (or none ever), means its host vanished (a network cut: Redis keeps the half-open
+    connections for minutes) or froze (a paused container). Its connections are to be closed
+    (fenced), so nothing it still holds can be acknowledged as if it were alive, and its jobs
+    handed on. Nodes already acted on keep their entry in `handled` until they heartbeat anew.
+    """
+    by_node: dict[str, list[Connection]] = {}
+    for c in connections:
+        by_node.setdefault(c.node, []).append(c)
+    quiet: dict[str, list[Connection]] = {}
+    for node, conns in by_node.items():
+        if min(c.idle_s for c in conns) < silence_s:
+            continue
+        worker = snap.worker(node)
+        heard = worker.silent_since if worker is not None else None
+        if heard is not None and now - heard < silence_s:
+            continue
+        if node in handled and handled[node] == heard and worker is not None:
+            continue
+        quiet[node] = sorted(conns, key=lambda c: c.id)
+    return quiet
 
 
 def silent_losses(snap: Snapshot, now: float, silence_s: float, connected: set[str] | None,
@@ -142,7 +194,7 @@ def silent_losses(snap: Snapshot, now: float, silence_s: float, connected: set[s
 
 def to_restore(snap: Snapshot, loss: Loss, unacked: Mapping[str, Unacked]) -> list[Unacked]:
     """The unacknowledged messages of the jobs the lost worker held (received, not finished)."""
-    held = snap.held_by(loss.node)
+    held = snap.held_by(loss.node, received_before=loss.before)
     return [unacked[t.id] for t in held if t.id in unacked
             and (loss.pid is None or t.holder is None or t.holder.pid in (None, loss.pid))]
 
@@ -157,6 +209,16 @@ def orphans(unacked: Mapping[str, Unacked], held_anywhere: set[str], now: float,
 def held_in(answers: Mapping[str, Iterable[Mapping[str, Any]]]) -> set[str]:
     """Task ids in inspect's answers (active lists requests, scheduled wraps them in `request`)."""
     return {(j.get("request") or j).get("id") for jobs in answers.values() for j in jobs or ()}
+
+
+def attributable(orphan: Unacked, snap: Snapshot, unanswered: set[str]) -> bool:
+    """Whether an orphan may be restored although `unanswered` workers did not say what they hold:
+    the events say a worker that did answer (or one gone) received it last. One that a silent
+    worker received, or that no event attributes, waits for that worker's answer or its fencing."""
+    if not unanswered:
+        return True
+    task = next((t for t in snap.tasks if t.id == orphan.task_id), None)
+    return task is not None and task.holder is not None and task.holder.node not in unanswered
 
 
 def received_since(snap: Snapshot, nodes: set[str], since: float) -> set[str]:
@@ -189,6 +251,7 @@ class Recovery:
         self.waiting: set[str] = set()  # silent but connected: said once
         self.pids: dict[str, int] = {}
         self.restarts: list[Loss] = []
+        self.fenced: dict[str, float] = {}  # node -> when it was fenced off (time.time())
         self._lock = threading.Lock()
         self._connection: Any = None
         self.sweep_at: float | None = None
@@ -209,6 +272,12 @@ class Recovery:
             self.pids[node] = pid
             if old is not None and old != pid:  # same name, new process: the old one is gone
                 self.restarts.append(Loss(node, f"restarted (pid {old} -> {pid})", pid=old))
+            elif old is not None and kind == "worker-online":
+                # A new start under the same name and pid (a container restarted: pid 7 again), or
+                # the same process back after losing Redis (it cancelled what it ran, and its
+                # prefetched jobs went with the connection): either way, what it received before
+                # this moment is no longer held by anyone.
+                self.restarts.append(Loss(node, "started again (worker-online)", before=event.get("timestamp")))
 
     # --- broker access -----------------------------------------------------------------
 
@@ -231,14 +300,29 @@ class Recovery:
         delivered = dict(chan.client.zrange(chan.unacked_index_key, 0, -1, withscores=True))
         return parse_unacked(chan.client.hgetall(chan.unacked_key), delivered)
 
-    def connected(self) -> set[tuple[str, int]] | None:
+    def connections(self) -> list[Connection] | None:
+        """The workers' Redis connections; None when CLIENT LIST is refused (an ACL without it)."""
         try:
-            return connected_workers(self.channel.client.client_list())
-        except Exception as exc:  # noqa: BLE001  (an ACL may forbid CLIENT LIST: heartbeats alone decide)
+            return worker_connections(self.channel.client.client_list())
+        except redis.exceptions.ResponseError as exc:  # refused: heartbeats alone decide
             if self.client_list_ok:
                 log.warning("cannot list Redis clients (%s): a silent worker counts as gone", exc)
             self.client_list_ok = False
             return None
+
+    def connected(self) -> set[tuple[str, int]] | None:
+        found = self.connections()
+        return None if found is None else {(c.node, c.pid) for c in found}
+
+    def fence(self, connections: list[Connection]) -> None:
+        """Close a vanished worker's connections (CLIENT KILL ID): whatever it still holds can no
+        longer be acknowledged, and when its host comes back it reconnects as a new client."""
+        client = self.channel.client
+        for c in connections:
+            try:
+                client.execute_command("CLIENT", "KILL", "ID", c.id)
+            except redis.exceptions.ResponseError:  # closed meanwhile
+                pass
 
     def restore(self, messages: list[Unacked]) -> list[Unacked]:
         """Put each message back at the head of its queue (kombu's restore: the next BRPOP takes it)."""
@@ -246,6 +330,16 @@ class Recovery:
         for message in messages:
             chan.qos.restore_by_tag(message.tag, client=chan.client)
         return messages
+
+    def interrupt(self, task_ids: list[str], nodes: Iterable[str], now: float) -> None:
+        """Mark these jobs' runs on fenced `nodes` interrupted (worker.runs): cut off, not killed by the job."""
+        nodes = sorted(nodes)
+        if not task_ids or not nodes:
+            return
+        at = datetime.fromtimestamp(now, UTC)
+        for node in nodes:
+            runs.record_interruption(self.app.backend.client, task_ids, node, None,
+                                     "fenced off (host cut off or frozen)", at, config.result_expires)
 
     # --- decisions ---------------------------------------------------------------------
 
@@ -262,27 +356,38 @@ class Recovery:
         snap = self.events.snapshot(now)
         with self._lock:
             restarts, self.restarts = self.restarts, []
-        quiet = bool(snap.silent_workers(now, self.silence_s) or any(w.offline for w in snap.workers))
-        connected = self.connected() if quiet or restarts else set()
+        clients = self.connections()
+        quiet = vanished(clients, snap, now, self.silence_s, self.handled) if clients is not None else {}
+        fenced = []
+        for node, conns in quiet.items():
+            self.fence(conns)
+            self.fenced[node] = now
+            idle = min(c.idle_s for c in conns)
+            fenced.append(Loss(node, f"silent, its {len(conns)} connections idle for {idle:.0f} s (host cut off "
+                                     f"or frozen): fenced off", fenced=True))
+        connected = None if clients is None else {(c.node, c.pid) for c in clients if c.node not in quiet}
         nodes = None if connected is None else {node for node, _ in connected}
         gone, waiting = silent_losses(snap, now, self.silence_s, nodes, self.handled)
+        gone = [loss for loss in gone if loss.node not in quiet]
         for node in set(waiting) - self.waiting:
-            log.info("%s silent for more than %g s but still connected to Redis (a job blocking it, or paused): "
-                     "its jobs are left alone", node, self.silence_s)
+            log.info("%s silent for more than %g s but still connected to Redis and busy on it: its jobs are left "
+                     "alone", node, self.silence_s)
         self.waiting = set(waiting)
         for loss in restarts:
-            if connected is not None and (loss.node, loss.pid) in connected:  # two workers under one name?
-                with self._lock:
-                    self.restarts.append(loss)  # not gone yet: look again on the next tick
+            if loss.pid is not None and connected is not None and (loss.node, loss.pid) in connected:
+                with self._lock:  # two workers under one name? not gone yet: look again on the next tick
+                    self.restarts.append(loss)
                 restarts = [r for r in restarts if r is not loss]
-        losses = restarts + gone
+        losses = restarts + fenced + gone
         unacked = self.read_unacked() if losses else {}
         for loss in losses:
             restored = self.restore(to_restore(snap, loss, unacked))
-            if loss.pid is None:
+            if loss.fenced:
+                self.interrupt([u.task_id for u in restored], [loss.node], now)
+            if loss.pid is None and loss.before is None:
                 worker = snap.worker(loss.node)
-                self.handled[loss.node] = worker.last_heartbeat if worker is not None else None
-            if restored or not loss.why.startswith("left"):
+                self.handled[loss.node] = worker.silent_since if worker is not None else None
+            if restored or not loss.why.startswith(("left", "started again")):
                 log.info(action_line(loss.node, loss.why, restored))
         if losses:
             self.sweep_at = now  # what it took without telling (its events died with it)
@@ -294,7 +399,8 @@ class Recovery:
                 self.sweep_retry_s = min(SWEEP_EVERY_S, 2 * self.sweep_retry_s)
 
     def sweep(self, snap: Snapshot, now: float) -> bool:
-        """Restore unacknowledged jobs that no worker with an open connection holds; False if it could not tell."""
+        """Restore unacknowledged jobs that no worker with an open connection holds; False if some
+        had to wait (a worker that did not answer may hold them: only those wait)."""
         workers = self.connected()
         if workers is None:
             return True  # CLIENT LIST refused: no catch-up, the silences alone decide
@@ -304,25 +410,27 @@ class Recovery:
             self.unanswered = frozenset()
             return True
         answers: dict[str, list[Any]] = {}
+        missing: set[str] = set()
         if connected:
             inspect = self.app.control.inspect(timeout=1.0, destination=sorted(connected), limit=len(connected))
             # A job's own order (scheduled -> reserved -> active): one moving on while asked is still seen.
             for ask in (inspect.scheduled, inspect.reserved, inspect.active):
                 replies = ask() or {}
-                if missing := connected - set(replies):
-                    if missing != self.unanswered:
-                        log.info("catch-up skipped: %s did not answer (asking again in %g s)",
-                                 ", ".join(sorted(missing)), self.sweep_retry_s)
-                    self.unanswered = frozenset(missing)
-                    return False
+                missing |= connected - set(replies)
                 for node, jobs in replies.items():
                     answers.setdefault(node, []).extend(jobs or [])
-        self.unanswered = frozenset()
+        if missing and missing != self.unanswered:
+            log.info("catch-up: %s did not answer; only the jobs it may hold wait (asking again in %g s)",
+                     ", ".join(sorted(missing)), self.sweep_retry_s)
+        self.unanswered = frozenset(missing)
         held = held_in(answers) | received_since(snap, connected, now - SWEEP_MIN_AGE_S)
-        lost = [u for u in orphans(unacked, held, now, SWEEP_MIN_AGE_S) if not self._finished(u.task_id)]
+        candidates = [u for u in orphans(unacked, held, now, SWEEP_MIN_AGE_S) if not self._finished(u.task_id)]
+        lost = [u for u in candidates if attributable(u, snap, missing)]
         if lost:
             log.info(action_line("catch-up:", "unacknowledged, held by no live worker", self.restore(lost)))
-        return True
+            recent = [node for node, at in self.fenced.items() if now - at < config.VISIBILITY_TIMEOUT]
+            self.interrupt([u.task_id for u in lost], recent, now)
+        return len(lost) == len(candidates)
 
     def _finished(self, task_id: str) -> bool:
         """Its result is stored: acknowledged in a moment, not to be run again."""

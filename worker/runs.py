@@ -7,14 +7,20 @@ entries to a list of its own, `runs:<task id>` in the results database (expiring
 results). From it the producer reports duplicates, and a job that killed its worker again
 and again (a start with no end, three times) is failed instead of run once more.
 
-The rules are pure functions of the entries (unit-tested); the Redis calls are two pipelines.
+A run can also end without finishing: its worker was fenced off by the recovery service (a
+vanished or frozen host) or cancelled it because its connection to Redis was lost. Such a
+run is `interrupted`: neither a death of the worker (only those count towards the
+poison-job limit) nor, unless it later finished after all, a duplicate.
+
+The rules are pure functions of the entries (unit-tested); the Redis calls are one
+non-transactional pipeline each (appends need no MULTI/EXEC: each entry stands alone).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +43,7 @@ class Run:
     attempt: int
     started_at: datetime
     finished_at: datetime | None = None
+    interrupted: str | None = None  # why it ended unfinished (fenced, connection lost), if it did
 
     @property
     def ident(self) -> str:
@@ -44,7 +51,7 @@ class Run:
 
     def describe(self) -> str:
         """`worker@a pid 8 at 12:00:01.2` (and `, still running or lost` when it never ended)."""
-        end = "" if self.finished_at else ", never finished"
+        end = "" if self.finished_at else f", {self.interrupted}" if self.interrupted else ", never finished"
         return f"{self.worker} pid {self.pid} at {self.started_at:%H:%M:%S.%f}"[:-5] + end
 
 
@@ -54,27 +61,42 @@ def entry(event: str, worker: str, pid: int, attempt: int, started_at: datetime,
                        "started_at": iso(started_at), "at": iso(at)})
 
 
+def interruption(worker: str, pid: int | None, why: str, at: datetime) -> str:
+    """An entry that ends, unfinished, the runs of `worker` (of process `pid`, if given) that started before `at`."""
+    return json.dumps({"event": "interrupted", "worker": worker, "pid": pid, "why": why, "at": iso(at)})
+
+
 def parse(entries: Iterable[bytes | str]) -> list[Run]:
     """The runs an entry list tells of, in the order they started; unreadable entries skipped."""
     runs: dict[tuple[str, int, str], Run] = {}
+    interruptions: list[dict[str, Any]] = []
     for raw in entries:
         try:
             data: dict[str, Any] = json.loads(raw)
+            if data["event"] == "interrupted":
+                interruptions.append({**data, "at": datetime.fromisoformat(data["at"])})
+                continue
             ident = (data["worker"], int(data["pid"]), data["started_at"])
             started = datetime.fromisoformat(data["started_at"])
             if data["event"] == "started":
                 runs.setdefault(ident, Run(data["worker"], int(data["pid"]), int(data["attempt"]), started))
             elif data["event"] == "finished":
                 run = runs.get(ident) or Run(data["worker"], int(data["pid"]), int(data["attempt"]), started)
-                runs[ident] = Run(run.worker, run.pid, run.attempt, run.started_at, datetime.fromisoformat(data["at"]))
+                runs[ident] = replace(run, finished_at=datetime.fromisoformat(data["at"]), interrupted=None)
         except (ValueError, KeyError, TypeError):
             continue
+    for cut in interruptions:  # after the loop: an interruption may be appended before a late start entry
+        for ident, run in runs.items():
+            if (run.finished_at is None and run.interrupted is None and run.worker == cut["worker"]
+                    and cut.get("pid") in (None, run.pid) and run.started_at <= cut["at"]):
+                runs[ident] = replace(run, interrupted=str(cut.get("why") or "interrupted"))
     return sorted(runs.values(), key=lambda r: r.started_at)
 
 
 def never_finished(runs: Iterable[Run], attempt: int) -> list[Run]:
-    """Runs of `attempt` that started and never ended: when it starts again, each took its worker down with it."""
-    return [r for r in runs if r.attempt == attempt and r.finished_at is None]
+    """Runs of `attempt` that started and never ended, nor were interrupted: when it starts again, each
+    took its worker down with it (a death)."""
+    return [r for r in runs if r.attempt == attempt and r.finished_at is None and r.interrupted is None]
 
 
 def duplicate_runs(runs: Iterable[Run]) -> list[Run]:
@@ -104,7 +126,7 @@ def duplicate_runs(runs: Iterable[Run]) -> list[Run]:
 
 def record_start(client: Any, task_id: str, run: Run, expires_s: int) -> list[Run]:
     """Append `run`'s start; returns the runs recorded before it (one round trip)."""
-    pipe = client.pipeline()
+    pipe = client.pipeline(transaction=False)
     pipe.lrange(key(task_id), 0, -1)
     pipe.rpush(key(task_id), entry("started", run.worker, run.pid, run.attempt, run.started_at, run.started_at))
     pipe.expire(key(task_id), expires_s)
@@ -113,15 +135,25 @@ def record_start(client: Any, task_id: str, run: Run, expires_s: int) -> list[Ru
 
 
 def record_finish(client: Any, task_id: str, run: Run, finished_at: datetime, expires_s: int) -> None:
-    pipe = client.pipeline()
+    pipe = client.pipeline(transaction=False)
     pipe.rpush(key(task_id), entry("finished", run.worker, run.pid, run.attempt, run.started_at, finished_at))
     pipe.expire(key(task_id), expires_s)
     pipe.execute()
 
 
+def record_interruption(client: Any, task_ids: Iterable[str], worker: str, pid: int | None, why: str,
+                        at: datetime, expires_s: int) -> None:
+    """End, unfinished, the runs `worker` (process `pid`) had started of these jobs before `at` (one round trip)."""
+    pipe = client.pipeline(transaction=False)
+    for task_id in task_ids:
+        pipe.rpush(key(task_id), interruption(worker, pid, why, at))
+        pipe.expire(key(task_id), expires_s)
+    pipe.execute()
+
+
 def read_runs(client: Any, task_ids: list[str]) -> dict[str, list[Run]]:
     """The runs of each task id, in one pipelined round trip."""
-    pipe = client.pipeline()
+    pipe = client.pipeline(transaction=False)
     for task_id in task_ids:
         pipe.lrange(key(task_id), 0, -1)
     return {task_id: parse(entries) for task_id, entries in zip(task_ids, pipe.execute(), strict=True)}

@@ -10,16 +10,18 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from celery import Task
 from celery.utils.log import get_task_logger
+from celery.worker.request import Request
 
 from worker import app, config, runs
 from worker.burn import burn_cpu
@@ -37,8 +39,42 @@ from worker.records import (
 )
 
 logger = get_task_logger(__name__)
+T = TypeVar("T")
 
 DEFAULT_DURATION_S = 1.0
+
+def note_cancelled(task_id: str, node: str, pid: int, give_up_s: float = 120.0) -> None:
+    """Mark the run process `pid` of `node` had of this job interrupted, from a thread that keeps
+    trying while Redis is away (this is called because the worker just lost it)."""
+    at = utc_now()
+
+    def write() -> None:
+        deadline = time.monotonic() + give_up_s
+        while True:
+            try:
+                runs.record_interruption(app.backend.client, [task_id], node, pid, "cancelled: its worker lost Redis",
+                                         at, config.result_expires)
+                return
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    logger.warning("job %s: could not mark its cancelled run in its run list", task_id)
+                    return
+                time.sleep(1)
+
+    threading.Thread(target=write, name=f"note-cancelled-{task_id[:8]}", daemon=True).start()
+
+
+class JobRequest(Request):
+    """A job as the worker's main process handles it. Celery cancels a running job when the
+    worker loses Redis (worker_cancel_long_running_tasks_on_connection_loss: it is put back and
+    runs again); its run is then marked interrupted, so it does not count as a job that took
+    its worker down."""
+
+    def cancel(self, pool: Any, signal: Any = None, emit_retry: bool = True) -> None:
+        if self.time_start and self.worker_pid:
+            note_cancelled(self.id, self.hostname, self.worker_pid)
+        super().cancel(pool, signal=signal, emit_retry=emit_retry)
+
 
 #: Shared by task1 and task2. A transient error is retried up to 3 times, after about
 #: 1, 2, 4 s (with jitter, so retries of many jobs do not land at the same instant).
@@ -49,6 +85,7 @@ JOB_OPTIONS: dict[str, Any] = {
     "retry_backoff_max": 10,
     "retry_jitter": True,
     "max_retries": 3,
+    "Request": JobRequest,
 }
 
 
@@ -86,6 +123,18 @@ def holding_cup(name: str, hold_s: float) -> Iterator[datetime]:
             logger.warning("the cup '%s' was taken back before this job gave it back", name)
 
 
+def bookkeeping(write: Callable[..., T], client: Any, task_id: str, *args: Any) -> T | None:
+    """Keep the run list, never at the job's expense: a Redis error (a host cut off, Redis
+    restarting) is logged and returns None, and the job's own outcome stands."""
+    try:
+        result = write(client, task_id, *args)
+    except redis.RedisError as exc:
+        logger.warning("job %s: its run list could not be written (%s: %s); the job goes on, its runs may be "
+                       "under-counted", task_id, type(exc).__name__, exc)
+        return None
+    return result if result is not None else True  # type: ignore[return-value]
+
+
 def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = None,
             cup_name: Any = None) -> dict[str, Any]:
     """Spend `duration` seconds the way `kind` says, and return the result record.
@@ -106,9 +155,11 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
     worker = request.hostname or socket.gethostname()
     run = runs.Run(worker, os.getpid(), attempt, utc_now())
     client = task.backend.client  # the results database: runs:<id> lives beside the result
-    lost = runs.never_finished(runs.record_start(client, request.id, run, config.result_expires), attempt)
+    before = bookkeeping(runs.record_start, client, request.id, run, config.result_expires)
+    gap = before is None
+    lost = runs.never_finished(before or [], attempt)
     if len(lost) >= config.RECOVERY_MAX_DEATHS:
-        runs.record_finish(client, request.id, run, utc_now(), config.result_expires)
+        bookkeeping(runs.record_finish, client, request.id, run, utc_now(), config.result_expires)
         where = ", ".join(r.worker for r in lost)
         raise WorkerLost(f"{task.name} took its worker down {len(lost)} times ({where}); not run again")
     if fail == "crash":  # the whole process dies at once, with no chance to clean up
@@ -131,7 +182,7 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
     else:
         spend(seconds, kind)
         runtime_s, cpu_s, finished_at = time.perf_counter() - t0, time.thread_time() - cpu0, utc_now()
-    runs.record_finish(client, request.id, run, finished_at, config.result_expires)
+    gap = bookkeeping(runs.record_finish, client, request.id, run, finished_at, config.result_expires) is None or gap
     # kombu's Redis transport marks a job it put back in the queue (worker lost, visibility
     # timeout) in the message headers, which Celery copies onto the request.
     delivery_info = request.delivery_info or {}
@@ -143,6 +194,7 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
         slot=slot_id(pool), pool=pool, cpus=usable_cpus(), machine=machine_id(),
         started_at=started_at, finished_at=finished_at, runtime_s=runtime_s, cpu_s=cpu_s,
         attempt=attempt, redelivered=redelivered, cup=share, waited_for_cup_s=waited_s, cup_s=cup_s,
+        run_list_gap=gap,
     )
     if fail == "always":  # the record rides along, so the producer can draw the failed job
         raise JobFailed(f"{task.name} was asked to fail (attempt {attempt})", record.to_json())

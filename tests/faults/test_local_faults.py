@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from kombu import Connection
 
-from producer.redis_server import RedisProcess
 from tests.conftest import free_port, wait_for
 from tests.helpers import ROOT, Background, run_producer
 
@@ -79,15 +78,6 @@ def test_sigterm_lets_the_running_job_finish(start_workers, redis_env):
     finished_by_leaver = results[busy[leaving][0]]
     assert finished_by_leaver["worker"] == leaving and finished_by_leaver["redelivered"] is False
     assert run.document["summary"]["redelivered"] == 0
-
-
-@pytest.fixture
-def persistent_redis(tmp_path, redis_server):  # redis_server: skips without redis-server
-    """A redis-server with append-only persistence that a test may restart on the same port."""
-    server = RedisProcess(tmp_path / "redis", password="restart-secret", appendonly=True)
-    server.start()
-    yield server
-    server.stop()  # SIGTERM: Redis flushes the append-only file and exits
 
 
 def test_queued_jobs_survive_a_redis_restart(persistent_redis, start_workers):

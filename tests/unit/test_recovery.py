@@ -18,6 +18,7 @@ from worker.health import client_name
 from worker.recovery import (
     SWEEP_EVERY_S,
     SWEEP_RETRY_S,
+    Connection,
     Loss,
     Recovery,
     Unacked,
@@ -30,7 +31,7 @@ from worker.recovery import (
     silent_losses,
     to_restore,
 )
-from worker.runs import Run, duplicate_runs, entry, never_finished, parse
+from worker.runs import Run, duplicate_runs, entry, interruption, never_finished, parse
 
 
 def run(worker: str, start: float, end: float | None = None, attempt: int = 1, pid: int = 8) -> Run:
@@ -51,6 +52,27 @@ def test_a_run_that_never_finished_counts_as_a_death_of_that_attempt_only():
     runs = [run("w@a", 0), run("w@b", 5), run("w@c", 9, 10), run("w@d", 11, attempt=2)]
     assert never_finished(runs, 1) == runs[:2]
     assert never_finished(runs, 2) == [runs[3]]
+
+
+def test_an_interruption_ends_the_runs_of_that_worker_and_pid_that_started_before_it():
+    cut, other_pid, later, finished = run("w@a", 0), run("w@a", 1, pid=9), run("w@a", 5), run("w@a", 2, 3)
+    entries = [entry("started", r.worker, r.pid, 1, r.started_at, r.started_at) for r in (cut, other_pid, later)]
+    entries += [entry("finished", "w@a", 8, 1, at(2), at(3)), interruption("w@a", 8, "fenced", at(4))]
+    runs = parse(entries)
+    assert runs == [replace(cut, interrupted="fenced"), other_pid, replace(finished, interrupted=None), later]
+    assert never_finished(runs, 1) == [other_pid, later]  # an interrupted run is not a death
+    assert parse([*entries, interruption("w@a", None, "lost Redis", at(9))])[1].interrupted == "lost Redis"
+    assert parse([*entries, interruption("w@b", None, "x", at(9))])[1].interrupted is None
+
+
+def test_an_interrupted_run_that_finished_after_all_is_finished_and_a_duplicate_of_the_next():
+    a = run("w@a", 0)
+    entries = [entry("started", "w@a", 8, 1, a.started_at, a.started_at), interruption("w@a", None, "fenced", at(1)),
+               entry("started", "w@b", 8, 1, at(2), at(2)), entry("finished", "w@b", 8, 1, at(2), at(3)),
+               entry("finished", "w@a", 8, 1, a.started_at, at(4))]
+    runs = parse(entries)
+    assert runs[0].finished_at == at(4) and runs[0].interrupted is None
+    assert len(duplicate_runs(runs)) == 2
 
 
 def test_a_redelivery_after_a_death_is_not_a_duplicate():
@@ -206,15 +228,26 @@ class SweepingRecovery(Recovery):
         self.events.connected, self.events.connections = True, 1
         self._connections_seen = 1
         self.unacked, self.workers, self.restored = unacked, connected, []
+        self.idle: dict[str, float] = {}  # node -> seconds its connections have been idle
+        self.fenced_ids: list[str] = []
+        self.interrupted: list[tuple[str, str]] = []
 
-    def connected(self):
-        return self.workers
+    def connections(self):
+        return [Connection(node, pid, f"id-{node}", self.idle.get(node, 0.0)) for node, pid in sorted(self.workers)]
+
+    def fence(self, connections):
+        self.fenced_ids.extend(c.id for c in connections)
+
+    def interrupt(self, task_ids, nodes, now):
+        self.interrupted.extend((t, n) for t in task_ids for n in sorted(nodes))
 
     def read_unacked(self):
         return dict(self.unacked)
 
-    def restore(self, messages):
+    def restore(self, messages):  # as kombu's restore_by_tag: out of the unacked hash, into the queue
         self.restored.extend(messages)
+        for m in messages:
+            self.unacked.pop(m.task_id, None)
         return messages
 
     def _finished(self, task_id):
@@ -247,18 +280,77 @@ def test_after_a_redis_restart_the_jobs_live_workers_cancelled_go_back_and_their
     assert service.sweep_at == T0 + 20 + SWEEP_EVERY_S
 
 
-def test_a_sweep_a_worker_does_not_answer_restores_nothing_and_is_tried_again_soon(caplog):
-    unacked = {"cancelled-w1@h": Unacked("tag", "cancelled-w1@h", "task1", T0 + 0.5)}
+def test_a_worker_that_does_not_answer_holds_back_only_its_own_jobs_and_is_asked_again_soon(caplog):
+    unacked = {t: Unacked(f"tag-{t}", t, "task1", T0 + 0.5) for t in ("cancelled-w1@h", "cancelled-w2@h")}
     service = SweepingRecovery(redis_restarted(), unacked, {"w2@h": {}}, {("w1@h", 11), ("w2@h", 12)})
     service.sweep_at = T0 + 20
     with caplog.at_level("INFO", logger="recovery"):
         service.tick(T0 + 20)
         service.tick(T0 + 20 + SWEEP_RETRY_S)
-    assert service.restored == [] and service.sweep_at == T0 + 20 + 3 * SWEEP_RETRY_S  # 3 s, then 6 s later
-    assert [r.getMessage() for r in caplog.records] == ["catch-up skipped: w1@h did not answer (asking again in 3 s)"]
+    # w2 answered: the job it held and no longer holds goes back at once; w1's waits for w1
+    assert [u.task_id for u in service.restored] == ["cancelled-w2@h"]
+    assert service.sweep_at == T0 + 20 + 3 * SWEEP_RETRY_S  # 3 s, then 6 s later
+    assert [r.getMessage() for r in caplog.records] == [
+        "catch-up: w1@h did not answer; only the jobs it may hold wait (asking again in 3 s)",
+        "catch-up: unacknowledged, held by no live worker: 1 job back in the queue (task1 canc…)"]
     service.inspector.lists["w1@h"] = {}  # it answers now
     service.tick(T0 + 20 + 3 * SWEEP_RETRY_S)
-    assert [u.task_id for u in service.restored] == ["cancelled-w1@h"]
+    assert [u.task_id for u in service.restored] == ["cancelled-w2@h", "cancelled-w1@h"]
+    assert service.sweep_at == T0 + 20 + 3 * SWEEP_RETRY_S + SWEEP_EVERY_S
+
+
+def test_a_job_no_event_attributes_waits_while_any_worker_does_not_answer():
+    unacked = {"unknown": Unacked("tag", "unknown", "task1", T0 + 0.5)}
+    service = SweepingRecovery(redis_restarted(), unacked, {"w2@h": {}}, {("w1@h", 11), ("w2@h", 12)})
+    service.sweep_at = T0 + 20
+    service.tick(T0 + 20)
+    assert service.restored == []
+    service.inspector.lists["w1@h"] = {}
+    service.tick(T0 + 20 + SWEEP_RETRY_S)
+    assert [u.task_id for u in service.restored] == ["unknown"]
+
+
+def test_a_connected_worker_silent_on_every_connection_is_fenced_and_its_jobs_go_back(caplog):
+    c = redis_restarted()  # w1 and w2 heartbeat at +19; w2 runs "new"
+    unacked = {"new": Unacked("tag-new", "new", "task1", T0 + 12.0)}
+    service = SweepingRecovery(c, unacked, {"w1@h": {}}, {("w1@h", 11), ("w2@h", 12)})
+    service.idle = {"w2@h": 7.0, "w1@h": 0.5}
+    now = T0 + 19 + config.RECOVERY_SILENCE + 1
+    with caplog.at_level("INFO", logger="recovery"):
+        service.tick(now)
+    assert service.fenced_ids == ["id-w2@h"]  # w1's connection is busy: left alone
+    assert [u.task_id for u in service.restored] == ["new"]
+    assert service.interrupted == [("new", "w2@h")]  # its run was cut off, not a death
+    assert [r.getMessage() for r in caplog.records] == [
+        "w1@h silent for more than 6 s but still connected to Redis and busy on it: its jobs are left alone",
+        "w2@h silent, its 1 connections idle for 7 s (host cut off or frozen): fenced off: "
+        "1 job back in the queue (task1 new…)"]
+    service.tick(now + 1)  # acted on once: not fenced again while it stays silent
+    assert service.fenced_ids == ["id-w2@h"] and len(service.restored) == 1
+
+
+def test_a_silent_worker_whose_connection_is_busy_is_not_fenced():
+    service = SweepingRecovery(redis_restarted(), {}, {}, {("w1@h", 11), ("w2@h", 12)})
+    service.idle = {"w2@h": config.RECOVERY_SILENCE - 1}
+    service.tick(T0 + 19 + config.RECOVERY_SILENCE + 1)
+    assert service.fenced_ids == [] and service.waiting == {"w1@h", "w2@h"}
+
+
+def test_a_worker_online_again_under_the_same_pid_gives_back_what_it_held_before():
+    c = redis_restarted()  # w2 received "new" at +12
+    unacked = {"new": Unacked("tag-new", "new", "task1", T0 + 12.0)}
+    service = SweepingRecovery(c, unacked, {"w1@h": {}, "w2@h": {}}, {("w1@h", 11), ("w2@h", 12)})
+    service._on_event({"type": "worker-heartbeat", "hostname": "w2@h", "pid": 12, "timestamp": T0 + 19})
+    service._on_event({"type": "worker-online", "hostname": "w2@h", "pid": 12, "timestamp": T0 + 20})
+    service.tick(T0 + 20.5)
+    assert [u.task_id for u in service.restored] == ["new"] and service.fenced_ids == []
+    assert service.interrupted == []  # a restart is a death of what it ran
+
+
+def test_a_worker_online_for_the_first_time_is_not_a_restart():
+    service = SweepingRecovery(redis_restarted(), {}, {}, set())
+    service._on_event({"type": "worker-online", "hostname": "w3@h", "pid": 5, "timestamp": T0})
+    assert service.restarts == []
 
 
 def test_each_action_is_one_line():

@@ -1,0 +1,68 @@
+"""Faults that are not deaths, on local workers and a real Redis: junk pushed onto the queue, and
+Redis restarted under a running job. Junk is set aside, not obeyed; a job whose worker lost
+Redis is run again without counting as one that killed its worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+import redis
+
+from tests.conftest import wait_for
+from tests.helpers import Background, run_producer
+from worker import runs
+from worker.transport import dead_letter_key
+
+pytestmark = pytest.mark.faults
+
+
+def test_junk_on_the_queue_is_set_aside_and_the_worker_goes_on(start_workers, redis_env):
+    workers = start_workers(1)
+    pid = workers.procs[0].pid
+    client = redis.Redis.from_url(redis_env["BROKER_URL"])
+    junk = [os.urandom(64) for _ in range(20)] + [b"{}", b"[1, 2]", b'"text"', json.dumps(
+        {"body": "e30=", "properties": {"delivery_tag": "x", "delivery_info": {}}, "headers": {}}).encode()]
+    client.lpush("jobs", *junk)
+    wait_for(lambda: client.llen(dead_letter_key("jobs")) == len(junk), 30, "the junk to be set aside")
+    run = run_producer("--jobs", "2", "--duration", "0.2", "--json", env=redis_env)
+    assert run.returncode == 0, run.stderr
+    assert [r["status"] for r in run.document["results"]] == ["SUCCESS", "SUCCESS"]
+    assert workers.procs[0].poll() is None and workers.procs[0].pid == pid  # the same worker, never restarted
+    assert sorted(client.lrange(dead_letter_key("jobs"), 0, -1)) == sorted(junk)  # kept as it came, for a look
+    log = workers.logs[0].read_text()
+    assert log.count("that is not a job") == len(junk) and "Unrecoverable error" not in log
+    status = run_producer("status", env=redis_env)
+    assert status.returncode == 0, status.stderr
+    assert f"queue jobs: 0 waiting, {len(junk)} set aside as not a job (jobs.dead)" in status.stdout
+
+
+def test_a_job_whose_worker_lost_redis_three_times_is_not_failed_as_a_poison_job(persistent_redis, start_workers,
+                                                                                recovery_service):
+    service = recovery_service(env=persistent_redis.env)
+    workers = start_workers(2, redis=persistent_redis.env)
+    producer = Background("--jobs", "1", "--duration", "6", "--timeout", "120", "--json", env=persistent_redis.env)
+    client = persistent_redis.client(db=1)
+
+    def started_runs() -> int:
+        keys = client.keys(f"{runs.PREFIX}*")
+        return len(runs.parse(client.lrange(keys[0], 0, -1))) if keys else 0
+
+    for restart in range(3):  # each time the job runs, Redis goes away under it
+        wait_for(lambda n=restart: started_runs() > n, 60, f"run {restart + 1} of the job to start", 0.2)
+        persistent_redis.stop()
+        time.sleep(1)
+        persistent_redis.start()
+    run = producer.finish(150)
+    logs = service.log.read_text() + "".join(log.read_text()[-3000:] for log in workers.logs)
+    assert run.returncode == 0, run.stderr + logs
+    (result,) = run.document["results"]
+    assert result["status"] == "SUCCESS", logs
+    keys = client.keys(f"{runs.PREFIX}*")
+    seen = runs.parse(client.lrange(keys[0], 0, -1))
+    assert len(seen) == 4 and seen[-1].finished_at is not None, seen
+    assert all(r.interrupted == "cancelled: its worker lost Redis" for r in seen[:3]), seen
+    assert runs.never_finished(seen, 1) == []  # no deaths counted
+    assert run.document["summary"]["duplicates"] == 0
