@@ -148,6 +148,9 @@ class Summary:
     verdict: str = ""
     notes: tuple[str, ...] = ()
     duplicates: int = 0  # jobs that ran more than once at the same attempt (worker.runs)
+    runs: int = 0  # runs started, as the jobs' run lists tell (worker.runs): jobs ran + every extra run
+    resubmitted: int = 0  # jobs lost on their way to a worker and sent again (producer.inflight)
+    run_list_gaps: int = 0  # jobs whose run list could not be written while they ran
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -225,6 +228,9 @@ def summarize(outcomes: list[Outcome], *, wall_s: float, slots_online: int = 0, 
         waited_for_cup_s=round(sum(r.waited_for_cup_s for r in ran), 6),
         peak_drinking=peak_overlap(drinking),
         duplicates=sum(1 for o in outcomes if o.ran_twice),
+        runs=sum(len(o.runs) for o in outcomes),
+        resubmitted=sum(1 for o in outcomes if o.resubmitted),
+        run_list_gaps=sum(1 for r in ran if r.run_list_gap),
     )
     return replace(summary, verdict=verdict(summary), notes=tuple(notes(summary)))
 
@@ -297,4 +303,10 @@ def notes(s: Summary) -> list[str]:
     if s.duplicates:
         out.append(f"{s.duplicates} jobs ran more than once (a worker thought dead came back, or a visibility "
                    "timeout shorter than the job): see each job's lines")
+    if s.resubmitted:
+        out.append(f"{s.resubmitted} jobs were lost on their way to a worker (taken off the queue by one that "
+                   "died before it held them) and sent again under the same id")
+    if s.run_list_gaps:
+        out.append(f"{s.run_list_gaps} jobs could not write their run list while they ran (Redis out of reach): "
+                   "their extra runs, if any, may be under-counted")
     return out

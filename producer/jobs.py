@@ -118,6 +118,8 @@ class Outcome:
     error: str | None = None
     received_at: datetime | None = None  # when the producer got the result
     ran_twice: tuple[Run, ...] = ()  # every run of an attempt that ran more than once (worker.runs)
+    runs: tuple[Run, ...] = ()  # every run its run list tells of (worker.runs), interrupted ones too
+    resubmitted: int = 0  # times the producer sent it again, lost on its way to a worker (producer.inflight)
     seen: Seen | None = None  # what the events saw, when they were followed (producer.seen)
 
     @property
@@ -165,6 +167,10 @@ class Outcome:
         base["status"] = self.status
         if self.error is not None:
             base["error"] = self.error
+        if self.runs:
+            base["runs"] = len(self.runs)
+        if self.resubmitted:
+            base["resubmitted"] = self.resubmitted
         if self.ran_twice:
             base["ran_twice"] = [{"worker": r.worker, "pid": r.pid, "attempt": r.attempt,
                                   "started_at": iso(r.started_at),

@@ -72,6 +72,15 @@ MEANINGS = {
     "redelivered": "jobs handed to another worker after theirs died",
     "retried": "jobs that succeeded after a failed attempt",
     "duplicates": "jobs that ran more than once (shown when any did)",
+    "runs": "runs started, as the run lists tell (shown when not one a job)",
+    "resubmitted": "jobs lost on their way to a worker, sent again (shown when any)",
+}
+#: Figures shown only when they say something: the run lists' count when it differs from the jobs
+#: that ran, the others when not zero.
+_WHEN = {
+    "duplicates": lambda s: bool(s.duplicates),
+    "runs": lambda s: bool(s.runs) and s.runs != s.succeeded + s.failed,
+    "resubmitted": lambda s: bool(s.resubmitted),
 }
 
 
@@ -88,7 +97,7 @@ def summary_lines(summary: Summary) -> list[str]:
     data = summary.as_json()
     lines = []
     for key, meaning in MEANINGS.items():
-        if key == "duplicates" and not summary.duplicates:
+        if key in _WHEN and not _WHEN[key](summary):
             continue
         shown = f"{data[key]:g}" if key == "cpus" and data[key] is not None else _shown(data[key])
         if key == "jobs":

@@ -24,6 +24,7 @@ from kombu.exceptions import BatchPublishError, OperationalError
 
 from producer.cluster import masked
 from producer.errors import BrokerUnreachable, Interrupted
+from producer.inflight import InFlightWatch
 from producer.jobs import TASKS, Job, Outcome, plan
 from producer.queues import withdraw
 from worker.errors import JobFailed
@@ -216,7 +217,8 @@ def run_batch(
         # interval: Celery's native join first polls the backend once and then sleeps
         # `interval` (0.5 s by default) before listening on pub/sub; measured, 2 x 0.05 s
         # jobs took 0.51 s of wall time with the default and 0.11 s with 1 ms.
-        ResultSet(results).join_native(timeout=timeout_s, propagate=False, callback=collect, interval=0.001)
+        with InFlightWatch(app, outcomes):  # a job a dying worker took off the queue: sent again
+            ResultSet(results).join_native(timeout=timeout_s, propagate=False, callback=collect, interval=0.001)
     except CeleryTimeout:
         withdraw_pending(app, list(outcomes.values()))
         for outcome in outcomes.values():
@@ -240,4 +242,5 @@ def note_duplicates(app: Celery, outcomes: list[Outcome]) -> None:
     except Exception:  # noqa: BLE001  (a report without this check beats no report)
         return
     for outcome in outcomes:
-        outcome.ran_twice = tuple(duplicate_runs(found.get(outcome.task_id, [])))
+        outcome.runs = tuple(found.get(outcome.task_id, []))
+        outcome.ran_twice = tuple(duplicate_runs(outcome.runs))

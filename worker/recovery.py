@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import signal
 import sys
 import threading
@@ -115,7 +116,8 @@ class Connection:
     node: str
     pid: int
     id: str  # Redis's client id: what CLIENT KILL ID takes
-    idle_s: float  # seconds since it last sent a command
+    idle_s: float  # seconds since it last sent a command (or was sent a reply)
+    pubsub: bool = False  # subscribed: Redis pushes messages to it, which resets its idle time
 
 
 def worker_connections(clients: Iterable[Mapping[str, Any]]) -> list[Connection]:
@@ -130,7 +132,7 @@ def worker_connections(clients: Iterable[Mapping[str, Any]]) -> list[Connection]
                 idle = float(c.get("idle") or 0)
             except (TypeError, ValueError):
                 idle = 0.0
-            found.append(Connection(node, int(pid), str(c.get("id", "")), idle))
+            found.append(Connection(node, int(pid), str(c.get("id", "")), idle, "P" in str(c.get("flags") or "")))
     return found
 
 
@@ -155,7 +157,10 @@ def vanished(connections: Iterable[Connection], snap: Snapshot, now: float, sile
         by_node.setdefault(c.node, []).append(c)
     quiet: dict[str, list[Connection]] = {}
     for node, conns in by_node.items():
-        if min(c.idle_s for c in conns) < silence_s:
+        # A subscribed connection is never idle while others publish (Redis counts what it
+        # sends as interaction, even into a dead socket): only the others say whether it talks.
+        # One with only those left (Redis's keepalive closed the rest) is quiet too.
+        if min((c.idle_s for c in conns if not c.pubsub), default=math.inf) < silence_s:
             continue
         worker = snap.worker(node)
         heard = worker.silent_since if worker is not None else None
@@ -362,7 +367,7 @@ class Recovery:
         for node, conns in quiet.items():
             self.fence(conns)
             self.fenced[node] = now
-            idle = min(c.idle_s for c in conns)
+            idle = min((c.idle_s for c in conns if not c.pubsub), default=self.silence_s)
             fenced.append(Loss(node, f"silent, its {len(conns)} connections idle for {idle:.0f} s (host cut off "
                                      f"or frozen): fenced off", fenced=True))
         connected = None if clients is None else {(c.node, c.pid) for c in clients if c.node not in quiet}

@@ -66,3 +66,23 @@ def test_a_job_whose_worker_lost_redis_three_times_is_not_failed_as_a_poison_job
     assert all(r.interrupted == "cancelled: its worker lost Redis" for r in seen[:3]), seen
     assert runs.never_finished(seen, 1) == []  # no deaths counted
     assert run.document["summary"]["duplicates"] == 0
+
+
+def test_a_job_taken_off_the_queue_by_a_worker_that_died_is_sent_again(start_workers, redis_env):
+    workers = start_workers(1)
+    producer = Background("--jobs", "2", "--duration", "2", "--json", env=redis_env)
+    wait_until_busy = wait_for(lambda: workers.busy(), 20, "the worker to run the first job", 0.1)
+    (running,) = next(iter(wait_until_busy.values()))
+    client = redis.Redis.from_url(redis_env["BROKER_URL"])
+    # What a worker does with BRPOP before it dies: the message is off the queue and in no
+    # `unacked` hash; nothing in Redis remembers it.
+    taken = wait_for(lambda: client.rpop("jobs"), 10, "the second job in the queue", 0.05)
+    lost_id = json.loads(taken)["headers"]["id"]
+    assert lost_id != running
+    run = producer.finish(90)
+    assert run.returncode == 0, run.stderr
+    results = {r["task_id"]: r for r in run.document["results"]}
+    assert [r["status"] for r in results.values()] == ["SUCCESS", "SUCCESS"]
+    assert results[lost_id]["resubmitted"] == 1 and "resubmitted" not in results[running]
+    assert run.document["summary"]["resubmitted"] == 1
+    assert any("lost on their way to a worker" in note for note in run.document["summary"]["notes"])

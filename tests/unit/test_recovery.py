@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 from producer.events import snapshot
 from producer.figures import summarize
+from producer.inflight import due, nowhere, unacked_task_ids
 from producer.report import job_line, summary_lines
 from tests.unit.builders import at, outcome, record
 from tests.unit.test_lanes import T0, Cluster
@@ -30,6 +31,7 @@ from worker.recovery import (
     received_since,
     silent_losses,
     to_restore,
+    vanished,
 )
 from worker.runs import Run, duplicate_runs, entry, interruption, never_finished, parse
 
@@ -329,6 +331,15 @@ def test_a_connected_worker_silent_on_every_connection_is_fenced_and_its_jobs_go
     assert service.fenced_ids == ["id-w2@h"] and len(service.restored) == 1
 
 
+def test_a_subscribed_connection_does_not_keep_a_vanished_worker_alive():
+    snap = snapshot(redis_restarted().state, T0 + 30)
+    conns = [Connection("w2@h", 12, "1", 0.0, pubsub=True), Connection("w2@h", 12, "2", 9.0),
+             Connection("w1@h", 11, "3", 0.0, pubsub=True)]
+    assert sorted(vanished(conns, snap, T0 + 30, 6.0, {})) == ["w1@h", "w2@h"]  # w1: its subscription alone is left
+    assert vanished([*conns, Connection("w1@h", 11, "4", 5.0)], snap, T0 + 30, 6.0, {}).keys() == {"w2@h"}
+    assert vanished(conns, snap, T0 + 24, 6.0, {}) == {}  # heard from 5 s ago: not silent yet
+
+
 def test_a_silent_worker_whose_connection_is_busy_is_not_fenced():
     service = SweepingRecovery(redis_restarted(), {}, {}, {("w1@h", 11), ("w2@h", 12)})
     service.idle = {"w2@h": config.RECOVERY_SILENCE - 1}
@@ -371,3 +382,14 @@ def test_a_job_that_ran_twice_is_said_and_counted():
     assert twice.as_json()["ran_twice"][1] == {"worker": "w@b", "pid": 9, "attempt": 1,
                                                "started_at": "2026-11-24T19:00:02.000000+00:00",
                                                "finished_at": "2026-11-24T19:00:09.000000+00:00"}
+
+
+# --- the producer's look for jobs lost in flight (producer.inflight) ---------------------------
+
+def test_a_job_in_no_queue_and_not_unacked_is_nowhere_and_due_after_the_grace():
+    jobs = [outcome(None, task_id=t) for t in ("queued", "held", "lost")]
+    unacked = unacked_task_ids([json.dumps([{"headers": {"id": "held"}}, "", "jobs"]), b"junk", "[]"])
+    assert unacked == {"held"}
+    assert [o.task_id for o in nowhere(jobs, {"queued"}, unacked)] == ["lost"]
+    assert due({"lost": 100.0, "new": 105.0}, now=110.0, grace_s=10.0) == ["lost"]
+    assert due({"lost": 100.0}, now=109.9, grace_s=10.0) == []

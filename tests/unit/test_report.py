@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from rich.console import Console
 
 from producer.figures import summarize
 from producer.report import MEANINGS, job_line, job_lines, json_document, print_text, summary_lines
 from producer.submit import Batch
-from tests.unit.builders import outcome, record, waves
+from tests.unit.builders import at, outcome, record, waves
+from worker.runs import Run
 
 WORKER = "worker@faea5785655b"
 
@@ -74,7 +76,9 @@ def test_summary_lines_have_a_figure_a_value_and_a_meaning_and_no_padding():
     out = waves(6, hosts=2) + [outcome(None, status="FAILURE", error="x", task_id="f"),
                                outcome(None, status="WITHDRAWN", task_id="w")]
     lines = summary_lines(summarize(out, wall_s=3.1, slots_online=2))
-    assert [line.split()[0] for line in lines] == [k for k in MEANINGS if k != "duplicates"]  # none ran twice
+    # none ran twice, none has a run list here, none was sent again
+    assert [line.split()[0] for line in lines] == [k for k in MEANINGS if k not in ("duplicates", "runs",
+                                                                                     "resubmitted")]
     assert all(line == line.rstrip() for line in lines)
     assert lines[0] == "jobs          8 (1 failed, 1 withdrawn)  jobs submitted"
     assert lines[3] == "cpus                  4  CPUs those workers share"
@@ -124,3 +128,14 @@ def test_the_text_report_has_jobs_timeline_summary_notes_and_verdict():
     with console.capture() as capture:
         print_text(console, Batch(out, wall_s=2.02, submit_s=0.01), summary, timeline=False)
     assert "queued" not in capture.get().replace("queued ahead", "")
+
+
+def test_runs_and_resubmissions_are_shown_when_they_say_something():
+    one = outcome(record(0, 1, task_id="a"), task_id="a")
+    three_runs = replace(outcome(record(0, 1, task_id="b"), task_id="b"), resubmitted=1,
+                         runs=(Run("w@a", 8, 1, at(0)), Run("w@b", 9, 1, at(1)), Run("w@c", 9, 1, at(2), at(3))))
+    shown = {line.split()[0]: line for line in summary_lines(summarize([one, three_runs], wall_s=3.0))}
+    assert shown["runs"].split()[1] == "3" and shown["resubmitted"].split()[1] == "1"
+    once = replace(three_runs, runs=three_runs.runs[2:], resubmitted=0)
+    shown = {line.split()[0] for line in summary_lines(summarize([replace(one, runs=once.runs), once], wall_s=3.0))}
+    assert "runs" not in shown and "resubmitted" not in shown  # 2 runs for 2 jobs: nothing to say

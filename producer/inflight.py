@@ -1,0 +1,118 @@
+"""Jobs lost on their way to a worker, sent again under the same id.
+
+With Redis, a worker takes a job with BRPOP and only then writes it into kombu's `unacked`
+hash: between the two the job is nowhere in Redis. A worker that dies in that window (a
+container killed while frozen, say: its BRPOP was answered into its socket while it was paused)
+loses the job for good, and no visibility timeout or recovery service can bring it back, since
+nothing in Redis remembers it. Dramatiq's and RQ's Redis brokers close that window by moving the
+message atomically (a Lua script, LMOVE) into a per-worker list; kombu does not.
+
+The producer remembers every job it sent. While it waits, it looks every CHECK_EVERY_S seconds
+for jobs of its own that have no result yet and are in no queue and not in `unacked`; one still
+so GRACE_S later (long after any worker that took it would have written it down) is sent again
+under the same id, and counted (`Outcome.resubmitted`, the summary's `resubmitted`). Should the
+worker that took it come back after all (a frozen one thawed), the job runs twice, and its run
+list says so (worker.runs): never silently.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from celery import Celery
+
+from producer.jobs import Outcome
+from producer.queues import _lists, _task_id, channel
+
+log = logging.getLogger("producer.inflight")
+
+#: Seconds between two looks.
+CHECK_EVERY_S = 2.0
+#: Seconds a job must stay nowhere before it is sent again: a worker writes a job it took into
+#: `unacked` within milliseconds, so this only ever waits for a frozen or dead one.
+GRACE_S = 10.0
+#: A queue longer than this is not read whole to find a job: the look waits until it is shorter.
+SCAN_MAX = 20_000
+
+
+def unacked_task_ids(entries: Iterable[Any]) -> set[str]:
+    """Task ids in kombu's `unacked` hash values ([message, exchange, routing key]); others skipped."""
+    found = set()
+    for raw in entries:
+        try:
+            found.add(json.loads(raw)[0]["headers"]["id"])
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue
+    return found
+
+
+def nowhere(pending: Iterable[Outcome], queued: set[str], unacked: set[str]) -> list[Outcome]:
+    """Pending jobs that are neither waiting in a queue nor held unacknowledged by a worker."""
+    return [o for o in pending if o.task_id not in queued and o.task_id not in unacked]
+
+
+def due(suspects: Mapping[str, float], now: float, grace_s: float) -> list[str]:
+    """Task ids first found nowhere at least `grace_s` before `now`."""
+    return [task_id for task_id, since in suspects.items() if now - since >= grace_s]
+
+
+class InFlightWatch:
+    """Looks for the batch's jobs lost in flight while the producer waits, and sends them again."""
+
+    def __init__(self, app: Celery, outcomes: Mapping[str, Outcome], grace_s: float = GRACE_S,
+                 every_s: float = CHECK_EVERY_S) -> None:
+        self.app, self.outcomes, self.grace_s, self.every_s = app, outcomes, grace_s, every_s
+        self.suspects: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="inflight-watch", daemon=True)
+
+    def __enter__(self) -> InFlightWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.check(time.monotonic())
+            except Exception as exc:  # noqa: BLE001  (Redis away a moment: the wait reports that itself)
+                log.debug("in-flight check skipped: %s", exc)
+
+    def check(self, now: float) -> list[Outcome]:
+        """One look; returns the jobs it sent again."""
+        pending = [o for o in list(self.outcomes.values()) if o.status == "PENDING"]
+        if not pending:
+            self.suspects.clear()
+            return []
+        with channel(self.app) as chan:
+            client = chan.client
+            # The queue first, then `unacked`: a job moves from one to the other, so read in this
+            # order it is seen in one of them unless it really is in neither at that moment.
+            queued: set[str] = set()
+            for queue in {o.job.queue for o in pending}:
+                names = _lists(chan, queue)
+                if sum(client.llen(name) for name in names) > SCAN_MAX:
+                    return []  # too long to read whole now; a later look, when it is shorter
+                queued |= {_task_id(raw) for name in names for raw in client.lrange(name, 0, -1)} - {None}
+            unacked = unacked_task_ids(client.hvals(chan.unacked_key))
+        lost = {o.task_id: o for o in nowhere(pending, queued, unacked)}
+        self.suspects = {task_id: self.suspects.get(task_id, now) for task_id in lost}
+        sent = []
+        for task_id in due(self.suspects, now, self.grace_s):
+            outcome = lost[task_id]
+            if outcome.status != "PENDING":  # its result came meanwhile
+                continue
+            self.app.send_task(outcome.job.task, kwargs=outcome.job.kwargs, queue=outcome.job.queue,
+                               task_id=task_id)
+            outcome.resubmitted += 1
+            del self.suspects[task_id]
+            sent.append(outcome)
+        return sent
