@@ -87,6 +87,36 @@ def one_docker_kill(cluster: ComposeCluster, timeout_s: float) -> float:
         app.close()
 
 
+def one_partition(cluster: ComposeCluster, timeout_s: float) -> float:
+    """Seconds from `docker network disconnect` of the busy worker container (its host vanishes:
+    Redis keeps its half-open connections) to its job's start in another; then the network is
+    given back and the same container must answer again by itself."""
+    app = cluster.app()
+    network = f"{cluster.project}_default"
+    try:
+        result = app.send_task("task1", kwargs={"duration": JOB_S}, queue=QUEUE)
+        node = busy_worker(app, result.id)
+        container = node.partition("@")[2]
+        cut_at = time.time()
+        subprocess.run(["docker", "network", "disconnect", network, container], check=True, capture_output=True,
+                       timeout=30)
+        try:
+            record = JobRecord.from_json(result.get(timeout=timeout_s))
+        finally:
+            subprocess.run(["docker", "network", "connect", network, container], check=True, capture_output=True,
+                           timeout=30)
+        if record.hostname == container or not record.redelivered:
+            raise RuntimeError(f"the job ended in {record.hostname} (redelivered: {record.redelivered}), "
+                               f"not after {container} was cut off")
+        deadline = time.monotonic() + 60
+        while not app.control.ping(destination=[node], timeout=1.0):  # back by itself, nobody restarts it
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{node} did not answer within 60 s of the heal")
+        return record.started_at.timestamp() - cut_at
+    finally:
+        app.close()
+
+
 def long_job_runs(cluster: ComposeCluster, seconds: float) -> dict[str, Any]:
     """One job of `seconds` on a live, heartbeating worker: how many times it started (its
     `runs:<id>` list, worker.runs) and whether it was handed out again."""
@@ -106,20 +136,23 @@ def kill_row(where: str, service: bool, visibility_timeout: int, times: list[flo
             "median_s": statistics.median(times)}
 
 
-def measure_compose(reps: int, service: bool, visibility_timeout: int, long_job_s: float = 0) -> dict[str, Any]:
-    """`measure` on a compose project of its own: `docker kill` of the busy worker's container;
-    without the service, `compose stop recovery`. With `long_job_s`, one long job after the kills."""
+def measure_compose(reps: int, service: bool, visibility_timeout: int, long_job_s: float = 0,
+                    fault: str = "kill") -> dict[str, Any]:
+    """`measure` on a compose project of its own: `docker kill` of the busy worker's container
+    (fault "kill") or its network cut ("disconnect"); without the service, `compose stop
+    recovery`. With `long_job_s`, one long job after the faults."""
     cluster = ComposeCluster()
     cluster.env["VISIBILITY_TIMEOUT"] = str(visibility_timeout)  # compose passes it to every app container
     try:
         cluster.start(2)
         if not service:
             cluster.compose("stop", "recovery")
-        times = [one_docker_kill(cluster, visibility_timeout + 60 + JOB_S) for _ in range(reps)]
+        one = one_partition if fault == "disconnect" else one_docker_kill
+        times = [one(cluster, visibility_timeout + 60 + JOB_S) for _ in range(reps)]
         long_job = long_job_runs(cluster, long_job_s) if long_job_s else {}
     finally:
         cluster.stop()
-    return {**kill_row("compose", service, visibility_timeout, times), **long_job}
+    return {**kill_row("compose", service, visibility_timeout, times), "fault": fault, **long_job}
 
 
 def measure(reps: int, service: bool, visibility_timeout: int) -> dict[str, Any]:
@@ -151,14 +184,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="Kill worker containers of a compose project of its own (docker kill).")
     parser.add_argument("--long-job", type=float, default=0, metavar="SECONDS",
                         help="With --compose: then one job this long on a live worker; how many times it ran.")
+    parser.add_argument("--fault", choices=("kill", "disconnect"), default="kill",
+                        help="With --compose: docker kill the busy container, or cut it off the network "
+                             "(docker network disconnect) and heal it after its job started elsewhere.")
     parser.add_argument("--json", type=Path, help="Write the figures to this file.")
     args = parser.parse_args(argv)
-    if args.long_job and not args.compose:
-        parser.error("--long-job needs --compose")
+    if (args.long_job or args.fault != "kill") and not args.compose:
+        parser.error("--long-job and --fault need --compose")
     from worker import config
 
     if args.compose:
-        rows = [measure_compose(args.reps, True, config.VISIBILITY_TIMEOUT, args.long_job)]
+        rows = [measure_compose(args.reps, True, config.VISIBILITY_TIMEOUT, args.long_job, args.fault)]
     else:
         rows = [measure(args.reps, True, config.VISIBILITY_TIMEOUT)]
     if not args.skip_backstop:
@@ -166,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         how = "recovery service" if row["service"] else "backstop only"
         each = ", ".join(f"{t:.1f}" for t in row["kill_to_start_s"])
+        fault = "cut off" if row.get("fault") == "disconnect" else "kill"
         print(f"{row['where']:<8} {how:<17} visibility timeout {row['visibility_timeout_s']:>5} s: "
-              f"kill -> start elsewhere median {row['median_s']:.1f} s ({each})")
+              f"{fault} -> start elsewhere median {row['median_s']:.1f} s ({each})")
         if "long_job_runs" in row:
             again = ", handed out again" if row["long_job_redelivered"] else ", never handed out again"
             print(f"{row['where']:<8} a {row['long_job_s']:.0f} s job on a live worker started "

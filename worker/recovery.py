@@ -41,6 +41,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -245,6 +246,23 @@ def action_line(who: str, why: str, restored: list[Unacked]) -> str:
     return f"{who} {why}: {jobs} back in the queue ({names})"
 
 
+def restore_as_new(chan: Any, tag: str) -> None:
+    """kombu's QoS.restore_by_tag (one WATCH/MULTI transaction: out of `unacked` and its index,
+    back into its queue, marked redelivered), with a fresh delivery tag on the message."""
+
+    def transaction(pipe: Any) -> None:
+        raw = pipe.hget(chan.unacked_key, tag)
+        pipe.multi()
+        pipe.zrem(chan.unacked_index_key, tag)
+        pipe.hdel(chan.unacked_key, tag)
+        if raw:
+            message, exchange, routing_key = json.loads(raw)
+            message["properties"]["delivery_tag"] = str(uuid.uuid4())
+            chan._do_restore_message(message, exchange, routing_key, pipe, False)
+
+    chan.client.transaction(transaction, chan.unacked_key)
+
+
 class Recovery:
     """Decides who is gone and puts their jobs back; `tick()` once per POLL_S."""
 
@@ -330,10 +348,13 @@ class Recovery:
                 pass
 
     def restore(self, messages: list[Unacked]) -> list[Unacked]:
-        """Put each message back at the head of its queue (kombu's restore: the next BRPOP takes it)."""
+        """Put each message back at the head of its queue (the next BRPOP takes it), as kombu's
+        restore_by_tag does, but under a new delivery tag: the worker that held it, should it come
+        back (a healed network, a thawed container), can then neither acknowledge nor put back the
+        copy another worker now holds under the old tag (a third run, seen before issue #20)."""
         chan = self.channel
         for message in messages:
-            chan.qos.restore_by_tag(message.tag, client=chan.client)
+            restore_as_new(chan, message.tag)
         return messages
 
     def interrupt(self, task_ids: list[str], nodes: Iterable[str], now: float) -> None:

@@ -86,3 +86,26 @@ def test_a_job_taken_off_the_queue_by_a_worker_that_died_is_sent_again(start_wor
     assert results[lost_id]["resubmitted"] == 1 and "resubmitted" not in results[running]
     assert run.document["summary"]["resubmitted"] == 1
     assert any("lost on their way to a worker" in note for note in run.document["summary"]["notes"])
+
+
+def test_redis_killed_outright_under_running_jobs_loses_none(persistent_redis, start_workers, recovery_service):
+    # SIGKILL: no goodbye to any client, and the append-only file may miss its last second of
+    # writes (a job taken, a run list entry): whatever Redis forgot, the producer or the
+    # recovery service brings back.
+    service = recovery_service(env=persistent_redis.env)
+    workers = start_workers(2, redis=persistent_redis.env)
+    producer = Background("--jobs", "8", "--duration", "2", "--timeout", "120", "--json", env=persistent_redis.env)
+    wait_for(lambda: len(workers.busy()) == 2, 30, "both workers to run a job", 0.1)
+    persistent_redis.proc.kill()
+    persistent_redis.proc.wait(10)
+    time.sleep(1)
+    persistent_redis.start()
+    run = producer.finish(150)
+    logs = service.log.read_text() + "".join(log.read_text()[-3000:] for log in workers.logs)
+    assert run.returncode == 0, run.stderr + logs
+    results = run.document["results"]
+    assert len(results) == 8 and all(r["status"] == "SUCCESS" for r in results), logs
+    found = runs.read_runs(persistent_redis.client(db=1), [r["task_id"] for r in results])
+    assert run.document["summary"]["duplicates"] == sum(1 for v in found.values() if runs.duplicate_runs(v))
+    assert all(runs.never_finished(v, 1) == [] or r["redelivered"] for r, v in
+               ((r, found[r["task_id"]]) for r in results))  # a run cut short was followed by a redelivery
