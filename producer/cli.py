@@ -24,7 +24,7 @@ from producer.cluster import check_brokers, consuming, masked, online_workers, r
 from producer.errors import RET_INTERRUPTED, RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError, UsageError
 from producer.figures import summarize
 from producer.flavours import compare as compare_flavours
-from producer.flavours import flavours
+from producer.flavours import flavours, slots_note
 from producer.jobs import TASKS, Outcome, plan
 from producer.live import followed_run, watch
 from producer.local_cli import local
@@ -261,10 +261,13 @@ def compare(jobs: int, duration: float, kinds: tuple[str, ...], queue: str) -> i
                                      default_timeout(jobs, duration))
     out = stdout_console()
     say(out, f"{jobs} jobs of {duration:g} s each (speedup = work / wall)", style="bold")
-    for line in _table_lines(["kind", "how", "slots", "wall", "speedup", "verdict"],
+    for line in _table_lines(["kind", "how", "slots", "wall", "speedup", "efficiency", "verdict"],
                              [[r.kind, r.pool, str(r.slots), f"{r.wall_s:.2f} s", _speedup(r.speedup),
+                               "" if r.efficiency is None else f"{r.efficiency:.2f}",
                                r.verdict + (f" ({r.failed} failed)" if r.failed else "")] for r in rows]):
         say(out, line, style="")
+    if note := slots_note(rows):
+        say(out, note, style="yellow")
     for flavour in skipped:
         say(err, f"skipped {flavour}: FLAVOURS=1 docker compose up -d --wait")
     return RET_JOBS_FAILED if any(r.failed for r in rows) else RET_OK
