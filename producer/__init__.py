@@ -10,6 +10,10 @@ from typing import Any
 
 __all__ = ["compare", "quiz", "run_jobs", "sweep"]
 
+#: The project's version, also where no package metadata is (the image copies the code, it does
+#: not install it); tests/unit/test_cli.py checks it against pyproject.toml.
+__version__ = "0.1.0"
+
 
 def __getattr__(name: str) -> Any:
     if name in __all__:

@@ -7,7 +7,6 @@ stderr and a named exit code, never a traceback (PRODUCER_DEBUG=1 shows one).
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import signal
 import sys
@@ -19,15 +18,17 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from producer import __version__
 from producer.api import default_timeout
 from producer.cluster import check_brokers, consuming, masked, online_workers, ready_workers
 from producer.errors import RET_INTERRUPTED, RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError, UsageError
 from producer.figures import summarize
 from producer.flavours import compare as compare_flavours
-from producer.flavours import flavours
+from producer.flavours import flavours, slots_note
 from producer.jobs import TASKS, Outcome, plan
 from producer.live import followed_run, watch
 from producer.local_cli import local
+from producer.options import Number, WholeNumber, picture, writable
 from producer.plot import check_format, gantt, speedup_curve
 from producer.queues import depth, depths, set_aside
 from producer.queues import purge as purge_queues
@@ -46,17 +47,18 @@ MAX_JOBS = 100_000  # a bound, so a typo cannot flood Redis
 
 EPILOG = """\b
 Settings (environment; the defaults find `docker compose up`):
-  REDIS_HOST, REDIS_PORT, REDIS_PASSWORD  where Redis is [localhost, 6379, celery-demo]
-  REDIS_PASSWORD_FILE, REDIS_TLS_CA_FILE  the password in a file; TLS (rediss://) with this CA
-  BROKER_URL, RESULT_BACKEND  full URLs instead of the three above
-  QUEUE           queue to submit to [jobs]
-  BROKER_TIMEOUT  seconds Redis may take to answer [3]
-  WORKER_WAIT     seconds to wait for a first worker [15]
+  REDIS_HOST, REDIS_PORT  where Redis is [localhost, 6379]
+  REDIS_PASSWORD    its password [celery-demo]; REDIS_PASSWORD_FILE: in a file
+  REDIS_TLS_CA_FILE  TLS (rediss://), checked with this CA
+  BROKER_URL, RESULT_BACKEND  full URLs instead of the above
+  QUEUE             queue to submit to [jobs]
+  BROKER_TIMEOUT    seconds Redis may take to answer [3]
+  WORKER_WAIT       seconds to wait for a first worker [15]
   PRODUCER_DEBUG=1  show a traceback with an error
 \b
-Exit codes: 0 done; 1 a job failed or did not finish; 2 bad usage or setting;
-  3 Redis unreachable or refused us; 4 no worker on the queue; 5 the local cluster
-  could not start or is not up; 130 interrupted
+Exit codes: 0 done; 1 a job failed or did not finish; 2 bad usage or
+  setting; 3 Redis unreachable or refused us; 4 no worker on the queue;
+  5 the local cluster could not start or is not up; 130 interrupted
   (the run's queued jobs withdrawn first)."""
 
 
@@ -80,37 +82,9 @@ class DefaultGroup(click.Group):
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
              epilog="Without a command, `run` runs (see `producer run --help`).\n\n" + EPILOG)
-@click.version_option(package_name="celery-parallelism-demo", prog_name="producer")
+@click.version_option(__version__, prog_name="producer")
 def cli() -> None:
     """Submit task1/task2 jobs to the Celery cluster and show whether they ran in parallel."""
-
-
-def finite(_: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    """Reject nan, which passes click's range checks."""
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a number", param=param)
-    return value
-
-
-def writable(_: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
-    """Check an output file can be written before any job is submitted, not after.
-
-    The file is really opened (and removed again if it did not exist): permission bits say
-    nothing of /proc, read-only mounts or a full disk.
-    """
-    if value is None:
-        return None
-    existed = value.exists()
-    if value.is_dir():
-        raise click.BadParameter(f"{str(value)!r} is a folder", param=param)
-    try:
-        with open(value, "a"):
-            pass
-    except OSError as exc:
-        raise click.BadParameter(f"cannot write {str(value)!r}: {exc.strerror}", param=param) from None
-    if not existed:
-        value.unlink(missing_ok=True)
-    return value
 
 
 def not_blank(_: click.Context, param: click.Parameter, value: str) -> str:
@@ -133,6 +107,8 @@ def stdout_console() -> Console:
 
 
 def say(console: Console, text: str, style: str = "dim") -> None:
+    if console.stderr:  # what stdout holds comes first: with both in one file, no error lands inside the report
+        sys.stdout.flush()
     console.print(text, markup=False, style=style)
 
 
@@ -148,20 +124,20 @@ QUEUE_OPTION = click.option("--queue", "-q", default=config.QUEUE, show_default=
 
 
 @cli.command(short_help="Submit jobs and report who ran what when (the default).")
-@click.option("--jobs", "-n", type=click.IntRange(1, MAX_JOBS), default=2, show_default=True,
+@click.option("--jobs", "-n", type=WholeNumber(1, MAX_JOBS), default=2, show_default=True,
               help="How many jobs to submit, alternating task1 and task2.")
-@click.option("--duration", "-d", type=click.FloatRange(0, MAX_DURATION_S), default=1.0, show_default=True,
-              callback=finite, help="Seconds each job takes.")
+@click.option("--duration", "-d", type=Number(0, MAX_DURATION_S), default=1.0, show_default=True,
+              help="Seconds each job takes.")
 @click.option("--kind", type=click.Choice(KINDS), default="sleep", show_default=True,
               help="sleep: wait (needs no CPU); cpu: burn pure-Python CPU for that long.")
 @click.option("--task", "tasks", type=click.Choice(TASKS), multiple=True,
               help="Submit only this task (repeatable) [default: task1 and task2 in turn].")
 @QUEUE_OPTION
-@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, callback=finite,
+@click.option("--fail-rate", type=Number(0, 1), default=0.0,
               help="Share of jobs that fail for good (to see a FAILURE reported).")
-@click.option("--flaky-rate", type=click.FloatRange(0, 1), default=0.0, callback=finite,
+@click.option("--flaky-rate", type=Number(0, 1), default=0.0,
               help="Share of other jobs that fail once and are retried with backoff.")
-@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=None, callback=finite,
+@click.option("--timeout", type=Number(0, min_open=True), default=None,
               help="Seconds to wait for all results; jobs not started by then are withdrawn "
                    "[default: 2 x jobs x duration + RECOVERY_SILENCE + 30].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the report.")
@@ -172,7 +148,7 @@ QUEUE_OPTION = click.option("--queue", "-q", default=config.QUEUE, show_default=
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
               help="Write the run as a Chrome trace (open it in ui.perfetto.dev); the cluster's events are "
                    "followed for it (queue waits, lost attempts).")
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), callback=picture(check_format),
               help="Save a Gantt chart of the run (.png, .svg, .pdf; needs the plot extra); events followed "
                    "as for --trace.")
 def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: str, fail_rate: float,
@@ -184,8 +160,6 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
     that have not started are withdrawn, so nothing is left behind for the next run.
     """
     timeout = timeout if timeout is not None else default_timeout(jobs, duration)
-    if plot:
-        check_format(plot)  # before any job: a missing matplotlib or an unknown suffix
     err = err_console()
     workers = ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT, on_wait=wait_note(err, queue))
     slots = sum(w.slots for w in workers)
@@ -198,7 +172,8 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=True, disable=live or not (progress and err.is_terminal))
     # the events the live view follows also feed the pictures; --trace and --plot follow them anyway
-    with bar, followed_run(app, err, queue, jobs, slots, duration, live=live, events=bool(trace or plot)) as events:
+    with bar, followed_run(app, err, queue, jobs, slots, duration, live=live, events=bool(trace or plot),
+                                   workers=len(workers)) as events:
         track = bar.add_task(f"{jobs} jobs on {slots} slots", total=jobs)
 
         def advance(_: Outcome) -> None:
@@ -240,8 +215,8 @@ def _speedup(value: float | None) -> str:
 
 
 @cli.command(short_help="The same jobs on processes, threads and gevent: parallel or not.")
-@click.option("--jobs", "-n", type=click.IntRange(1, 1000), default=4, show_default=True, help="Jobs per row.")
-@click.option("--duration", "-d", type=click.FloatRange(0, 60), default=1.0, show_default=True, callback=finite,
+@click.option("--jobs", "-n", type=WholeNumber(1, 1000), default=4, show_default=True, help="Jobs per row.")
+@click.option("--duration", "-d", type=Number(0, 60), default=1.0, show_default=True,
               help="Seconds each job takes.")
 @click.option("--kind", "kinds", type=click.Choice(KINDS), multiple=True,
               help="Only this kind of job (repeatable) [default: sleep and cpu].")
@@ -262,24 +237,27 @@ def compare(jobs: int, duration: float, kinds: tuple[str, ...], queue: str) -> i
                                      default_timeout(jobs, duration))
     out = stdout_console()
     say(out, f"{jobs} jobs of {duration:g} s each (speedup = work / wall)", style="bold")
-    for line in _table_lines(["kind", "how", "slots", "wall", "speedup", "verdict"],
+    for line in _table_lines(["kind", "how", "slots", "wall", "speedup", "efficiency", "verdict"],
                              [[r.kind, r.pool, str(r.slots), f"{r.wall_s:.2f} s", _speedup(r.speedup),
+                               "" if r.efficiency is None else f"{r.efficiency:.2f}",
                                r.verdict + (f" ({r.failed} failed)" if r.failed else "")] for r in rows]):
         say(out, line, style="")
+    if note := slots_note(rows):
+        say(out, note, style="yellow")
     for flavour in skipped:
         say(err, f"skipped {flavour}: FLAVOURS=1 docker compose up -d --wait")
     return RET_JOBS_FAILED if any(r.failed for r in rows) else RET_OK
 
 
 @cli.command(short_help="Speedup against the number of workers, 1..N.")
-@click.option("--jobs", "-n", type=click.IntRange(1, 10_000), default=None,
+@click.option("--jobs", "-n", type=WholeNumber(1, 10_000), default=None,
               help="Jobs per step [default: 2 per worker slot online].")
-@click.option("--duration", "-d", type=click.FloatRange(0, 60), default=0.5, show_default=True, callback=finite,
+@click.option("--duration", "-d", type=Number(0, 60), default=0.5, show_default=True,
               help="Seconds each job takes.")
 @click.option("--kind", type=click.Choice(KINDS), default="sleep", show_default=True,
               help="sleep: wait (needs no CPU); cpu: burn pure-Python CPU for that long.")
 @QUEUE_OPTION
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), callback=picture(check_format),
               help="Save speedup against workers (.png, .svg, .pdf), with the ideal diagonal.")
 def sweep(jobs: int | None, duration: float, kind: str, queue: str, plot: Path | None) -> int:
     """Speedup against the number of workers, 1..N, without restarting anything.
@@ -287,8 +265,6 @@ def sweep(jobs: int | None, duration: float, kind: str, queue: str, plot: Path |
     Celery's remote control lets only k workers consume the queue for each step; all of
     them consume it again afterwards, even on Ctrl-C.
     """
-    if plot:
-        check_format(plot)
     err = err_console()
     workers = ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT, on_wait=wait_note(err, queue))
     jobs = jobs or 2 * sum(w.slots for w in workers)
@@ -384,7 +360,10 @@ def main(argv: list[str] | None = None) -> None:
     debug = os.environ.get("PRODUCER_DEBUG") == "1"
     signal.signal(signal.SIGTERM, _sigterm)
     try:
-        code: Any = cli.main(args=argv, prog_name="producer", standalone_mode=False)
+        try:
+            code: Any = cli.main(args=argv, prog_name="producer", standalone_mode=False)
+        finally:
+            sys.stdout.flush()  # the report before the error line, when both go to one file
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("producer: interrupted", err=True)
         sys.exit(RET_INTERRUPTED)

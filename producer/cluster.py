@@ -11,7 +11,7 @@ import redis
 from celery import Celery
 from kombu.utils.url import maybe_sanitize_url
 
-from producer.errors import BrokerUnreachable, NoWorkers
+from producer.errors import BrokerUnreachable, no_workers
 
 
 def masked(url: str) -> str:
@@ -103,8 +103,5 @@ def ready_workers(app: Celery, queue: str, timeout_s: float, wait_s: float = 0.0
     while not workers and time.monotonic() < deadline:
         workers = consuming(online := online_workers(app), queue)  # each call waits its own inspect timeout
     if not workers:
-        others = sorted({q for w in online for q in w.queues})
-        hint = f"queues with workers: {', '.join(others)}" if others else "no worker answers at all"
-        raise NoWorkers(f"no worker consumes queue '{queue}' ({hint}); start them first: docker compose up -d --wait "
-                        "(or without Docker: python -m producer local up)")
+        raise no_workers(queue, sorted({q for w in online for q in w.queues}))
     return workers

@@ -24,6 +24,7 @@ from celery import Celery
 from producer.cluster import Worker
 from producer.errors import UsageError
 from producer.figures import Summary, amdahl, summarize
+from producer.figures import judge as verdict_of
 from producer.jobs import Job
 from producer.results import BatchResult
 from producer.scaling import only, restore
@@ -73,14 +74,13 @@ def parse_answer(text: str) -> str:
 
 
 def judge(summary: Summary) -> str:
-    """What the measurement says: parallel when jobs made progress at the same time and it paid off.
+    """What the measurement says, by the one verdict (producer.figures.judge): parallel when jobs
+    made progress at the same time and it paid off.
 
     Waiting for the cup does not count as running (producer.figures.working), so jobs that
     only took turns have a peak overlap of 1.
     """
-    if summary.peak_overlap > 1 and summary.speedup is not None and summary.speedup >= 1.5:
-        return PARALLEL
-    return NOT_PARALLEL
+    return PARALLEL if verdict_of(summary).paid_off else NOT_PARALLEL
 
 
 @dataclass

@@ -40,6 +40,41 @@ class Interrupted(ProducerError):
     """Raised after Ctrl-C or SIGTERM, once the batch's queued jobs were withdrawn."""
 
     exit_code = RET_INTERRUPTED
+
+    @classmethod
+    def after(cls, withdrawn: int, finished: int, running: int) -> Interrupted:
+        """What became of the batch's jobs that had no result yet: withdrawn, finished meanwhile, still running."""
+        if not (withdrawn or finished or running):
+            return cls("interrupted")
+        parts = [f"withdrew {withdrawn} jobs that had not started"]
+        if finished:
+            parts.append(f"{finished} had finished")
+        if running:
+            parts.append(f"{running} taken by a worker will finish (or are dropped, if only reserved)")
+        return cls("interrupted: " + "; ".join(parts))
+
+
+class ExtraMissing(UsageError):
+    """Raised when an option needs an optional dependency that is not installed; names the extra to install."""
+
+    def __init__(self, option: str, extra: str, module: str) -> None:
+        super().__init__(f"{option} needs the {extra} extra ({module} is not installed): "
+                         f"pip install -e '.[{extra}]'")
+
+
+def start_workers_hint(queue: str) -> str:
+    """How to get a worker onto `queue`: the flavours' queues need FLAVOURS=1 (README: concurrency vs parallelism)."""
+    if queue.endswith(("-threads", "-gevent")):
+        return "FLAVOURS=1 docker compose up -d --wait"
+    return "docker compose up -d --wait (or without Docker: python -m producer local up)"
+
+
+def no_workers(queue: str, others: list[str]) -> NoWorkers:
+    """NoWorkers for `queue`, naming the queues that do have workers and how to start some."""
+    hint = f"queues with workers: {', '.join(others)}" if others else "no worker answers at all"
+    return NoWorkers(f"no worker consumes queue '{queue}' ({hint}); start them first: {start_workers_hint(queue)}")
+
+
 class RedisServerMissing(BrokerUnreachable):
     """Raised when no redis-server is installed for a local cluster; says how to install one."""
 

@@ -235,31 +235,164 @@ def summarize(outcomes: list[Outcome], *, wall_s: float, slots_online: int = 0, 
     return replace(summary, verdict=verdict(summary), notes=tuple(notes(summary)))
 
 
+#: Speedups within this much of 1 are "about as fast as one after another": 0.98x is not "1.0x slower".
+SAME_PACE = 0.05
+#: Jobs that ran side by side "paid off" from this speedup on (the quiz's "parallel", compare's rows).
+PAID_OFF = 1.5
+#: Below this share of what the slots promise (min(slots, jobs)x) the verdict says why.
+SHORTFALL = 0.8
+
+IN_PARALLEL, CONCURRENTLY, ONE_AFTER_ANOTHER = "in parallel", "concurrently", "one after another"
+NOTHING_FINISHED, NO_WORK, ALONE = "nothing finished", "no work", "alone"
+
+
 def times(speedup: float | None) -> str:
-    """`3.96x faster than one after another`, `11.2x slower ...`, in the course page's terms."""
+    """`3.96x faster than one after another`, `11.2x slower ...`, `about as fast as ... (0.98x)`."""
     if speedup is None:
         return "no job finished"
-    if speedup >= 1:
+    if abs(speedup - 1) < SAME_PACE:
+        return f"about as fast as one after another ({speedup:.2f}x)"
+    if speedup > 1:
         return f"{speedup:.2f}x faster than one after another"
-    return f"{1 / speedup:.1f}x slower than one after another" if speedup > 0 else "slower than one after another"
+    if speedup <= 0:
+        return "slower than one after another"
+    slower = 1 / speedup
+    return f"{slower:.2f}x slower than one after another" if slower < 10 else \
+        f"{slower:.1f}x slower than one after another"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a batch shows, in the course page's words: how the jobs ran, how fast, and why not faster.
+
+    `how` is IN_PARALLEL, CONCURRENTLY, ONE_AFTER_ANOTHER, or (nothing to judge) NOTHING_FINISHED,
+    NO_WORK, ALONE; `paid_off` says whether running them side by side paid off (the quiz's
+    "parallel"); `sentence` is what the summary, the plot and the notebook show; `short` is
+    compare's column.
+    """
+
+    how: str
+    sentence: str
+    reason: str = ""
+    paid_off: bool = False
+
+    @property
+    def short(self) -> str:
+        word = {IN_PARALLEL: "parallel", CONCURRENTLY: "concurrent"}.get(self.how, self.how)
+        if self.how in (NOTHING_FINISHED, NO_WORK, ALONE):
+            return self.sentence
+        if self.reason:
+            return f"{word}, but {self.reason}" if self.how != ONE_AFTER_ANOTHER else f"{word}: {self.reason}"
+        return f"{word}: the waits overlap" if self.how == CONCURRENTLY else word
+
+
+def busy_cpus(s: Summary) -> bool:
+    """Jobs ran clearly longer than asked: 20 % and 20 ms past what sharing CPUs explains.
+
+    A 1 ms sleep always overshoots by a fraction of a millisecond, which is not a busy machine.
+    """
+    expected = expected_stretch(s)
+    return (s.stretch_median is not None and s.stretch_median > 1.2 * expected
+            and (s.stretch_median - expected) * s.duration_s > 0.02)
+
+
+def _jobs(n: int) -> str:
+    return f"{n} job" if n == 1 else f"{n} jobs"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f} s" if value >= 0.1 else f"{value * 1000:.1f} ms"
+
+
+def why_not_faster(s: Summary, below_one: bool = False) -> str:
+    """The first cause, most telling first, of a batch running slower than its slots promise.
+
+    `below_one`: slower than one after another, which CPUs shared or rounds of jobs never explain.
+    """
+    one_process = s.processes_used <= 1 and s.slots_used > 1
+    if s.queued_ahead:
+        return f"{_jobs(s.queued_ahead)} queued ahead of these ran first"
+    if s.redelivered:
+        return f"{_jobs(s.redelivered)} lost their worker and ran again"
+    if s.failed:
+        return f"{s.failed} of {s.jobs} jobs failed: their time is in the wall, not in the work"
+    if s.retried:
+        return f"{_jobs(s.retried)} retried: the failed attempts' time is in the wall, not in the work"
+    if s.kind == "cpu" and one_process and s.pools == ("gevent",) and s.peak_overlap <= 1:
+        return "greenlets switch only while they wait, and cpu jobs never wait"
+    if s.kind == "cpu" and one_process:
+        return "greenlets take turns on one thread" if s.pools == ("gevent",) else \
+            "one thread runs Python at a time (the GIL)"
+    if busy_cpus(s):
+        return f"their CPUs were busy with other work (jobs ran {s.stretch_median:.1f}x as long as asked)"
+    if not below_one and s.kind == "cpu" and s.cpus is not None and s.cpus < min(s.slots_used, s.succeeded):
+        return f"{s.succeeded} cpu jobs share {s.cpus:g} CPUs"
+    if not below_one and s.ideal_wall_s and s.parallel_limit and s.succeeded > s.parallel_limit \
+            and s.succeeded % s.parallel_limit and s.work_s / s.ideal_wall_s < SHORTFALL * s.slots_used:
+        rounds = math.ceil(s.succeeded / s.parallel_limit)
+        return f"{s.succeeded} jobs on {s.parallel_limit} slots take {rounds} rounds"
+    overhead = s.wall_s - (s.ideal_wall_s or 0.0)
+    if overhead > s.duration_s:
+        return "each job is shorter than its overhead (submit, queue, result)"
+    return f"the overhead (submit, queue, result) took {_seconds(max(overhead, 0.0))} of the {_seconds(s.wall_s)} wall"
+
+
+def judge(s: Summary) -> Verdict:
+    """The one verdict: how the jobs ran, how fast, and, when the pace is not what that promises, why.
+
+    Side by side (parallel, or concurrently in one process) promises close to min(slots, jobs)x;
+    one after another promises 1x. Every sentence says its figures' truth for any batch the
+    CLI accepts: zero durations, failures, retries, withdrawn jobs, jobs queued ahead, one slot.
+    """
+    if s.succeeded == 0:
+        lost = [f"{n} {what}" for n, what in ((s.failed, "failed"), (s.withdrawn, "withdrawn")) if n]
+        return Verdict(NOTHING_FINISHED, "no job finished" + (f" ({', '.join(lost)})" if lost else "")
+                       + ": nothing to compare")
+    if s.work_s <= 0:
+        return Verdict(NO_WORK, f"jobs of 0 s have no work to share out: the {s.wall_s:.3f} s wall is all "
+                                "overhead (submit, queue, result)")
+    if s.speedup is None:
+        return Verdict(NOTHING_FINISHED, "no wall time measured: nothing to compare")
+    pace = times(s.speedup)
+    slower = s.speedup <= 1 - SAME_PACE
+    if s.jobs == 1:
+        why = f": {why_not_faster(s, below_one=True)}" if slower else ""
+        return Verdict(ALONE, f"one job, so nothing ran side by side: {pace}{why}")
+    if s.waited_for_cup_s:  # the quiz's cup: waiting for it is the reason, whatever else
+        if s.peak_overlap <= 1:
+            return Verdict(ONE_AFTER_ANOTHER, f"took turns for one shared resource (the cup), one after another: "
+                                              f"{pace}", reason="one cup")
+        return Verdict(IN_PARALLEL, f"ran in parallel on {s.slots_used} slots, but took turns for the cup: {pace}",
+                       reason="they took turns for the cup", paid_off=s.speedup >= PAID_OFF)
+    if s.peak_overlap <= 1:
+        where = " on 1 slot" if s.slots_used == 1 else ""
+        if s.pools == ("gevent",) and s.processes_used == 1 and s.slots_used > 1:
+            where = f" on {s.slots_used} greenlets in 1 process"
+        # one after another is what one slot promises; several slots, or slower than that, need a reason
+        if not slower and s.slots_used <= 1:
+            return Verdict(ONE_AFTER_ANOTHER, f"ran one after another{where}: {pace}")
+        why = why_not_faster(s, below_one=slower)
+        how = f"took {1 / s.speedup:.2f}x the sum of their durations" if slower else pace
+        return Verdict(ONE_AFTER_ANOTHER, f"ran one after another{where}: {how}, because {why}", reason=why)
+    if s.processes_used <= 1:  # several at once, but in one process: threads or greenlets
+        pool = s.pools[0] if len(s.pools) == 1 else "one process"
+        what = "greenlets" if pool == "gevent" else "threads" if pool == "threads" else "slots"
+        how, head = CONCURRENTLY, f"ran concurrently on {s.slots_used} {what} in 1 process"
+    else:
+        how, head = IN_PARALLEL, f"ran in parallel on {s.slots_used} slots"
+    promised = min(s.slots_used, s.succeeded)
+    paid_off = s.speedup >= PAID_OFF
+    if s.speedup >= SHORTFALL * promised:
+        return Verdict(how, f"{head}: {pace}", paid_off=paid_off)
+    why = why_not_faster(s, below_one=s.speedup < 1 + SAME_PACE)
+    if s.speedup >= 1 + SAME_PACE:
+        return Verdict(how, f"{head}: {pace}, not {promised}x: {why}", reason=why, paid_off=paid_off)
+    return Verdict(how, f"{head}, yet {pace}: {why}", reason=why, paid_off=paid_off)
 
 
 def verdict(s: Summary) -> str:
     """One line in the course page's words: parallel, concurrent (taking turns), one after another."""
-    if s.succeeded == 0:
-        return "no job finished: nothing to compare"
-    pace = times(s.speedup)
-    if s.waited_for_cup_s and s.peak_overlap <= 1:
-        return f"took turns for one shared resource (the cup), one after another: {pace}"
-    if s.waited_for_cup_s:
-        return f"ran in parallel on {s.slots_used} slots, but took turns for the cup: {pace}"
-    if s.peak_overlap <= 1:
-        return f"ran one after another: {pace}"
-    if s.processes_used <= 1:  # several at once, but in one process: threads or greenlets
-        pool = s.pools[0] if len(s.pools) == 1 else "one process"
-        what = "greenlets" if pool == "gevent" else "threads" if pool == "threads" else "slots"
-        return f"ran concurrently on {s.slots_used} {what} in 1 process: {pace}"
-    return f"ran in parallel on {s.slots_used} slots: {pace}"
+    return judge(s).sentence
 
 
 def expected_stretch(s: Summary) -> float:
@@ -270,30 +403,29 @@ def expected_stretch(s: Summary) -> float:
 
 
 def notes(s: Summary) -> list[str]:
-    """Why the figures are what they are, when something other than the cluster explains it."""
+    """Why the figures are what they are, when something other than the cluster explains it (most telling first)."""
     out = []
+    if s.queued_ahead:
+        out.append(f"{s.queued_ahead} jobs from an earlier run were queued ahead of these: "
+                   "the wall time includes theirs (python -m producer purge)")
     if s.kind == "cpu" and s.cpus is not None and s.slots_used > s.cpus:
         stretch = f" (stretch up to {s.stretch_max:.1f}x)" if s.stretch_max is not None else ""  # none succeeded
         out.append(f"{s.jobs} cpu jobs on {s.slots_used} slots sharing {s.cpus:g} CPUs: at best "
                    f"{min(s.parallel_limit, s.jobs)}x; each job waited for a core{stretch}")
     elif s.kind == "cpu" and s.processes_used == 1 and s.slots_used > 1:
         out.append("cpu jobs in one process take turns: the GIL lets one thread run Python at a time")
-    # Busy: jobs ran clearly longer than asked (20 % and 20 ms past what sharing explains; a
-    # 1 ms sleep always overshoots by a fraction of a millisecond, which is not a busy machine).
-    busy = (s.stretch_median is not None and s.stretch_median > 1.2 * expected_stretch(s)
-            and (s.stretch_median - expected_stretch(s)) * s.duration_s > 0.02)
+    busy = busy_cpus(s)
     if busy:
         out.append(f"jobs ran {s.stretch_median:.1f}x as long as asked (median): "
                    "their CPUs were busy with other work too")
     if s.speedup is not None and s.speedup < 1:
         if s.failed or s.retried:
             out.append("failed and retried attempts took time that counts in the wall but not in the work")
-        elif not busy and s.ideal_wall_s is not None and s.ideal_wall_s < s.work_s:  # not when slots or CPUs explain it
+        # not when jobs queued ahead, a busy machine, or slots and CPUs explain it
+        elif not busy and not s.queued_ahead and s.work_s and s.ideal_wall_s is not None \
+                and s.ideal_wall_s < s.work_s:
             out.append("each job is shorter than its overhead (submit, queue, result): "
                        "parallelism pays off when jobs are long compared with that")
-    if s.queued_ahead:
-        out.append(f"{s.queued_ahead} jobs from an earlier run were queued ahead of these: "
-                   "the wall time includes theirs (python -m producer purge)")
     if s.clock_offsets_s:
         host, offset = max(s.clock_offsets_s.items(), key=lambda kv: abs(kv[1]))
         out.append(f"worker clocks differ from the producer's by up to {abs(offset):.3f} s ({host}): "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from celery import Celery
 
 from producer.cluster import Worker, consuming
-from producer.figures import Summary, summarize
+from producer.figures import Summary, judge, summarize
 from producer.jobs import plan
 from producer.submit import run_batch
 from worker.burn import burn_cpu
@@ -48,9 +48,14 @@ class Row:
     wall_s: float
     speedup: float | None  # work / wall, as everywhere (producer.figures)
     peak: int
-    verdict: str
+    verdict: str  # producer.figures.judge's short form: the one verdict
     failed: int = 0
     summary: Summary | None = None
+
+    @property
+    def efficiency(self) -> float | None:
+        """Ideal wall / wall on this row's own slots: the fair comparison between rows of different slots."""
+        return self.summary.efficiency if self.summary is not None else None
 
 
 def one_after_another(jobs: int, duration_s: float, kind: str) -> float:
@@ -62,17 +67,6 @@ def one_after_another(jobs: int, duration_s: float, kind: str) -> float:
         else:
             time.sleep(duration_s)
     return time.perf_counter() - start
-
-
-def verdict(pool: str, speedup: float | None, peak: int) -> str:
-    """The course page's words for what a row shows."""
-    if peak <= 1:
-        return "one after another: greenlets switch only while waiting" if pool == "gevent" else "one after another"
-    if speedup is not None and speedup >= 1.5:
-        return "parallel" if pool == "processes" else "concurrent: the waits overlap"
-    if pool == "processes":
-        return "parallel, but fewer cores than jobs"
-    return "taking turns: one runs Python at a time (GIL)"
 
 
 def compare(app: Celery, online: list[Worker], jobs: int, duration_s: float, kinds: tuple[str, ...],
@@ -95,6 +89,20 @@ def compare(app: Celery, online: list[Worker], jobs: int, duration_s: float, kin
             batch = run_batch(app, plan(jobs, duration_s, kind, flavour.queue), timeout_s)
             summary = summarize(batch.outcomes, wall_s=batch.wall_s, slots_online=slots)
             rows.append(Row(kind, flavour.pool, slots, batch.wall_s, summary.speedup, summary.peak_overlap,
-                            verdict(flavour.pool, summary.speedup, summary.peak_overlap),
+                            judge(summary).short,
                             failed=len(batch.failed), summary=summary))
     return rows, skipped
+
+
+def slots_note(rows: list[Row]) -> str:
+    """When the flavours had different slots, say so: more slots, more speedup, whatever the flavour.
+
+    With 2 worker containers and 4 threads, threads look "faster" than processes; they only
+    had more slots. Efficiency (ideal wall / wall on a row's own slots) compares them fairly.
+    """
+    slots = {r.pool: r.slots for r in rows if r.summary is not None}
+    if len(set(slots.values())) <= 1:
+        return ""
+    listed = ", ".join(f"{pool} {n}" for pool, n in slots.items())
+    return (f"slots differ ({listed}): more slots give more speedup, whatever the flavour; compare the "
+            "efficiency. Same slots for processes: WORKERS=4 FLAVOURS=1 docker compose up -d --wait")

@@ -23,9 +23,11 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from producer.errors import RET_OK
+from producer.cluster import check_brokers, masked
+from producer.errors import RET_OK, BrokerUnreachable
 from producer.events import ClusterEvents, EventState, Snapshot
 from producer.lanes import LiveView, lanes
+from producer.options import Number
 from producer.timeline import LOST_STYLE
 from worker import app as default_app
 from worker import config
@@ -33,6 +35,7 @@ from worker import config
 REFRESH_PER_S = 4
 MAX_TASKS = 3000  # tasks the view remembers; older ones have scrolled out of any window anyway
 QUEUE_EVERY_S = 0.5  # how often the queue depth is read
+FIRST_FRAME_WAIT_S = 1.5  # the most the first frame waits for the lanes of workers known to be up
 PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport keeps priorities 3, 6, 9 in lists of their own
 STYLES = {"running": "bold yellow", "succeeded": "green", "failed": "bold red", "retried": "magenta",
           "lost": LOST_STYLE}
@@ -112,7 +115,7 @@ class LiveCluster:
     """Follow the events and redraw at REFRESH_PER_S; `start` fixes the window's left edge (a run)."""
 
     def __init__(self, app: Celery, console: Console, queues: tuple[str, ...], window_s: float,
-                 scrolling: bool, title: str, transient: bool = False) -> None:
+                 scrolling: bool, title: str, transient: bool = False, expected_workers: int = 0) -> None:
         # the tasks a frame walks through: 10,000 (Celery's default) cost ~50 ms a frame, 3,000 ~15 ms
         self.events = ClusterEvents(app, EventState(max_tasks_in_memory=MAX_TASKS))
         self.depth = QueueDepth(app.conf.broker_url, queues)
@@ -123,6 +126,7 @@ class LiveCluster:
         self.live = Live(get_renderable=self.frame, console=console, refresh_per_second=REFRESH_PER_S,
                          transient=transient, redirect_stdout=False, redirect_stderr=False)
         self.drawn: Snapshot | None = None  # the last frame's facts: `benchmarks.view` reads its event count
+        self.expected_workers = expected_workers  # the first frame waits (briefly) for their lanes
 
     def frame(self) -> Group:
         """One frame as of now: snapshot, lanes, queue depth; sized to the console (any file, no terminal needed)."""
@@ -141,8 +145,17 @@ class LiveCluster:
 
     def __enter__(self) -> LiveCluster:
         self.events.start(wait_s=config.BROKER_TIMEOUT)
+        self.wait_for_lanes()
         self.live.start()
         return self
+
+    def wait_for_lanes(self, timeout_s: float = FIRST_FRAME_WAIT_S) -> None:
+        """Until every expected worker was heard of (its heartbeat answers the receiver's wake-up at
+        once), at most `timeout_s`: a first frame with 2 of 4 lanes reads as 2 workers."""
+        deadline = time.monotonic() + timeout_s
+        while (self.events.connected and len(self.events.workers()) < self.expected_workers
+               and time.monotonic() < deadline):
+            time.sleep(0.02)
 
     def __exit__(self, *exc: object) -> None:
         try:
@@ -156,12 +169,12 @@ def expected_run_s(jobs: int, slots: int, duration_s: float) -> float:
 
 @contextmanager
 def followed_run(app: Celery, console: Console, queue: str, jobs: int, slots: int, duration_s: float, *,
-                 live: bool, events: bool) -> Iterator[ClusterEvents | None]:
+                 live: bool, events: bool, workers: int = 0) -> Iterator[ClusterEvents | None]:
     """A run's events followed while it runs: drawn live (transient: the report follows) when `live`,
     else followed quietly when `events` (for the pictures, producer.seen). Yields the follower, or None."""
     if live:
         with LiveCluster(app, console, (queue,), expected_run_s(jobs, slots, duration_s), scrolling=False,
-                         title="run", transient=True) as view:
+                         title="run", transient=True, expected_workers=workers) as view:
             yield view.events
     elif events:  # nothing drawn, so nothing limits the tasks remembered but the run's own size
         follower = ClusterEvents(app, EventState(max_tasks_in_memory=max(MAX_TASKS, 2 * jobs)))
@@ -185,8 +198,8 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 @click.command(short_help="The whole cluster live: a lane per worker slot, anyone's jobs.")
-@click.option("--seconds", "-s", type=click.FloatRange(2, 3600), default=30.0, show_default=True,
-              help="Width of the scrolling window, in seconds.")
+@click.option("--seconds", "-s", type=Number(2, 3600), default=30.0, show_default=True,
+              help="Width of the scrolling window, in seconds (off a terminal: how long to follow, then print).")
 @click.option("--queue", "-q", "queues", multiple=True,
               help=f"Show this queue's depth (repeatable) [default: {config.QUEUE}].")
 def watch(seconds: float, queues: tuple[str, ...]) -> int:
@@ -195,8 +208,35 @@ def watch(seconds: float, queues: tuple[str, ...]) -> int:
     Ctrl-C ends it. Workers must send events (-E, as compose and the tests run them).
     """
     console = Console()
+    if not console.is_terminal:
+        return watch_once(console, queues or (config.QUEUE,), seconds)
+    expected = len(default_app.control.ping(timeout=0.5) or [])  # who is up: the first frame shows them all
     with stop_on_signals() as stop, LiveCluster(default_app, console, queues or (config.QUEUE,), seconds,
-                                                scrolling=True, title="watch"):
+                                                scrolling=True, title="watch", expected_workers=expected):
         while not stop.wait(0.25):
             pass
+    return RET_OK
+
+
+def watch_once(console: Console, queues: tuple[str, ...], seconds: float) -> int:
+    """Off a terminal (piped, a log): follow the cluster for `seconds`, print one frame, exit.
+
+    Nothing can be redrawn in a pipe, and a pipe's reader waits for an end; Redis is asked
+    first, so a stopped one is one line and exit 3 within BROKER_TIMEOUT, not a silent wait.
+    """
+    check_brokers(default_app, config.BROKER_TIMEOUT)
+    click.echo(f"not a terminal: following the cluster for {seconds:g} s, then printing it once "
+               "(a terminal shows it live)", err=True)
+    view = LiveCluster(default_app, console, queues, seconds, scrolling=True, title="watch")  # drawn once, at the end
+    view.events.start(wait_s=config.BROKER_TIMEOUT)
+    try:
+        with stop_on_signals() as stop:
+            stop.wait(seconds)
+        console.print(view.frame())
+        connected, error = view.events.connected, view.events.error
+    finally:
+        view.events.stop()
+    if not connected:
+        raise BrokerUnreachable(f"lost Redis at {masked(default_app.conf.broker_url)} while watching: "
+                                f"{error or 'no answer'}")
     return RET_OK

@@ -5,7 +5,10 @@ Errors are LocalClusterError / RedisServerMissing, printed as one line by produc
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
+import sys
 import time
 from collections import deque
 from pathlib import Path
@@ -13,9 +16,10 @@ from pathlib import Path
 import click
 from kombu.utils.url import maybe_sanitize_url
 
-from producer.errors import RET_OK, LocalClusterError
+from producer.errors import RET_OK, ExtraMissing, LocalClusterError
 from producer.local import LocalCluster
 from producer.local_state import state_dir
+from producer.options import Number, WholeNumber
 from worker import config
 
 POOLS = ("prefork", "threads", "gevent", "solo")
@@ -36,19 +40,19 @@ def local() -> None:
 
 
 @local.command(short_help="Start Redis and N workers; wait until they answer.")
-@click.option("--workers", "-w", type=click.IntRange(1, 64), default=2, show_default=True,
+@click.option("--workers", "-w", type=WholeNumber(1, 64), default=2, show_default=True,
               help="Worker processes (`celery -A worker worker`), each its own node.")
-@click.option("--concurrency", "-c", type=click.IntRange(1, 64), default=1, show_default=True,
+@click.option("--concurrency", "-c", type=WholeNumber(1, 64), default=1, show_default=True,
               help="Jobs each worker runs at once (pool processes or threads).")
 @click.option("--pool", "-P", type=click.Choice(POOLS), default="prefork", show_default=True,
               help="How each worker runs its jobs at once: processes, threads, greenlets, or one at a time.")
 @click.option("--queue", "-q", default=config.QUEUE, show_default=True, help="Queue the workers consume.")
-@click.option("--port", type=click.IntRange(1, 65535), default=None,
+@click.option("--port", type=WholeNumber(1, 65535), default=None,
               help="Redis' port on 127.0.0.1 [default: a free one].")
 @click.option("--flower", is_flag=True, help="Also start Flower on a free port (needs the flower extra).")
 @click.option("--loglevel", default=os.environ.get("WORKER_LOGLEVEL", "INFO"), show_default=True,
               help="The workers' log level [default: $WORKER_LOGLEVEL or INFO].")
-@click.option("--timeout", type=click.FloatRange(1, 600), default=60, show_default=True,
+@click.option("--timeout", type=Number(1, 600), default=60, show_default=True,
               help="Seconds to wait for every worker to answer.")
 def up(workers: int, concurrency: int, pool: str, queue: str, port: int | None, flower: bool, loglevel: str,
        timeout: float) -> int:
@@ -57,6 +61,10 @@ def up(workers: int, concurrency: int, pool: str, queue: str, port: int | None, 
     If a cluster is already up, says so and exits 0 without changing it (`local down` first).
     On any failure (port taken, no redis-server, a worker that exits) nothing is left running.
     """
+    if flower and importlib.util.find_spec("flower") is None:
+        raise ExtraMissing("--flower", "flower", "flower")
+    if pool == "gevent" and importlib.util.find_spec("gevent") is None:
+        raise ExtraMissing("--pool gevent", "gevent", "gevent")
     directory = state_dir()
     existing = LocalCluster.load(directory)
     if existing is not None and existing.redis.running():
@@ -74,12 +82,27 @@ def up(workers: int, concurrency: int, pool: str, queue: str, port: int | None, 
     plural = "s" * (workers != 1)
     click.echo(f"local cluster up in {time.monotonic() - started:.1f} s: {workers} worker{plural} x {concurrency} "
                f"{pool} on queue '{queue}', Redis on 127.0.0.1:{cluster.port} (password in {directory / 'state.json'})")
-    click.echo("  run jobs:   python -m producer --jobs 8")
-    click.echo("  watch it:   python -m producer local status | local logs -f")
+    producer = f"{python_command()} -m producer"
+    click.echo(f"  run jobs:   {producer} --jobs 8")
+    click.echo(f"  processes:  {producer} local status")
+    click.echo(f"  logs:       {producer} local logs -f")
     if cluster.flower_url:
         click.echo(f"  Flower:     {cluster.flower_url} (admin / {cluster.password})")
-    click.echo("  stop it:    python -m producer local down")
+    click.echo(f"  stop it:    {producer} local down")
     return RET_OK
+
+
+def python_command() -> str:
+    """The Python that has this project, as a user would type it: `python` when that is the one on
+    PATH, else its path (relative below the current folder: `.venv/bin/python`)."""
+    here = Path(sys.executable)
+    on_path = shutil.which("python")
+    if on_path and Path(on_path).resolve() == here.resolve():
+        return "python"
+    try:
+        return str(here.relative_to(Path.cwd()))
+    except ValueError:
+        return str(here)
 
 
 def require() -> LocalCluster:
@@ -112,7 +135,7 @@ def status() -> int:
 
 @local.command(short_help="The workers' logs (-f to follow).")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C or `local down`.")
-@click.option("--lines", "-n", type=click.IntRange(0), default=20, show_default=True,
+@click.option("--lines", "-n", type=WholeNumber(0), default=20, show_default=True,
               help="Lines to show from the end of each log.")
 def logs(follow: bool, lines: int) -> int:
     """The workers' logs (then Flower's and Redis'), each line prefixed with who wrote it."""
@@ -149,7 +172,7 @@ def logs(follow: bool, lines: int) -> int:
 
 
 @local.command(short_help="Stop exactly the processes `local up` started.")
-@click.option("--grace", type=click.FloatRange(0, 600), default=15, show_default=True,
+@click.option("--grace", type=Number(0, 600), default=15, show_default=True,
               help="Seconds running jobs get to finish before their processes are killed.")
 def down(grace: float) -> int:
     """Stop exactly the processes `local up` started (by pid and process group) and remove its state.

@@ -63,13 +63,18 @@ def gantt_figure(outcomes: list[Outcome], summary: Summary) -> Any:
     row = {key: i for i, key in enumerate(sorted(labels))}
     lost_row = {id(run): row[key] for _, run, key in lost}
     fig, ax = plt.subplots(figsize=(10, 1.2 + 0.45 * len(row)), dpi=110)
+    # the legend names only what one can see: a wait thinner than a pixel or two is no bar
+    visible = 0.004 * max(summary.wall_s or 1, 1e-6)
+    waited = reserved_drawn = False
     for o in outcomes:  # waits: thin, behind the bars they waited for, on the row of the attempt that followed
         for since, until, attempt in o.queue_waits():
             if attempt is None and o.record is None:  # taken off the queue, never finished: no row to draw it on
                 continue
             y = lost_row[id(attempt)] if attempt is not None else row[o.record.slot_key]  # type: ignore[union-attr]
             ax.barh(y, sec(until) - sec(since), left=sec(since), height=0.12, color=_QUEUED, zorder=0)
-        if (reserved := o.reserved) is not None:
+            waited = waited or sec(until) - sec(since) >= visible
+        if (reserved := o.reserved) is not None and o.record is not None:
+            reserved_drawn = reserved_drawn or sec(reserved[1]) - sec(reserved[0]) >= visible
             ax.barh(row[o.record.slot_key], sec(reserved[1]) - sec(reserved[0]),  # type: ignore[union-attr]
                     left=sec(reserved[0]), height=0.12, color=_RESERVED, zorder=0)
     for o, run, key in lost:
@@ -101,8 +106,9 @@ def gantt_figure(outcomes: list[Outcome], summary: Summary) -> Any:
     from matplotlib.patches import Patch
 
     handles, _ = ax.get_legend_handles_labels()
-    handles.append(Patch(color=_QUEUED, label="waiting in the queue"))
-    if any(o.reserved for o in outcomes):
+    if waited:
+        handles.append(Patch(color=_QUEUED, label="waiting in the queue"))
+    if reserved_drawn:
         handles.append(Patch(color=_RESERVED, label="reserved by a worker, waiting for a free slot"))
     if lost:
         handles.append(Patch(facecolor="white", edgecolor=_LOST, hatch="//", label="lost with its worker"))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import shutil
 import sys
+import textwrap
 
 import click
 
 from producer.api import default_timeout, quiz_workers
 from producer.errors import UsageError
+from producer.options import Number, WholeNumber
 from worker import app
 
 quizzes = importlib.import_module("producer.course_quiz")  # `from producer import quiz` is the API's function
@@ -27,19 +30,36 @@ def _answers(_: click.Context, param: click.Parameter, value: str | None) -> lis
     return given
 
 
+class Answer(click.ParamType):
+    """`parallel` or `not parallel` from what a learner typed; anything else is asked again (click.prompt)."""
+
+    name = "answer"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return quizzes.parse_answer(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 def _prompt(scenario: quizzes.Scenario) -> str:
-    click.echo(f"\n{scenario.question} Are the tasks executed in parallel or not?")
-    return click.prompt("your answer", type=click.Choice(quizzes.ANSWERS), show_choices=True,
-                        value_proc=quizzes.parse_answer)
+    question = f"{scenario.question} Are the tasks executed in parallel or not?"
+    click.echo("\n" + textwrap.fill(question, terminal_width()))
+    return click.prompt("your answer (parallel / not)", type=Answer())
+
+
+def terminal_width() -> int:
+    """Columns to wrap at: the terminal's, at most 100 (COLUMNS when piped, else 80)."""
+    return min(100, shutil.get_terminal_size((80, 24)).columns)
 
 
 @click.command(short_help="The course page's quiz, run on the cluster: parallel or not?")
 @click.option("--ask", is_flag=True, help="Ask for your answer before each scene runs, and say if it was right.")
 @click.option("--answers", callback=_answers, metavar="A,B,C",
               help="Your three answers for a script, e.g. 'not,parallel,not' (p / parallel, not / not parallel).")
-@click.option("--workers", "-w", type=click.IntRange(2, 64), default=None,
+@click.option("--workers", "-w", type=WholeNumber(2, 64), default=None,
               help="Workers to use (each of their slots is a stall or a drinker) [default: all on QUEUE, at least 2].")
-@click.option("--duration", "-d", type=click.FloatRange(0.05, 10), default=1.0, show_default=True,
+@click.option("--duration", "-d", type=Number(0.05, 10), default=1.0, show_default=True,
               help="Seconds each job takes.")
 @click.option("--no-amdahl", is_flag=True, help="Skip the variant where only half of each job needs the cup.")
 def quiz(ask: bool, answers: list[str] | None, workers: int | None, duration: float, no_amdahl: bool) -> int:
@@ -55,13 +75,14 @@ def quiz(ask: bool, answers: list[str] | None, workers: int | None, duration: fl
         raise UsageError("--ask needs a terminal to ask on; for a script give --answers 'not,parallel,not'")
     online, chosen = quiz_workers(app, workers)
     slots = sum(w.slots for w in chosen)
-    click.echo(f"The course page's quiz on {len(chosen)} workers ({slots} slots), {duration:g} s jobs: "
-               "for each scene, are the tasks executed in parallel or not?", err=True)
+    click.echo(textwrap.fill(f"The course page's quiz on {len(chosen)} workers ({slots} slots), {duration:g} s "
+                             "jobs: for each scene, are the tasks executed in parallel or not?", terminal_width()),
+               err=True)
     ask_fn = _prompt if ask else (lambda scenario: answers[quizzes.SCENARIOS.index(scenario)]) if answers else None
     numbered = iter(range(1, len(quizzes.SCENARIOS) + 1))
 
     def show(step: quizzes.Step) -> None:
-        click.echo("\n".join(quizzes.step_lines(next(numbered), step)) + "\n")
+        click.echo("\n".join(quizzes.step_lines(next(numbered), step, terminal_width())) + "\n")
 
     result = quizzes.run_quiz(app, online, chosen, duration, default_timeout(2 * slots, duration), ask=ask_fn,
                               on_step=show, amdahl_steps=not no_amdahl)

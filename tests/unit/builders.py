@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
+from producer.figures import Summary
 from producer.jobs import Job, Outcome
 from worker.records import JobRecord
 
@@ -62,3 +64,26 @@ def waves(jobs: int, hosts: int, duration_s: float = 1.0, *, kind: str = "sleep"
                      machine=f"m{host % machines}")
         out.append(outcome(rec, submitted=i * 0.001))
     return out
+
+
+def made_up(*, kind="sleep", pool="prefork", slots=2, processes=None, duration=1.0, jobs=4, failed=0,
+            withdrawn=0, retried=0, redelivered=0, queued=0, speedup=1.9, peak=None, cpus=2.0,
+            stretch=1.0) -> Summary:
+    """A summary as summarize() would make it, from the figures that matter to the verdict."""
+    processes = processes if processes is not None else (1 if pool in ("threads", "gevent") else slots)
+    succeeded = jobs - failed - withdrawn
+    limit = slots
+    if kind == "cpu":
+        limit = max(1, min(limit, processes if pool != "prefork" else limit, math.floor(cpus)))
+    work = succeeded * duration
+    ideal = math.ceil(jobs / limit) * duration
+    wall = work / speedup if work and speedup else 0.25
+    peak = peak if peak is not None else min(slots, jobs)
+    return Summary(
+        jobs=jobs, succeeded=succeeded, failed=failed, withdrawn=withdrawn, kind=kind, duration_s=duration,
+        wall_s=round(wall, 6), work_s=work, slots_used=min(slots, jobs - withdrawn) or 0, processes_used=processes,
+        workers_used=processes, pools=(pool,), slots_online=slots, cpus=cpus, parallel_limit=limit,
+        ideal_wall_s=ideal, speedup=round(work / wall, 3) if succeeded and wall else None,
+        efficiency=round(ideal / wall, 3) if succeeded and wall else None, peak_overlap=peak,
+        stretch_median=stretch if succeeded else None, stretch_max=stretch if succeeded else None, cpu_s=0.0,
+        redelivered=redelivered, retried=retried, queued_ahead=queued)

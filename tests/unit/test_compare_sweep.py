@@ -6,29 +6,27 @@ import time
 
 import pytest
 
-from producer.flavours import flavours, one_after_another, verdict
+from producer.figures import judge
+from producer.flavours import flavours, one_after_another
 from producer.scaling import steps
+from tests.unit.builders import made_up
 
 
 @pytest.mark.parametrize(
-    "pool, speedup, peak, words",
+    "kind, pool, slots, speedup, peak, words",
     [
-        ("processes", 3.9, 4, "parallel"),
-        ("processes", 1.5, 2, "parallel"),
-        ("processes", 1.49, 4, "parallel, but fewer cores than jobs"),
-        ("processes", None, 4, "parallel, but fewer cores than jobs"),
-        ("threads", 3.9, 4, "concurrent: the waits overlap"),
-        ("gevent", 1.5, 4, "concurrent: the waits overlap"),
-        ("threads", 1.0, 4, "taking turns: one runs Python at a time (GIL)"),
-        ("threads", None, 2, "taking turns: one runs Python at a time (GIL)"),
-        ("gevent", 0.9, 1, "one after another: greenlets switch only while waiting"),
-        ("gevent", None, 0, "one after another: greenlets switch only while waiting"),
-        ("threads", 0.9, 1, "one after another"),
-        ("processes", 3.9, 1, "one after another"),
+        ("sleep", "prefork", 4, 3.9, 4, "parallel"),
+        ("sleep", "prefork", 2, 1.98, 2, "parallel"),
+        ("cpu", "prefork", 4, 1.78, 4, "parallel, but 4 cpu jobs share 2 CPUs"),
+        ("sleep", "threads", 4, 3.9, 4, "concurrent: the waits overlap"),
+        ("sleep", "gevent", 4, 3.9, 4, "concurrent: the waits overlap"),
+        ("cpu", "threads", 4, 0.94, 4, "concurrent, but one thread runs Python at a time (the GIL)"),
+        ("cpu", "gevent", 4, 0.97, 1,
+         "one after another: greenlets switch only while they wait, and cpu jobs never wait"),
     ],
 )
-def test_verdict_in_the_course_pages_words(pool, speedup, peak, words):
-    assert verdict(pool, speedup, peak) == words
+def test_compare_s_words_are_the_one_verdict_s(kind, pool, slots, speedup, peak, words):
+    assert judge(made_up(kind=kind, pool=pool, slots=slots, speedup=speedup, peak=peak)).short == words
 
 
 def test_flavour_queues_derive_from_the_main_queue():
@@ -51,3 +49,19 @@ def test_the_baseline_runs_jobs_one_after_another():
     started = time.perf_counter()
     wall = one_after_another(3, 0.05, "sleep")
     assert 0.15 <= wall <= time.perf_counter() - started
+
+
+def test_flavours_with_different_slots_are_said_to_differ_by_slots_not_by_speed():
+    from producer.flavours import Row, slots_note
+
+    def row(pool, slots, speedup):
+        s = made_up(pool=pool, slots=slots, speedup=speedup)
+        return Row("sleep", pool, slots, s.wall_s, s.speedup, s.peak_overlap, "", summary=s)
+
+    rows = [Row("sleep", "one after another", 1, 4.0, 1.0, 1, "the course page's loop"),
+            row("processes", 2, 1.98), row("threads", 4, 3.9), row("gevent", 4, 3.9)]
+    note = slots_note(rows)
+    assert note.startswith("slots differ (processes 2, threads 4, gevent 4): more slots give more speedup")
+    assert "WORKERS=4" in note
+    assert rows[1].efficiency == rows[1].summary.efficiency and rows[1].efficiency > 0.9  # processes at their best
+    assert slots_note([rows[0], row("processes", 4, 3.9), row("threads", 4, 3.9)]) == ""
