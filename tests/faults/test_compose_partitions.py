@@ -44,7 +44,17 @@ def full(cluster):
     yield cluster
     for container in containers(cluster):
         docker("unpause", container, check=False)
+    # A worker thawed or healed comes back by itself: healthy again with nobody restarting it
+    # (`up --wait` would give up at once on one still marked unhealthy from its freeze).
+    wait_for(lambda: all(health(c) in ("healthy", "exited") for c in containers(cluster)), 90,
+             "every worker to be healthy again by itself", 1)
     cluster("up", "-d", "--wait", "--scale", f"worker={WORKERS}", timeout_s=300)
+
+
+def health(container: str) -> str:
+    state = docker("inspect", "-f", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                   container, check=False).stdout.split()
+    return "exited" if not state or state[0] != "running" else state[-1]
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -136,10 +146,10 @@ def test_a_vanished_hosts_job_starts_elsewhere_within_seconds_and_the_host_rejoi
 
 def test_jobs_on_their_way_to_frozen_workers_are_not_lost(full):
     workers = containers(full)
-    script = ("import subprocess, sys, threading, time\n"
-              "from producer.jobs import plan\nfrom producer.report import json_document\n"
-              "from producer.submit import run_batch\nfrom producer.figures import summarize\n"
-              "from worker import app\n"
+    # The producer's own batch, in a process of its own (the compose cluster's settings): the
+    # workers are frozen just before it submits, while their last BRPOP is still open at Redis.
+    script = ("import json, subprocess, sys, threading, time\n"
+              "from producer.jobs import plan\nfrom producer.submit import run_batch\nfrom worker import app\n"
               "workers = sys.argv[1:]\n"
               "def thaw():\n"
               "    time.sleep(2)\n"
