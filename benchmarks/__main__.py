@@ -3,8 +3,10 @@
 Starts its own cluster (a compose project with a unique name, or local processes), measures,
 prints a table against the goals, writes JSON, and removes everything it started, also on
 Ctrl-C. Every figure is the median (and min–max) of `--repeat` repetitions, interleaved.
-Beside the local cluster runs bare Celery with its defaults on the same redis-server
-(`--no-bare` leaves it out), so each figure has a ratio: compose / local, local / bare.
+Beside the local cluster run two baselines on the same redis-server (`--no-bare` leaves them
+out): bare Celery with its defaults, and Celery with the project's guarantees and nothing else
+of the project, so each figure has its ratios: compose / local, local / bare, local /
+guaranteed (the project's own cost), guaranteed / bare (the guarantees' cost).
 """
 
 from __future__ import annotations
@@ -74,9 +76,9 @@ def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ..
     """The figures of `parts` on each cluster, started here (stopped by the caller), every case interleaved.
 
     Each case runs on every cluster in turn, the order reversed every other repetition, so
-    a slow spell of the machine falls on both. Bare Celery (`BareCluster`) runs the load
-    and idle parts only: its start-up is not the project's to improve, and it sends no
-    events for a view to draw.
+    a slow spell of the machine falls on all. The baselines (`BareCluster`: bare and
+    guaranteed Celery) run the load and idle parts only: their start-up is not the
+    project's to improve, and the view draws the project's cluster.
     """
     def step(cluster: Any, text: str) -> None:
         err.print(f"[{cluster.name}] {text}", style="dim", highlight=False, markup=False)
@@ -112,7 +114,7 @@ def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ..
             step(c, f"round trips ({rep}/{repeat})")
             raw[c.name]["round_trip_s"] += round_trips(apps[c.name], names[c.name], sizes.round_trips // repeat)
         for c in clusters:
-            if c.name == "bare":
+            if c.baseline:
                 continue
             for kind, (jobs, duration) in (("sleep", sizes.scaling_sleep), ("cpu", sizes.scaling_cpu)):
                 for k in sizes.scaling:
@@ -121,7 +123,7 @@ def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ..
                     raw[c.name]["scaling"].setdefault(f"{kind}/{k}", []).append(sample)
     for rep in range(1, repeat + 1 if "view" in parts else 1):
         for c in each(rep):
-            if c.name == "bare":
+            if c.baseline:
                 continue
             k = sizes.view_workers
             step(c, f"live view: {sizes.view_jobs} no-op jobs on {k} workers ({rep}/{repeat})")
@@ -136,7 +138,7 @@ def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ..
             step(c, f"idle CPU of {c.workers} workers for {sizes.idle_seconds:g} s")
             raw[c.name]["idle_cpu"] = idle_cpu(c, sizes.idle_seconds)
     for c in clusters:
-        for rep in range(1, repeat + 1 if "cold" in parts and c.name != "bare" else 1):
+        for rep in range(1, repeat + 1 if "cold" in parts and not c.baseline else 1):
             for n in sizes.cold_starts:
                 step(c, f"cold start of {n} workers ({rep}/{repeat})")
                 raw[c.name]["cold_start_s"].setdefault(str(n), []).append(cold_start(c, apps[c.name], n))
@@ -218,11 +220,12 @@ GOALS = {
 }
 
 #: The ratio columns: (numerator, denominator), shown when both ran.
-RATIOS = (("compose", "local"), ("local", "bare"))
+RATIOS = (("compose", "local"), ("local", "bare"), ("local", "guaranteed"), ("guaranteed", "bare"))
 
 
 def ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """`compose / local` and `local / bare` of every figure both have (medians)."""
+    """Each pair of RATIOS that ran, for every figure both have (medians): `local / guaranteed` is
+    what the project's own code costs, `guaranteed / bare` what Celery's guarantees cost."""
     out: dict[str, dict[str, float]] = {}
     for top, bottom in RATIOS:
         if top in results and bottom in results:
@@ -254,7 +257,7 @@ def show(results: dict[str, dict[str, Any]]) -> Table:
 
 
 def stop(clusters: list[Any]) -> None:
-    """Stop every cluster, the ones started last first (bare Celery uses the local cluster's Redis)."""
+    """Stop every cluster, the ones started last first (the baselines use the local cluster's Redis)."""
     for cluster in reversed(clusters):
         cluster.stop()
 
@@ -274,7 +277,9 @@ def _interrupt(*_: Any) -> None:
                    "view (the live view under load).")
 @click.option("--repeat", type=click.IntRange(1, 20), default=3, show_default=True)
 @click.option("--bare/--no-bare", default=True, show_default=True,
-              help="Run bare Celery (its defaults) beside the local cluster, interleaved: the local / bare ratios.")
+              help="Run the baselines beside the local cluster, interleaved: bare Celery (its defaults) and "
+                   "guaranteed Celery (the project's guarantees only); the local / bare and local / guaranteed "
+                   "ratios.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures and samples as JSON.")
 def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bool, out: Path | None) -> None:
     """Measure the cluster against the ideal: efficiency, latency, throughput, start-up, memory, the live view."""
@@ -287,9 +292,9 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
             clusters: list[Any] = [ComposeCluster()]
         else:
             project = LocalCluster()
-            # bare Celery runs the load and idle parts only (see measure): not started for the others
+            # the baselines run the load and idle parts only (see measure): not started for the others
             bare_too = bare and bool({"load", "idle"} & set(parts or PARTS))
-            clusters = [project, *([BareCluster(project)] if bare_too else [])]
+            clusters = [project, *([BareCluster(project), BareCluster.guaranteed(project)] if bare_too else [])]
         try:
             raw = measure(clusters, sizes, repeat, parts or PARTS)
         except (KeyboardInterrupt, Interrupted):  # Interrupted: Ctrl-C during a batch, its jobs withdrawn

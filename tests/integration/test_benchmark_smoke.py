@@ -36,6 +36,18 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server):  # r
     assert ratios["throughput jobs/s on 2"] == pytest.approx(figures["throughput jobs/s on 2"]["median"]
                                                              / bare["throughput jobs/s on 2"]["median"])
     assert "local / bare" in proc.stdout
+    # Celery with the project's guarantees and nothing else (issue #24): its figures, and the same ratios as bare's
+    guaranteed = doc["figures"]["guaranteed"]
+    assert guaranteed["efficiency 4x0.2s/2"]["n"] == 3 and guaranteed["throughput jobs/s on 2"]["median"] > 0
+    assert doc["samples"]["guaranteed"]["efficiency"]["4x0.2s/2"][0]["failed"] == 0
+    assert set(doc["ratios"]["local / guaranteed"]) == set(ratios)
+    assert doc["ratios"]["guaranteed / bare"]["round trip p50 ms"] == pytest.approx(
+        guaranteed["round trip p50 ms"] / bare["round trip p50 ms"])
+    assert "local / guaranteed" in proc.stdout
+    # its workers send task events (4 a job with task-sent), bare Celery's none: more PUBLISH per job
+    published = {name: doc["samples"][name]["throughput"]["2"][0]["commands_per_job"].get("publish", 0)
+                 for name in ("bare", "guaranteed")}
+    assert published["guaranteed"] >= published["bare"] + 3
     # what each job cost: Redis commands (a no-op job needs at least its LPUSH and a fetch) and CPU per component
     assert figures["Redis commands per job on 2"]["median"] >= 2 and bare["Redis commands per job on 2"]["median"] >= 2
     sample = doc["samples"]["local"]["throughput"]["2"][0]
@@ -54,11 +66,12 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server):  # r
     assert view["jobs/s"] > 0 and view["events/s"] > view["jobs/s"]  # several events per job
     for sample in doc["samples"]["local"]["view"]["2"]:
         assert sample["failed"] == 0 and sample["events"] >= 3 * 200  # received, started, succeeded at least
-    assert not any(key.startswith("view on") for key in bare)  # bare Celery sends no events to draw
+    assert not any(key.startswith("view on") for key in bare | guaranteed)  # the view draws the project's cluster
     assert "view on 2: lag max ms" in proc.stdout
     # nothing left running: no worker of the benchmark's in the process table
     # a worker's node name, in its command line or, when setproctitle is installed, its title
-    for pattern in ("(-n |celeryd: )bench-", "(-n |celeryd: )bare-", "-m benchmarks.view"):
+    for pattern in ("(-n |celeryd: )bench-", "(-n |celeryd: )bare-", "(-n |celeryd: )guaranteed-",
+                    "-m benchmarks.view"):
         leftovers = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
         assert leftovers.stdout == ""
 
