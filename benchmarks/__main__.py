@@ -27,6 +27,7 @@ from celery import Celery
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import price, validate
 from benchmarks.clusters import BareCluster, ComposeCluster, LocalCluster
 from benchmarks.measures import QUEUE, batch, cold_start, idle_cpu, round_trips, throughput, view_under_load
 from benchmarks.stats import cell, describe, percentile
@@ -68,8 +69,11 @@ QUICK = Sizes(efficiency=((4, 0.2, 2),), round_trips=10, throughput_jobs=40, thr
               view_jobs=200, view_workers=2)
 
 
-#: jobs (efficiency, throughput, latency, scaling); idle cost; cold start; the live view under load
-PARTS = ("load", "idle", "cold", "view")
+#: jobs (efficiency, throughput, latency, scaling); idle cost; cold start; the live view under load;
+#: the price list of the guarantees (benchmarks/price.py); the model checked on 1 and 2 cores (benchmarks/validate.py)
+PARTS = ("load", "idle", "cold", "view", "price", "model")
+#: the parts `measure` runs on the clusters started for a group; price and model start their own (local only)
+CLUSTER_PARTS = ("load", "idle", "cold", "view")
 
 
 def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
@@ -274,7 +278,8 @@ def _interrupt(*_: Any) -> None:
 @click.option("--quick", is_flag=True, help="Tiny sizes: checks that everything runs (a minute or two).")
 @click.option("--only", "parts", type=click.Choice(PARTS), multiple=True,
               help="Measure only this part (repeatable): load, idle (memory, CPU), cold (start-up), "
-                   "view (the live view under load).")
+                   "view (the live view under load), price (the guarantees' price list, local), "
+                   "model (the model checked on 1 and 2 cores, local).")
 @click.option("--repeat", type=click.IntRange(1, 20), default=3, show_default=True)
 @click.option("--bare/--no-bare", default=True, show_default=True,
               help="Run the baselines beside the local cluster, interleaved: bare Celery (its defaults) and "
@@ -287,6 +292,7 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
     signal.signal(signal.SIGTERM, _interrupt)
     results: dict[str, dict[str, Any]] = {}
     samples: dict[str, Any] = {}
+    extra: dict[str, Any] = {}  # the price list's samples, the model's validation
     for group in (["compose", "local"] if target == "both" else [target]):
         if group == "compose":
             clusters: list[Any] = [ComposeCluster()]
@@ -295,8 +301,20 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
             # the baselines run the load and idle parts only (see measure): not started for the others
             bare_too = bare and bool({"load", "idle"} & set(parts or PARTS))
             clusters = [project, *([BareCluster(project), BareCluster.guaranteed(project)] if bare_too else [])]
+        chosen = parts or PARTS
         try:
-            raw = measure(clusters, sizes, repeat, parts or PARTS)
+            raw = measure(clusters, sizes, repeat, chosen) if set(chosen) & set(CLUSTER_PARTS) else {}
+            if group == "local" and "price" in chosen:
+                stop(clusters)  # the price list runs one row's workers at a time, nothing else beside them
+                jobs, duration, most = sizes.efficiency[-1]
+                # --quick: one pass (each row starts its workers anew: 24 starts in 3 passes took 4 minutes)
+                extra["price"] = price.measure((jobs, duration, most), sizes.throughput_jobs,
+                                               max(1, sizes.round_trips // repeat), 1 if quick else repeat)
+            if group == "local" and "model" in chosen:
+                stop(clusters)  # its confined clusters alone on the cores
+                extra["model"] = validate.validate(list(validate.QUICK_CASES if quick else validate.CASES), repeat,
+                                                   validate.QUICK_CALIBRATION_JOBS if quick
+                                                   else validate.CALIBRATION_JOBS)
         except (KeyboardInterrupt, Interrupted):  # Interrupted: Ctrl-C during a batch, its jobs withdrawn
             err.print(f"[{group}] interrupted: removing what the benchmark started", markup=False)
             stop(clusters)
@@ -308,13 +326,30 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
         stop(clusters)
         samples.update(raw)
         results.update({name: figures(samples[name]) for name in raw})
-    Console(width=max(Console().width, 120)).print(show(results))
+    console = Console(width=max(Console().width, 120))
+    if results:
+        console.print(show(results))
+    price_list = None
+    if "price" in extra:
+        jobs, duration, most = sizes.efficiency[-1]
+        case = f"{jobs}x{duration:g}s/{most}"
+        price_list = price.figures(extra["price"])
+        if "compose" in results:
+            price_list.append(price.containers_row(results["compose"], case))
+        console.print(price.show(price_list, case))
+    if "model" in extra:
+        for table in validate.show(extra["model"]):
+            console.print(table)
     if out:
         meta = {"cpus": os.cpu_count(), "python": platform.python_version(), "celery": celery.__version__,
                 "repeat": repeat, "sizes": asdict(sizes), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                                      time.gmtime())}
-        out.write_text(json.dumps({"machine": meta, "figures": results, "ratios": ratios(results),
-                                   "samples": samples}, indent=1))
+        doc = {"machine": meta, "figures": results, "ratios": ratios(results), "samples": samples}
+        if price_list is not None:
+            doc["price"] = {"rows": price_list, "samples": extra["price"]}
+        if "model" in extra:
+            doc["model"] = extra["model"]
+        out.write_text(json.dumps(doc, indent=1))
         err.print(f"written to {out}")
 
 

@@ -199,9 +199,10 @@ class LocalCluster:
     name = "local"
     baseline = False
 
-    def __init__(self) -> None:
+    def __init__(self, flower: bool = True) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="cpd-bench-"))
         self.cluster: local.LocalCluster | None = None
+        self.flower = flower  # the price list starts Flower only for its row
 
     @property
     def broker_url(self) -> str:
@@ -222,7 +223,7 @@ class LocalCluster:
 
     def start(self, workers: int) -> None:
         # idle CPU: workers only, no recovery service; Flower as in compose
-        self.cluster = local.LocalCluster.start(self.tmp, 0, prefix="bench", flower=True, recovery=False)
+        self.cluster = local.LocalCluster.start(self.tmp, 0, prefix="bench", flower=self.flower, recovery=False)
         self.scale(workers)
 
     def scale(self, workers: int) -> None:
@@ -236,8 +237,10 @@ class LocalCluster:
         self.scale(0)
 
     def stop(self) -> None:
+        """Stop everything it started; a second call does nothing."""
         if self.cluster is not None:
             self.cluster.stop(grace_s=20)
+            self.cluster = None
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def memory(self) -> dict[str, list[int]]:
