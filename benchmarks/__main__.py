@@ -346,7 +346,7 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
                                                                                      time.gmtime())}
         doc = {"machine": meta, "figures": results, "ratios": ratios(results), "samples": samples}
         if price_list is not None:
-            doc["price"] = {"rows": price_list, "samples": extra["price"]}
+            doc["price"] = {"case": case, "rows": price_list, "samples": extra["price"]}
         if "model" in extra:
             doc["model"] = extra["model"]
         out.write_text(json.dumps(doc, indent=1))

@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import click
@@ -143,7 +143,10 @@ def validate(cases: list[tuple[int, float, int]], repeat: int, calibration_jobs:
                          "predicted_wall_s": p.wall_s, "error": error(p.wall_s, measured), "bound": p.bound,
                          "measured_efficiency": p.ideal_s / measured if duration else None,
                          "predicted_efficiency": p.efficiency})
-    predictions = [asdict(sizing(costs, c, d)) for c in SIZING_CORES for d in SIZING_SECONDS]
+    # Flower is one process decoding every event: it saturates first; without it, Redis or the cores do
+    without = replace(costs, cpu_ms={c: ms for c, ms in costs.cpu_ms.items() if c != "flower"})
+    predictions = [{**asdict(sizing(model, c, d)), "flower": model is costs}
+                   for model in (costs, without) for c in SIZING_CORES for d in SIZING_SECONDS]
     return {"calibration": calibration, "costs": asdict(costs), "redis_us_per_command": costs.redis_us_per_command,
             "validation": rows, "predictions": predictions}
 
@@ -162,11 +165,11 @@ def show(result: dict[str, Any]) -> list[Table]:
                       r["bound"])
     sized = Table(title="PREDICTIONS for bigger machines (not measured): workers one Redis and C cores can feed",
                   title_justify="left")
-    for col in ("cores", "job s", "workers fed", "jobs/s", "first limit", "workers one Redis could feed"):
+    for col in ("Flower", "cores", "job s", "workers fed", "jobs/s", "first limit", "workers one Redis could feed"):
         sized.add_column(col, justify="right")
     for s in result["predictions"]:
-        sized.add_row(f"{s['cores']:g}", f"{s['duration_s']:g}", f"{s['workers']:,}", f"{s['jobs_per_s']:,.0f}",
-                      s["limit"], f"{s['redis_workers']:,}")
+        sized.add_row("with" if s["flower"] else "without", f"{s['cores']:g}", f"{s['duration_s']:g}",
+                      f"{s['workers']:,}", f"{s['jobs_per_s']:,.0f}", s["limit"], f"{s['redis_workers']:,}")
     return [check, sized]
 
 
