@@ -41,7 +41,8 @@ def model_tables(model: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    doc = json.loads(open(argv[0]).read())
+    with open(argv[0]) as f:
+        doc = json.load(f)
     if "price" in doc:
         print("\n".join(price_table(doc["price"]["rows"], doc["price"].get("case", "")) + [""]))
     if "model" in doc:
