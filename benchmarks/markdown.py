@@ -31,10 +31,11 @@ def model_tables(model: dict[str, Any]) -> list[str]:
                    f"| {r['measured_wall_s']:.3f} | {r['predicted_wall_s']:.3f} | {100 * r['error']:+.1f} % "
                    f"| {r['bound']} |")
     out += ["", "**Predictions, not measurements:**", "",
-            "| Flower | cores | job length | workers fed | jobs/s | first limit | workers one Redis could feed |",
+            "| Flower, producers | cores | job length | workers fed | jobs/s | first limit "
+            "| workers one Redis could feed |",
             "|---|---|---|---|---|---|---|"]
     for s in model["predictions"]:
-        flower = "with" if s["flower"] else "without"
+        flower = "with, one" if s["flower"] else "without, many"
         out.append(f"| {flower} | {s['cores']:g} | {s['duration_s']:g} s | {s['workers']:,} "
                    f"| {s['jobs_per_s']:,.0f} | {s['limit']} | {s['redis_workers']:,} |")
     return out

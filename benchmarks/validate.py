@@ -143,8 +143,10 @@ def validate(cases: list[tuple[int, float, int]], repeat: int, calibration_jobs:
                          "predicted_wall_s": p.wall_s, "error": error(p.wall_s, measured), "bound": p.bound,
                          "measured_efficiency": p.ideal_s / measured if duration else None,
                          "predicted_efficiency": p.efficiency})
-    # Flower is one process decoding every event: it saturates first; without it, Redis or the cores do
-    without = replace(costs, cpu_ms={c: ms for c, ms in costs.cpu_ms.items() if c != "flower"})
+    # one producer process and Flower (one process decoding every event) saturate first; with no Flower
+    # and as many producers as needed, Redis or the cores do
+    without = replace(costs, cpu_ms={c: ms for c, ms in costs.cpu_ms.items() if c != "flower"},
+                      single_process=("redis",))
     predictions = [{**asdict(sizing(model, c, d)), "flower": model is costs}
                    for model in (costs, without) for c in SIZING_CORES for d in SIZING_SECONDS]
     return {"calibration": calibration, "costs": asdict(costs), "redis_us_per_command": costs.redis_us_per_command,
@@ -165,10 +167,11 @@ def show(result: dict[str, Any]) -> list[Table]:
                       r["bound"])
     sized = Table(title="PREDICTIONS for bigger machines (not measured): workers one Redis and C cores can feed",
                   title_justify="left")
-    for col in ("Flower", "cores", "job s", "workers fed", "jobs/s", "first limit", "workers one Redis could feed"):
+    for col in ("Flower, producers", "cores", "job s", "workers fed", "jobs/s", "first limit",
+                "workers one Redis could feed"):
         sized.add_column(col, justify="right")
     for s in result["predictions"]:
-        sized.add_row("with" if s["flower"] else "without", f"{s['cores']:g}", f"{s['duration_s']:g}",
+        sized.add_row("with, one" if s["flower"] else "without, many", f"{s['cores']:g}", f"{s['duration_s']:g}",
                       f"{s['workers']:,}", f"{s['jobs_per_s']:,.0f}", s["limit"], f"{s['redis_workers']:,}")
     return [check, sized]
 
