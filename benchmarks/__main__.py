@@ -3,8 +3,10 @@
 Starts its own cluster (a compose project with a unique name, or local processes), measures,
 prints a table against the goals, writes JSON, and removes everything it started, also on
 Ctrl-C. Every figure is the median (and min–max) of `--repeat` repetitions, interleaved.
-Beside the local cluster runs bare Celery with its defaults on the same redis-server
-(`--no-bare` leaves it out), so each figure has a ratio: compose / local, local / bare.
+Beside the local cluster run two baselines on the same redis-server (`--no-bare` leaves them
+out): bare Celery with its defaults, and Celery with the project's guarantees and nothing else
+of the project, so each figure has its ratios: compose / local, local / bare, local /
+guaranteed (the project's own cost), guaranteed / bare (the guarantees' cost).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from celery import Celery
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import price, validate
 from benchmarks.clusters import BareCluster, ComposeCluster, LocalCluster
 from benchmarks.measures import QUEUE, batch, cold_start, idle_cpu, round_trips, throughput, view_under_load
 from benchmarks.stats import cell, describe, percentile
@@ -66,17 +69,20 @@ QUICK = Sizes(efficiency=((4, 0.2, 2),), round_trips=10, throughput_jobs=40, thr
               view_jobs=200, view_workers=2)
 
 
-#: jobs (efficiency, throughput, latency, scaling); idle cost; cold start; the live view under load
-PARTS = ("load", "idle", "cold", "view")
+#: jobs (efficiency, throughput, latency, scaling); idle cost; cold start; the live view under load;
+#: the price list of the guarantees (benchmarks/price.py); the model checked on 1 and 2 cores (benchmarks/validate.py)
+PARTS = ("load", "idle", "cold", "view", "price", "model")
+#: the parts `measure` runs on the clusters started for a group; price and model start their own (local only)
+CLUSTER_PARTS = ("load", "idle", "cold", "view")
 
 
 def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
     """The figures of `parts` on each cluster, started here (stopped by the caller), every case interleaved.
 
     Each case runs on every cluster in turn, the order reversed every other repetition, so
-    a slow spell of the machine falls on both. Bare Celery (`BareCluster`) runs the load
-    and idle parts only: its start-up is not the project's to improve, and it sends no
-    events for a view to draw.
+    a slow spell of the machine falls on all. The baselines (`BareCluster`: bare and
+    guaranteed Celery) run the load and idle parts only: their start-up is not the
+    project's to improve, and the view draws the project's cluster.
     """
     def step(cluster: Any, text: str) -> None:
         err.print(f"[{cluster.name}] {text}", style="dim", highlight=False, markup=False)
@@ -112,7 +118,7 @@ def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ..
             step(c, f"round trips ({rep}/{repeat})")
             raw[c.name]["round_trip_s"] += round_trips(apps[c.name], names[c.name], sizes.round_trips // repeat)
         for c in clusters:
-            if c.name == "bare":
+            if c.baseline:
                 continue
             for kind, (jobs, duration) in (("sleep", sizes.scaling_sleep), ("cpu", sizes.scaling_cpu)):
                 for k in sizes.scaling:
@@ -121,7 +127,7 @@ def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ..
                     raw[c.name]["scaling"].setdefault(f"{kind}/{k}", []).append(sample)
     for rep in range(1, repeat + 1 if "view" in parts else 1):
         for c in each(rep):
-            if c.name == "bare":
+            if c.baseline:
                 continue
             k = sizes.view_workers
             step(c, f"live view: {sizes.view_jobs} no-op jobs on {k} workers ({rep}/{repeat})")
@@ -136,7 +142,7 @@ def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ..
             step(c, f"idle CPU of {c.workers} workers for {sizes.idle_seconds:g} s")
             raw[c.name]["idle_cpu"] = idle_cpu(c, sizes.idle_seconds)
     for c in clusters:
-        for rep in range(1, repeat + 1 if "cold" in parts and c.name != "bare" else 1):
+        for rep in range(1, repeat + 1 if "cold" in parts and not c.baseline else 1):
             for n in sizes.cold_starts:
                 step(c, f"cold start of {n} workers ({rep}/{repeat})")
                 raw[c.name]["cold_start_s"].setdefault(str(n), []).append(cold_start(c, apps[c.name], n))
@@ -218,11 +224,12 @@ GOALS = {
 }
 
 #: The ratio columns: (numerator, denominator), shown when both ran.
-RATIOS = (("compose", "local"), ("local", "bare"))
+RATIOS = (("compose", "local"), ("local", "bare"), ("local", "guaranteed"), ("guaranteed", "bare"))
 
 
 def ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """`compose / local` and `local / bare` of every figure both have (medians)."""
+    """Each pair of RATIOS that ran, for every figure both have (medians): `local / guaranteed` is
+    what the project's own code costs, `guaranteed / bare` what Celery's guarantees cost."""
     out: dict[str, dict[str, float]] = {}
     for top, bottom in RATIOS:
         if top in results and bottom in results:
@@ -254,7 +261,7 @@ def show(results: dict[str, dict[str, Any]]) -> Table:
 
 
 def stop(clusters: list[Any]) -> None:
-    """Stop every cluster, the ones started last first (bare Celery uses the local cluster's Redis)."""
+    """Stop every cluster, the ones started last first (the baselines use the local cluster's Redis)."""
     for cluster in reversed(clusters):
         cluster.stop()
 
@@ -271,10 +278,13 @@ def _interrupt(*_: Any) -> None:
 @click.option("--quick", is_flag=True, help="Tiny sizes: checks that everything runs (a minute or two).")
 @click.option("--only", "parts", type=click.Choice(PARTS), multiple=True,
               help="Measure only this part (repeatable): load, idle (memory, CPU), cold (start-up), "
-                   "view (the live view under load).")
+                   "view (the live view under load), price (the guarantees' price list, local), "
+                   "model (the model checked on 1 and 2 cores, local).")
 @click.option("--repeat", type=click.IntRange(1, 20), default=3, show_default=True)
 @click.option("--bare/--no-bare", default=True, show_default=True,
-              help="Run bare Celery (its defaults) beside the local cluster, interleaved: the local / bare ratios.")
+              help="Run the baselines beside the local cluster, interleaved: bare Celery (its defaults) and "
+                   "guaranteed Celery (the project's guarantees only); the local / bare and local / guaranteed "
+                   "ratios.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures and samples as JSON.")
 def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bool, out: Path | None) -> None:
     """Measure the cluster against the ideal: efficiency, latency, throughput, start-up, memory, the live view."""
@@ -282,16 +292,29 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
     signal.signal(signal.SIGTERM, _interrupt)
     results: dict[str, dict[str, Any]] = {}
     samples: dict[str, Any] = {}
+    extra: dict[str, Any] = {}  # the price list's samples, the model's validation
     for group in (["compose", "local"] if target == "both" else [target]):
         if group == "compose":
             clusters: list[Any] = [ComposeCluster()]
         else:
             project = LocalCluster()
-            # bare Celery runs the load and idle parts only (see measure): not started for the others
+            # the baselines run the load and idle parts only (see measure): not started for the others
             bare_too = bare and bool({"load", "idle"} & set(parts or PARTS))
-            clusters = [project, *([BareCluster(project)] if bare_too else [])]
+            clusters = [project, *([BareCluster(project), BareCluster.guaranteed(project)] if bare_too else [])]
+        chosen = parts or PARTS
         try:
-            raw = measure(clusters, sizes, repeat, parts or PARTS)
+            raw = measure(clusters, sizes, repeat, chosen) if set(chosen) & set(CLUSTER_PARTS) else {}
+            if group == "local" and "price" in chosen:
+                stop(clusters)  # the price list runs one row's workers at a time, nothing else beside them
+                jobs, duration, most = sizes.efficiency[-1]
+                # --quick: one pass (each row starts its workers anew: 24 starts in 3 passes took 4 minutes)
+                extra["price"] = price.measure((jobs, duration, most), sizes.throughput_jobs,
+                                               max(1, sizes.round_trips // repeat), 1 if quick else repeat)
+            if group == "local" and "model" in chosen:
+                stop(clusters)  # its confined clusters alone on the cores
+                extra["model"] = validate.validate(list(validate.QUICK_CASES if quick else validate.CASES), repeat,
+                                                   validate.QUICK_CALIBRATION_JOBS if quick
+                                                   else validate.CALIBRATION_JOBS)
         except (KeyboardInterrupt, Interrupted):  # Interrupted: Ctrl-C during a batch, its jobs withdrawn
             err.print(f"[{group}] interrupted: removing what the benchmark started", markup=False)
             stop(clusters)
@@ -303,13 +326,30 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
         stop(clusters)
         samples.update(raw)
         results.update({name: figures(samples[name]) for name in raw})
-    Console(width=max(Console().width, 120)).print(show(results))
+    console = Console(width=max(Console().width, 180))  # 3 clusters and 4 ratios: headers whole, not wrapped
+    if results:
+        console.print(show(results))
+    price_list = None
+    if "price" in extra:
+        jobs, duration, most = sizes.efficiency[-1]
+        case = f"{jobs}x{duration:g}s/{most}"
+        price_list = price.figures(extra["price"])
+        if "compose" in results:
+            price_list.append(price.containers_row(results["compose"], case))
+        console.print(price.show(price_list, case))
+    if "model" in extra:
+        for table in validate.show(extra["model"]):
+            console.print(table)
     if out:
         meta = {"cpus": os.cpu_count(), "python": platform.python_version(), "celery": celery.__version__,
                 "repeat": repeat, "sizes": asdict(sizes), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                                      time.gmtime())}
-        out.write_text(json.dumps({"machine": meta, "figures": results, "ratios": ratios(results),
-                                   "samples": samples}, indent=1))
+        doc = {"machine": meta, "figures": results, "ratios": ratios(results), "samples": samples}
+        if price_list is not None:
+            doc["price"] = {"case": case, "rows": price_list, "samples": extra["price"]}
+        if "model" in extra:
+            doc["model"] = extra["model"]
+        out.write_text(json.dumps(doc, indent=1))
         err.print(f"written to {out}")
 
 

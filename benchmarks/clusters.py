@@ -3,8 +3,9 @@
 `ComposeCluster` is the project as users run it (containers, Docker networking, password,
 Flower consuming events); `LocalCluster` is the same Celery app as plain processes, Flower
 and a loopback redis-server, so the cost of the containers shows as a ratio; `BareCluster`
-is bare Celery with its defaults on that same redis-server, so the cost of the project's
-settings shows as a ratio too.
+is bare Celery on that same redis-server, with its defaults (`bare`) or with the project's
+guarantees and nothing else of the project (`guaranteed`), so what the guarantees cost and
+what the project's own code costs show as two ratios.
 
 Each cluster tells the CPU its components used so far (`cpu_ns`) and where its Redis is,
 so a measure can report CPU and Redis commands per job.
@@ -23,6 +24,7 @@ from pathlib import Path
 import redis
 from celery import Celery
 
+from benchmarks import bare_app
 from producer import local
 from producer.redis_server import HOST, free_port
 
@@ -69,6 +71,7 @@ class ComposeCluster:
     """The compose project, under a unique name, with free host ports; `down -v` on stop."""
 
     name = "compose"
+    baseline = False
 
     def __init__(self) -> None:
         self.project = f"cpd-bench-{uuid.uuid4().hex[:8]}"
@@ -194,10 +197,12 @@ class LocalCluster:
     """
 
     name = "local"
+    baseline = False
 
-    def __init__(self) -> None:
+    def __init__(self, flower: bool = True) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="cpd-bench-"))
         self.cluster: local.LocalCluster | None = None
+        self.flower = flower  # the price list starts Flower only for its row
 
     @property
     def broker_url(self) -> str:
@@ -218,7 +223,7 @@ class LocalCluster:
 
     def start(self, workers: int) -> None:
         # idle CPU: workers only, no recovery service; Flower as in compose
-        self.cluster = local.LocalCluster.start(self.tmp, 0, prefix="bench", flower=True, recovery=False)
+        self.cluster = local.LocalCluster.start(self.tmp, 0, prefix="bench", flower=self.flower, recovery=False)
         self.scale(workers)
 
     def scale(self, workers: int) -> None:
@@ -232,8 +237,10 @@ class LocalCluster:
         self.scale(0)
 
     def stop(self) -> None:
+        """Stop everything it started; a second call does nothing."""
         if self.cluster is not None:
             self.cluster.stop(grace_s=20)
+            self.cluster = None
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def memory(self) -> dict[str, list[int]]:
@@ -263,17 +270,29 @@ class LocalCluster:
 class BareCluster:
     """Bare Celery beside the local cluster: `celery -A benchmarks.bare_app worker`, Celery's defaults.
 
-    Its workers use the local cluster's redis-server (databases 2 and 3) and are started by
-    the same launcher with the same node layout (one process each, queue `jobs`), but with
-    no task events and every Celery setting at its default (prefetch 4, acknowledge before
-    running, no task-sent events, results with Celery's defaults).
+    Its workers use the local cluster's redis-server (a pair of databases of their own) and
+    are started by the same launcher with the same node layout (one process each, queue
+    `jobs`). With no `guarantees` (`bare`): no task events and every Celery setting at its
+    default (prefetch 4, acknowledge before running, no task-sent events, results with
+    Celery's defaults). With some (`benchmarks.bare_app.GUARANTEES`), only those settings
+    change, on the workers and on the producer's app alike: `guaranteed()` is Celery with
+    all of the project's guarantees and nothing else of the project.
     """
 
-    name = "bare"
+    baseline = True  # runs the load and idle parts only (benchmarks.__main__.measure)
 
-    def __init__(self, beside: LocalCluster) -> None:
+    def __init__(self, beside: LocalCluster, name: str = "bare", guarantees: tuple[str, ...] = (), db: int = 2) -> None:
+        bare_app.settings(guarantees)  # an unknown name fails here, not in 32 workers
         self.beside = beside
+        self.name = name
+        self.guarantees = guarantees
+        self.db = db  # broker db; results in db + 1
         self.processes: list[local.ManagedProcess] = []
+
+    @classmethod
+    def guaranteed(cls, beside: LocalCluster) -> BareCluster:
+        """Celery with the project's guarantees (prefetch 1, acks late, events, task-sent events), nothing else."""
+        return cls(beside, "guaranteed", tuple(bare_app.GUARANTEES), db=4)
 
     def _url(self, db: int) -> str:
         host = self.beside._started()
@@ -281,31 +300,41 @@ class BareCluster:
 
     @property
     def broker_url(self) -> str:
-        return self._url(2)
+        return self._url(self.db)
 
     @property
     def result_backend(self) -> str:
-        return self._url(3)
+        return self._url(self.db + 1)
 
     @property
     def workers(self) -> int:
         return len(self.processes)
 
     def app(self) -> Celery:
-        """A producer app with Celery's defaults too: only the URLs are set."""
-        return Celery("bare", broker=self.broker_url, backend=self.result_backend)
+        """A producer app with the same settings as the workers': Celery's defaults plus the guarantees."""
+        return bare_app.make_app(self.broker_url, self.result_backend, self.guarantees)
 
     def start(self, workers: int) -> None:
         host = self.beside._started()
-        env = {**os.environ, "BROKER_URL": self.broker_url, "RESULT_BACKEND": self.result_backend}
-        self.processes = local.start_workers(workers, env, host.log_dir, prefix="bare",
+        env = {**os.environ, "BROKER_URL": self.broker_url, "RESULT_BACKEND": self.result_backend,
+               "BENCH_GUARANTEES": ",".join(self.guarantees)}
+        self.processes = local.start_workers(workers, env, host.log_dir, prefix=self.name,
                                              app_module="benchmarks.bare_app",
-                                             events=False)
+                                             events="events" in self.guarantees)
         app = self.app()
         try:
             local.wait_for_workers(app, [w.name for w in self.processes], timeout_s=300)
         finally:
             app.close()
+
+    def scale(self, workers: int) -> None:
+        """Stop all workers and start `workers` new ones (the cold-start part does not run on baselines)."""
+        self.stop()
+        if workers:
+            self.start(workers)
+
+    def remove_workers(self) -> None:
+        self.stop()
 
     def stop(self) -> None:
         local.stop_processes(self.processes, grace_s=20)
@@ -318,7 +347,7 @@ class BareCluster:
         return pids_cpu_ns([w.pid for w in self.processes])
 
     def cpu_ns(self) -> dict[str, int]:
-        """CPU used so far by the bare workers and the shared Redis (no Flower of its own)."""
+        """CPU used so far by these workers and the shared Redis (no Flower of its own)."""
         host = self.beside._started()
         return {"worker": self.worker_cpu_ns(), "redis": pids_cpu_ns([host.redis.pid]), "flower": 0}
 

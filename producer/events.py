@@ -3,8 +3,9 @@
 `ClusterEvents` follows the events (task-sent from producers; task-received/started/succeeded/
 failed/retried/rejected and worker heartbeats from workers run with `-E`) in a daemon thread,
 into Celery's own `events.State`, reconnecting with backoff when Redis goes away. Readers take
-a `Snapshot`: plain frozen facts, copied under the State's lock, that pure code (lanes, seen,
-a recovery service deciding whom to requeue) can use without any I/O.
+a `Snapshot`: plain frozen facts, built from values copied under the State's lock (the copy
+alone holds it), that pure code (lanes, seen, a recovery service deciding whom to requeue)
+can use without any I/O.
 
 Clocks: a task's times (`sent`, `received`, `started`, `succeeded`, ...) are the *sender's*
 clock, the `timestamp` field of each event, as Celery's State stores them (the same clock as
@@ -20,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
@@ -180,33 +181,49 @@ class Snapshot:
                 and (received_before is None or t.holder.received < received_before)]
 
 
-def snapshot(state: State, now: float, since: float | None = None) -> Snapshot:
-    """Plain facts from a Celery State at `now` (receiver clock); pure, takes the State's lock.
+def _copy(state: State, since: float | None) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+    """The plain values a Snapshot needs, as tuples: what runs under the State's lock, kept to the minimum.
 
-    With `since`, finished tasks whose last event is older are left out (a scrolling view's
-    frame need not copy thousands of them: measured, 127 ms a frame for 10,000 tasks).
+    Runs and holders are copied field by field, since the events thread changes them in place.
     """
-    def take() -> Snapshot:
-        workers = []
-        for name, w in list(state.workers.items()):
-            beat = w.heartbeats[-1] if w.heartbeats else None
-            alive = beat is not None and now < heartbeat_expires(beat, w.freq, w.expire_window)
-            workers.append(WorkerFacts(
-                name, name.partition("@")[2] or name, w.pid, alive, beat is None and w.pid is not None,
-                beat, None if beat is None else max(0.0, now - beat), w.active, w.processed,
-                w.__dict__.get("offline_at")))
-        tasks = []
-        for uuid, t in list(state.tasks.items()):
-            if since is not None and t.ready and (t.timestamp or 0) < since:
-                continue
-            runs = tuple(Run(r.node, r.pid, r.started, r.ended, r.end) for r in t.__dict__.get("runs", ()))
-            holder = t.__dict__.get("holder")
-            tasks.append(TaskFacts(
-                uuid, t.name, t.state, t.worker.hostname if t.worker is not None else None,
-                runs[-1].pid if runs else None, t.sent, t.received, t.started, t.succeeded, t.failed,
-                t.retries or 0, runs, None if holder is None else replace(holder)))
-        return Snapshot(now, tuple(sorted(workers, key=lambda w: w.name)), tuple(tasks), state.event_count)
-    return state.freeze_while(take)
+    workers = [(name, w.pid, w.heartbeats[-1] if w.heartbeats else None, w.freq, w.expire_window, w.active,
+                w.processed, w.__dict__.get("offline_at")) for name, w in list(state.workers.items())]
+    tasks = []
+    for uuid, t in list(state.tasks.items()):
+        if since is not None and t.ready and (t.timestamp or 0) < since:
+            continue
+        extra = t.__dict__
+        holder = extra.get("holder")
+        tasks.append((uuid, t.name, t.state, t.worker.hostname if t.worker is not None else None, t.sent, t.received,
+                      t.started, t.succeeded, t.failed, t.retries,
+                      [(r.node, r.pid, r.started, r.ended, r.end) for r in extra.get("runs", ())],
+                      None if holder is None else (holder.node, holder.pid, holder.received, holder.settled)))
+    return workers, tasks, state.event_count
+
+
+def snapshot(state: State, now: float, since: float | None = None) -> Snapshot:
+    """Plain facts from a Celery State at `now` (receiver clock); pure.
+
+    Only `_copy` holds the State's lock (the events thread cannot apply an event meanwhile):
+    it copies plain values; the facts are built from them after the lock is released, and
+    the live view lays them out later still. With `since`, finished tasks whose last event
+    is older are left out (a scrolling view's frame need not copy thousands of them:
+    measured, 127 ms a frame for 10,000 tasks).
+    """
+    raw_workers, raw_tasks, events = state.freeze_while(_copy, state, since)
+    workers = []
+    for name, pid, beat, freq, expire_window, active, processed, offline_at in raw_workers:
+        alive = beat is not None and now < heartbeat_expires(beat, freq, expire_window)
+        workers.append(WorkerFacts(
+            name, name.partition("@")[2] or name, pid, alive, beat is None and pid is not None,
+            beat, None if beat is None else max(0.0, now - beat), active, processed, offline_at))
+    tasks = []
+    for uuid, name, state_, node, sent, received, started, succeeded, failed, retries, runs_, holder in raw_tasks:
+        runs = tuple(Run(*r) for r in runs_)
+        tasks.append(TaskFacts(
+            uuid, name, state_, node, runs[-1].pid if runs else None, sent, received, started, succeeded, failed,
+            retries or 0, runs, None if holder is None else Holder(*holder)))
+    return Snapshot(now, tuple(sorted(workers, key=lambda w: w.name)), tuple(tasks), events)
 
 
 class ClusterEvents:

@@ -3,7 +3,9 @@
 `ClusterEvents` (producer.events) follows the cluster's events; on each refresh (4 per second)
 rich's `Live` asks for a frame: a snapshot of the events, laid out by `producer.lanes.lanes`
 (pure), the queue depth read from Redis (LLEN), drawn here. Nothing else runs in between, so
-the view costs one snapshot and one LLEN per frame.
+the view costs one snapshot and one LLEN per frame. The snapshot holds the event model's lock
+only while it copies plain values (producer.events); the facts, the layout and the drawing
+come after, so the events thread is never kept waiting by a frame.
 `python -m benchmarks --only view` measures it under load (README, Performance).
 """
 

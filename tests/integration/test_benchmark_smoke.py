@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server):  # redis_server: skips without redis
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, "-m", "benchmarks", "--local", "--quick", "--out", str(out)], cwd=ROOT,
-                          env=os.environ, capture_output=True, text=True, timeout=600)
+                          env=os.environ, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(out.read_text())
     figures = doc["figures"]["local"]
@@ -36,6 +36,19 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server):  # r
     assert ratios["throughput jobs/s on 2"] == pytest.approx(figures["throughput jobs/s on 2"]["median"]
                                                              / bare["throughput jobs/s on 2"]["median"])
     assert "local / bare" in proc.stdout
+    # Celery with the project's guarantees and nothing else (issue #24): its figures, and the same ratios as bare's
+    guaranteed = doc["figures"]["guaranteed"]
+    assert guaranteed["efficiency 4x0.2s/2"]["n"] == 3 and guaranteed["throughput jobs/s on 2"]["median"] > 0
+    assert doc["samples"]["guaranteed"]["efficiency"]["4x0.2s/2"][0]["failed"] == 0
+    assert set(guaranteed) == set(bare)  # the same figures, so the same ratios (unless a denominator is 0:
+    assert set(doc["ratios"]["local / guaranteed"]) >= set(ratios)  # bare's 2 idle workers may use no CPU tick)
+    assert doc["ratios"]["guaranteed / bare"]["round trip p50 ms"] == pytest.approx(
+        guaranteed["round trip p50 ms"] / bare["round trip p50 ms"])
+    assert "local / guaranteed" in proc.stdout
+    # its workers send task events (4 a job with task-sent), bare Celery's none: more PUBLISH per job
+    published = {name: doc["samples"][name]["throughput"]["2"][0]["commands_per_job"].get("publish", 0)
+                 for name in ("bare", "guaranteed")}
+    assert published["guaranteed"] >= published["bare"] + 3
     # what each job cost: Redis commands (a no-op job needs at least its LPUSH and a fetch) and CPU per component
     assert figures["Redis commands per job on 2"]["median"] >= 2 and bare["Redis commands per job on 2"]["median"] >= 2
     sample = doc["samples"]["local"]["throughput"]["2"][0]
@@ -54,11 +67,29 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server):  # r
     assert view["jobs/s"] > 0 and view["events/s"] > view["jobs/s"]  # several events per job
     for sample in doc["samples"]["local"]["view"]["2"]:
         assert sample["failed"] == 0 and sample["events"] >= 3 * 200  # received, started, succeeded at least
-    assert not any(key.startswith("view on") for key in bare)  # bare Celery sends no events to draw
+    assert not any(key.startswith("view on") for key in bare | guaranteed)  # the view draws the project's cluster
     assert "view on 2: lag max ms" in proc.stdout
+    # the price list (issue #24 part 2): every row measured, one more guarantee each, in the list's order
+    rows = doc["price"]["rows"]
+    assert [r["row"].split(" (")[0] for r in rows][:2] == ["Celery's defaults", "+ prefetch 1"]
+    assert len(rows) == 8 and all(r["jobs/s"]["median"] > 0 and r["efficiency"]["n"] == 1 for r in rows)
+    assert all(r["round trip p50 ms"] > 0 and r["Redis commands per job"]["median"] >= 2 for r in rows)
+    published = [doc["price"]["samples"][r["row"]]["throughput"][0]["commands_per_job"].get("publish", 0)
+                 for r in rows]
+    assert published[3] >= published[2] + 2.5  # task events: received, started, succeeded
+    assert "recovery" in doc["price"]["samples"][rows[6]["row"]]["throughput"][0]["cpu_ms_per_job"]  # counted
+    assert "the price list" in proc.stdout
+    # the model checked on 1 and 2 cores (issue #24 part 5): every case predicted and measured, bigger machines sized
+    model = doc["model"]
+    assert {r["cores"] for r in model["validation"]} == {1, 2} and len(model["validation"]) >= 6
+    assert all(r["measured_wall_s"] > 0 and r["predicted_wall_s"] > 0 for r in model["validation"])
+    assert {(s["cores"], s["duration_s"]) for s in model["predictions"]} == {
+        (c, d) for c in (8, 32, 96) for d in (0.1, 1.0, 10.0)}
+    assert "PREDICTIONS for bigger machines" in proc.stdout
     # nothing left running: no worker of the benchmark's in the process table
     # a worker's node name, in its command line or, when setproctitle is installed, its title
-    for pattern in ("(-n |celeryd: )bench-", "(-n |celeryd: )bare-", "-m benchmarks.view"):
+    for pattern in ("(-n |celeryd: )bench-", "(-n |celeryd: )bare-", "(-n |celeryd: )guaranteed-",
+                    "(-n |celeryd: )price", "-m benchmarks.view", "-m benchmarks.validate"):
         leftovers = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
         assert leftovers.stdout == ""
 

@@ -515,3 +515,36 @@ def test_a_worker_back_online_after_its_goodbye_is_no_longer_offline():
     c.heartbeat("w1@h", 3.0, pid=101)
     facts = snapshot(c.state, T0 + 4).worker("w1@h")
     assert facts.alive and facts.offline_at is None and facts.silent_since == T0 + 3.0
+
+
+def test_a_snapshot_holds_the_state_lock_only_to_copy_plain_values(monkeypatch):
+    """The events thread waits while the lock is held: no fact is built under it, and the copy is of values,
+    so an event applied right after the copy changes nothing in the snapshot (issue #24, part 4)."""
+    import producer.events as events
+
+    c = Cluster()
+    c.heartbeat("w1@h", 0)
+    c.runs("a", "w1@h", 1.0)  # running: its run and holder are changed in place when it ends
+    held = []
+    freeze_while = c.state.freeze_while
+
+    def watched(fun, *args, **kwargs):
+        held.append(True)
+        try:
+            copied = freeze_while(fun, *args, **kwargs)
+        finally:
+            held.pop()
+        c.runs("b", "w1@h", 2.0)  # the events thread goes on at once...
+        c.event("task-succeeded", 3.0, "w1@h", uuid="a", pid=100)  # ...and ends `a` in place
+        return copied
+
+    for name in ("WorkerFacts", "TaskFacts", "Run", "Holder"):
+        built = getattr(events, name)
+        monkeypatch.setattr(events, name, lambda *a, _built=built, **k: (held and pytest.fail("built under the lock"))
+                            or _built(*a, **k))
+    monkeypatch.setattr(c.state, "freeze_while", watched)
+    snap = snapshot(c.state, T0 + 2.5)
+    [task] = snap.tasks
+    assert task.id == "a" and task.state == "STARTED"
+    assert task.runs == (Run("w1@h", 100, T0 + 1.0),) and task.holder.settled is False
+    assert snap.worker("w1@h").alive and snap.events == 3
