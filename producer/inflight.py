@@ -27,7 +27,7 @@ from typing import Any
 from celery import Celery
 
 from producer.jobs import Outcome
-from producer.queues import _lists, _task_id, channel
+from producer.queues import _lists, _task_id
 
 log = logging.getLogger("producer.inflight")
 
@@ -68,6 +68,8 @@ class InFlightWatch:
                  every_s: float = CHECK_EVERY_S) -> None:
         self.app, self.outcomes, self.grace_s, self.every_s = app, outcomes, grace_s, every_s
         self.suspects: dict[str, float] = {}
+        self.too_long_said = False
+        self._connection: Any = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="inflight-watch", daemon=True)
 
@@ -80,11 +82,30 @@ class InFlightWatch:
         self._thread.join(timeout=5)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.every_s):
+        try:
+            while not self._stop.wait(self.every_s):
+                try:
+                    self.check(time.monotonic())
+                except Exception as exc:  # noqa: BLE001  (Redis away a moment: the wait reports that itself)
+                    log.debug("in-flight check skipped: %s", exc)
+                    self._close()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        if self._connection is not None:
             try:
-                self.check(time.monotonic())
-            except Exception as exc:  # noqa: BLE001  (Redis away a moment: the wait reports that itself)
-                log.debug("in-flight check skipped: %s", exc)
+                self._connection.release()
+            except Exception:  # noqa: BLE001  (closing a broken connection)
+                pass
+        self._connection = None
+
+    @property
+    def channel(self) -> Any:
+        """A broker channel of the watch's own (kombu's connections are not shared across threads)."""
+        if self._connection is None:
+            self._connection = self.app.connection_for_write()
+        return self._connection.default_channel
 
     def check(self, now: float) -> list[Outcome]:
         """One look; returns the jobs it sent again."""
@@ -92,27 +113,42 @@ class InFlightWatch:
         if not pending:
             self.suspects.clear()
             return []
-        with channel(self.app) as chan:
-            client = chan.client
-            # The queue first, then `unacked`: a job moves from one to the other, so read in this
-            # order it is seen in one of them unless it really is in neither at that moment.
-            queued: set[str] = set()
-            for queue in {o.job.queue for o in pending}:
-                names = _lists(chan, queue)
-                if sum(client.llen(name) for name in names) > SCAN_MAX:
-                    return []  # too long to read whole now; a later look, when it is shorter
-                queued |= {_task_id(raw) for name in names for raw in client.lrange(name, 0, -1)} - {None}
-            unacked = unacked_task_ids(client.hvals(chan.unacked_key))
+        chan = self.channel
+        client = chan.client
+        names = [name for queue in sorted({o.job.queue for o in pending}) for name in _lists(chan, queue)]
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.llen(name)
+        pipe.hlen(chan.unacked_key)
+        *lengths, held = pipe.execute()
+        if len(pending) <= sum(lengths) + held:  # each may be waiting or held: no need to look closer
+            self.suspects.clear()
+            return []
+        if sum(lengths) > SCAN_MAX:
+            if not self.too_long_said:
+                log.warning("a queue holds more than %d jobs: the look for jobs lost in flight waits until it "
+                            "is shorter", SCAN_MAX)
+                self.too_long_said = True
+            return []
+        # The queue first, then `unacked`: a job moves from one to the other, so read in this
+        # order it is seen in one of them unless it really is in neither at that moment.
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.lrange(name, 0, -1)
+        queued = {_task_id(raw) for entries in pipe.execute() for raw in entries} - {None}
+        unacked = unacked_task_ids(client.hvals(chan.unacked_key))
         lost = {o.task_id: o for o in nowhere(pending, queued, unacked)}
         self.suspects = {task_id: self.suspects.get(task_id, now) for task_id in lost}
         sent = []
         for task_id in due(self.suspects, now, self.grace_s):
             outcome = lost[task_id]
-            if outcome.status != "PENDING":  # its result came meanwhile
+            del self.suspects[task_id]
+            # finished while its result was on its way to us (a reconnecting listener): not lost
+            if outcome.status != "PENDING" or self.app.backend.client.exists(
+                    self.app.backend.get_key_for_task(task_id)):
                 continue
             self.app.send_task(outcome.job.task, kwargs=outcome.job.kwargs, queue=outcome.job.queue,
                                task_id=task_id)
             outcome.resubmitted += 1
-            del self.suspects[task_id]
             sent.append(outcome)
         return sent

@@ -72,7 +72,7 @@ MEANINGS = {
     "redelivered": "jobs handed to another worker after theirs died",
     "retried": "jobs that succeeded after a failed attempt",
     "duplicates": "jobs that ran more than once (shown when any did)",
-    "runs": "runs started, as the run lists tell (shown when not one a job)",
+    "runs": "runs started, as the run lists tell (shown when not one per job)",
     "resubmitted": "jobs lost on their way to a worker, sent again (shown when any)",
 }
 #: Figures shown only when they say something: the run lists' count when it differs from the jobs

@@ -5,14 +5,21 @@ sent through Redis), so a fresh file means: the main process loops and reaches t
 A healthcheck that reads the file's age costs a `stat`, not a Python start-up.
 
 Its broker connections carry the name `celery-worker:<node>/<pid>` (Redis CLIENT LIST), so
-the recovery service can tell a worker that is gone (the kernel closed its sockets) from
-one that is merely silent (a job blocking its loop, a paused container).
+the recovery service can tell a worker that is gone (the kernel closed its sockets) from one
+that is only silent. One of them is a pulse: a thread of its own that PINGs Redis every
+PULSE_EVERY_S, whatever the worker's loop does. A job that blocks the loop (the solo pool)
+stops the heartbeats, not the pulse: the worker is left alone. A frozen container or a host
+cut off the network stops both: every connection goes idle, and the service fences it off.
+(Under gevent a thread is a greenlet, which a blocked loop stops too: no pulse there.)
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +51,36 @@ def _quiet_success_lines(**_: Any) -> None:
 after_setup_logger.connect(_quiet_success_lines, weak=False)
 
 
+#: Seconds between two PINGs of the pulse: well under RECOVERY_SILENCE (6 s).
+PULSE_EVERY_S = 2.0
+
+
+def _pulse_forever() -> None:
+    from worker import app  # the cluster's app, whose transport options name the connection
+
+    connection = None
+    while True:
+        try:
+            if connection is None:
+                connection = app.connection_for_write()
+            connection.default_channel.client.ping()
+        except Exception:  # noqa: BLE001  (Redis away or the connection fenced off: a new one next time)
+            if connection is not None:
+                try:
+                    connection.release()
+                except Exception:  # noqa: BLE001  (releasing a broken connection)
+                    pass
+            connection = None
+        time.sleep(PULSE_EVERY_S)
+
+
+def _start_pulse(**_: Any) -> None:
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        return  # a greenlet would stop with the loop it is meant to outlive
+    threading.Thread(target=_pulse_forever, name="redis-pulse", daemon=True).start()
+
+
 def _name_connections(sender: str, conf: Any, **_: Any) -> None:
     # celeryd_init runs before the worker opens its first broker connection.
     conf.broker_transport_options = {**conf.broker_transport_options, "client_name": client_name(sender, os.getpid())}
@@ -51,5 +88,6 @@ def _name_connections(sender: str, conf: Any, **_: Any) -> None:
 
 celeryd_init.connect(_name_connections, weak=False)
 worker_ready.connect(_touch, weak=False)
+worker_ready.connect(_start_pulse, weak=False)
 heartbeat_sent.connect(_touch, weak=False)
 worker_shutdown.connect(_remove, weak=False)

@@ -10,8 +10,12 @@ visibility-timeout sweep makes), so a restored job carries kombu's `redelivered`
 A worker is gone when
 - its heartbeats (every 2 s) stopped more than RECOVERY_SILENCE seconds ago AND none of its
   Redis connections is open any more (they carry its name: worker/health.py). A killed
-  process's sockets are closed by the kernel at once; a worker that is merely silent (a job
-  blocking its loop, a paused container) keeps them, and its jobs are left alone;
+  process's sockets are closed by the kernel at once;
+- or its heartbeats stopped as long AND every connection it has is idle as long: its host
+  was cut off the network (Redis keeps half-open connections for minutes) or it is frozen
+  (a paused container). It is fenced off: its connections are closed (CLIENT KILL), so it can
+  acknowledge nothing it holds, and its runs are marked interrupted (not deaths). A worker
+  whose loop a job blocks (the solo pool) still PINGs from its pulse thread: left alone;
 - or it came back under the same name with another pid (its container restarted): what the
   previous process had received is lost with it;
 - or it said goodbye (worker-offline): it has acknowledged or put back its jobs itself, so
@@ -64,6 +68,9 @@ POLL_S = 0.5
 SWEEP_EVERY_S = 60.0
 #: A message taken this recently may not show in its worker's lists yet: a sweep leaves it.
 SWEEP_MIN_AGE_S = 2.0
+#: Seconds between two CLIENT LISTs while every worker heartbeats (then only a worker the
+#: service never heard of, frozen since before it started, is left to find).
+LIST_EVERY_S = 5.0
 #: Seconds until a sweep skipped (a worker did not answer, e.g. still reconnecting after a
 #: Redis restart) is tried again; doubled on each skip in a row, up to SWEEP_EVERY_S.
 SWEEP_RETRY_S = 3.0
@@ -167,8 +174,8 @@ def vanished(connections: Iterable[Connection], snap: Snapshot, now: float, sile
         heard = worker.silent_since if worker is not None else None
         if heard is not None and now - heard < silence_s:
             continue
-        if node in handled and handled[node] == heard and worker is not None:
-            continue
+        if worker is not None and node in handled and handled[node] == worker.last_heartbeat:
+            continue  # acted on already; it has not heartbeated since
         quiet[node] = sorted(conns, key=lambda c: c.id)
     return quiet
 
@@ -202,7 +209,10 @@ def to_restore(snap: Snapshot, loss: Loss, unacked: Mapping[str, Unacked]) -> li
     """The unacknowledged messages of the jobs the lost worker held (received, not finished)."""
     held = snap.held_by(loss.node, received_before=loss.before)
     return [unacked[t.id] for t in held if t.id in unacked
-            and (loss.pid is None or t.holder is None or t.holder.pid in (None, loss.pid))]
+            and (loss.pid is None or t.holder is None or t.holder.pid in (None, loss.pid))
+            # a worker that started again may have taken a job since, before its event arrived:
+            # only what was delivered before its new start (kombu's clock there, the worker's)
+            and (loss.before is None or (unacked[t.id].delivered or math.inf) < loss.before)]
 
 
 def orphans(unacked: Mapping[str, Unacked], held_anywhere: set[str], now: float, min_age_s: float) -> list[Unacked]:
@@ -217,14 +227,15 @@ def held_in(answers: Mapping[str, Iterable[Mapping[str, Any]]]) -> set[str]:
     return {(j.get("request") or j).get("id") for jobs in answers.values() for j in jobs or ()}
 
 
-def attributable(orphan: Unacked, snap: Snapshot, unanswered: set[str]) -> bool:
+def attributable(orphan: Unacked, holders: Mapping[str, str], unanswered: set[str]) -> bool:
     """Whether an orphan may be restored although `unanswered` workers did not say what they hold:
-    the events say a worker that did answer (or one gone) received it last. One that a silent
-    worker received, or that no event attributes, waits for that worker's answer or its fencing."""
+    the events say (`holders`: task id -> node) a worker that did answer, or one gone, received it
+    last. One that a silent worker received, or that no event attributes, waits for that worker's
+    answer or its fencing."""
     if not unanswered:
         return True
-    task = next((t for t in snap.tasks if t.id == orphan.task_id), None)
-    return task is not None and task.holder is not None and task.holder.node not in unanswered
+    holder = holders.get(orphan.task_id)
+    return holder is not None and holder not in unanswered
 
 
 def received_since(snap: Snapshot, nodes: set[str], since: float) -> set[str]:
@@ -283,6 +294,7 @@ class Recovery:
         self.client_list_ok = True
         self.sweep_retry_s = SWEEP_RETRY_S
         self.unanswered: frozenset[str] = frozenset()  # who did not answer the last sweep: said once
+        self._listed_at = 0.0  # when CLIENT LIST was last asked
 
     # --- the event thread --------------------------------------------------------------
 
@@ -295,7 +307,7 @@ class Recovery:
             self.pids[node] = pid
             if old is not None and old != pid:  # same name, new process: the old one is gone
                 self.restarts.append(Loss(node, f"restarted (pid {old} -> {pid})", pid=old))
-            elif old is not None and kind == "worker-online":
+            elif old is not None and kind == "worker-online" and event.get("timestamp") is not None:
                 # A new start under the same name and pid (a container restarted: pid 7 again), or
                 # the same process back after losing Redis (it cancelled what it ran, and its
                 # prefetched jobs went with the connection): either way, what it received before
@@ -344,8 +356,9 @@ class Recovery:
         for c in connections:
             try:
                 client.execute_command("CLIENT", "KILL", "ID", c.id)
-            except redis.exceptions.ResponseError:  # closed meanwhile
-                pass
+            except redis.exceptions.ResponseError as exc:
+                if "No such client" not in str(exc):  # closed meanwhile: nothing to say
+                    log.warning("cannot close %s's connection %s: %s", c.node, c.id, exc)
 
     def restore(self, messages: list[Unacked]) -> list[Unacked]:
         """Put each message back at the head of its queue (the next BRPOP takes it), as kombu's
@@ -357,15 +370,15 @@ class Recovery:
             restore_as_new(chan, message.tag)
         return messages
 
-    def interrupt(self, task_ids: list[str], nodes: Iterable[str], now: float) -> None:
-        """Mark these jobs' runs on fenced `nodes` interrupted (worker.runs): cut off, not killed by the job."""
-        nodes = sorted(nodes)
-        if not task_ids or not nodes:
+    def interrupt(self, task_ids: list[str], fenced: Mapping[str, float]) -> None:
+        """Mark these jobs' runs on the fenced nodes (node -> when) interrupted (worker.runs): cut
+        off, not killed by the job. An entry closes only the runs recorded before it in the list."""
+        if not task_ids or not fenced:
             return
-        at = datetime.fromtimestamp(now, UTC)
-        for node in nodes:
+        for node, at in sorted(fenced.items()):
             runs.record_interruption(self.app.backend.client, task_ids, node, None,
-                                     "fenced off (host cut off or frozen)", at, config.result_expires)
+                                     "fenced off (host cut off or frozen)", datetime.fromtimestamp(at, UTC),
+                                     config.result_expires)
 
     # --- decisions ---------------------------------------------------------------------
 
@@ -382,7 +395,13 @@ class Recovery:
         snap = self.events.snapshot(now)
         with self._lock:
             restarts, self.restarts = self.restarts, []
-        clients = self.connections()
+        silent = bool(snap.silent_workers(now, self.silence_s) or any(w.offline for w in snap.workers))
+        due = self.sweep_at is not None and now >= self.sweep_at
+        if silent or restarts or due or now - self._listed_at >= LIST_EVERY_S:
+            self._listed_at = now
+            clients = self.connections()
+        else:  # nobody quiet: nothing to judge (a worker never heard of is caught within LIST_EVERY_S)
+            clients = []
         quiet = vanished(clients, snap, now, self.silence_s, self.handled) if clients is not None else {}
         fenced = []
         for node, conns in quiet.items():
@@ -407,12 +426,13 @@ class Recovery:
         losses = restarts + fenced + gone
         unacked = self.read_unacked() if losses else {}
         for loss in losses:
-            restored = self.restore(to_restore(snap, loss, unacked))
-            if loss.fenced:
-                self.interrupt([u.task_id for u in restored], [loss.node], now)
+            due = [u for u in to_restore(snap, loss, unacked) if not self._finished(u.task_id)]
+            if loss.fenced:  # first: a worker taking the restored job must not count the cut-off run as a death
+                self.interrupt([u.task_id for u in due], {loss.node: now})
+            restored = self.restore(due)
             if loss.pid is None and loss.before is None:
                 worker = snap.worker(loss.node)
-                self.handled[loss.node] = worker.silent_since if worker is not None else None
+                self.handled[loss.node] = worker.last_heartbeat if worker is not None else None
             if restored or not loss.why.startswith(("left", "started again")):
                 log.info(action_line(loss.node, loss.why, restored))
         if losses:
@@ -451,11 +471,12 @@ class Recovery:
         self.unanswered = frozenset(missing)
         held = held_in(answers) | received_since(snap, connected, now - SWEEP_MIN_AGE_S)
         candidates = [u for u in orphans(unacked, held, now, SWEEP_MIN_AGE_S) if not self._finished(u.task_id)]
-        lost = [u for u in candidates if attributable(u, snap, missing)]
+        holders = {t.id: t.holder.node for t in snap.tasks if t.holder is not None} if missing else {}
+        lost = [u for u in candidates if attributable(u, holders, missing)]
         if lost:
+            self.fenced = {node: at for node, at in self.fenced.items() if now - at < config.VISIBILITY_TIMEOUT}
+            self.interrupt([u.task_id for u in lost], self.fenced)
             log.info(action_line("catch-up:", "unacknowledged, held by no live worker", self.restore(lost)))
-            recent = [node for node, at in self.fenced.items() if now - at < config.VISIBILITY_TIMEOUT]
-            self.interrupt([u.task_id for u in lost], recent, now)
         return len(lost) == len(candidates)
 
     def _finished(self, task_id: str) -> bool:

@@ -62,22 +62,29 @@ def entry(event: str, worker: str, pid: int, attempt: int, started_at: datetime,
 
 
 def interruption(worker: str, pid: int | None, why: str, at: datetime) -> str:
-    """An entry that ends, unfinished, the runs of `worker` (of process `pid`, if given) that started before `at`."""
+    """An entry that ends, unfinished, the runs of `worker` (of process `pid`, if given) recorded before it.
+
+    Before it in the list, not before `at` (which is for the reader): the list's order is
+    Redis's, one order for every writer, where clocks on several machines may disagree.
+    """
     return json.dumps({"event": "interrupted", "worker": worker, "pid": pid, "why": why, "at": iso(at)})
 
 
 def parse(entries: Iterable[bytes | str]) -> list[Run]:
     """The runs an entry list tells of, in the order they started; unreadable entries skipped."""
     runs: dict[tuple[str, int, str], Run] = {}
-    interruptions: list[dict[str, Any]] = []
-    for raw in entries:
+    position: dict[tuple[str, int, str], int] = {}  # where each run's first entry stands in the list
+    interruptions: list[tuple[int, dict[str, Any]]] = []
+    for index, raw in enumerate(entries):
         try:
             data: dict[str, Any] = json.loads(raw)
             if data["event"] == "interrupted":
-                interruptions.append({**data, "at": datetime.fromisoformat(data["at"])})
+                interruptions.append((index, {"worker": data["worker"], "pid": data.get("pid"),
+                                              "why": str(data.get("why") or "interrupted")}))
                 continue
             ident = (data["worker"], int(data["pid"]), data["started_at"])
             started = datetime.fromisoformat(data["started_at"])
+            position.setdefault(ident, index)
             if data["event"] == "started":
                 runs.setdefault(ident, Run(data["worker"], int(data["pid"]), int(data["attempt"]), started))
             elif data["event"] == "finished":
@@ -85,11 +92,11 @@ def parse(entries: Iterable[bytes | str]) -> list[Run]:
                 runs[ident] = replace(run, finished_at=datetime.fromisoformat(data["at"]), interrupted=None)
         except (ValueError, KeyError, TypeError):
             continue
-    for cut in interruptions:  # after the loop: an interruption may be appended before a late start entry
+    for index, cut in interruptions:  # a finished run stays finished, whatever came after it
         for ident, run in runs.items():
             if (run.finished_at is None and run.interrupted is None and run.worker == cut["worker"]
-                    and cut.get("pid") in (None, run.pid) and run.started_at <= cut["at"]):
-                runs[ident] = replace(run, interrupted=str(cut.get("why") or "interrupted"))
+                    and cut["pid"] in (None, run.pid) and position[ident] < index):
+                runs[ident] = replace(run, interrupted=cut["why"])
     return sorted(runs.values(), key=lambda r: r.started_at)
 
 

@@ -71,9 +71,10 @@ class JobRequest(Request):
     its worker down."""
 
     def cancel(self, pool: Any, signal: Any = None, emit_retry: bool = True) -> None:
-        if self.time_start and self.worker_pid:
+        running = bool(self.time_start and self.worker_pid)
+        super().cancel(pool, signal=signal, emit_retry=emit_retry)  # raises where the pool cannot (threads)
+        if running:
             note_cancelled(self.id, self.hostname, self.worker_pid)
-        super().cancel(pool, signal=signal, emit_retry=emit_retry)
 
 
 #: Shared by task1 and task2. A transient error is retried up to 3 times, after about

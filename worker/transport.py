@@ -50,9 +50,11 @@ def why_not_a_task(payload: Any, reply: bool = False) -> str | None:
     if not isinstance(payload, dict):
         return f"a JSON {type(payload).__name__}, not a message"
     properties, headers = payload.get("properties"), payload.get("headers")
-    if not isinstance(properties, dict) or "delivery_tag" not in properties:
+    if not isinstance(properties, dict) or not isinstance(properties.get("delivery_tag"), str):
         return "no delivery tag: not a kombu message"
-    if not isinstance(properties.get("delivery_info"), dict):
+    info = properties.get("delivery_info")
+    if not isinstance(info, dict) or not isinstance(info.get("exchange"), str) \
+            or not isinstance(info.get("routing_key"), str):  # what kombu's QoS reads as it takes it
         return "no delivery info: not a kombu message"
     if reply:
         return None if isinstance(payload.get("body", ""), str) else "its body is not text"

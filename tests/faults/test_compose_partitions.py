@@ -145,10 +145,11 @@ def test_a_vanished_hosts_job_starts_elsewhere_within_seconds_and_the_host_rejoi
     assert docker("inspect", "-f", "{{.RestartCount}}", victim).stdout.strip() == "0"  # no restart needed
 
 
-def test_jobs_on_their_way_to_frozen_workers_are_not_lost(full):
-    workers = containers(full)
-    # The producer's own batch, in a process of its own (the compose cluster's settings): the
-    # workers are frozen just before it submits, while their last BRPOP is still open at Redis.
+def freeze_submit_kill_thaw(cluster) -> tuple[str, list[dict]]:
+    """Freeze the four idle workers, submit four jobs at once with the producer's own batch (their
+    last BRPOP, up to 1 s, is still open at Redis: the jobs go into frozen sockets), kill one
+    frozen worker, thaw the others. Returns the killed container and the results."""
+    workers = containers(cluster)
     script = ("import json, subprocess, sys, threading, time\n"
               "from producer.jobs import plan\nfrom producer.submit import run_batch\nfrom worker import app\n"
               "workers = sys.argv[1:]\n"
@@ -161,15 +162,29 @@ def test_jobs_on_their_way_to_frozen_workers_are_not_lost(full):
               "batch = run_batch(app, plan(4, 1.0), timeout_s=120)\n"
               "print(json.dumps([o.as_json() for o in batch.outcomes]))\n")
     proc = subprocess.run([sys.executable, "-c", script, *workers], cwd=ROOT, capture_output=True, text=True,
-                          timeout=180, env={**os.environ, **full.host_env})
+                          timeout=180, env={**os.environ, **cluster.host_env})
     assert proc.returncode == 0, proc.stderr
-    results = json.loads(proc.stdout.splitlines()[-1])
-    assert len(results) == 4 and all(r["status"] == "SUCCESS" for r in results), results
-    assert len({r["task_id"] for r in results}) == 4
-    assert hostname(workers[0]) not in {r["hostname"] for r in results}  # killed while frozen: ran none
-    found = runs.read_runs(results_client(full), [r["task_id"] for r in results])
-    for r in results:  # every extra run is on record and counted
-        assert r.get("runs") == len(found[r["task_id"]])
+    return workers[0], json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_jobs_on_their_way_to_frozen_workers_are_not_lost(full):
+    # Whether the killed worker's BRPOP was still open when the jobs came is a matter of
+    # milliseconds (about 7 times in 10): tried until it was, each time with nothing lost.
+    for _ in range(6):
+        killed, results = freeze_submit_kill_thaw(full)
+        assert len(results) == 4 and all(r["status"] == "SUCCESS" for r in results), results
+        assert len({r["task_id"] for r in results}) == 4
+        assert hostname(killed) not in {r["hostname"] for r in results}  # killed while frozen: ran none
+        found = runs.read_runs(results_client(full), [r["task_id"] for r in results])
+        for r in results:  # every run is on record and counted
+            assert r.get("runs") == len(found[r["task_id"]])
+        if any(r.get("resubmitted") for r in results):
+            break  # the killed worker had taken one: the producer sent it again
+        wait_for(lambda: all(health(c) == "healthy" for c in containers(full)), 90, "the thawed workers", 1)
+        full("up", "-d", "--wait", "--scale", f"worker={WORKERS}", timeout_s=300)
+    else:
+        pytest.fail("in six tries no job was on its way to the frozen worker that was killed")
+    assert sum(1 for r in results if r.get("resubmitted")) == 1, results  # the killed worker's one job
 
 
 def test_a_worker_whose_main_process_dies_and_returns_under_the_same_pid_loses_no_time(full):

@@ -89,6 +89,17 @@ def test_a_frozen_worker_is_fenced_its_job_runs_elsewhere_and_it_comes_back(star
     assert seen[0].interrupted is not None or seen[0].finished_at is not None
 
 
+def test_a_job_blocking_a_solo_workers_loop_is_left_alone(start_workers, recovery_service):
+    # Its heartbeats stop while the job runs in the loop's own thread; its pulse does not.
+    service = recovery_service()
+    workers = start_workers(2, pool="solo")
+    result = workers.app.send_task("task1", kwargs={"duration": 10}, queue="jobs")
+    record = result.get(timeout=60)
+    log = service.log.read_text()
+    assert record["redelivered"] is False and len(starts(workers.app, result.id)) == 1, log
+    assert "still connected" in log and "fenced" not in log
+
+
 def test_a_job_that_kills_its_pool_process_is_failed_after_three_deaths(start_workers):
     workers = start_workers(1)
     result = workers.app.send_task("task1", kwargs={"duration": 0, "fail": "crash"}, queue="jobs")

@@ -56,10 +56,12 @@ def test_a_run_that_never_finished_counts_as_a_death_of_that_attempt_only():
     assert never_finished(runs, 2) == [runs[3]]
 
 
-def test_an_interruption_ends_the_runs_of_that_worker_and_pid_that_started_before_it():
+def test_an_interruption_ends_the_runs_of_that_worker_and_pid_recorded_before_it():
     cut, other_pid, later, finished = run("w@a", 0), run("w@a", 1, pid=9), run("w@a", 5), run("w@a", 2, 3)
-    entries = [entry("started", r.worker, r.pid, 1, r.started_at, r.started_at) for r in (cut, other_pid, later)]
+    entries = [entry("started", r.worker, r.pid, 1, r.started_at, r.started_at) for r in (cut, other_pid)]
     entries += [entry("finished", "w@a", 8, 1, at(2), at(3)), interruption("w@a", 8, "fenced", at(4))]
+    # recorded after it (whatever its clock says): not cut off by it
+    entries += [entry("started", "w@a", 8, 1, later.started_at, later.started_at)]
     runs = parse(entries)
     assert runs == [replace(cut, interrupted="fenced"), other_pid, replace(finished, interrupted=None), later]
     assert never_finished(runs, 1) == [other_pid, later]  # an interrupted run is not a death
@@ -233,6 +235,7 @@ class SweepingRecovery(Recovery):
         self.idle: dict[str, float] = {}  # node -> seconds its connections have been idle
         self.fenced_ids: list[str] = []
         self.interrupted: list[tuple[str, str]] = []
+        self.reads = 0
 
     def connections(self):
         return [Connection(node, pid, f"id-{node}", self.idle.get(node, 0.0)) for node, pid in sorted(self.workers)]
@@ -240,10 +243,11 @@ class SweepingRecovery(Recovery):
     def fence(self, connections):
         self.fenced_ids.extend(c.id for c in connections)
 
-    def interrupt(self, task_ids, nodes, now):
-        self.interrupted.extend((t, n) for t in task_ids for n in sorted(nodes))
+    def interrupt(self, task_ids, fenced):
+        self.interrupted.extend((t, n) for t in task_ids for n in sorted(fenced))
 
     def read_unacked(self):
+        self.reads += 1
         return dict(self.unacked)
 
     def restore(self, messages):  # as kombu's restore_by_tag: out of the unacked hash, into the queue
@@ -393,3 +397,29 @@ def test_a_job_in_no_queue_and_not_unacked_is_nowhere_and_due_after_the_grace():
     assert [o.task_id for o in nowhere(jobs, {"queued"}, unacked)] == ["lost"]
     assert due({"lost": 100.0, "new": 105.0}, now=110.0, grace_s=10.0) == ["lost"]
     assert due({"lost": 100.0}, now=109.9, grace_s=10.0) == []
+
+
+def test_a_worker_that_said_goodbye_is_acted_on_once():
+    c = redis_restarted()
+    c.event("worker-offline", 20, "w1@h", pid=11)
+    service = SweepingRecovery(c, {}, {"w2@h": {}}, {("w2@h", 12)})
+    service.tick(T0 + 21)
+    acted = service.reads  # its jobs, then a catch-up
+    assert acted >= 1
+    for tick in range(1, 5):
+        service.tick(T0 + 21 + tick * 0.5)
+    assert service.reads == acted  # not on every tick: a goodbye clears the heartbeats, handled must still match
+
+
+def test_a_restart_gives_back_only_what_was_delivered_before_it():
+    c = redis_restarted()  # w2 received "new" at +12
+    early = Unacked("tag-new", "new", "task1", T0 + 12.0)
+    service = SweepingRecovery(c, {"new": early}, {"w1@h": {}, "w2@h": {}}, {("w1@h", 11), ("w2@h", 12)})
+    loss = Loss("w2@h", "started again", before=T0 + 20)
+    snap = snapshot(c.state, T0 + 21)
+    assert to_restore(snap, loss, {"new": early}) == [early]
+    taken_since = replace(early, delivered=T0 + 20.5)  # the new process took it again already
+    assert to_restore(snap, loss, {"new": taken_since}) == []
+    assert to_restore(snap, replace(loss, before=None), {"new": taken_since}) == [taken_since]
+    service._on_event({"type": "worker-online", "hostname": "w2@h", "pid": 12})  # no timestamp: not judged
+    assert service.restarts == []
