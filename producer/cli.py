@@ -45,9 +45,11 @@ MAX_JOBS = 100_000  # a bound, so a typo cannot flood Redis
 
 EPILOG = """\b
 Settings (environment; the defaults find `docker compose up`):
-  REDIS_HOST, REDIS_PORT, REDIS_PASSWORD  where Redis is [localhost, 6379, celery-demo]
+  REDIS_HOST, REDIS_PORT  where Redis is [localhost, 6379]
+  REDIS_USER, REDIS_PASSWORD  who logs in [producer, SECRETS_DIR/redis-producer]
+  SECRETS_DIR     the owner's passwords, made by `docker compose up` [./secrets.local]
   REDIS_PASSWORD_FILE, REDIS_TLS_CA_FILE  the password in a file; TLS (rediss://) with this CA
-  BROKER_URL, RESULT_BACKEND  full URLs instead of the three above
+  BROKER_URL, RESULT_BACKEND  full URLs instead of the ones above
   QUEUE           queue to submit to [jobs]
   BROKER_TIMEOUT  seconds Redis may take to answer [3]
   WORKER_WAIT     seconds to wait for a first worker [15]
@@ -340,6 +342,11 @@ def status() -> int:
     queues = sorted(set(project_queues()) | {q for w in workers for q in w.queues})
     for queue, waiting in depths(app, queues).items():
         say(out, f"queue {queue}: {waiting} waiting", style="")
+    if flower_password := config.owner_secret("flower"):  # the owner's, on the host: compose's Flower
+        port = os.environ.get("FLOWER_PORT", "").strip() or "5555"
+        user = os.environ.get("FLOWER_USER", "").strip() or "admin"
+        say(out, f"Flower: http://127.0.0.1:{port} login {user} / {flower_password} "
+                 f"({config.SECRETS_DIR / 'flower'})", style="")
     return RET_OK
 
 

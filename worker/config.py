@@ -63,12 +63,11 @@ def _with_db(url: str, db: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
-def _owner_password(user: str) -> str | None:
-    """The role's password in the owner's folder (SECRETS_DIR, else the clone's secrets.local),
-    which compose's `secrets` service fills on the first `up`: the host's producer needs no variable."""
-    folder = Path(_raw("SECRETS_DIR") or Path(__file__).resolve().parent.parent / "secrets.local")
+def owner_secret(name: str) -> str | None:
+    """A password from the owner's folder (SECRETS_DIR), which compose's `secrets` service fills
+    on the first `up`: the host's producer needs no variable. None if there is none to read."""
     try:
-        return (folder / f"redis-{user}").read_text().strip() or None
+        return (SECRETS_DIR / name).read_text().strip() or None
     except OSError:  # no cluster made its secrets here (yet), or they are not ours to read
         return None
 
@@ -86,7 +85,7 @@ def _redis_urls() -> tuple[str, str]:
     if broker is None:
         host = _raw("REDIS_HOST") or "localhost"
         port = _int("REDIS_PORT", 6379)
-        password = _raw("REDIS_PASSWORD") or _owner_password(REDIS_USER) or ""
+        password = _raw("REDIS_PASSWORD") or owner_secret(f"redis-{REDIS_USER}") or ""
         login = f"{quote(REDIS_USER, safe='')}:{quote(password, safe='')}"
         if REDIS_TLS_CA_FILE:  # TLS, the server's certificate checked against this CA
             query = urlencode({"ssl_cert_reqs": "required", "ssl_ca_certs": REDIS_TLS_CA_FILE})
@@ -105,6 +104,10 @@ def _redis_urls() -> tuple[str, str]:
 REDIS_TLS_CA_FILE = _raw("REDIS_TLS_CA_FILE")
 if REDIS_TLS_CA_FILE and not Path(REDIS_TLS_CA_FILE).is_file():
     raise SettingError(f"REDIS_TLS_CA_FILE={REDIS_TLS_CA_FILE}: no such file")
+
+#: The owner's folder of passwords, a file per role (worker/roles.py), made by the first
+#: `docker compose up` (README: Security): the clone's secrets.local unless said otherwise.
+SECRETS_DIR = Path(_raw("SECRETS_DIR") or Path(__file__).resolve().parent.parent / "secrets.local")
 
 #: The Redis user this process logs in as: its role (worker/roles.py). Each compose service
 #: sets its own; a shell on the host is the producer.

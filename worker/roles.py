@@ -84,7 +84,7 @@ ROLES: dict[str, Role] = {role.name: role for role in (
         +lpush +rpush +llen +lrange +lrem +brpop +get +mget +hget +hexists +zscore +hdel +zrem
         ~{{q}}* ~quiz-* ~celery-task-meta-* %R~runs:* ~unacked*"""),
     Role("flower", 10002, "reads events, queue lengths and the remote control's answers; writes no job", f"""
-        {_COMMON}
+        {_COMMON} {_TRANSACTION}
         +llen +brpop +get +mget
         %R~{{q}}* %R~quiz-* %R~celery-task-meta-*"""),
     Role("recovery", 10004, "puts a lost worker's jobs back, fences a vanished worker (CLIENT LIST/KILL)", f"""
@@ -186,31 +186,56 @@ def install(found: Mapping[str, str], target: Path, queue: str) -> None:
     _write(target / ACL_FILE, acl_file(passwords_of(found), queue), 0o444, 0)
 
 
+def give(role: str, given: Path, target: Path) -> None:
+    """Hand one role's password, from a file the host mounted (any owner), to that role's uid under `target`.
+
+    For workers on another host (compose.worker.yml): the main host's redis-worker, copied over.
+    """
+    password = given.read_text().strip()
+    if not password:
+        raise ValueError(f"{given} is empty")
+    folder = target / role
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chown(folder, 0, 0)
+    folder.chmod(0o700)
+    _write(folder / "redis_password", password, 0o400, ROLES[role].uid)
+    os.chown(folder, ROLES[role].uid, ROLES[role].uid)  # type: ignore[arg-type]
+    folder.chmod(0o500)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m worker.roles install|rotate`: compose's `secrets` service, run as root on every `up`."""
+    """`python -m worker.roles install|rotate|give`: compose's one-shot `secrets` service, run as root."""
     parser = argparse.ArgumentParser(prog="python -m worker.roles", description=main.__doc__)
-    parser.add_argument("action", choices=["install", "rotate", "acl"],
-                        help="install: make missing passwords, give each container its own; rotate: all new, "
-                             "then install; acl: print Redis' ACL file for the owner's passwords")
-    parser.add_argument("--owner-dir", type=Path, default=Path(os.environ.get("OWNER_DIR", "/owner")),
-                        help="the owner's folder of passwords (compose: SECRETS_DIR, ./secrets.local)")
-    parser.add_argument("--owner-of", type=Path, default=Path(os.environ.get("OWNER_OF", "/project")),
-                        help="a path whose owner gets the owner's folder (compose: the clone)")
+    parser.add_argument("action", choices=["install", "rotate", "give"],
+                        help="install: make missing passwords, give each container its own (every `up`); "
+                             "rotate: all new, then install; give ROLE: one role's password from --given")
+    parser.add_argument("role", nargs="?", choices=[r for r, role in ROLES.items() if role.uid], default="worker",
+                        help="give: the role whose password --given holds")
+    parser.add_argument("--owner-dir", type=Path, default=Path("/owner"),
+                        help="the owner's folder of passwords (compose mounts SECRETS_DIR, ./secrets.local, here)")
+    parser.add_argument("--owner-of", type=Path, default=Path("/project"),
+                        help="a path whose owner gets the owner's folder (compose mounts the clone here)")
+    parser.add_argument("--given", type=Path, default=Path("/given/redis_password"), help="give: the password file")
     parser.add_argument("--target", type=Path, default=CONTAINER_DIR, help="the containers' secrets volume")
     args = parser.parse_args(argv)
     queue = os.environ.get("QUEUE", "").strip() or "jobs"
     try:
-        if args.action == "acl":
-            print(acl_file(passwords_of(ensure(args.owner_dir)), queue), end="")
+        if args.action == "give":
+            give(args.role, args.given, args.target)
+            print(f"secrets: the {args.role} password from {os.environ.get('GIVEN_SHOWN', args.given)} handed over")
             return 0
         stat = args.owner_of.stat()
-        found = ensure(args.owner_dir, rotate=args.action == "rotate", owner=(stat.st_uid, stat.st_gid))
+        owner = (stat.st_uid, stat.st_gid)
+        found = ensure(args.owner_dir, rotate=args.action == "rotate", owner=owner)
+        # Redis' users for a swarm stack (stack.yml), made from the owner's folder on the host.
+        _write(args.owner_dir / ACL_FILE, acl_file(passwords_of(found), queue), 0o600, *owner)
         install(found, args.target, queue)
-    except OSError as exc:
-        print(f"secrets: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+    except (OSError, ValueError) as exc:
+        why = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
+        print(f"secrets: error: {why}", file=sys.stderr)
         return 1
-    print(f"secrets: {'new passwords' if args.action == 'rotate' else 'passwords'} for "
-          f"{', '.join(ROLES)} and Flower in {os.environ.get('SECRETS_DIR_SHOWN', args.owner_dir)}")
+    print(f"secrets: {'new passwords' if args.action == 'rotate' else 'passwords'} for Redis' users "
+          f"({', '.join(ROLES)}) and Flower's login in {os.environ.get('SECRETS_DIR_SHOWN', args.owner_dir)}")
     return 0
 
 
