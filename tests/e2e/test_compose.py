@@ -340,3 +340,20 @@ def test_two_fresh_clones_get_passwords_of_their_own(cluster, tmp_path):
 def test_dot_env_and_the_owners_secrets_are_ignored_by_git():
     for path in (".env", "secrets.local/redis-producer"):
         assert subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0, path
+
+
+def test_rotating_the_passwords_is_one_command_and_the_cluster_carries_on(cluster):
+    """Last: every password of the module's cluster changes (the tests above read them afresh)."""
+    before, old_admin = cluster.passwords(), cluster.password("admin")
+    rotate = cluster("run", "--rm", "-T", "secrets", "rotate", timeout_s=120)
+    assert "new passwords" in rotate.stdout
+    cluster("up", "-d", "--wait", "--force-recreate", "--scale", "worker=3", timeout_s=600)
+    after = cluster.passwords()
+    assert not set(before) & set(after)
+    import redis
+
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=int(cluster.env["REDIS_PORT"]), username="admin", password=old_admin).ping()
+    run = run_producer("--jobs", "3", "--duration", "0.2", "--json", env=cluster.host_env, timeout_s=120)
+    assert run.returncode == 0, run.stderr
+    assert cluster.flower("/api/workers", cluster.flower_login)[0] == 200
