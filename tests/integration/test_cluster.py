@@ -19,7 +19,7 @@ from tests.helpers import ROOT, Background, run_producer
 pytestmark = pytest.mark.integration
 
 RECORD_KEYS = {"task", "task_id", "kind", "duration_s", "worker", "hostname", "pid", "slot", "pool", "cpus", "machine",
-               "started_at", "finished_at", "runtime_s", "cpu_s", "attempt", "redelivered", "submitted_at",
+               "started_at", "finished_at", "runtime_s", "cpu_s", "attempt", "redelivered", "submitted_at", "runs",
                "received_at", "status"}
 SUMMARY_KEYS = {"jobs", "succeeded", "failed", "withdrawn", "kind", "duration_s", "wall_s", "work_s", "slots_used",
                 "processes_used", "workers_used", "pools", "slots_online", "cpus", "parallel_limit", "ideal_wall_s",
