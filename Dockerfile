@@ -9,8 +9,13 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Never run as root: a task that misbehaves gets an unprivileged account.
-RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
+# Never run as root: a task that misbehaves gets an unprivileged account. One account per
+# part (worker/roles.py's uids), so no part can read another's password file: app runs the
+# workers, the others Flower, the producer and the recovery service.
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app \
+ && useradd --no-create-home --uid 10002 --user-group --shell /usr/sbin/nologin flower \
+ && useradd --no-create-home --uid 10003 --user-group --shell /usr/sbin/nologin producer \
+ && useradd --no-create-home --uid 10004 --user-group --shell /usr/sbin/nologin recovery
 
 WORKDIR /app
 

@@ -27,6 +27,7 @@ from celery import Celery
 from benchmarks import bare_app
 from producer import local
 from producer.redis_server import HOST, free_port
+from worker import roles
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,17 +76,30 @@ class ComposeCluster:
 
     def __init__(self) -> None:
         self.project = f"cpd-bench-{uuid.uuid4().hex[:8]}"
-        password = "bench-" + uuid.uuid4().hex[:12]
-        # Compose takes the password as a secret, from a file: one of the benchmark's own.
+        # The project's `secrets` service makes its passwords on the first `up`, in a folder
+        # of the benchmark's own (SECRETS_DIR), not the clone's secrets.local.
         self.secrets = Path(tempfile.mkdtemp(prefix="cpd-bench-secrets-"))
-        (self.secrets / "redis_password").write_text(password)
-        self.secrets.chmod(0o755)
         self.redis_port = free_port()
         self.env = {**os.environ, "REDIS_PORT": str(self.redis_port), "FLOWER_PORT": str(free_port()),
-                    "REDIS_PASSWORD_FILE": str(self.secrets / "redis_password"), "APP_TAG": "bench", "WORKERS": "1"}
-        self.broker_url = f"redis://:{password}@127.0.0.1:{self.redis_port}/0"
-        self.result_backend = f"redis://:{password}@127.0.0.1:{self.redis_port}/1"
+                    "SECRETS_DIR": str(self.secrets), "APP_TAG": "bench", "WORKERS": "1"}
         self.workers = 0
+
+    def _url(self, db: int, role: str = "producer") -> str:
+        password = (self.secrets / roles.secret_name(role)).read_text().strip()  # written by the first `up`
+        return f"redis://{role}:{password}@127.0.0.1:{self.redis_port}/{db}"
+
+    @property
+    def broker_url(self) -> str:
+        return self._url(0)
+
+    @property
+    def result_backend(self) -> str:
+        return self._url(1)
+
+    @property
+    def admin_url(self) -> str:
+        """The owner's login: INFO commandstats is no part's business."""
+        return self._url(0, "admin")
 
     def compose(self, *args: str, timeout_s: float = 600) -> str:
         proc = subprocess.run(["docker", "compose", "-p", self.project, *args], cwd=ROOT, env=self.env,
@@ -213,6 +227,11 @@ class LocalCluster:
         return self._started().result_backend
 
     @property
+    def admin_url(self) -> str:
+        host = self._started()
+        return f"redis://admin:{host.passwords['admin']}@{HOST}:{host.port}/0"
+
+    @property
     def workers(self) -> int:
         return len(self.cluster.workers) if self.cluster else 0
 
@@ -295,8 +314,13 @@ class BareCluster:
         return cls(beside, "guaranteed", tuple(bare_app.GUARANTEES), db=4)
 
     def _url(self, db: int) -> str:
+        # Bare Celery knows no roles: its default key layout, as the owner (admin).
         host = self.beside._started()
-        return f"redis://:{host.password}@{HOST}:{host.port}/{db}"
+        return f"redis://admin:{host.passwords['admin']}@{HOST}:{host.port}/{db}"
+
+    @property
+    def admin_url(self) -> str:
+        return self._url(2)
 
     @property
     def broker_url(self) -> str:

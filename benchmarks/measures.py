@@ -69,12 +69,12 @@ def throughput(app: Celery, names: list[str], k: int, jobs: int, cluster: Any = 
     what idle processes did meanwhile (heartbeats, polling): a few percent here.
     """
     if cluster is not None:
-        calls0, cpu0, producer0 = command_calls(cluster.broker_url), cluster.cpu_ns(), proc_cpu_ns(os.getpid())
+        calls0, cpu0, producer0 = command_calls(cluster.admin_url), cluster.cpu_ns(), proc_cpu_ns(os.getpid())
     result = batch(app, names, k, jobs, 0.0)
     out: dict[str, Any] = {"jobs_per_s": jobs / result["wall_s"], "submitted_per_s": jobs / result["submit_s"],
                            "failed": result["failed"]}
     if cluster is not None:
-        producer1, cpu1, calls1 = proc_cpu_ns(os.getpid()), cluster.cpu_ns(), command_calls(cluster.broker_url)
+        producer1, cpu1, calls1 = proc_cpu_ns(os.getpid()), cluster.cpu_ns(), command_calls(cluster.admin_url)
         out["commands_per_job"] = {name: (n - calls0.get(name, 0)) / jobs for name, n in sorted(calls1.items())
                                    if n != calls0.get(name, 0)}
         out["cpu_ms_per_job"] = {"producer": (producer1 - producer0) / 1e6 / jobs,

@@ -48,12 +48,15 @@ MAX_JOBS = 100_000  # a bound, so a typo cannot flood Redis
 EPILOG = """\b
 Settings (environment; the defaults find `docker compose up`):
   REDIS_HOST, REDIS_PORT  where Redis is [localhost, 6379]
-  REDIS_PASSWORD    its password [celery-demo]; REDIS_PASSWORD_FILE: in a file
-  REDIS_TLS_CA_FILE  TLS (rediss://), checked with this CA
-  BROKER_URL, RESULT_BACKEND  full URLs instead of the above
-  QUEUE             queue to submit to [jobs]
-  BROKER_TIMEOUT    seconds Redis may take to answer [3]
-  WORKER_WAIT       seconds to wait for a first worker [15]
+  REDIS_USER      who logs in [producer]
+  REDIS_PASSWORD  its password [SECRETS_DIR/redis-producer]
+  SECRETS_DIR     the passwords `docker compose up` made [./secrets.local]
+  REDIS_PASSWORD_FILE  the password in a file
+  REDIS_TLS_CA_FILE    TLS (rediss://), checked with this CA
+  BROKER_URL, RESULT_BACKEND  full URLs instead of the ones above
+  QUEUE           queue to submit to [jobs]
+  BROKER_TIMEOUT  seconds Redis may take to answer [3]
+  WORKER_WAIT     seconds to wait for a first worker [15]
   PRODUCER_DEBUG=1  show a traceback with an error
 \b
 Exit codes: 0 done; 1 a job failed or did not finish; 2 bad usage or
@@ -319,6 +322,11 @@ def status() -> int:
     for queue, waiting in depths(app, queues).items():
         aside = f", {junk[queue]} set aside as not a job ({dead_letter_key(queue)})" if junk.get(queue) else ""
         say(out, f"queue {queue}: {waiting} waiting{aside}", style="yellow" if aside else "")
+    if flower_password := config.owner_secret("flower"):  # the owner's, on the host: compose's Flower
+        port = os.environ.get("FLOWER_PORT", "").strip() or "5555"
+        user = os.environ.get("FLOWER_USER", "").strip() or "admin"
+        say(out, f"Flower: http://127.0.0.1:{port} login {user} / {flower_password} "
+                 f"({config.SECRETS_DIR / 'flower'})", style="")
     return RET_OK
 
 

@@ -29,6 +29,7 @@ from celery.utils.nodenames import host_format
 from producer.errors import LocalClusterError
 from producer.local_state import is_running, process_identity, read_state, state_dir, write_state
 from producer.redis_server import HOST, RedisProcess, free_port, last_line
+from worker import roles
 
 #: Where `celery -A worker` finds the same `worker` package this process imports.
 APP_ROOT = Path(importlib.util.find_spec("worker").origin).parent.parent  # type: ignore[union-attr,arg-type]
@@ -165,7 +166,7 @@ class LocalCluster:
 
     directory: Path
     port: int
-    password: str
+    passwords: dict[str, str]  # Redis' password per role (worker/roles.py)
     redis: ManagedProcess
     workers: list[ManagedProcess] = field(default_factory=list)
     flower: ManagedProcess | None = None
@@ -175,19 +176,36 @@ class LocalCluster:
     pool: str = "prefork"
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     recovery: ManagedProcess | None = None
+    flower_password: str = field(default_factory=roles.new_password)  # Flower's login (user admin): its own
 
     @property
     def broker_url(self) -> str:
-        return f"redis://:{self.password}@{HOST}:{self.port}/0"
+        """The producer's URL of the broker: what a user's shell finds in the state file."""
+        return f"redis://producer:{self.passwords['producer']}@{HOST}:{self.port}/0"
 
     @property
     def result_backend(self) -> str:
-        return f"redis://:{self.password}@{HOST}:{self.port}/1"
+        return f"redis://producer:{self.passwords['producer']}@{HOST}:{self.port}/1"
 
     @property
-    def env(self) -> dict[str, str]:
-        """The environment of this cluster's processes: ours, pointed at this Redis."""
-        return {**os.environ, "BROKER_URL": self.broker_url, "RESULT_BACKEND": self.result_backend}
+    def secrets_dir(self) -> Path:
+        """The passwords, a file each (0600 in a 0700 folder): processes read theirs, no environment holds one."""
+        return self.directory / "secrets"
+
+    def env_of(self, role: str) -> dict[str, str]:
+        """The environment of this cluster's `role` processes: ours, pointed at this Redis as that user."""
+        return {**os.environ, "BROKER_URL": "", "RESULT_BACKEND": "", "REDIS_PASSWORD": "", "REDIS_TLS_CA_FILE": "",
+                "REDIS_HOST": HOST, "REDIS_PORT": str(self.port), "REDIS_USER": role,
+                "REDIS_PASSWORD_FILE": str(self.secrets_dir / roles.secret_name(role))}
+
+    def write_secrets(self) -> None:
+        self.secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.secrets_dir.chmod(0o700)
+        for name, password in [*((roles.secret_name(r), p) for r, p in self.passwords.items()),
+                               (roles.FLOWER, self.flower_password)]:
+            fd = os.open(self.secrets_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(password)
 
     @property
     def log_dir(self) -> Path:
@@ -214,16 +232,17 @@ class LocalCluster:
         The state file is written as soon as a process exists, so `local down` stops it even
         if this process is killed half-way.
         """
-        for stale in ("redis", "logs"):  # a previous cluster's queue and logs: start clean
+        for stale in ("redis", "logs", "secrets"):  # a previous cluster's queue and logs: start clean
             shutil.rmtree(directory / stale, ignore_errors=True)
-        server = RedisProcess(directory / "redis", port=port, appendonly=appendonly)
+        server = RedisProcess(directory / "redis", port=port, appendonly=appendonly, queue=queue)
         server.start()
         assert server.proc is not None
         redis = ManagedProcess("redis-server", server.proc.pid, process_identity(server.proc.pid), server.log,
                                server.proc)
-        cluster = cls(directory, server.port, server.password, redis, queue=queue, concurrency=concurrency,
+        cluster = cls(directory, server.port, dict(server.passwords), redis, queue=queue, concurrency=concurrency,
                       pool=pool)
         try:
+            cluster.write_secrets()
             cluster.save()
             if recovery:
                 cluster.start_recovery()
@@ -239,7 +258,7 @@ class LocalCluster:
         """Start `count` more workers and wait until each answers ping, or fail naming the first that exited."""
         if count <= 0:
             return
-        new = start_workers(count, self.env, self.log_dir, concurrency=self.concurrency, queue=self.queue,
+        new = start_workers(count, self.env_of("worker"), self.log_dir, concurrency=self.concurrency, queue=self.queue,
                             pool=self.pool, prefix=prefix, loglevel=loglevel)
         self.workers += new
         self.save()
@@ -266,7 +285,7 @@ class LocalCluster:
 
     def start_recovery(self) -> None:
         """The recovery service for this cluster (worker/recovery.py); it follows the events from now on."""
-        self.recovery = start_recovery(self.env, self.log_dir)
+        self.recovery = start_recovery(self.env_of("recovery"), self.log_dir)
         self.save()
 
     def stop_recovery(self, grace_s: float = 10) -> None:
@@ -276,13 +295,14 @@ class LocalCluster:
         self.save()
 
     def start_flower(self, timeout_s: float = 60) -> None:
-        """Flower on a free loopback port, behind the same password as Redis (user `admin`)."""
+        """Flower on a free loopback port, behind a login of its own (user `admin`), read from its file."""
         self.flower_port = free_port()
         argv = [sys.executable, "-m", "celery", "-A", "worker", "flower", f"--port={self.flower_port}",
-                f"--address={HOST}"]
+                f"--address={HOST}", f"--conf={APP_ROOT / 'worker' / 'flowerconfig.py'}"]
         # FLOWER_MAX_TASKS: the tasks Flower keeps in memory, bounded as in compose (its default,
         # 100,000, grew it to 185 MiB in the benchmark; 10,000 to 136 MiB).
-        env = {"FLOWER_MAX_TASKS": "5000", **self.env, "FLOWER_BASIC_AUTH": f"admin:{self.password}"}
+        env = {"FLOWER_MAX_TASKS": "5000", **self.env_of("flower"), "FLOWER_BASIC_AUTH": "", "FLOWER_USER": "admin",
+               "FLOWER_PASSWORD_FILE": str(self.secrets_dir / roles.FLOWER)}
         self.flower = ManagedProcess.spawn("flower", argv, env, self.log_dir / "flower.log")
         self.save()
         deadline = time.monotonic() + timeout_s
@@ -299,7 +319,8 @@ class LocalCluster:
 
     def save(self) -> None:
         write_state(self.directory, {
-            "version": 1, "started_at": self.started_at, "port": self.port, "password": self.password,
+            "version": 2, "started_at": self.started_at, "port": self.port, "passwords": self.passwords,
+            "flower_password": self.flower_password,
             "broker_url": self.broker_url, "result_backend": self.result_backend, "queue": self.queue,
             "concurrency": self.concurrency, "pool": self.pool, "flower_port": self.flower_port,
             "redis": self.redis.record(), "workers": [w.record() for w in self.workers],
@@ -312,14 +333,15 @@ class LocalCluster:
         """The cluster recorded in `directory` (default: the user's state folder), or None."""
         directory = directory or state_dir()
         state = read_state(directory)
-        if state is None or state.get("version") != 1:
+        if state is None or state.get("version") != 2:
             return None
-        return cls(directory, state["port"], state["password"], ManagedProcess.from_record(state["redis"]),
+        return cls(directory, state["port"], state["passwords"], ManagedProcess.from_record(state["redis"]),
                    [ManagedProcess.from_record(w) for w in state["workers"]],
                    ManagedProcess.from_record(state["flower"]) if state.get("flower") else None,
                    state.get("flower_port"), state["queue"], state["concurrency"], state["pool"],
                    state["started_at"],
-                   ManagedProcess.from_record(state["recovery"]) if state.get("recovery") else None)
+                   ManagedProcess.from_record(state["recovery"]) if state.get("recovery") else None,
+                   state["flower_password"])
 
     # --- stopping ------------------------------------------------------------------------
 
@@ -329,6 +351,7 @@ class LocalCluster:
         stop_processes([self.redis], grace_s)
         (self.directory / "state.json").unlink(missing_ok=True)
         shutil.rmtree(self.directory / "redis", ignore_errors=True)
+        shutil.rmtree(self.secrets_dir, ignore_errors=True)
 
     def logs(self) -> Iterator[tuple[str, Path]]:
         """(name, log file) of each process, workers first."""

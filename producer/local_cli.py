@@ -81,13 +81,13 @@ def up(workers: int, concurrency: int, pool: str, queue: str, port: int | None, 
                                  flower=flower, loglevel=loglevel, timeout_s=timeout)
     plural = "s" * (workers != 1)
     click.echo(f"local cluster up in {time.monotonic() - started:.1f} s: {workers} worker{plural} x {concurrency} "
-               f"{pool} on queue '{queue}', Redis on 127.0.0.1:{cluster.port} (password in {directory / 'state.json'})")
+               f"{pool} on queue '{queue}', Redis on 127.0.0.1:{cluster.port} (passwords in {cluster.secrets_dir})")
     producer = f"{python_command()} -m producer"
     click.echo(f"  run jobs:   {producer} --jobs 8")
     click.echo(f"  processes:  {producer} local status")
     click.echo(f"  logs:       {producer} local logs -f")
     if cluster.flower_url:
-        click.echo(f"  Flower:     {cluster.flower_url} (admin / {cluster.password})")
+        click.echo(f"  Flower:     {cluster.flower_url} (admin / {cluster.flower_password})")
     click.echo(f"  stop it:    {producer} local down")
     return RET_OK
 
@@ -120,7 +120,7 @@ def status() -> int:
     click.echo(f"  broker {maybe_sanitize_url(cluster.broker_url)}, "
                f"results {maybe_sanitize_url(cluster.result_backend)}")
     if cluster.flower_url:
-        click.echo(f"  Flower {cluster.flower_url} (admin / password from the state file)")
+        click.echo(f"  Flower {cluster.flower_url} (admin / {cluster.flower_password})")
     stopped = 0
     for process in [cluster.redis, *cluster.workers, *([cluster.recovery] if cluster.recovery else []),
                     *([cluster.flower] if cluster.flower else [])]:

@@ -1,4 +1,4 @@
-"""A redis-server of our own on a loopback port: found, started with a password, and stopped.
+"""A redis-server of our own on a loopback port: found, started with its users (worker/roles.py), and stopped.
 
 The local cluster, the integration and fault tests' fixtures and the benchmark all start
 their Redis with `RedisProcess`, so the flags that matter are written down once.
@@ -7,17 +7,19 @@ their Redis with `RedisProcess`, so the flags that matter are written down once.
 from __future__ import annotations
 
 import importlib.util
-import secrets
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import redis
 
 from producer.errors import LocalClusterError, RedisServerMissing
+from worker import roles
 
 HOST = "127.0.0.1"  # loopback only: the password is a second lock, not the first
 
@@ -66,38 +68,64 @@ def last_line(path: Path) -> str:
 
 
 class RedisProcess:
-    """A redis-server on 127.0.0.1 with a password, its files in `data_dir`, owned by whoever started it."""
+    """A redis-server on 127.0.0.1 with one user per role, its files in `data_dir`, owned by whoever started it.
 
-    def __init__(self, data_dir: Path, port: int | None = None, password: str | None = None,
-                 appendonly: bool = True, binary: str | None = None) -> None:
+    `default` is disabled: every client logs in as a role (worker/roles.py), the tests' own
+    checks as `admin`.
+    """
+
+    def __init__(self, data_dir: Path, port: int | None = None, passwords: Mapping[str, str] | None = None,
+                 appendonly: bool = True, binary: str | None = None, queue: str = "jobs") -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
-        self.password = password or secrets.token_urlsafe(18)
+        self.passwords = dict(passwords) if passwords else {role: roles.new_password() for role in roles.ROLES}
+        self.queue = queue
         self.appendonly = appendonly
         self.binary = binary or find_redis_server()
         self.log = data_dir / "redis.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def url(self, db: int, password: str | None = None) -> str:
-        """The URL of database `db` (0: jobs, 1: results), with this server's password or another."""
-        return f"redis://:{self.password if password is None else password}@{HOST}:{self.port}/{db}"
+    @property
+    def password(self) -> str:
+        """The producer's password: what a user's shell (and `local status`) needs."""
+        return self.passwords["producer"]
+
+    def url(self, db: int, password: str | None = None, role: str = "producer") -> str:
+        """The URL of database `db` (0: jobs, 1: results) for `role`, with its password or another."""
+        return f"redis://{role}:{self.passwords[role] if password is None else password}@{HOST}:{self.port}/{db}"
+
+    def env_of(self, role: str) -> dict[str, str]:
+        """What a process of `role` needs to find this Redis: its two URLs."""
+        return {"BROKER_URL": self.url(0, role=role), "RESULT_BACKEND": self.url(1, role=role)}
 
     @property
     def env(self) -> dict[str, str]:
-        """What the producer and the workers need to find this Redis."""
-        return {"BROKER_URL": self.url(0), "RESULT_BACKEND": self.url(1)}
+        """What the producer needs to find this Redis."""
+        return self.env_of("producer")
 
-    def client(self, db: int = 0) -> redis.Redis:
-        return redis.Redis(host=HOST, port=self.port, password=self.password, db=db, socket_timeout=5)
+    def client(self, db: int = 0, role: str = "admin") -> redis.Redis:
+        """A client logged in as `role`: admin (everything) unless told otherwise."""
+        return redis.Redis(host=HOST, port=self.port, username=role, password=self.passwords[role], db=db,
+                           socket_timeout=5)
 
     def argv(self) -> list[str]:
         # Append-only: a job queued when Redis stops is still there when it starts again.
         # No RDB snapshots: the AOF is the one copy, and snapshots would fork a 2-core machine.
-        return [self.binary, "--port", str(self.port), "--bind", HOST, "--requirepass", self.password,
+        # The users come from a file of password hashes: no password on the command line.
+        return [self.binary, "--port", str(self.port), "--bind", HOST, "--aclfile", str(self.acl_path),
                 "--appendonly", "yes" if self.appendonly else "no", "--save", "", "--dir", str(self.data_dir),
                 # A client whose host vanished is dropped after ~25 s, not Redis's default 5 minutes.
                 "--tcp-keepalive", "15",
                 "--daemonize", "no"]
+
+    @property
+    def acl_path(self) -> Path:
+        return self.data_dir / roles.ACL_FILE
+
+    def write_acl(self) -> None:
+        fd = os.open(self.acl_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(roles.acl_file(self.passwords, self.queue))
 
     def start(self, timeout_s: float = 10) -> RedisProcess:
         """Start the server and wait until it answers PING; on failure raise with its last log line.
@@ -108,6 +136,7 @@ class RedisProcess:
             raise LocalClusterError(f"port {self.port} on {HOST} is taken: pass another with --port, or none "
                                     f"to get a free one")
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.write_acl()
         with open(self.log, "ab") as log:  # the child keeps its own copy of the file
             self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from tests.conftest import free_port, skip_unless_required
 from tests.helpers import ROOT, Run
+from worker import roles
 
 
 def docker_ready() -> str | None:
@@ -55,15 +57,33 @@ class Compose:
     def producer(self, *args: str, timeout_s: float = 120) -> Run:
         return self("run", "--rm", "-T", "producer", *args, timeout_s=timeout_s, check=False)
 
+    def secret(self, name: str) -> str:
+        """A password of this project, from its owner's folder (SECRETS_DIR), made by its first `up`."""
+        return (Path(self.env["SECRETS_DIR"]) / name).read_text().strip()
+
+    def password(self, role: str = "producer") -> str:
+        return self.secret(roles.secret_name(role))
+
+    def passwords(self) -> list[str]:
+        """Every password of the project: no part may show any of them."""
+        return [self.password(role) for role in roles.ROLES] + [self.secret(roles.FLOWER)]
+
+    def redis(self, role: str = "admin", port: str | None = None) -> redis.Redis:
+        """A client on the host port, logged in as `role`."""
+        return redis.Redis(port=int(port or self.env["REDIS_PORT"]), username=role, password=self.password(role),
+                           socket_timeout=5)
+
     @property
     def host_env(self) -> dict[str, str]:
-        """What a user's shell needs for the host's producer: no URL, only the port and password."""
-        return {"BROKER_URL": "", "RESULT_BACKEND": "", "REDIS_HOST": "", "REDIS_PORT": self.env["REDIS_PORT"],
-                "REDIS_PASSWORD": self.env["REDIS_PASSWORD"]}
+        """What a user's shell needs for the host's producer: the port, and where the owner's passwords are
+        (a user's clone has them in secrets.local, where the producer looks by itself)."""
+        return {"BROKER_URL": "", "RESULT_BACKEND": "", "REDIS_HOST": "", "REDIS_USER": "", "REDIS_PASSWORD": "",
+                "REDIS_PASSWORD_FILE": "", "REDIS_PORT": self.env["REDIS_PORT"], "SECRETS_DIR": self.env["SECRETS_DIR"],
+                "FLOWER_PORT": self.env["FLOWER_PORT"], "FLOWER_USER": self.env["FLOWER_USER"]}
 
     @property
     def flower_login(self) -> tuple[str, str]:
-        return self.env["FLOWER_USER"], self.env["FLOWER_PASSWORD"]
+        return self.env["FLOWER_USER"], self.secret(roles.FLOWER)
 
     def flower(self, path: str, login: tuple[str, str] | None = None) -> tuple[int, Any]:
         """GET Flower's `path` on the host port, with basic auth when `login` is given: (status, JSON)."""
@@ -79,27 +99,24 @@ class Compose:
 
 @contextmanager
 def compose_project(**env: str) -> Iterator[Compose]:
-    """A compose project of its own (free host ports, own volumes, fresh passwords), removed
-    with `down -v` even when a test fails. `env` overrides any variable of .env.example."""
+    """A compose project of its own (free host ports, own volumes, its own passwords, made by its
+    first `up` in a folder of its own), removed with `down -v` even when a test fails. `env`
+    overrides any variable of .env.example."""
     reason = docker_ready()
     if reason:
         skip_unless_required(f"Docker tests need an engine: {reason}")
     secrets = Path(tempfile.mkdtemp(prefix="cpd-secrets-"))
-    made = subprocess.run([str(ROOT / "scripts" / "new-secrets"), str(secrets / "s")], capture_output=True,
-                          text=True, check=True, timeout=30).stdout
-    files = dict(line.split("=", 1) for line in made.split())  # the lines a user puts in .env
     cluster = Compose(
         project=f"cpd-test-{uuid.uuid4().hex[:8]}",
         env={"REDIS_PORT": str(free_port()), "FLOWER_PORT": str(free_port()), "APP_TAG": "test",
-             **files, "REDIS_PASSWORD": Path(files["REDIS_PASSWORD_FILE"]).read_text(), "FLOWER_USER": "tester",
-             "FLOWER_PASSWORD": Path(files["FLOWER_PASSWORD_FILE"]).read_text(), "WORKERS": "2", **env},
+             "SECRETS_DIR": str(secrets / "s"), "FLOWER_USER": "tester", "WORKERS": "2", **env},
     )
     try:
         yield cluster
     finally:
-        shutil.rmtree(secrets, ignore_errors=True)
         logs = cluster("logs", "--no-color", "--tail", "50", check=False, timeout_s=60)
         down = cluster("down", "-v", "--remove-orphans", "--timeout", "10", check=False, timeout_s=180)
+        shutil.rmtree(secrets, ignore_errors=True)
         if down.returncode != 0:
             print(logs.stdout[-5000:])
             pytest.fail(f"docker compose down failed: {down.stderr[-2000:]}", pytrace=False)

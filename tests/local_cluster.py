@@ -24,8 +24,6 @@ from producer.local_state import DIR_VARIABLE
 from producer.redis_server import RedisProcess, find_redis_server
 from tests.conftest import skip_unless_required
 
-PASSWORD = "integration-secret"
-
 
 @pytest.fixture(scope="session", autouse=True)
 def private_local_cluster_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
@@ -50,9 +48,8 @@ def redis_binary() -> str:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
-    """A real redis-server on 127.0.0.1, password-protected, no persistence."""
-    server = RedisProcess(tmp_path_factory.mktemp("redis"), password=PASSWORD, appendonly=False,
-                          binary=redis_binary())
+    """A real redis-server on 127.0.0.1 with the cluster's users (worker/roles.py), no persistence."""
+    server = RedisProcess(tmp_path_factory.mktemp("redis"), appendonly=False, binary=redis_binary())
     server.start()
     try:
         yield server
@@ -60,12 +57,31 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProc
         server.stop()
 
 
+def refusals(server: RedisProcess) -> list[dict]:
+    """What Redis refused a role since the last look (ACL LOG), and forget it."""
+    admin = server.client()
+    try:
+        entries = admin.acl_log()
+        admin.acl_log_reset()
+    finally:
+        admin.close()
+    return entries
+
+
 @pytest.fixture
-def redis_env(redis_server: RedisProcess) -> dict[str, str]:
-    """The environment for a test that starts clean: both databases emptied."""
+def redis_env(redis_server: RedisProcess) -> Iterator[dict[str, str]]:
+    """The producer's environment for a test that starts clean: both databases emptied.
+
+    Each part logs in as its own role; a command Redis refused any of them during the test
+    fails it (the roles in worker/roles.py must grant what the parts really send).
+    """
     server = redis_server.client()
     server.flushall()
-    return redis_server.env
+    server.acl_log_reset()
+    server.close()
+    yield redis_server.env
+    refused = [f"{e['username']}: {e['reason']} {e['object']} ({e['context']})" for e in refusals(redis_server)]
+    assert not refused, f"Redis refused a role what it sent (add it to worker/roles.py?): {sorted(set(refused))}"
 
 
 @dataclass
@@ -98,10 +114,12 @@ class Workers:
 
 
 @pytest.fixture
-def start_workers(redis_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Workers]]:
+def start_workers(redis_server: RedisProcess, redis_env: dict[str, str],
+                  tmp_path: Path) -> Iterator[Callable[..., Workers]]:
     """Start N real `celery -A worker worker` processes; waits until each answers ping.
 
-    They use the session's Redis unless `redis` (BROKER_URL, RESULT_BACKEND) names another.
+    They use the session's Redis as its `worker` user unless `redis` (BROKER_URL, RESULT_BACKEND)
+    names another; the test talks to them as the producer.
     Stops them all with SIGTERM (warm shutdown), then SIGKILL to the process group of any
     that hang, and of pool processes a test orphaned by killing their parent.
     """
@@ -110,9 +128,10 @@ def start_workers(redis_env: dict[str, str], tmp_path: Path) -> Iterator[Callabl
 
     def start(count: int, concurrency: int = 1, queue: str = "jobs", pool: str = "prefork",
               env: dict[str, str] | None = None, redis: dict[str, str] | None = None) -> Workers:
-        urls = redis or redis_env
-        app = Celery(broker=urls["BROKER_URL"], backend=urls["RESULT_BACKEND"])
+        asking = redis or redis_env
+        app = Celery(broker=asking["BROKER_URL"], backend=asking["RESULT_BACKEND"])
         apps.append(app)
+        urls = redis or redis_server.env_of("worker")
         new = spawn_workers(count, {**os.environ, **urls, **(env or {})}, tmp_path, concurrency=concurrency,
                             queue=queue, pool=pool, prefix="it")
         started.extend(new)
@@ -127,13 +146,14 @@ def start_workers(redis_env: dict[str, str], tmp_path: Path) -> Iterator[Callabl
 
 
 @pytest.fixture
-def recovery_service(redis_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., ManagedProcess]]:
+def recovery_service(redis_server: RedisProcess, redis_env: dict[str, str],
+                     tmp_path: Path) -> Iterator[Callable[..., ManagedProcess]]:
     """Start the recovery service (`python -m worker.recovery`) on the test's Redis; call it again
     after killing it to restart it. Stops every one it started (SIGTERM, then SIGKILL)."""
     started: list[ManagedProcess] = []
 
     def start(env: dict[str, str] | None = None) -> ManagedProcess:
-        service = start_recovery({**os.environ, **redis_env, **(env or {})}, tmp_path)
+        service = start_recovery({**os.environ, **redis_server.env_of("recovery"), **(env or {})}, tmp_path)
         started.append(service)
         return service
 
@@ -144,7 +164,7 @@ def recovery_service(redis_env: dict[str, str], tmp_path: Path) -> Iterator[Call
 @pytest.fixture
 def persistent_redis(tmp_path, redis_server):  # redis_server: skips without redis-server
     """A redis-server with append-only persistence that a test may restart on the same port."""
-    server = RedisProcess(tmp_path / "redis", password="restart-secret", appendonly=True)
+    server = RedisProcess(tmp_path / "redis", appendonly=True)
     server.start()
     yield server
     server.stop()  # SIGTERM: Redis flushes the append-only file and exits

@@ -64,10 +64,19 @@ def _with_db(url: str, db: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
+def owner_secret(name: str) -> str | None:
+    """A password from the owner's folder (SECRETS_DIR), which compose's `secrets` service fills
+    on the first `up`: the host's producer needs no variable. None if there is none to read."""
+    try:
+        return (SECRETS_DIR / name).read_text().strip() or None
+    except OSError:  # no cluster made its secrets here (yet), or they are not ours to read
+        return None
+
+
 def _redis_urls() -> tuple[str, str]:
     """Broker and result backend URLs: BROKER_URL / RESULT_BACKEND if set, else built from
-    REDIS_HOST, REDIS_PORT and REDIS_PASSWORD, whose defaults are compose's, so the host's
-    producer finds a compose cluster with no variable set."""
+    REDIS_HOST, REDIS_PORT, REDIS_USER and REDIS_PASSWORD, whose defaults are compose's, so the
+    host's producer finds a compose cluster with no variable set."""
     broker = _raw("BROKER_URL")
     backend = _raw("RESULT_BACKEND")
     # With no Redis named at all, the cluster `producer local up` recorded, if its Redis
@@ -77,12 +86,13 @@ def _redis_urls() -> tuple[str, str]:
     if broker is None:
         host = _raw("REDIS_HOST") or "localhost"
         port = _int("REDIS_PORT", 6379)
-        password = quote(_raw("REDIS_PASSWORD") or "celery-demo", safe="")
+        password = _raw("REDIS_PASSWORD") or owner_secret(f"redis-{REDIS_USER}") or ""
+        login = f"{quote(REDIS_USER, safe='')}:{quote(password, safe='')}"
         if REDIS_TLS_CA_FILE:  # TLS, the server's certificate checked against this CA
             query = urlencode({"ssl_cert_reqs": "required", "ssl_ca_certs": REDIS_TLS_CA_FILE})
-            broker = f"rediss://:{password}@{host}:{port}/0?{query}"
+            broker = f"rediss://{login}@{host}:{port}/0?{query}"
         else:
-            broker = f"redis://:{password}@{host}:{port}/0"
+            broker = f"redis://{login}@{host}:{port}/0"
     for name, url in (("BROKER_URL", broker), ("RESULT_BACKEND", backend)):
         if url is not None and urlsplit(url).scheme not in ("redis", "rediss"):
             raise SettingError(f"{name}: must be a redis:// or rediss:// URL")
@@ -95,6 +105,16 @@ def _redis_urls() -> tuple[str, str]:
 REDIS_TLS_CA_FILE = _raw("REDIS_TLS_CA_FILE")
 if REDIS_TLS_CA_FILE and not Path(REDIS_TLS_CA_FILE).is_file():
     raise SettingError(f"REDIS_TLS_CA_FILE={REDIS_TLS_CA_FILE}: no such file")
+
+#: The owner's folder of passwords, a file per role (worker/roles.py), made by the first
+#: `docker compose up` (README: Security): the clone's secrets.local unless said otherwise.
+SECRETS_DIR = Path(_raw("SECRETS_DIR") or Path(__file__).resolve().parent.parent / "secrets.local")
+
+#: The Redis user this process logs in as: its role (worker/roles.py). Each compose service
+#: sets its own; a shell on the host is the producer.
+REDIS_USER = _raw("REDIS_USER") or "producer"
+if not REDIS_USER.isidentifier():
+    raise SettingError(f"REDIS_USER={REDIS_USER!r}: must be a role's name, e.g. producer or worker")
 
 # Jobs travel through db 0 and results through db 1, so `redis-cli -n 0 llen jobs` shows
 # only the queue.
@@ -155,6 +175,10 @@ broker_transport_options = {
     # connection idle this long before using it: a dead one is seen in seconds (default 25).
     "health_check_interval": 5,
 }
+if REDIS_USER == "flower":
+    # Flower may write no job (worker/roles.py), yet kombu's sweep runs in every consumer, its
+    # reply lists included: pushed out of reach, it never tries to put a job back. The workers do.
+    broker_transport_options["visibility_timeout"] = 100 * 365 * 86400
 result_backend_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
 # The same bound on the results database (Celery's default waits 120 s per command).
 redis_socket_timeout = SOCKET_TIMEOUT_S

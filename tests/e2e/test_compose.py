@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
+import stat
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.compose_cluster import compose_project
 from tests.conftest import wait_for
 from tests.helpers import ROOT, Background, run_producer
+from worker import roles
 
 pytestmark = pytest.mark.docker
 
@@ -54,9 +58,8 @@ def test_the_host_producer_finds_the_cluster_and_draws_a_plot(cluster, tmp_path)
 
 
 def test_ctrl_c_leaves_nothing_queued_and_the_next_run_is_clean(cluster):
-    import redis
 
-    client = redis.Redis(port=int(cluster.env["REDIS_PORT"]), password=cluster.env["REDIS_PASSWORD"], socket_timeout=5)
+    client = cluster.redis()
     producer = Background("--jobs", "40", "--duration", "2", env=cluster.host_env)
     wait_for(lambda: client.llen("jobs") >= 30, 30, "the jobs to be queued")
     producer.proc.send_signal(signal.SIGINT)
@@ -113,12 +116,10 @@ def test_the_producer_run_leaves_the_cluster_alone(cluster):
     assert {"worker-threads", "worker-gevent"} <= set(flavours)
 
 
-def test_a_wrong_password_does_not_recreate_redis(cluster, tmp_path):
+def test_a_wrong_password_does_not_recreate_redis(cluster):
     redis_before = cluster("ps", "-q", "redis").stdout.strip()
-    (tmp_path / "wrong").write_text("wrong")
-    tmp_path.chmod(0o755)
-    run = cluster("run", "--rm", "-T", "-e", "WORKER_WAIT=0", "producer", "--jobs", "1", check=False,
-                  timeout_s=120, env={"REDIS_PASSWORD_FILE": str(tmp_path / "wrong")})
+    run = cluster("run", "--rm", "-T", "-e", "WORKER_WAIT=0", "-e", "REDIS_PASSWORD=wrong", "producer", "--jobs", "1",
+                  check=False, timeout_s=120)
     assert run.returncode == 3, run.stderr
     assert "refused the password" in run.stderr and "REDIS_PASSWORD" in run.stderr and "wrong" not in run.stderr
     assert cluster("ps", "-q", "redis").stdout.strip() == redis_before  # the same container, untouched
@@ -171,25 +172,95 @@ def test_a_stopped_redis_is_reported_quickly_and_left_stopped(cluster):
         run = cluster("run", "--rm", "-T", "producer", "--jobs", "1", check=False, timeout_s=60)
         assert time.monotonic() - started < 30  # container start included; the producer itself gives up in ~3 s
         assert run.returncode == 3
-        assert "cannot reach Redis at redis://:**@redis:6379/0" in run.stderr
-        assert "Traceback" not in run.stderr and cluster.env["REDIS_PASSWORD"] not in run.stderr
+        assert "cannot reach Redis at redis://producer:**@redis:6379/0" in run.stderr
+        assert "Traceback" not in run.stderr and cluster.password() not in run.stderr
         assert cluster("ps", "-q", "--status", "running", "redis").stdout.strip() == ""  # `run` did not start it
     finally:
         cluster("start", "redis")
         cluster("up", "-d", "--wait", "--scale", "worker=3", timeout_s=300)
 
 
-# --- security: who can reach what ---------------------------------------------------------
+# --- security: who can reach what (SECURITY.md names these tests) --------------------------
 
-def test_redis_wants_the_password(cluster):
+def test_default_cannot_log_in_and_each_role_can(cluster):
     import redis
 
     port = int(cluster.env["REDIS_PORT"])
     with pytest.raises(redis.AuthenticationError):
-        redis.Redis(port=port, socket_timeout=5).ping()
+        redis.Redis(port=port, socket_timeout=5).ping()  # no login: `default` is disabled
+    for password in ("guess", "", cluster.password("admin")):
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=port, username="default", password=password, socket_timeout=5).ping()
     with pytest.raises(redis.AuthenticationError):
-        redis.Redis(port=port, password="guess", socket_timeout=5).ping()
-    assert redis.Redis(port=port, password=cluster.env["REDIS_PASSWORD"], socket_timeout=5).ping()
+        redis.Redis(port=port, username="worker", password=cluster.password("producer"), socket_timeout=5).ping()
+    assert all(cluster.redis(role).ping() for role in roles.ROLES)
+
+
+def test_the_worker_user_cannot_flush_configure_or_debug(cluster):
+    import redis
+
+    worker = cluster.redis("worker")
+    for command in (("FLUSHALL",), ("CONFIG", "SET", "appendonly", "no"), ("CONFIG", "GET", "*"),
+                    ("DEBUG", "SLEEP", "0"), ("ACL", "LIST"), ("KEYS", "*"), ("CLIENT", "KILL", "TYPE", "normal"),
+                    ("SHUTDOWN",)):
+        with pytest.raises(redis.ResponseError, match="no permissions|not allowed"):  # DEBUG: off for everyone
+            worker.execute_command(*command)
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        worker.set("not-a-queue", "x")  # keys outside the queues and Celery's own
+
+
+def test_flowers_user_cannot_push_take_or_delete_a_job(cluster):
+    import redis
+
+    flower = cluster.redis("flower")
+    assert flower.llen("jobs") == 0  # what its Broker page reads
+    for write in (lambda: flower.lpush("jobs", "{}"), lambda: flower.rpop("jobs"), lambda: flower.delete("jobs"),
+                  lambda: flower.brpop(["jobs"], timeout=1), lambda: flower.lpush("jobs-threads", "{}")):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            write()
+
+
+def test_the_producers_user_cannot_kill_clients_or_flush(cluster):
+    import redis
+
+    producer = cluster.redis("producer")
+    for command in (("CLIENT", "KILL", "TYPE", "normal"), ("CLIENT", "LIST"), ("FLUSHALL",), ("CONFIG", "GET", "*")):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            producer.execute_command(*command)
+    assert cluster.redis("recovery").client_list()  # fencing a vanished worker is the recovery service's alone
+
+
+ROLE_OF = {"worker": "worker", "worker-threads": "worker", "worker-gevent": "worker", "flower": "flower",
+           "recovery": "recovery"}
+
+
+@pytest.mark.parametrize("service", sorted(ROLE_OF))
+def test_each_part_reads_its_own_secret_and_no_other(cluster, service):
+    own = ROLE_OF[service]
+    assert cluster("exec", "-T", service, "cat", f"/run/secrets/{own}/redis_password").stdout == cluster.password(own)
+    for other in {"worker", "flower", "producer", "recovery"} - {own}:
+        read = cluster("exec", "-T", service, "cat", f"/run/secrets/{other}/redis_password", check=False)
+        assert read.returncode != 0 and "Permission denied" in read.stderr, (service, other)
+    modes = cluster("exec", "-T", service, "stat", "-c", "%a %U %n", f"/run/secrets/{own}",
+                    f"/run/secrets/{own}/redis_password").stdout.splitlines()
+    user = {"worker": "app"}.get(own, own)
+    assert modes == [f"500 {user} /run/secrets/{own}", f"400 {user} /run/secrets/{own}/redis_password"]
+
+
+def test_the_owners_secrets_are_readable_by_the_owner_alone(cluster):
+    folder = Path(cluster.env["SECRETS_DIR"])
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and folder.stat().st_uid == ROOT.stat().st_uid
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == sorted([*(roles.secret_name(r) for r in roles.ROLES), roles.FLOWER, roles.ACL_FILE])
+    assert all(stat.S_IMODE((folder / f).stat().st_mode) == 0o600 for f in files)
+    assert len(set(cluster.passwords())) == len(roles.ROLES) + 1  # each its own
+
+
+def test_the_host_producer_status_prints_flowers_login(cluster):
+    run = run_producer("status", env=cluster.host_env, timeout_s=60)
+    assert run.returncode == 0, run.stderr
+    port, user = cluster.env["FLOWER_PORT"], cluster.env["FLOWER_USER"]
+    assert f"Flower: http://127.0.0.1:{port} login {user} / {cluster.secret(roles.FLOWER)}" in run.stdout
 
 
 def test_only_loopback_ports_are_published(cluster):
@@ -203,26 +274,34 @@ def test_only_loopback_ports_are_published(cluster):
     assert len(bindings) == 2 and {b["HostIp"] for b in bindings} == {"127.0.0.1"}
 
 
-@pytest.mark.parametrize("service", ["worker", "flower", "worker-threads", "worker-gevent"])
+UIDS = {"worker": "10001", "worker-threads": "10001", "worker-gevent": "10001", "flower": "10002",
+        "recovery": "10004"}
+
+
+@pytest.mark.parametrize("service", sorted(UIDS))
 def test_app_containers_do_not_run_as_root_and_cannot_change_anything(cluster, service):
-    assert cluster("exec", "-T", service, "id", "-u").stdout.strip() == "10001"
+    assert cluster("exec", "-T", service, "id", "-u").stdout.strip() == UIDS[service]
     status = cluster("exec", "-T", service, "cat", "/proc/1/status").stdout
     assert re.search(r"^CapEff:\s+0+$", status, re.M) and re.search(r"^NoNewPrivs:\s+1$", status, re.M)
     assert cluster("exec", "-T", service, "touch", "/app/x", check=False).returncode != 0  # read-only image
     assert cluster("exec", "-T", service, "touch", "/tmp/x").returncode == 0  # but a tmpfs to write to
 
 
-def test_no_password_in_docker_inspect_or_any_process_list(cluster):
-    containers = cluster("ps", "-q").stdout.split()
+def test_no_password_in_docker_inspect_ps_or_any_process_environment(cluster):
+    containers = cluster("ps", "-aq").stdout.split()  # the one-shot `secrets` service too
     inspected = subprocess.run(["docker", "inspect", *containers], capture_output=True, text=True, check=True,
                                timeout=30).stdout
-    for service in ("redis", "worker", "flower", "worker-threads", "worker-gevent"):
-        cmdlines = cluster("exec", "-T", service, "sh", "-c", "cat /proc/[0-9]*/cmdline").stdout
-        assert "celery" in cmdlines or "redis-server" in cmdlines  # it did read the processes
-        for secret in (cluster.env["REDIS_PASSWORD"], cluster.env["FLOWER_PASSWORD"]):
-            assert secret not in cmdlines, service
-    for secret in (cluster.env["REDIS_PASSWORD"], cluster.env["FLOWER_PASSWORD"]):
-        assert secret not in inspected
+    host_ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True, timeout=30).stdout
+    passwords = cluster.passwords()
+    for service in ("redis", "worker", "flower", "worker-threads", "worker-gevent", "recovery"):
+        seen = cluster("exec", "-T", service, "sh", "-c",
+                       "cat /proc/[0-9]*/cmdline; cat /proc/[0-9]*/environ 2>/dev/null").stdout
+        assert any(name in seen for name in ("celery", "redis-server", "worker.recovery"))  # it read the processes
+        assert "PATH=" in seen  # and their environments
+        for secret in passwords:
+            assert secret not in seen, service
+    for secret in passwords:
+        assert secret not in inspected and secret not in host_ps
 
 
 def test_the_image_holds_no_secret_and_no_stray_files(cluster):
@@ -231,12 +310,50 @@ def test_the_image_holds_no_secret_and_no_stray_files(cluster):
                            timeout=30).stdout
     facts += subprocess.run(["docker", "history", "--no-trunc", image], capture_output=True, text=True, check=True,
                             timeout=30).stdout
-    for secret in (cluster.env["REDIS_PASSWORD"], cluster.env["FLOWER_PASSWORD"], "celery-demo"):
+    for secret in cluster.passwords():
         assert secret not in facts
-    # .dockerignore keeps .env, .git, tests and the venv out of the build context
+    # .dockerignore keeps .env, .git, secrets.local, tests and the venv out of the build context
     assert sorted(cluster("exec", "-T", "worker", "ls", "-A", "/app").stdout.split()) == [
         "producer", "requirements.lock", "worker"]
 
 
-def test_dot_env_is_ignored_by_git():
-    assert subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT).returncode == 0
+def test_two_fresh_clones_get_passwords_of_their_own(cluster, tmp_path):
+    made = []
+    for name in ("a", "b"):
+        clone = tmp_path / name
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=60)
+        assert not (clone / "secrets.local").exists() and not (clone / "secrets").exists()  # nothing committed
+        project = f"{cluster.project}-clone-{name}"
+        env = {**os.environ, "APP_TAG": cluster.env["APP_TAG"]}
+        try:
+            run = subprocess.run(["docker", "compose", "-p", project, "run", "--rm", "secrets"], cwd=clone, env=env,
+                                 capture_output=True, text=True, timeout=300)
+            assert run.returncode == 0, run.stderr
+        finally:
+            subprocess.run(["docker", "compose", "-p", project, "down", "-v"], cwd=clone, env=env,
+                           capture_output=True, timeout=120)
+        made.append({p.name: p.read_text() for p in (clone / "secrets.local").iterdir() if p.name != roles.ACL_FILE})
+    assert made[0].keys() == made[1].keys() and len(made[0]) == len(roles.ROLES) + 1
+    assert not set(made[0].values()) & set(made[1].values())
+
+
+def test_dot_env_and_the_owners_secrets_are_ignored_by_git():
+    for path in (".env", "secrets.local/redis-producer"):
+        assert subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0, path
+
+
+def test_rotating_the_passwords_is_one_command_and_the_cluster_carries_on(cluster):
+    """Last: every password of the module's cluster changes (the tests above read them afresh)."""
+    before, old_admin = cluster.passwords(), cluster.password("admin")
+    rotate = cluster("run", "--rm", "-T", "secrets", "rotate", timeout_s=120)
+    assert "new passwords" in rotate.stdout
+    cluster("up", "-d", "--wait", "--force-recreate", "--scale", "worker=3", timeout_s=600)
+    after = cluster.passwords()
+    assert not set(before) & set(after)
+    import redis
+
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=int(cluster.env["REDIS_PORT"]), username="admin", password=old_admin).ping()
+    run = run_producer("--jobs", "3", "--duration", "0.2", "--json", env=cluster.host_env, timeout_s=120)
+    assert run.returncode == 0, run.stderr
+    assert cluster.flower("/api/workers", cluster.flower_login)[0] == 200

@@ -40,8 +40,10 @@ def clusters(network, tmp_path_factory):
     with compose_project(REDIS_TLS_DIR=tls, REDIS_TLS_PORT=tls_port, REDIS_TLS_HOST_IP="127.0.0.1",
                          BRIDGE_NETWORK=network) as main:
         main(*MAIN, "up", "-d", "--build", "--wait", timeout_s=600)
+        # The other host gets the CA and the workers' password, copied: nothing else of the main host's.
         remote = Compose(f"{main.project}-remote", {**main.env, "BROKER_HOST": "broker.test",
-                                                    "APP_IMAGE": f"celery-parallelism-demo:{main.env['APP_TAG']}"})
+                                                    "APP_IMAGE": f"celery-parallelism-demo:{main.env['APP_TAG']}",
+                                                    "REDIS_PASSWORD_FILE": f"{main.env['SECRETS_DIR']}/redis-worker"})
         try:
             remote(*REMOTE, "up", "-d", "--wait", timeout_s=300)
             yield main, remote
@@ -65,7 +67,7 @@ def test_eight_jobs_run_on_the_workers_of_both_hosts(clusters):
 def test_the_host_producer_reaches_redis_over_tls_on_loopback(clusters, tmp_path):
     main, _ = clusters
     env = {**main.host_env, "REDIS_PORT": main.env["REDIS_TLS_PORT"],
-           "REDIS_TLS_CA_FILE": f"{main.env['REDIS_TLS_DIR']}/ca.crt"}
+           "REDIS_TLS_CA_FILE": f"{main.env['REDIS_TLS_DIR']}/ca.crt"}  # the owner's producer password by itself
     run = run_producer("--jobs", "2", "--duration", "0.2", "--json", env=env, timeout_s=120)
     assert run.returncode == 0, run.stderr
     published = main(*MAIN, "port", "redis", "6380").stdout.strip()
@@ -76,23 +78,21 @@ def test_the_host_producer_reaches_redis_over_tls_on_loopback(clusters, tmp_path
 def test_a_wrong_ca_or_password_is_refused_in_one_line(clusters, tmp_path):
     main, remote = clusters
     other_ca = make_tls(tmp_path / "other")
-    wrong_password = tmp_path / "wrong"
-    wrong_password.write_text("wrong")
-    for env, expected in (({"REDIS_TLS_DIR": other_ca}, "certificate verify failed"),
-                          ({"REDIS_PASSWORD_FILE": str(wrong_password)}, "refused the password")):
-        run = remote(*REMOTE, "run", "--rm", "-T", "--entrypoint", "python", "worker", "-m", "producer", "status",
-                     check=False, timeout_s=120, env=env)
+    for args, env, expected in (([], {"REDIS_TLS_DIR": other_ca}, "certificate verify failed"),
+                                (["-e", "REDIS_PASSWORD=wrong"], {}, "refused the password")):
+        run = remote(*REMOTE, "run", "--rm", "-T", *args, "--entrypoint", "python", "worker", "-m", "producer",
+                     "status", check=False, timeout_s=120, env=env)
         assert run.returncode == 3, run.stderr
         (line,) = [line for line in run.stderr.splitlines() if line.startswith("producer:")]
         assert expected in line and "Traceback" not in run.stderr
 
 
-def test_redis_refuses_tls_with_the_demo_password(network, tmp_path):
-    tls = make_tls(tmp_path / "tls")
-    demo = str(ROOT / "secrets" / "redis_password")
-    with compose_project(REDIS_TLS_DIR=tls, REDIS_TLS_PORT=str(free_port()), REDIS_TLS_HOST_IP="127.0.0.1",
-                         BRIDGE_NETWORK=network, REDIS_PASSWORD_FILE=demo) as demo_cluster:
-        up = demo_cluster(*MAIN, "up", "-d", "redis", "--wait", check=False, timeout_s=300)
-        assert up.returncode != 0
-        logs = demo_cluster(*MAIN, "logs", "--no-color", "redis").stdout
-        assert "refusing to offer Redis beyond this host with the demo password" in logs
+def test_the_other_hosts_workers_hold_the_worker_password_alone(clusters):
+    main, remote = clusters
+    held = remote(*REMOTE, "exec", "-T", "worker", "sh", "-c", "ls /run/secrets; cat /run/secrets/*/redis_password")
+    assert held.stdout.split() == ["worker", main.password("worker")]
+    import redis
+
+    with pytest.raises(redis.exceptions.NoPermissionError):  # over TLS too, the worker's user is a worker's
+        redis.Redis(port=int(main.env["REDIS_TLS_PORT"]), username="worker", password=main.password("worker"),
+                    ssl=True, ssl_ca_certs=f"{main.env['REDIS_TLS_DIR']}/ca.crt", socket_timeout=5).flushall()

@@ -51,17 +51,19 @@ def test_stack_deploy_scale_and_eight_jobs_on_four_workers(swarm):
     image = f"celery-parallelism-demo:{stack}"
     python_image = os.environ.get("PYTHON_IMAGE", "python:3.12-slim")
     docker("build", "-q", "-t", image, "--build-arg", f"PYTHON_IMAGE={python_image}", ".", timeout_s=900)
-    secrets = Path(tempfile.mkdtemp(prefix="cpd-swarm-"))
-    made = subprocess.run([str(ROOT / "scripts" / "new-secrets"), str(secrets / "s")], capture_output=True, text=True,
-                          check=True, timeout=30).stdout
-    env = {**dict(line.split("=", 1) for line in made.split()), "APP_IMAGE": image, "WORKERS": "2"}
+    secrets = Path(tempfile.mkdtemp(prefix="cpd-swarm-")) / "s"
+    env = {"SECRETS_DIR": str(secrets), "APP_IMAGE": image, "APP_TAG": stack, "WORKERS": "2"}
     try:
+        # The README's step: the passwords as the first `up` makes them (the compose project's
+        # volume goes with `down -v`), then the stack reads them as swarm secrets.
+        docker("compose", "-p", stack, "run", "--rm", "secrets", env=env)
+        docker("compose", "-p", stack, "down", "-v", env=env)
         docker("stack", "deploy", "-c", "stack.yml", stack, env=env)
         wait_for(lambda: replicas(f"{stack}_worker") == "2/2", 180, "2 healthy workers", interval_s=1)
         docker("service", "scale", "--detach", f"{stack}_worker=4")
         wait_for(lambda: replicas(f"{stack}_worker") == "4/4", 180, "4 healthy workers", interval_s=1)
-        run = docker("run", "--rm", "--network", f"{stack}_cluster", "-e", "REDIS_HOST=redis", "-e",
-                     "REDIS_PASSWORD_FILE=/pw", "-e", "WORKER_WAIT=60", "-v", f"{env['REDIS_PASSWORD_FILE']}:/pw:ro",
+        run = docker("run", "--rm", "--network", f"{stack}_cluster", "-u", str(os.getuid()), "-e", "REDIS_HOST=redis",
+                     "-e", "REDIS_PASSWORD_FILE=/pw", "-e", "WORKER_WAIT=60", "-v", f"{secrets}/redis-producer:/pw:ro",
                      image, "python", "-m", "producer", "--jobs", "8", "--json", timeout_s=300, check=False)
         assert run.returncode == 0, run.stderr
         document = json.loads(run.stdout)
@@ -69,7 +71,10 @@ def test_stack_deploy_scale_and_eight_jobs_on_four_workers(swarm):
         assert len({r["hostname"] for r in document["results"]}) == 4  # four worker containers took jobs
         assert document["summary"]["verdict"].startswith("ran in parallel on 4 slots")
         secrets_listed = docker("secret", "ls", "--format", "{{.Name}}").stdout.split()
-        assert f"{stack}_redis_password" in secrets_listed  # the password travels as a swarm secret
+        assert {f"{stack}_users_acl", f"{stack}_redis_worker", f"{stack}_flower_password"} <= set(secrets_listed)
+        workers = docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={stack}_worker").stdout.split()
+        held = docker("exec", workers[0], "sh", "-c", "id -u; ls /run/secrets; stat -c %a /run/secrets/redis_password")
+        assert held.stdout.split() == ["10001", "redis_password", "400"]  # its own password, its uid's alone
     finally:
         docker("stack", "rm", stack, check=False)
         label = f"label=com.docker.stack.namespace={stack}"
@@ -77,4 +82,4 @@ def test_stack_deploy_scale_and_eight_jobs_on_four_workers(swarm):
                  interval_s=1)
         docker("volume", "rm", f"{stack}_redis-data", check=False)  # `stack rm` keeps volumes
         docker("image", "rm", image, check=False)
-        subprocess.run(["rm", "-rf", str(secrets)], check=False)
+        subprocess.run(["rm", "-rf", str(secrets.parent)], check=False)

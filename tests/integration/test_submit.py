@@ -15,7 +15,7 @@ from producer.submit import Submission, submit, warm_up
 
 pytestmark = pytest.mark.integration
 
-QUEUE = "nobody-consumes"  # no worker listens here: the messages stay in Redis to be read
+QUEUE = "jobs-nobody-consumes"  # no worker listens here: the messages stay in Redis to be read
 
 
 def normalized(raw: bytes, task_id: str) -> dict[str, Any]:

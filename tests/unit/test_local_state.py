@@ -58,9 +58,11 @@ def test_the_cluster_survives_its_state_file(tmp_path):
     redis = ManagedProcess("redis-server", 11, "123", tmp_path / "redis" / "redis.log")
     workers = [ManagedProcess(f"local-{i}@host", 20 + i, str(400 + i), tmp_path / "logs" / f"local-{i}.log")
                for i in range(2)]
-    cluster = LocalCluster(tmp_path, 6390, "pw", redis, workers, queue="q", concurrency=3, pool="threads")
+    cluster = LocalCluster(tmp_path, 6390, {"producer": "pw", "worker": "w"}, redis, workers, queue="q", concurrency=3,
+                           pool="threads")
     cluster.save()
     loaded = LocalCluster.load(tmp_path)
     assert loaded == cluster
-    assert loaded.broker_url == "redis://:pw@127.0.0.1:6390/0" and loaded.result_backend.endswith(":6390/1")
+    assert loaded.broker_url == "redis://producer:pw@127.0.0.1:6390/0" and loaded.result_backend.endswith(":6390/1")
+    assert loaded.env_of("worker")["REDIS_PASSWORD_FILE"] == str(tmp_path / "secrets" / "redis-worker")
     assert [p.name for p in loaded.processes()] == ["local-0@host", "local-1@host", "redis-server"]  # Redis last

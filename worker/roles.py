@@ -1,0 +1,243 @@
+"""Who may do what in Redis: one ACL user per part of the cluster, their passwords, and their files.
+
+Every part logs in as its own Redis user (`REDIS_USER`, worker/config.py) and may run only
+the commands, on only the keys and channels, that it really sends. The lists below were
+read off Redis' `ACL LOG` while the test suite ran with them in force: every integration
+test fails on a refusal it did not ask for (tests/local_cluster.py), so a command a part
+starts to send shows up as a failing test, and is added here, in this one place.
+
+The keys (kombu's and Celery's layout on Redis; ACL key patterns span every database):
+- db 0: the queues (`jobs`, its priority lists `jobs\\x06\\x163`.., the flavours'
+  `jobs-threads`.., the dead letters `jobs.dead`; the quiz's `quiz-*`); kombu's exchange
+  bindings `_kombu.binding.*`; the jobs delivered and not acknowledged `unacked`,
+  `unacked_index`, `unacked_mutex`; the remote control's reply lists `*.reply.celery.pidbox`.
+- db 1: results `celery-task-meta-*`, each run of a job `runs:*` (worker/runs.py).
+- channels: kombu's fanout exchanges (`/0.celeryev/...` events, `/0.celery.pidbox`), and
+  the result backend's `celery-task-meta-*`.
+
+Passwords are random and never written down in the repository: `python -m worker.roles
+install` (compose's one-shot `secrets` service) makes them on the first `up`, keeps the
+owner's copy in SECRETS_DIR and gives each container only its own (README: Security).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import secrets
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+#: What every client needs to log in and talk: select its database, name its connection, tell
+#: its library (redis-py's CLIENT SETINFO, a subcommand Redis 7.0 does not know, so named by its
+#: category), and check the server is there. Not CLIENT LIST/KILL/PAUSE: those are @admin.
+_CONNECT = "+@connection -@admin -@dangerous"
+#: Celery events and the remote control ride kombu's fanout exchanges: publish and listen.
+_FANOUT = "+publish +subscribe +psubscribe +unsubscribe +punsubscribe"
+#: kombu's exchange bindings (`_kombu.binding.*`): declared by whoever consumes or asks, kept
+#: alive and swept by two Lua scripts for queues that expire (the remote control's replies).
+_BINDINGS = ("+sadd +smembers +srem +evalsha +eval +script|load +time +zadd +zrangebyscore +exists +del +zrem"
+             " ~_kombu.binding*")
+#: The remote control's lists: a reply list per asking app, a (never filled) one per worker
+#: node, each with its priority lists; declared, consumed and deleted on the way out.
+_PIDBOX = "~*.celery.pidbox*"
+#: An event receiver's own queue (`celeryev.<uuid>`, fed by pub/sub, never filled), declared
+#: and deleted by whoever follows the events: the producer's live view, Flower, the recovery service.
+_EVENTS = "~celeryev.*"
+#: Every consumer of a queue (the producer and Flower consume their replies) runs kombu's
+#: visibility-timeout sweep: take the `unacked_mutex` lock, read `unacked_index`.
+_SWEEP = "+set +get +zrange +zrevrangebyscore +script|exists ~unacked_mutex %R~unacked_index"
+#: A pipeline that is a transaction (kombu's restore, queue purge, results).
+_TRANSACTION = "+multi +exec +discard +watch +unwatch"
+#: Channels everyone uses: kombu's fanouts (events, remote control; db 0) and each result's
+#: channel. A PSUBSCRIBE pattern must be granted as written, hence the two literal ones.
+_CHANNELS = "&/* &celery-task-meta-* &/0.celery.pidbox &/0.celeryev/*"
+#: Every client: log in, its exchanges and replies, events and results' channels.
+_COMMON = f"{_CONNECT} {_FANOUT} {_BINDINGS} {_PIDBOX} {_EVENTS} {_CHANNELS} {_SWEEP}"
+
+
+@dataclass(frozen=True)
+class Role:
+    """One Redis user: who it is for, the uid its container runs as, and its ACL rules (`{q}` is QUEUE)."""
+
+    name: str
+    uid: int | None  # the container's user (Dockerfile); None: never mounted in a container
+    why: str
+    rules: str
+
+    def acl(self, queue: str) -> str:
+        return " ".join(self.rules.format(q=queue).split())
+
+
+ROLES: dict[str, Role] = {role.name: role for role in (
+    Role("worker", 10001, "takes jobs, stores results and runs, sends events, answers the remote control", f"""
+        {_COMMON} {_TRANSACTION}
+        +brpop +lpush +rpush +ltrim +llen +lrange +hset +hget +hdel +hgetall +zrange +zrevrangebyscore
+        +set +get +mget +setex +expire +pexpire
+        ~{{q}}* ~quiz-* ~unacked* ~celery-task-meta-* ~runs:* ~cup:*"""),
+    Role("producer", 10003, "submits, waits for results, withdraws and purges its queues, asks who listens", f"""
+        {_COMMON} {_TRANSACTION}
+        +lpush +rpush +llen +lrange +lrem +brpop +get +mget +hget +hexists +hlen +hvals +zscore +hdel +zrem
+        ~{{q}}* ~quiz-* ~celery-task-meta-* %R~runs:* ~unacked*"""),
+    Role("flower", 10002, "reads events, queue lengths and the remote control's answers; writes no job", f"""
+        {_COMMON} {_TRANSACTION}
+        +llen +brpop +get +mget
+        %R~{{q}}* %R~quiz-* %R~celery-task-meta-*"""),
+    Role("recovery", 10004, "puts a lost worker's jobs back, fences a vanished worker (CLIENT LIST/KILL)", f"""
+        {_COMMON} {_TRANSACTION}
+        +client|list +client|kill
+        +lpush +rpush +llen +brpop +lrange +hget +hgetall +hdel +hexists +zrange +zscore +get +mget +expire
+        ~{{q}}* ~quiz-* ~unacked* %R~celery-task-meta-* ~runs:*"""),
+    # The machine's owner (and the tests): everything, from the host only; no container has it.
+    Role("admin", None, "the owner: everything (redis-cli, the tests); never given to a container",
+         "+@all ~* &*"),
+)}
+
+#: What a container reads: /run/secrets/<role>/redis_password (and flower/flower_password).
+CONTAINER_DIR = Path("/run/secrets")
+#: Redis' own file of users, with password hashes only: nothing in it logs anyone in.
+ACL_FILE = "users.acl"
+#: Flower's login password (its user name is FLOWER_USER), in the owner's folder and Flower's.
+FLOWER = "flower"
+
+
+def secret_name(role: str) -> str:
+    """The owner's file of a role's Redis password: redis-worker, redis-producer, ..."""
+    return f"redis-{role}"
+
+
+def new_password() -> str:
+    """32 random URL-safe characters (192 bits): nothing to quote in a URL or a config file."""
+    return secrets.token_urlsafe(24)
+
+
+def acl_file(passwords: Mapping[str, str], queue: str) -> str:
+    """Redis' ACL file: `default` disabled, one user per role, each with its password's SHA-256 only."""
+    lines = ["user default off resetpass resetkeys resetchannels -@all"]
+    for role in ROLES.values():
+        digest = hashlib.sha256(passwords[role.name].encode()).hexdigest()
+        lines.append(f"user {role.name} on #{digest} resetkeys resetchannels -@all {role.acl(queue)}")
+    return "\n".join(lines) + "\n"
+
+
+def _write(path: Path, text: str, mode: int, uid: int | None = None, gid: int | None = None) -> None:
+    """Write `text` to `path` with `mode` from the start (no moment of wider access), then hand it over."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    if uid is not None:
+        os.chown(partial, uid, uid if gid is None else gid)
+    os.replace(partial, path)
+
+
+def ensure(folder: Path, rotate: bool = False, owner: tuple[int, int] | None = None) -> dict[str, str]:
+    """Every password in the owner's `folder` (0700, files 0600): read, made if missing, all new if `rotate`.
+
+    Returns them by file name (redis-<role>..., flower). `owner` (uid, gid) is whom they belong
+    to when a container run as root writes them into a host folder.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    if owner:
+        os.chown(folder, *owner)
+    found = {}
+    for name in [*(secret_name(r) for r in ROLES), FLOWER]:
+        path = folder / name
+        value = "" if rotate or not path.is_file() else path.read_text().strip()
+        if not value:
+            value = new_password()
+            _write(path, value, 0o600, *(owner or (None, None)))
+        found[name] = value
+    return found
+
+
+def passwords_of(found: Mapping[str, str]) -> dict[str, str]:
+    """Role -> Redis password, from ensure()'s files."""
+    return {role: found[secret_name(role)] for role in ROLES}
+
+
+def install(found: Mapping[str, str], target: Path, queue: str) -> None:
+    """Give each container its own secrets under `target` (a volume every service mounts read-only).
+
+    `<role>/redis_password`, in a folder only that role's uid may enter (0500, file 0400);
+    Flower's login password beside its Redis one; Redis' ACL file (hashes only) readable by all,
+    since Redis runs as whichever user its image chooses.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    target.chmod(0o755)
+    for role in ROLES.values():
+        folder = target / role.name
+        if role.uid is None:
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        folder.mkdir(exist_ok=True)
+        os.chown(folder, 0, 0)
+        folder.chmod(0o700)  # closed while it is written
+        _write(folder / "redis_password", found[secret_name(role.name)], 0o400, role.uid)
+        if role.name == "flower":
+            _write(folder / "flower_password", found[FLOWER], 0o400, role.uid)
+        os.chown(folder, role.uid, role.uid)
+        folder.chmod(0o500)
+    _write(target / ACL_FILE, acl_file(passwords_of(found), queue), 0o444, 0)
+
+
+def give(role: str, given: Path, target: Path) -> None:
+    """Hand one role's password, from a file the host mounted (any owner), to that role's uid under `target`.
+
+    For workers on another host (compose.worker.yml): the main host's redis-worker, copied over.
+    """
+    password = given.read_text().strip()
+    if not password:
+        raise ValueError(f"{given} is empty")
+    folder = target / role
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chown(folder, 0, 0)
+    folder.chmod(0o700)
+    _write(folder / "redis_password", password, 0o400, ROLES[role].uid)
+    os.chown(folder, ROLES[role].uid, ROLES[role].uid)  # type: ignore[arg-type]
+    folder.chmod(0o500)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m worker.roles install|rotate|give`: compose's one-shot `secrets` service, run as root."""
+    parser = argparse.ArgumentParser(prog="python -m worker.roles", description=main.__doc__)
+    parser.add_argument("action", choices=["install", "rotate", "give"],
+                        help="install: make missing passwords, give each container its own (every `up`); "
+                             "rotate: all new, then install; give ROLE: one role's password from --given")
+    parser.add_argument("role", nargs="?", choices=[r for r, role in ROLES.items() if role.uid], default="worker",
+                        help="give: the role whose password --given holds")
+    parser.add_argument("--owner-dir", type=Path, default=Path("/owner"),
+                        help="the owner's folder of passwords (compose mounts SECRETS_DIR, ./secrets.local, here)")
+    parser.add_argument("--owner-of", type=Path, default=Path("/project"),
+                        help="a path whose owner gets the owner's folder (compose mounts the clone here)")
+    parser.add_argument("--given", type=Path, default=Path("/given/redis_password"), help="give: the password file")
+    parser.add_argument("--target", type=Path, default=CONTAINER_DIR, help="the containers' secrets volume")
+    args = parser.parse_args(argv)
+    queue = os.environ.get("QUEUE", "").strip() or "jobs"
+    try:
+        if args.action == "give":
+            give(args.role, args.given, args.target)
+            print(f"secrets: the {args.role} password from {os.environ.get('GIVEN_SHOWN', args.given)} handed over")
+            return 0
+        stat = args.owner_of.stat()
+        owner = (stat.st_uid, stat.st_gid)
+        found = ensure(args.owner_dir, rotate=args.action == "rotate", owner=owner)
+        # Redis' users for a swarm stack (stack.yml), made from the owner's folder on the host.
+        _write(args.owner_dir / ACL_FILE, acl_file(passwords_of(found), queue), 0o600, *owner)
+        install(found, args.target, queue)
+    except (OSError, ValueError) as exc:
+        why = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
+        print(f"secrets: error: {why}", file=sys.stderr)
+        return 1
+    print(f"secrets: {'new passwords' if args.action == 'rotate' else 'passwords'} for Redis' users "
+          f"({', '.join(ROLES)}) and Flower's login in {os.environ.get('SECRETS_DIR_SHOWN', args.owner_dir)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
