@@ -116,8 +116,14 @@ def new_password() -> str:
 
 
 def acl_file(passwords: Mapping[str, str], queue: str) -> str:
-    """Redis' ACL file: `default` disabled, one user per role, each with its password's SHA-256 only."""
-    lines = ["user default off resetpass resetkeys resetchannels -@all"]
+    """Redis' ACL file: `default` disabled, one user per role, each with its password's SHA-256 only.
+
+    `default` is off with no password: nobody logs in as it, and a client that has not logged
+    in gets NOAUTH. It keeps every permission all the same, because Redis 7.0 replays the
+    append-only file's transactions (MULTI/EXEC) as `default` when it starts: refused, they
+    were lost, and with them the jobs queued before a restart (tests/integration/test_roles.py).
+    """
+    lines = ["user default off resetpass ~* &* +@all"]
     for role in ROLES.values():
         digest = hashlib.sha256(passwords[role.name].encode()).hexdigest()
         lines.append(f"user {role.name} on #{digest} resetkeys resetchannels -@all {role.acl(queue)}")

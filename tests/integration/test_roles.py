@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from producer.local import LocalCluster
+from producer.redis_server import RedisProcess
 from tests.local_cluster import refusals
 from worker import roles
 
@@ -84,3 +85,24 @@ def test_local_up_keeps_passwords_in_files_of_the_users_alone(tmp_path, redis_se
     finally:
         cluster.stop(grace_s=10)
     assert not cluster.secrets_dir.exists() and os.path.exists(cluster.log_dir)
+
+
+def test_transactions_survive_a_redis_restart_with_default_off(tmp_path, redis_server):
+    """Redis 7.0 replays the append-only file's MULTI/EXEC as `default`: disabled, it must still be allowed them."""
+    server = RedisProcess(tmp_path / "redis", appendonly=True)
+    server.start()
+    try:
+        worker = server.client(role="worker")
+        pipe = worker.pipeline(transaction=True)  # as kombu stores a delivered job, and a result
+        pipe.rpush("jobs", "{}").hset("unacked", "tag", "{}").execute()
+        worker.close()
+        server.stop()
+        server.start()
+        admin = server.client()
+        assert admin.llen("jobs") == 1 and admin.hget("unacked", "tag") == b"{}"
+        assert admin.acl_log() == []
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=server.port, socket_timeout=5).llen("jobs")  # still nobody gets in as default
+    finally:
+        server.stop()
+

@@ -24,7 +24,7 @@ def test_the_acl_file_disables_default_and_holds_hashes_only():
     given = passwords()
     text = roles.acl_file(given, "jobs")
     lines = text.splitlines()
-    assert lines[0].startswith("user default off resetpass") and "nopass" not in text
+    assert lines[0].startswith("user default off resetpass ") and "nopass" not in text  # off: no login
     assert [line.split()[1] for line in lines] == ["default", *roles.ROLES]
     for password in given.values():
         assert password not in text and f"#{hashlib.sha256(password.encode()).hexdigest()}" in text
