@@ -68,10 +68,10 @@ class Compose:
         """Every password of the project: no part may show any of them."""
         return [self.password(role) for role in roles.ROLES] + [self.secret(roles.FLOWER)]
 
-    def redis(self, role: str = "admin", port: str | None = None) -> redis.Redis:
-        """A client on the host port, logged in as `role`."""
+    def redis(self, role: str = "admin", port: str | None = None, db: int = 0) -> redis.Redis:
+        """A client of database `db` on the host port, logged in as `role`."""
         return redis.Redis(port=int(port or self.env["REDIS_PORT"]), username=role, password=self.password(role),
-                           socket_timeout=5)
+                           db=db, socket_timeout=5)
 
     @property
     def host_env(self) -> dict[str, str]:

@@ -71,13 +71,8 @@ def hostname(container: str) -> str:
 
 
 def results_client(cluster) -> redis.Redis:
-    return redis.Redis(host="127.0.0.1", port=int(cluster.env["REDIS_PORT"]), password=cluster.env["REDIS_PASSWORD"],
-                       db=1, socket_timeout=5)
-
-
-def broker_client(cluster) -> redis.Redis:
-    return redis.Redis(host="127.0.0.1", port=int(cluster.env["REDIS_PORT"]), password=cluster.env["REDIS_PASSWORD"],
-                       db=0, socket_timeout=5)
+    """The owner's look at the results' database: the jobs' run lists (the test's FLUSHDB too)."""
+    return cluster.redis("admin", db=1)
 
 
 def running_on(cluster) -> dict[str, str]:
@@ -239,7 +234,7 @@ def test_one_frozen_worker_does_not_hold_back_a_dead_workers_jobs(full):
 
 
 def test_junk_on_the_queue_is_set_aside_and_no_worker_restarts(full):
-    client = broker_client(full)
+    client = full.redis("producer")  # junk from anyone allowed to submit
     restarts = {c: docker("inspect", "-f", "{{.RestartCount}}", c).stdout.strip() for c in containers(full)}
     junk = [bytes(range(i, i + 40)) for i in range(20)] + [b"{}", b'{"not": "a message"}']
     client.lpush("jobs", *junk)

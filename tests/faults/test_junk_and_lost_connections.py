@@ -41,8 +41,8 @@ def test_junk_on_the_queue_is_set_aside_and_the_worker_goes_on(start_workers, re
 
 def test_a_job_whose_worker_lost_redis_three_times_is_not_failed_as_a_poison_job(persistent_redis, start_workers,
                                                                                 recovery_service):
-    service = recovery_service(env=persistent_redis.env)
-    workers = start_workers(2, redis=persistent_redis.env)
+    service = recovery_service(env=persistent_redis.env_of("recovery"))
+    workers = start_workers(2, redis=persistent_redis.env_of("worker"))
     producer = Background("--jobs", "1", "--duration", "6", "--timeout", "120", "--json", env=persistent_redis.env)
     client = persistent_redis.client(db=1)
 
@@ -68,12 +68,12 @@ def test_a_job_whose_worker_lost_redis_three_times_is_not_failed_as_a_poison_job
     assert run.document["summary"]["duplicates"] == 0
 
 
-def test_a_job_taken_off_the_queue_by_a_worker_that_died_is_sent_again(start_workers, redis_env):
+def test_a_job_taken_off_the_queue_by_a_worker_that_died_is_sent_again(start_workers, redis_env, redis_server):
     workers = start_workers(1)
     producer = Background("--jobs", "2", "--duration", "2", "--json", env=redis_env)
     wait_until_busy = wait_for(lambda: workers.busy(), 20, "the worker to run the first job", 0.1)
     (running,) = next(iter(wait_until_busy.values()))
-    client = redis.Redis.from_url(redis_env["BROKER_URL"])
+    client = redis_server.client()  # admin: no role but a worker's takes a job off the queue
     # What a worker does with BRPOP before it dies: the message is off the queue and in no
     # `unacked` hash; nothing in Redis remembers it.
     taken = wait_for(lambda: client.rpop("jobs"), 10, "the second job in the queue", 0.05)
@@ -92,8 +92,8 @@ def test_redis_killed_outright_under_running_jobs_loses_none(persistent_redis, s
     # SIGKILL: no goodbye to any client, and the append-only file may miss its last second of
     # writes (a job taken, a run list entry): whatever Redis forgot, the producer or the
     # recovery service brings back.
-    service = recovery_service(env=persistent_redis.env)
-    workers = start_workers(2, redis=persistent_redis.env)
+    service = recovery_service(env=persistent_redis.env_of("recovery"))
+    workers = start_workers(2, redis=persistent_redis.env_of("worker"))
     producer = Background("--jobs", "8", "--duration", "2", "--timeout", "120", "--json", env=persistent_redis.env)
     wait_for(lambda: len(workers.busy()) == 2, 30, "both workers to run a job", 0.1)
     persistent_redis.proc.kill()
