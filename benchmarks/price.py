@@ -69,6 +69,10 @@ class ProjectRow:
     def broker_url(self) -> str:
         return self.host.broker_url
 
+    @property
+    def admin_url(self) -> str:
+        return self.host.admin_url
+
     def app(self) -> Celery:
         return self.host.app()
 
