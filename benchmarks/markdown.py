@@ -1,4 +1,4 @@
-"""`python -m benchmarks.markdown FILE.json`: the README's price list and model tables from one benchmark run."""
+"""`python -m benchmarks.markdown FILE.json`: docs/performance.md's price list and model tables from one run."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Issue #11's bound: seconds from `docker kill` of a busy worker to its job starting in another
-#: container (the recovery service notices in 4-8 s; the README has the median of 5).
+#: container (the recovery service notices in 4-8 s; docs/when-things-break.md has the median of 5).
 RECOVERY_BOUND_S = 10
 
 

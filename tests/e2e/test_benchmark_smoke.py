@@ -1,4 +1,4 @@
-"""The README's benchmark command, with tiny sizes, against a compose cluster of its own:
+"""docs/performance.md's benchmark command, with tiny sizes, against a compose cluster of its own:
 it runs to the end, writes valid JSON, and leaves no container or volume behind."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The cluster on Docker Swarm, as the README says: a single-node swarm on the test's engine,
+"""The cluster on Docker Swarm, as docs/beyond-one-machine.md says: a single-node swarm on the test's engine,
 `docker stack deploy -c stack.yml`, `docker service scale`, 8 jobs on 4 workers, `stack rm`."""
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def test_stack_deploy_scale_and_eight_jobs_on_four_workers(swarm):
     secrets = Path(tempfile.mkdtemp(prefix="cpd-swarm-")) / "s"
     env = {"SECRETS_DIR": str(secrets), "APP_IMAGE": image, "APP_TAG": stack, "WORKERS": "2"}
     try:
-        # The README's step: the passwords as the first `up` makes them (the compose project's
+        # docs/beyond-one-machine.md's step: the passwords as the first `up` makes them (the compose project's
         # volume goes with `down -v`), then the stack reads them as swarm secrets.
         docker("compose", "-p", stack, "run", "--rm", "secrets", env=env)
         docker("compose", "-p", stack, "down", "-v", env=env)

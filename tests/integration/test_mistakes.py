@@ -3,7 +3,7 @@
 
 The first table needs no cluster (bad arguments, bad settings, a Redis that is not there, no
 local cluster); the second runs against real workers on a loopback redis-server. The exit
-codes are the ones `producer --help` and the README document (producer.errors).
+codes are the ones `producer --help` and docs/producer.md document (producer.errors).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def test_every_image_dependency_is_pinned_in_range_with_hashes():
     assert len(pins) >= 20  # celery's whole tree, not only the direct dependencies
     for requirement in image_requirements():
         name = canonicalize_name(requirement.name)
-        assert name in pins, f"{name} is not in requirements.lock: pip-compile again (README, Development)"
+        assert name in pins, f"{name} is not in requirements.lock: pip-compile again (docs/development.md)"
         version, hashes = pins[name]
         assert requirement.specifier.contains(version, prereleases=True), f"{name}=={version} not {requirement}"
         assert hashes >= 1
