@@ -21,7 +21,7 @@ WORKDIR /app
 
 # Dependencies first, in their own layer: editing the code does not reinstall them. Exactly
 # the versions in the lock file, each checked against its hash (requirements.lock: made by
-# `uv pip compile --universal --generate-hashes ...`, README: Development; universal, so a
+# `uv pip compile --universal --generate-hashes ...`, docs/development.md; universal, so a
 # base image with another Python 3.11+ gets what it needs).
 COPY requirements.lock ./
 RUN pip install --require-hashes --no-deps -r requirements.lock
