@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -92,6 +93,11 @@ ROLES: dict[str, Role] = {role.name: role for role in (
         +client|list +client|kill
         +lpush +rpush +llen +brpop +lrange +hget +hgetall +hdel +hexists +zrange +zscore +get +mget +expire
         ~{{q}}* ~quiz-* ~unacked* %R~celery-task-meta-* ~runs:*"""),
+    # KEDA's operator (deploy/kubernetes/keda): counts the jobs waiting (the queue, a list) and
+    # held (kombu's `unacked`, a hash) with one Lua script, TYPE then LLEN or HLEN of its key.
+    Role("keda", None, "KEDA's autoscaler (Kubernetes): reads the queue's length and the held jobs' count", """
+        +@connection -@admin -@dangerous +eval +type +llen +hlen
+        ~{q} ~unacked"""),
     # The machine's owner (and the tests): everything, from the host only; no container has it.
     Role("admin", None, "the owner: everything (redis-cli, the tests); never given to a container",
          "+@all ~* &*"),
@@ -209,12 +215,47 @@ def give(role: str, given: Path, target: Path) -> None:
     folder.chmod(0o500)
 
 
+#: Kubernetes (deploy/kubernetes): the Secret that holds every password, under the owner's
+#: file names (redis-<role>..., flower), and the placeholders secret.yaml ships with.
+K8S_SECRET, K8S_NAMESPACE = "celery-demo-secrets", "celery-demo"
+PLACEHOLDER = "replace-me-before-deploying"
+
+
+def read_folder(folder: Path) -> dict[str, str]:
+    """Every role's Redis password from a folder of files named as the owner's (a Kubernetes Secret's volume)."""
+    found = {}
+    for role in ROLES:
+        value = (folder / secret_name(role)).read_text().strip()
+        if not value:
+            raise ValueError(f"{folder / secret_name(role)} is empty")
+        found[role] = value
+    return found
+
+
+def render_acl(folder: Path, out: Path, queue: str) -> bool:
+    """Redis' ACL file at `out` (0400) from the passwords in `folder`; True if any is still a placeholder."""
+    passwords = read_folder(folder)
+    _write(out, acl_file(passwords, queue), 0o400)
+    return any(PLACEHOLDER in value for value in passwords.values())
+
+
+def kubernetes_secret() -> dict:
+    """A new Secret for deploy/kubernetes: every Redis user's password and Flower's login, all random."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": K8S_SECRET, "namespace": K8S_NAMESPACE,
+                         "labels": {"app.kubernetes.io/part-of": "celery-parallelism-demo"}},
+            "stringData": {name: new_password() for name in [*(secret_name(r) for r in ROLES), FLOWER]}}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m worker.roles install|rotate|give`: compose's one-shot `secrets` service, run as root."""
+    """`python -m worker.roles install|rotate|give`: compose's one-shot `secrets` service, run as root.
+    `acl` and `secret`: Kubernetes' (deploy/kubernetes), Redis' users at its pod's start and the Secret."""
     parser = argparse.ArgumentParser(prog="python -m worker.roles", description=main.__doc__)
-    parser.add_argument("action", choices=["install", "rotate", "give"],
+    parser.add_argument("action", choices=["install", "rotate", "give", "acl", "secret"],
                         help="install: make missing passwords, give each container its own (every `up`); "
-                             "rotate: all new, then install; give ROLE: one role's password from --given")
+                             "rotate: all new, then install; give ROLE: one role's password from --given; "
+                             "acl: Redis' ACL file (--out) from a folder of passwords (--passwords); "
+                             "secret: print a Kubernetes Secret of new passwords (kubectl apply -f -)")
     parser.add_argument("role", nargs="?", choices=[r for r, role in ROLES.items() if role.uid], default="worker",
                         help="give: the role whose password --given holds")
     parser.add_argument("--owner-dir", type=Path, default=Path("/owner"),
@@ -223,9 +264,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="a path whose owner gets the owner's folder (compose mounts the clone here)")
     parser.add_argument("--given", type=Path, default=Path("/given/redis_password"), help="give: the password file")
     parser.add_argument("--target", type=Path, default=CONTAINER_DIR, help="the containers' secrets volume")
+    parser.add_argument("--passwords", type=Path, default=Path("/passwords"),
+                        help="acl: a folder of the passwords' files, named redis-<role> (the Secret's volume)")
+    parser.add_argument("--out", type=Path, default=Path("/etc/redis") / ACL_FILE, help="acl: the ACL file to write")
     args = parser.parse_args(argv)
     queue = os.environ.get("QUEUE", "").strip() or "jobs"
+    if args.action == "secret":
+        # JSON is YAML: kubectl reads it. On stdout only, for a pipe: on no command line.
+        print(json.dumps(kubernetes_secret(), indent=2))
+        return 0
     try:
+        if args.action == "acl":
+            placeholders = render_acl(args.passwords, args.out, queue)
+            print(f"secrets: Redis' users ({', '.join(ROLES)}) in {args.out}, password hashes only")
+            if placeholders:
+                print(f"secrets: warning: {PLACEHOLDER}: secret.yaml's placeholders are in use; never deploy them "
+                      "anywhere real (README: Kubernetes)", file=sys.stderr)
+            return 0
         if args.action == "give":
             give(args.role, args.given, args.target)
             print(f"secrets: the {args.role} password from {os.environ.get('GIVEN_SHOWN', args.given)} handed over")

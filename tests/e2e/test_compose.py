@@ -72,15 +72,27 @@ def test_ctrl_c_leaves_nothing_queued_and_the_next_run_is_clean(cluster):
 
 
 def test_cpu_jobs_report_what_compare_measures_for_processes(cluster):
-    run = cluster.producer("--jobs", "3", "--kind", "cpu", "--json", timeout_s=120)
-    assert run.returncode == 0, run.stderr
-    summary = run.document["summary"]
-    assert summary["speedup"] <= summary["cpus"] * 1.05
-    compare = cluster.producer("compare", "--jobs", "3", "--kind", "cpu", timeout_s=180)
-    assert compare.returncode == 0, compare.stderr
-    (row,) = [line.split() for line in compare.stdout.splitlines() if line.startswith("cpu") and "processes" in line]
-    processes = float(row[5].rstrip("x"))  # kind how slots wall s speedup
-    assert summary["speedup"] == pytest.approx(processes, rel=0.15)
+    """A run's speedup agrees with compare's processes row, within 15 %, in one of three tries.
+
+    The two are measured one after the other on a shared 2-core machine: anything else that
+    takes a core for a second moves one of them, so a pair may disagree; three pairs in a row
+    that all disagree mean the two measure different things.
+    """
+    pairs = []
+    for _ in range(3):
+        run = cluster.producer("--jobs", "3", "--kind", "cpu", "--json", timeout_s=120)
+        assert run.returncode == 0, run.stderr
+        summary = run.document["summary"]
+        assert summary["speedup"] <= summary["cpus"] * 1.05  # never faster than the cores allow
+        compare = cluster.producer("compare", "--jobs", "3", "--kind", "cpu", timeout_s=180)
+        assert compare.returncode == 0, compare.stderr
+        lines = compare.stdout.splitlines()
+        (row,) = [line.split() for line in lines if line.startswith("cpu") and "processes" in line]
+        processes = float(row[5].rstrip("x"))  # kind how slots wall s speedup
+        pairs.append((summary["speedup"], processes))
+        if summary["speedup"] == pytest.approx(processes, rel=0.15):
+            return
+    pytest.fail(f"run and compare disagree in every try (run speedup, compare's processes): {pairs}")
 
 
 def test_workers_log_the_course_pages_line(cluster):

@@ -4,7 +4,9 @@ No cluster runs here. The core objects are checked against the Kubernetes API's 
 that the `kubernetes-validate` package bundles (offline, strict: an unknown field fails);
 KEDA's ScaledObject and TriggerAuthentication are custom resources those schemas do not
 have, so they are checked for structure. The rest ties the manifests to the code: the
-settings worker/config.py reads, the image's user, the health file, compose's worker command.
+settings worker/config.py reads, the image's user, the health file, compose's worker command,
+and the Redis users of worker/roles.py: each workload logs in as its own role with that role's
+password alone, and Redis' ACL file is rendered from the Secret by worker/roles.py itself.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import skip_unless_required
+from worker import roles
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "kubernetes"
@@ -25,8 +28,10 @@ NAMESPACE = "celery-demo"
 SECRET = "celery-demo-secrets"
 SETTINGS = "celery-demo-settings"
 IMAGE = "celery-parallelism-demo"
-#: Settings of Flower itself (it reads FLOWER_<option>), not of worker/config.py.
-FLOWER_SETTINGS = {"FLOWER_BASIC_AUTH", "FLOWER_MAX_TASKS"}
+#: Settings of Flower itself (it reads FLOWER_<option>) and of its config file's login
+#: (worker/flowerconfig.py), not of worker/config.py.
+FLOWER_SETTINGS = {"FLOWER_MAX_TASKS", *re.findall(r'os\.environ\.get\("(\w+)"',
+                                                   (ROOT / "worker" / "flowerconfig.py").read_text())}
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:
@@ -128,13 +133,23 @@ def test_kustomizations_list_the_manifests():
     assert set(keda["resources"]) == {"../", "scaledobject.yaml"}
 
 
-def test_the_secret_holds_placeholders_not_the_demo_password():
+def test_the_secret_holds_a_placeholder_per_role_and_flowers_login():
+    """A key per Redis user of worker/roles.py (the owner's file names), and Flower's login: all
+    placeholders, loudly marked; `python -m worker.roles secret` makes the same Secret, random."""
     secret = _one("Secret", SECRET)
-    assert set(secret["stringData"]) == {"redis-password", "flower-basic-auth"}
-    assert "replace" in secret["stringData"]["redis-password"]
-    assert "celery-demo" not in secret["stringData"].values()
-    assert secret["stringData"]["flower-basic-auth"].partition(":")[2] != "celery-demo"
-    assert "REPLACE" in (DEPLOY / "secret.yaml").read_text()
+    assert set(secret["stringData"]) == {*(roles.secret_name(r) for r in roles.ROLES), roles.FLOWER}
+    assert all(value == roles.PLACEHOLDER for value in secret["stringData"].values())
+    text = (DEPLOY / "secret.yaml").read_text()
+    assert "REPLACE EVERY VALUE BEFORE DEPLOYING" in text
+    assert "python -m worker.roles secret | kubectl apply -f -" in text
+    made = roles.kubernetes_secret()
+    def meta(doc):
+        return {k: v for k, v in doc.items() if k != "stringData"}
+
+    assert meta(made) == meta(secret)
+    assert set(made["stringData"]) == set(secret["stringData"])
+    assert len(set(made["stringData"].values())) == len(made["stringData"])  # each its own, none a placeholder
+    assert roles.PLACEHOLDER not in made["stringData"].values()
 
 
 def test_every_variable_set_is_one_the_code_reads():
@@ -150,43 +165,130 @@ def test_every_variable_set_is_one_the_code_reads():
         assert own <= allowed, f"{doc['metadata']['name']} sets {sorted(own - allowed)}"
 
 
-def test_the_password_file_is_mounted_where_the_settings_say():
-    path = Path(_one("ConfigMap", SETTINGS)["data"]["REDIS_PASSWORD_FILE"])
-    for doc in [*APP_WORKLOADS, _one("Deployment", "redis")]:
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {var["name"]: var.get("value") for var in container.get("env", [])}
+
+
+def _secret_mounts(pod: dict[str, Any], container: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(mount, the Secret volume's source) of each Secret the container mounts."""
+    secret_volumes = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
+    return [(m, secret_volumes[m["name"]]) for m in container["volumeMounts"] if m["name"] in secret_volumes]
+
+
+def _role(doc: dict[str, Any]) -> str:
+    return _env(_pod_spec(doc)["containers"][0])["REDIS_USER"]
+
+
+def test_each_workload_logs_in_as_its_own_role_with_its_own_key_alone():
+    """Compose's layout: REDIS_USER is the workload's role, its password the file
+    /run/secrets/<role>/redis_password, and the pod's Secret volume holds that one key (Flower's
+    login beside it for Flower), so no pod can read another role's password."""
+    assert "REDIS_USER" not in _one("ConfigMap", SETTINGS)["data"]
+    assert "REDIS_PASSWORD_FILE" not in _one("ConfigMap", SETTINGS)["data"]
+    for doc in APP_WORKLOADS:
+        name = doc["metadata"]["name"]
         pod = _pod_spec(doc)
-        secret_volumes = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
-        for container in pod.get("initContainers", []) + pod["containers"]:
-            mounts = [m for m in container["volumeMounts"] if m["name"] in secret_volumes]
-            assert [m["mountPath"] for m in mounts] == [str(path.parent)], container["name"]
-            assert mounts[0]["readOnly"] is True
-            source = secret_volumes[mounts[0]["name"]]
-            assert source["secretName"] == SECRET
-            assert {item["path"] for item in source["items"]} == {path.name}
-            # Readable by the pod's group (fsGroup), not by the world.
-            assert source["defaultMode"] == 0o440
-            assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+        (container,) = pod["containers"]
+        role = _role(doc)
+        assert role == name and role in roles.ROLES and roles.ROLES[role].uid, name
+        assert _env(container)["REDIS_PASSWORD_FILE"] == f"/run/secrets/{role}/redis_password"
+        (mount, source), = _secret_mounts(pod, container)
+        assert mount["mountPath"] == f"/run/secrets/{role}" and mount["readOnly"] is True
+        assert source["secretName"] == SECRET
+        own = {roles.secret_name(role): "redis_password"}
+        if role == "flower":
+            own[roles.FLOWER] = "flower_password"
+        assert {item["key"]: item["path"] for item in source["items"]} == own, name
+        # Readable by the pod's group (fsGroup, the role's own), not by the world.
+        assert source["defaultMode"] == 0o440
+        context = pod["securityContext"]
+        assert context["runAsUser"] == context["runAsGroup"] == context["fsGroup"] == roles.ROLES[role].uid, name
+    assert {_role(doc) for doc in APP_WORKLOADS} == {r.name for r in roles.ROLES.values() if r.uid}
+
+
+def test_the_role_names_in_the_manifests_are_worker_roles_roles():
+    """Every Redis user the manifests name is one of worker/roles.py, and every role is there: the
+    workloads', KEDA's (keda/scaledobject.yaml) and the owner's (admin: in the Secret, in no pod)."""
+    users = {_role(doc) for doc in APP_WORKLOADS}
+    keda = {trigger["metadata"]["username"] for trigger in _one("ScaledObject", "worker")["spec"]["triggers"]}
+    assert keda == {"keda"} and not users & keda
+    keys = _one("Secret", SECRET)["stringData"]
+    secret_roles = {key.removeprefix("redis-") for key in keys if key.startswith("redis-")}
+    assert users | keda | {"admin"} == secret_roles == set(roles.ROLES)
+    mounted = {item["key"] for doc in APP_WORKLOADS for v in _pod_spec(doc)["volumes"] if "secret" in v
+               for item in v["secret"]["items"]}
+    assert roles.secret_name("admin") not in mounted and roles.secret_name("keda") not in mounted
+
+
+def test_redis_loads_the_acl_file_worker_roles_renders_from_the_secret(tmp_path, capsys):
+    """An init container runs the project's own code (python -m worker.roles acl) on the Secret's
+    passwords; Redis starts with --aclfile on that file, and holds no password itself."""
+    pod = _pod_spec(_one("Deployment", "redis"))
+    (init,) = pod["initContainers"]
+    (redis,) = pod["containers"]
+    assert init["image"].startswith(IMAGE)
+    command = init["command"]
+    assert command[:4] == ["python", "-m", "worker.roles", "acl"]
+    folder, out = command[command.index("--passwords") + 1], command[command.index("--out") + 1]
+    (mount, source), = _secret_mounts(pod, init)
+    assert mount["mountPath"] == folder and mount["readOnly"] is True and source["secretName"] == SECRET
+    # Every Redis user's password, under the owner's file names; not Flower's login.
+    assert {item["key"]: item["path"] for item in source["items"]} == {
+        roles.secret_name(r): roles.secret_name(r) for r in roles.ROLES}
+    assert init["env"] == [{"name": "QUEUE", "valueFrom": {"configMapKeyRef": {"name": SETTINGS, "key": "QUEUE"}}}]
+    # Redis reads the file the init container wrote, from a volume they share; compose's command otherwise.
+    acl_dir = next(m for m in init["volumeMounts"] if Path(out).parent == Path(m["mountPath"]))
+    (shared,) = [m for m in redis["volumeMounts"] if m["name"] == acl_dir["name"]]
+    assert shared["readOnly"] is True and "emptyDir" in next(v for v in pod["volumes"] if v["name"] == shared["name"])
+    compose = _compose()["services"]["redis"]["command"]
+    assert redis["command"] == [out if word == compose[compose.index("--aclfile") + 1] else word for word in compose]
+    assert not _secret_mounts(pod, redis)  # hashes only in this container
+    # What the init container writes from secret.yaml's placeholders: worker/roles.py's ACL file.
+    passwords = tmp_path / "passwords"
+    passwords.mkdir()
+    for key, value in _one("Secret", SECRET)["stringData"].items():
+        (passwords / key).write_text(value)
+    queue = _one("ConfigMap", SETTINGS)["data"]["QUEUE"]
+    assert roles.main(["acl", "--passwords", str(passwords), "--out", str(tmp_path / "users.acl")]) == 0
+    text = (tmp_path / "users.acl").read_text()
+    assert text == roles.acl_file({r: roles.PLACEHOLDER for r in roles.ROLES}, queue)
+    assert text.splitlines()[0] == "user default off resetpass ~* &* +@all" and roles.PLACEHOLDER not in text
+    assert "placeholders are in use" in capsys.readouterr().err
 
 
 def test_no_password_on_a_command_line_nor_in_plain_env():
+    """Passwords reach every container as files only: no Secret in any environment variable (not
+    even by reference), none on a command line, no *PASSWORD* variable but a file's path."""
+    secret = _one("Secret", SECRET)["stringData"]
     for doc in WORKLOADS:
         pod = _pod_spec(doc)
         for container in pod.get("initContainers", []) + pod["containers"]:
-            assert "--requirepass" not in container.get("command", []) + container.get("args", []), doc
+            words = container.get("command", []) + container.get("args", [])
+            assert "--requirepass" not in words and not {"--pass", "-a", "--user"} & set(words), doc["metadata"]["name"]
+            assert not [w for w in words for value in secret.values() if value in w]
+            assert "REDISCLI_AUTH" not in " ".join(words)
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                probe_line = " ".join(container.get(probe, {}).get("exec", {}).get("command", []))
+                assert "REDISCLI_AUTH" not in probe_line and "/run/secrets" not in probe_line
             for var in container.get("env", []):
-                assert "PASSWORD" not in var["name"] or "valueFrom" in var
-                assert "AUTH" not in var["name"] or "valueFrom" in var
-    assert "REDIS_PASSWORD" not in _one("ConfigMap", SETTINGS)["data"]
+                assert "secretKeyRef" not in var.get("valueFrom", {}), f"{doc['metadata']['name']}: {var['name']}"
+                assert "PASSWORD" not in var["name"] or (var["name"].endswith("_FILE") and var["value"].startswith("/"))
+                assert "AUTH" not in var["name"]
+            assert "envFrom" not in container or all("secretRef" not in src for src in container["envFrom"])
+    assert not {"REDIS_PASSWORD", "BROKER_URL", "RESULT_BACKEND"} & set(_one("ConfigMap", SETTINGS)["data"])
 
 
-def test_app_containers_run_as_the_image_user_locked_down():
-    uid = int(re.search(r"useradd .*--uid (\d+)", (ROOT / "Dockerfile").read_text()).group(1))
-    assert uid == 10001
+def test_app_containers_run_as_their_roles_uid_locked_down():
+    """Compose's hardening: each app pod as its role's uid (the image's users, worker/roles.py), no
+    capability, no privilege escalation, a read-only root filesystem."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
     for doc in WORKLOADS:
         pod = _pod_spec(doc)
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["automountServiceAccountToken"] is False
         if doc in APP_WORKLOADS:
-            assert pod["securityContext"]["runAsUser"] == uid
+            uid = roles.ROLES[_role(doc)].uid
+            assert pod["securityContext"]["runAsUser"] == uid and f"--uid {uid} " in dockerfile
         for container in pod.get("initContainers", []) + pod["containers"]:
             context = container["securityContext"]
             assert context["allowPrivilegeEscalation"] is False
@@ -225,7 +327,7 @@ def test_worker_command_is_composes():
     worker = _pod_spec(_one("Deployment", "worker"))["containers"][0]
     assert worker["command"] == _with_defaults(compose["worker"]["command"])
     flower = _pod_spec(_one("Deployment", "flower"))["containers"][0]["command"]
-    assert compose["flower"]["command"][:len(flower)] == flower  # compose adds --conf: its login from a file
+    assert compose["flower"]["command"] == flower  # --conf: its login from a file
     queue = worker["command"][worker["command"].index("-Q") + 1]
     assert queue == _one("ConfigMap", SETTINGS)["data"]["QUEUE"]
     producer = _pod_spec(_one("Job", "producer"))["containers"][0]["command"]
@@ -238,10 +340,11 @@ def test_worker_grace_period_covers_composes():
 
 
 def test_flower_keeps_its_settings():
-    env = {var["name"]: var for var in _pod_spec(_one("Deployment", "flower"))["containers"][0]["env"]}
-    assert env["FLOWER_BASIC_AUTH"]["valueFrom"]["secretKeyRef"] == {"name": SECRET, "key": "flower-basic-auth"}
-    assert env["FLOWER_MAX_TASKS"]["value"] == _with_defaults([_compose()["services"]["flower"]["environment"]
-                                                                ["FLOWER_MAX_TASKS"]])[0]
+    env = _env(_pod_spec(_one("Deployment", "flower"))["containers"][0])
+    compose = {name: _with_defaults([value])[0] for name, value in _compose()["services"]["flower"]["environment"]
+               .items() if name.startswith("FLOWER_")}
+    # Its login as compose's: the user by name, the password from Flower's own file (flower.yaml mounts it).
+    assert env == {**env, **compose} and "FLOWER_BASIC_AUTH" not in env
     assert _one("Service", "flower")["spec"]["type"] == "ClusterIP"
 
 
@@ -260,7 +363,22 @@ def test_keda_objects_have_the_fields_keda_requires():
             assert doc["apiVersion"] == "keda.sh/v1alpha1"
             assert doc["metadata"]["name"] and doc["spec"]
     auth = _one("TriggerAuthentication", "redis-auth")
-    assert auth["spec"]["secretTargetRef"] == [{"parameter": "password", "name": SECRET, "key": "redis-password"}]
+    assert auth["spec"]["secretTargetRef"] == [{"parameter": "password", "name": SECRET,
+                                                "key": roles.secret_name("keda")}]
+
+
+def test_keda_logs_in_as_its_role_which_runs_its_script_and_no_more():
+    """KEDA's redis scaler runs one Lua script (EVAL): TYPE of its key, then LLEN (list, none) or HLEN
+    (hash). The `keda` role grants those on the two keys the triggers name, and writes nothing."""
+    queue = _one("ConfigMap", SETTINGS)["data"]["QUEUE"]
+    rules = roles.ROLES["keda"].acl(queue).split()
+    keys = {rule[1:] for rule in rules if rule.startswith("~")}
+    triggers = _one("ScaledObject", "worker")["spec"]["triggers"]
+    assert keys == {trigger["metadata"]["listName"] for trigger in triggers}
+    assert {"+eval", "+type", "+llen", "+hlen"} <= set(rules)
+    assert not [rule for rule in rules if rule.startswith("+") and rule not in
+                ("+@connection", "+eval", "+type", "+llen", "+hlen")]
+    assert roles.ROLES["keda"].uid is None  # no container of ours holds it
 
 
 def test_scaled_object_scales_the_workers_on_waiting_plus_held_jobs():
