@@ -60,6 +60,31 @@ def test_the_producers_user_cannot_kill_clients_and_the_recovery_service_can_lis
     refusals(redis_server)
 
 
+# KEDA's redis scaler (pkg/scalers/redis_scaler.go) counts a key with this one script.
+KEDA_SCRIPT = """
+local listName = KEYS[1]
+local listType = redis.call('type', listName).ok
+local cmd = {zset = 'zcard', set = 'scard', list = 'llen', hash = 'hlen', none = 'llen'}
+return redis.call(cmd[listType], listName)
+"""
+
+
+def test_kedas_user_counts_the_queue_and_the_held_jobs_and_nothing_else(redis_server, redis_env):
+    admin = redis_server.client(role="admin")
+    admin.rpush("jobs", "a", "b")
+    admin.hset("unacked", "t1", "x")
+    admin.set("celery-task-meta-x", "{}")
+    keda = redis_server.client(role="keda")
+    assert keda.eval(KEDA_SCRIPT, 1, "jobs") == 2 and keda.eval(KEDA_SCRIPT, 1, "unacked") == 1
+    for other in (lambda: keda.eval(KEDA_SCRIPT, 1, "celery-task-meta-x"), lambda: keda.lpush("jobs", "x"),
+                  lambda: keda.rpop("jobs"), lambda: keda.keys("*"), lambda: keda.get("celery-task-meta-x")):
+        with pytest.raises(redis.exceptions.ResponseError, match="no permissions|No permissions"):
+            other()
+    assert admin.llen("jobs") == 2
+    assert {e["username"] for e in refusals(redis_server)} == {"keda"}
+    admin.delete("jobs", "unacked", "celery-task-meta-x")
+
+
 def test_local_up_keeps_passwords_in_files_of_the_users_alone(tmp_path, redis_server):
     cluster = LocalCluster.start(tmp_path / "cluster", 1, flower=True, recovery=True, timeout_s=60)
     try:
