@@ -37,7 +37,10 @@ from worker import config
 REFRESH_PER_S = 4
 MAX_TASKS = 3000  # tasks the view remembers; older ones have scrolled out of any window anyway
 QUEUE_EVERY_S = 0.5  # how often the queue depth is read
-FIRST_FRAME_WAIT_S = 1.5  # the most the first frame waits for the lanes of workers known to be up
+# The most the first frame waits for the lanes of workers known to be up: a worker that misses
+# the receiver's wake-up still sends its heartbeat within Celery's interval (2 s). 1.5 s drew
+# 2 of 4 lanes with 4 workers on 2 cores (tests/e2e/test_live_tmux.py).
+FIRST_FRAME_WAIT_S = 2.5
 PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport keeps priorities 3, 6, 9 in lists of their own
 STYLES = {"running": "bold yellow", "succeeded": "green", "failed": "bold red", "retried": "magenta",
           "lost": LOST_STYLE}

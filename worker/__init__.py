@@ -14,6 +14,10 @@ try:
 except ValueError as exc:  # worker.errors.SettingError: a bad environment variable
     if os.path.basename(sys.argv[0]) in ("celery", "__main__.py") and "celery" in sys.argv[0]:
         sys.exit(f"celery: error: {exc}")  # one line, exit 1, instead of Celery's traceback
+    if sys.argv[0] == "-m":  # `python -m worker.<module>` (while Python finds it), e.g. compose's
+        # one-shot `secrets`, which parses the workers' settings on every `up`: a bad one stops
+        # `up` there, at once, instead of workers restarting on it forever.
+        sys.exit(f"settings: error: {exc}")
     raise
 
 app = Celery("worker", include=["worker.tasks"])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from producer.errors import RET_USAGE
 from tests.compose_cluster import compose_project
 from tests.conftest import wait_for
 from tests.helpers import ROOT, Background, run_producer
@@ -27,6 +28,21 @@ def cluster():
     with compose_project(FLAVOURS="1") as compose:
         compose("up", "-d", "--build", "--wait", "--scale", "worker=3", timeout_s=600)
         yield compose
+
+
+def test_a_bad_worker_setting_stops_up_at_once_and_says_why():
+    """WORKER_CONCURRENCY=abc: `up --wait` fails on the one-shot that parses the settings, its log
+    says which and why, and no worker starts (before: workers restarting forever, "unhealthy")."""
+    with compose_project(WORKER_CONCURRENCY="abc") as compose:
+        compose("build", timeout_s=600)
+        started = time.monotonic()
+        up = compose("up", "-d", "--wait", check=False, timeout_s=300)
+        assert up.returncode != 0 and "secrets" in up.stderr, up.stderr
+        logs = compose("logs", "--no-color", "secrets").stdout
+        assert "settings: error: WORKER_CONCURRENCY='abc': must be a whole number of at least 1" in logs, logs
+        assert "Traceback" not in logs
+        assert compose("ps", "-q", "--status", "running", "worker").stdout.strip() == ""
+        assert time.monotonic() - started < 45  # not the workers' 60 s start period, waiting to be unhealthy
 
 
 def test_six_jobs_run_on_three_worker_containers(cluster):
@@ -93,6 +109,16 @@ def test_cpu_jobs_report_what_compare_measures_for_processes(cluster):
         if summary["speedup"] == pytest.approx(processes, rel=0.15):
             return
     pytest.fail(f"run and compare disagree in every try (run speedup, compare's processes): {pairs}")
+
+
+def test_in_the_container_version_and_a_wrong_plot_name_are_one_clear_line(cluster):
+    """The image has no package metadata and a read-only root: neither may show through."""
+    version = cluster.producer("--version")
+    assert version.returncode == 0 and version.stdout.startswith("producer, version "), version.stdout + version.stderr
+    plot = cluster.producer("--jobs", "2", "--plot", "run.txt")
+    assert plot.returncode == RET_USAGE, plot.stderr
+    assert plot.stderr.strip().splitlines()[-1].startswith("producer: error: --plot run.txt: cannot save .txt files")
+    assert "Read-only file system" not in plot.stderr and "Traceback" not in plot.stderr
 
 
 def test_workers_log_the_course_pages_line(cluster):

@@ -133,3 +133,33 @@ def test_watch_shows_a_killed_workers_lane_dead_and_its_job_again_elsewhere(tmux
     pane.keys("C-c")
     final = pane.wait_for(lambda s: "EXIT=" in s, 10, "watch to exit on Ctrl-C")
     assert "EXIT=0" in final and "Traceback" not in final
+
+
+def test_the_first_live_frame_has_a_lane_for_every_worker(tmux, start_workers, redis_env):
+    workers = start_workers(4)
+    pane = tmux("--jobs", "4", "--duration", "2", env=redis_env)
+    first = pane.wait_for(lambda s: s.startswith("run "), 30, "the live view's first frame")
+    assert len(bars(first, workers.names)) == 4, first  # before: 2 or 3 lanes, the others came later
+    final = pane.wait_for(lambda s: "EXIT=" in s, 60, "the producer to finish")
+    assert "EXIT=0" in final
+
+
+def test_the_quiz_asks_in_80_columns_and_asks_again_after_a_wrong_word(tmux, start_workers, redis_env):
+    start_workers(2)
+    prompt = "your answer (parallel / not):"
+    pane = tmux("quiz", "--ask", "--duration", "0.3", "--no-amdahl", env=redis_env)
+
+    def asked(times: int) -> Callable[[str], bool]:  # the prompt shown `times` times, waiting on the last
+        return lambda s: pane.capture(history=True).count(prompt) == times and s.rstrip().endswith(prompt)
+
+    pane.wait_for(asked(1), 30, "the first question")
+    pane.keys("maybe", "Enter")
+    again = pane.wait_for(asked(2), 10, "the question asked again")
+    assert "Traceback" not in again and "unexpected error" not in again
+    for times, answer in enumerate(("not", "parallel", "not"), start=2):
+        pane.wait_for(asked(times), 60, f"a question for {answer!r}")
+        pane.keys(answer, "Enter")
+    final = pane.wait_for(lambda s: "EXIT=" in s, 120, "the quiz to end")
+    everything = pane.capture(history=True)
+    assert "EXIT=0" in final and "you got 3 of 3 right" in everything, everything
+    assert everything == pane.capture(history=True, joined=True)  # 80 columns: no line wrapped by tmux

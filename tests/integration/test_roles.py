@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import os
 import stat
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -131,3 +133,19 @@ def test_transactions_survive_a_redis_restart_with_default_off(tmp_path, redis_s
     finally:
         server.stop()
 
+
+
+@pytest.mark.parametrize("setting", ["WORKER_CONCURRENCY=abc", "VISIBILITY_TIMEOUT=0", "RECOVERY_SILENCE=soon"])
+def test_the_secrets_one_shot_stops_on_a_bad_worker_setting_before_any_worker_starts(tmp_path, setting):
+    name, value = setting.split("=")
+    args = [sys.executable, "-m", "worker.roles", "install", "--owner-dir", str(tmp_path / "owner"),
+            "--owner-of", str(tmp_path), "--target", str(tmp_path / "target")]
+    env = {k: v for k, v in os.environ.items() if k not in ("WORKER_CONCURRENCY", "VISIBILITY_TIMEOUT",
+                                                             "RECOVERY_SILENCE")}
+    bad = subprocess.run(args, env={**env, name: value}, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1, bad.stderr
+    assert bad.stderr.startswith(f"settings: error: {name}={value!r}") and len(bad.stderr.splitlines()) == 1
+    assert not (tmp_path / "owner").exists() and not (tmp_path / "target").exists()  # nothing made
+    good = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert good.returncode == 0 and "settings" not in good.stderr, good.stderr
+    assert (tmp_path / "owner" / "redis-worker").exists()
