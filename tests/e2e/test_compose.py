@@ -118,7 +118,7 @@ def test_in_the_container_version_and_a_wrong_plot_name_are_one_clear_line(clust
     plot = cluster.producer("--jobs", "2", "--plot", "run.txt")
     assert plot.returncode == RET_USAGE, plot.stderr
     # the image has no matplotlib (a lean image): said before any job runs, and how to get it
-    errors = [line for line in plot.stderr.splitlines() if not line.lstrip().startswith("Container ")]  # compose's
+    errors = [line for line in plot.stderr.splitlines() if line.strip() and not line.lstrip().startswith("Container ")]
     assert errors == ["producer: error: plots need matplotlib: pip install -e '.[plot]'"], plot.stderr
     assert "Read-only file system" not in plot.stderr and "Traceback" not in plot.stderr
 
