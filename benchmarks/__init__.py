@@ -1,5 +1,5 @@
 """`python -m benchmarks`: how close the cluster gets to the ideal, and what it costs.
 
 Speed goals live here, never in a timed test: the figures are printed and written as
-JSON, and compared with the goals of issue 6 in the README's Performance section.
+JSON, and compared with the goals of issue 6 in docs/performance.md.
 """

@@ -14,7 +14,7 @@ classic asymptotic bounds of a closed queueing network:
 
 plus the fill and drain a batch pays once (`latency_ms`: the first job's trip out and the
 last result's back). Near the knee, where two bounds are close, the real wall is a little
-above the largest (queueing); the validation in the README says by how much.
+above the largest (queueing); the validation in docs/performance.md says by how much.
 
 `redis_saturation_jobs_per_s` is the rate at which one Redis core is full: past it, queues
 must be sharded over several Redis (or a Redis Cluster). `sizing` answers "how many workers

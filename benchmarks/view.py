@@ -41,7 +41,7 @@ from benchmarks.stats import percentile
 from producer.live import LiveCluster
 from producer.local import make_app
 
-WIDTH, HEIGHT = 80, 24  # the terminal the README's pictures are captured on
+WIDTH, HEIGHT = 80, 24  # the terminal docs/producer.md's pictures are drawn for
 WINDOW_S = 30.0  # watch's default --seconds
 QUEUE = "jobs"
 READY_TIMEOUT_S = 60.0  # start-up: imports, then the first connection (BROKER_TIMEOUT)

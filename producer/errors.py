@@ -63,7 +63,7 @@ class ExtraMissing(UsageError):
 
 
 def start_workers_hint(queue: str) -> str:
-    """How to get a worker onto `queue`: the flavours' queues need FLAVOURS=1 (README: concurrency vs parallelism)."""
+    """How to get a worker onto `queue`: the flavours' queues need FLAVOURS=1 (docs/course.md)."""
     if queue.endswith(("-threads", "-gevent")):
         return "FLAVOURS=1 docker compose up -d --wait"
     return "docker compose up -d --wait (or without Docker: python -m producer local up)"

@@ -1,4 +1,4 @@
-"""Every figure that says whether a batch ran in parallel, defined once (README: the summary).
+"""Every figure that says whether a batch ran in parallel, defined once (docs/producer.md: the summary).
 
 Pure functions of the outcomes: `run`, `compare`, `sweep`, the timeline, trace and plot,
 and the benchmarks all use them, so a speedup means the same everywhere.
@@ -115,7 +115,7 @@ def usable_cpus(outcomes: Iterable[Outcome]) -> float | None:
 
 @dataclass(frozen=True)
 class Summary:
-    """The figures of one batch (README: "What the summary means")."""
+    """The figures of one batch (docs/producer.md: "What the summary means")."""
 
     jobs: int
     succeeded: int

@@ -6,7 +6,7 @@ rich's `Live` asks for a frame: a snapshot of the events, laid out by `producer.
 the view costs one snapshot and one LLEN per frame. The snapshot holds the event model's lock
 only while it copies plain values (producer.events); the facts, the layout and the drawing
 come after, so the events thread is never kept waiting by a frame.
-`python -m benchmarks --only view` measures it under load (README, Performance).
+`python -m benchmarks --only view` measures it under load (docs/performance.md).
 """
 
 from __future__ import annotations

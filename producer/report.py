@@ -56,7 +56,7 @@ def job_lines(outcomes: list[Outcome]) -> list[str]:
     return head + [job_line(o) for o in done + rest]
 
 
-#: The summary's figures in the order they are printed, with what each means (README: the summary).
+#: The summary's figures in the order they are printed, with what each means (docs/producer.md: the summary).
 MEANINGS = {
     "jobs": "jobs submitted",
     "slots_used": "worker slots that ran a job (process, thread, greenlet)",

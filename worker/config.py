@@ -101,13 +101,13 @@ def _redis_urls() -> tuple[str, str]:
 
 # --- where Redis is -------------------------------------------------------------------
 #: A CA certificate: talk to Redis over TLS (rediss://) and check its certificate with it.
-#: For workers on other hosts (compose.worker.yml, README: More than one machine).
+#: For workers on other hosts (compose.worker.yml, docs/beyond-one-machine.md).
 REDIS_TLS_CA_FILE = _raw("REDIS_TLS_CA_FILE")
 if REDIS_TLS_CA_FILE and not Path(REDIS_TLS_CA_FILE).is_file():
     raise SettingError(f"REDIS_TLS_CA_FILE={REDIS_TLS_CA_FILE}: no such file")
 
 #: The owner's folder of passwords, a file per role (worker/roles.py), made by the first
-#: `docker compose up` (README: Security): the clone's secrets.local unless said otherwise.
+#: `docker compose up` (SECURITY.md): the clone's secrets.local unless said otherwise.
 SECRETS_DIR = Path(_raw("SECRETS_DIR") or Path(__file__).resolve().parent.parent / "secrets.local")
 
 #: The Redis user this process logs in as: its role (worker/roles.py). Each compose service

@@ -17,7 +17,7 @@ The keys (kombu's and Celery's layout on Redis; ACL key patterns span every data
 
 Passwords are random and never written down in the repository: `python -m worker.roles
 install` (compose's one-shot `secrets` service) makes them on the first `up`, keeps the
-owner's copy in SECRETS_DIR and gives each container only its own (README: Security).
+owner's copy in SECRETS_DIR and gives each container only its own (SECURITY.md).
 """
 
 from __future__ import annotations
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"secrets: Redis' users ({', '.join(ROLES)}) in {args.out}, password hashes only")
             if placeholders:
                 print(f"secrets: warning: {PLACEHOLDER}: secret.yaml's placeholders are in use; never deploy them "
-                      "anywhere real (README: Kubernetes)", file=sys.stderr)
+                      "anywhere real (docs/beyond-one-machine.md, Kubernetes)", file=sys.stderr)
             return 0
         if args.action == "give":
             give(args.role, args.given, args.target)
