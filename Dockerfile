@@ -27,6 +27,9 @@ COPY requirements.lock ./
 RUN pip install --require-hashes --no-deps -r requirements.lock
 
 COPY worker ./worker
+COPY cluster ./cluster
+COPY recovery ./recovery
+COPY devcluster ./devcluster
 COPY producer ./producer
 
 USER app

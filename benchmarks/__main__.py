@@ -31,9 +31,9 @@ from benchmarks import price, validate
 from benchmarks.clusters import BareCluster, ComposeCluster, LocalCluster
 from benchmarks.measures import QUEUE, batch, cold_start, idle_cpu, round_trips, throughput, view_under_load
 from benchmarks.stats import cell, describe, percentile
-from producer.cluster import consuming, online_workers
-from producer.errors import Interrupted
-from producer.scaling import restore
+from cluster.errors import Interrupted
+from cluster.workers import consuming, online_workers
+from producer.experiments.sweep import restore
 
 err = Console(stderr=True)
 

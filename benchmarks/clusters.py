@@ -25,8 +25,8 @@ import redis
 from celery import Celery
 
 from benchmarks import bare_app
-from producer import local
-from producer.redis_server import HOST, free_port
+from devcluster import local_cluster as local
+from devcluster.redis_server import HOST, free_port
 from worker import roles
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,7 +205,8 @@ def parse_size(text: str) -> int:
 
 
 class LocalCluster:
-    """A loopback redis-server (append-only, password), `celery worker` processes and Flower: producer.local's cluster.
+    """A loopback redis-server (append-only, password), `celery worker` processes and Flower
+    (devcluster.local_cluster).
 
     Flower runs as in compose, so its CPU and the events it consumes count here too.
     """

@@ -17,10 +17,10 @@ from celery import Celery
 
 from benchmarks.clusters import command_calls, proc_cpu_ns
 from benchmarks.view import ViewProcess, view_figures
+from devcluster.local_cluster import wait_for_workers
+from producer.experiments.sweep import only
 from producer.figures import summarize
 from producer.jobs import plan
-from producer.local import wait_for_workers
-from producer.scaling import only
 from producer.submit import run_batch
 
 QUEUE = "jobs"

@@ -26,8 +26,8 @@ from benchmarks.bare_app import GUARANTEES
 from benchmarks.clusters import BareCluster, LocalCluster, pids_cpu_ns
 from benchmarks.measures import QUEUE, batch, round_trips, throughput
 from benchmarks.stats import describe, percentile
-from producer.cluster import consuming, online_workers
-from producer.local import stop_processes
+from cluster.workers import consuming, online_workers
+from devcluster.local_cluster import stop_processes
 
 err = Console(stderr=True)
 

@@ -23,8 +23,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from devcluster.local_cluster import LocalCluster, make_app
 from producer.jobs import plan
-from producer.local import LocalCluster, make_app
 from producer.submit import run_batch
 
 #: (process, label, pattern): a stack goes to the first of its process whose pattern it contains.

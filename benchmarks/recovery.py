@@ -6,7 +6,7 @@ clock, from the kill to the job's `started_at` on the other worker; `--reps` tim
 median reported. `--compose` does the same to a compose project of its own: `docker kill`
 of the busy worker's container, the recovery service as compose runs it (`--long-job S`:
 then one job of S seconds on a live worker, and how many times it started). First with the
-recovery service (worker/recovery.py), then without it (compose: `stop recovery`), where
+recovery service (recovery/service.py), then without it (compose: `stop recovery`), where
 only kombu's visibility timeout brings the job back (the backstop; measured with
 `--backstop-timeout`, 30 s by default as before issue 11, since the default hour is not
 worth waiting for: it costs that hour plus up to `unacked_restore_interval`, 5 s).
@@ -32,7 +32,7 @@ from celery import Celery
 
 from benchmarks.clusters import ComposeCluster
 from benchmarks.measures import QUEUE
-from producer.local import LocalCluster, make_app
+from devcluster.local_cluster import LocalCluster, make_app
 from worker import runs
 from worker.records import JobRecord
 

@@ -32,8 +32,8 @@ from rich.table import Table
 from benchmarks.clusters import ROOT, LocalCluster
 from benchmarks.measures import QUEUE, batch, round_trips, throughput
 from benchmarks.model import Costs, error, predict, sizing
-from producer.cluster import consuming, online_workers
-from producer.scaling import restore
+from cluster.workers import consuming, online_workers
+from producer.experiments.sweep import restore
 
 err = Console(stderr=True)
 

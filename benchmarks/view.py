@@ -1,7 +1,7 @@
 """The live view under load: `watch`'s own code in a process of its own, its lag and CPU measured.
 
 `python -m benchmarks.view` is started by `ViewProcess`, not by hand. It runs
-`producer.live.LiveCluster` as `python -m producer watch` does (rich's Live, 4 frames a
+`producer.views.live.LiveCluster` as `python -m producer watch` does (rich's Live, 4 frames a
 second, the last 30 s, the queue's depth), on an 80 x 24 terminal that writes to /dev/null,
 and records:
 
@@ -38,8 +38,8 @@ from rich.console import Console
 
 from benchmarks.clusters import ROOT
 from benchmarks.stats import percentile
-from producer.live import LiveCluster
-from producer.local import make_app
+from devcluster.local_cluster import make_app
+from producer.views.live import LiveCluster
 
 WIDTH, HEIGHT = 80, 24  # the terminal docs/producer.md's pictures are drawn for
 WINDOW_S = 30.0  # watch's default --seconds

@@ -1,4 +1,4 @@
-"""`python -m producer` (and the `producer` console script): see producer.cli."""
+"""`python -m producer` (and the `producer` console script): see producer.commands.main."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 def main() -> None:
     """Run the CLI; a bad setting (worker.config raises it on import) is one line, exit 2."""
     try:
-        from producer.cli import main as cli_main
+        from producer.commands.main import main as cli_main
     except ValueError as exc:
         if type(exc).__name__ != "SettingError":  # worker.errors.SettingError; its package failed to import
             raise

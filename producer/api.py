@@ -6,7 +6,7 @@
 
 The cluster is found the way the command line finds it (worker.config: BROKER_URL, REDIS_*,
 or the local cluster `python -m producer local up` recorded). Errors are raised as the
-producer's exceptions (producer.errors), each with a one-line message.
+producer's exceptions (cluster.errors), each with a one-line message.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import Any
 
 from celery import Celery
 
-from producer import course_quiz as _quiz
-from producer import flavours as _compare
-from producer import scaling as _sweep
-from producer.cluster import check_brokers, consuming, online_workers, ready_workers
-from producer.errors import NoWorkers, UsageError
+from cluster.errors import NoWorkers, UsageError
+from cluster.queues import depth
+from cluster.workers import check_brokers, consuming, online_workers, ready_workers
+from producer.experiments import compare as _compare
+from producer.experiments import course_quiz as _quiz
+from producer.experiments import sweep as _sweep
 from producer.figures import summarize
 from producer.jobs import TASKS, plan
-from producer.queues import depth
 from producer.results import BatchResult
 from producer.submit import run_batch
 from worker import config
@@ -103,7 +103,7 @@ class SweepResult:
 
     def plot(self) -> Any:
         """Measured speedup against workers, with the ideal lines (a matplotlib Figure)."""
-        from producer.plot import pyplot, speedup_figure
+        from producer.views.plot import pyplot, speedup_figure
 
         fig = speedup_figure([vars(p) for p in self.points])
         pyplot().close(fig)

@@ -26,8 +26,8 @@ from typing import Any
 
 from celery import Celery
 
+from cluster.queues import _lists, _task_id
 from producer.jobs import Outcome
-from producer.queues import _lists, _task_id
 
 log = logging.getLogger("producer.inflight")
 

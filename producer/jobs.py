@@ -2,7 +2,7 @@
 
 `plan` says what to submit; an `Outcome` holds one job's fate, with its result record
 parsed once into a typed `JobRecord` (worker.records), and, when the cluster's events were
-followed, what they saw of it (`Seen`, merged in by producer.seen).
+followed, what they saw of it (`Seen`, merged in by producer.story).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class LostRun:
 
 @dataclass(frozen=True)
 class Seen:
-    """What the cluster's events saw of a job, on the producer's clock (producer.seen moves them).
+    """What the cluster's events saw of a job, on the producer's clock (producer.story moves them).
 
     `received_at`: when a worker took it off the queue (its last task-received: the worker
     that ran it to the end, or holds it); from then until it started it was reserved there.
@@ -120,7 +120,7 @@ class Outcome:
     ran_twice: tuple[Run, ...] = ()  # every run of an attempt that ran more than once (worker.runs)
     runs: tuple[Run, ...] = ()  # every run its run list tells of (worker.runs), interrupted ones too
     resubmitted: int = 0  # times the producer sent it again, lost on its way to a worker (producer.inflight)
-    seen: Seen | None = None  # what the events saw, when they were followed (producer.seen)
+    seen: Seen | None = None  # what the events saw, when they were followed (producer.story)
 
     @property
     def ran(self) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 
 from producer.figures import Summary, align
 from producer.jobs import Outcome
-from producer.timeline import layout, legend, render
+from producer.views.timeline import layout, legend, render
 from worker.records import JobRecord
 
 
@@ -57,7 +57,7 @@ class BatchResult:
 
     def gantt(self) -> Any:
         """A matplotlib Figure of the run (shown inline when it is a notebook cell's value); needs matplotlib."""
-        from producer.plot import gantt_figure, pyplot
+        from producer.views.plot import gantt_figure, pyplot
 
         fig = gantt_figure(self.outcomes, self.summary)
         pyplot().close(fig)  # no second copy from pyplot's own display at the end of a notebook cell

@@ -22,11 +22,11 @@ from celery.exceptions import TimeoutError as CeleryTimeout
 from celery.result import AsyncResult, ResultSet
 from kombu.exceptions import BatchPublishError, OperationalError
 
-from producer.cluster import masked
-from producer.errors import BrokerUnreachable, Interrupted
+from cluster.errors import BrokerUnreachable, Interrupted
+from cluster.queues import withdraw
+from cluster.workers import masked
 from producer.inflight import InFlightWatch
 from producer.jobs import TASKS, Job, Outcome, plan
-from producer.queues import withdraw
 from worker.errors import JobFailed
 from worker.records import JobRecord, utc_now
 from worker.runs import duplicate_runs, read_runs

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import redis
 
-from tests.conftest import free_port, skip_unless_required
-from tests.helpers import ROOT, Run
+from devcluster.redis_server import free_port
+from tests.helpers import ROOT, Run, skip_unless_required
 from worker import roles
 
 

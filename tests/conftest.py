@@ -1,54 +1,159 @@
-"""Shared test helpers: free ports, deadlines, and skips that CI turns into failures."""
+"""The fixtures: a real redis-server on a free loopback port, real `celery -A worker worker` processes.
+
+Both are started by devcluster.local_cluster and devcluster.redis_server, the code behind
+`python -m producer local up`, so the tests run what users run. Each fixture owns what it
+starts and stops it by its own pid, so a test never touches a Redis or a cluster the user
+has running.
+"""
 
 from __future__ import annotations
 
 import os
-import socket
-import time
-from collections.abc import Callable
-from typing import TypeVar
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+from celery import Celery
 
-T = TypeVar("T")
-
-#: REQUIRE_ALL=1 (set by .ci/run): a missing tool fails the test instead of skipping it.
-REQUIRE_ALL = os.environ.get("REQUIRE_ALL") == "1"
-
-
-def skip_unless_required(reason: str) -> None:
-    """Skip with a visible reason, or fail when REQUIRE_ALL=1 says every test must run."""
-    if REQUIRE_ALL:
-        pytest.fail(f"required but unavailable (REQUIRE_ALL=1): {reason}", pytrace=False)
-    pytest.skip(reason)
+from cluster.errors import RedisServerMissing
+from devcluster.local_cluster import ManagedProcess, start_recovery, stop_processes, wait_for_workers
+from devcluster.local_cluster import start_workers as spawn_workers
+from devcluster.redis_server import RedisProcess, find_redis_server
+from tests.helpers import refusals, skip_unless_required
+from worker.local_state import DIR_VARIABLE
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture(scope="session", autouse=True)
+def private_local_cluster_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """LOCAL_CLUSTER_DIR in a fresh folder for the session: no test finds, or stops, a user's `local up`."""
+    previous = os.environ.get(DIR_VARIABLE)
+    os.environ[DIR_VARIABLE] = str(tmp_path_factory.mktemp("local-cluster"))
+    yield Path(os.environ[DIR_VARIABLE])
+    if previous is None:
+        os.environ.pop(DIR_VARIABLE, None)
+    else:
+        os.environ[DIR_VARIABLE] = previous
 
 
-def wait_for(condition: Callable[[], T], timeout_s: float, what: str, interval_s: float = 0.1) -> T:
-    """Poll `condition` until it returns something truthy, or fail after `timeout_s` saying `what`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}", pytrace=False)
-        time.sleep(interval_s)
+def redis_binary() -> str:
+    """The redis-server a local cluster would use; skips (or fails under REQUIRE_ALL=1) without one."""
+    try:
+        return find_redis_server()
+    except RedisServerMissing:
+        skip_unless_required("redis-server is not installed (scripts/test installs it)")
+        raise
 
 
-# The local cluster's fixtures, for the integration and fault tests (imported last: they use
-# the helpers above).
-from tests.local_cluster import (  # noqa: E402,F401
-    persistent_redis,
-    private_local_cluster_dir,
-    recovery_service,
-    redis_env,
-    redis_server,
-    start_workers,
-)
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    """A real redis-server on 127.0.0.1 with the cluster's users (worker/roles.py), no persistence."""
+    server = RedisProcess(tmp_path_factory.mktemp("redis"), appendonly=False, binary=redis_binary())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_env(redis_server: RedisProcess) -> Iterator[dict[str, str]]:
+    """The producer's environment for a test that starts clean: both databases emptied.
+
+    Each part logs in as its own role; a command Redis refused any of them during the test
+    fails it (the roles in worker/roles.py must grant what the parts really send).
+    """
+    server = redis_server.client()
+    server.flushall()
+    server.acl_log_reset()
+    server.close()
+    yield redis_server.env
+    refused = [f"{e['username']}: {e['reason']} {e['object']} ({e['context']})" for e in refusals(redis_server)]
+    assert not refused, f"Redis refused a role what it sent (add it to worker/roles.py?): {sorted(set(refused))}"
+
+
+@dataclass
+class Workers:
+    """Worker processes a test started, and a Celery app to talk to them."""
+
+    app: Celery
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+
+    def pool_pids(self, index: int) -> list[int]:
+        """The pool processes (children) of worker `index`."""
+        pid = self.procs[index].pid
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+    def inspect(self):
+        """Celery's inspect, addressed to these workers; returns as soon as all of them answered."""
+        return self.app.control.inspect(timeout=1, destination=self.names, limit=len(self.names))
+
+    def consuming(self, queue: str = "jobs") -> set[str]:
+        """Which of these workers consume `queue` now."""
+        replies = self.inspect().active_queues() or {}
+        return {name for name, queues in replies.items() if any(q["name"] == queue for q in queues)}
+
+    def busy(self) -> dict[str, list[str]]:
+        """Task ids each worker is running now, from `inspect active` (idle workers left out)."""
+        active = self.inspect().active() or {}  # fresh: no waiting past the last reply
+        return {name: [t["id"] for t in tasks] for name, tasks in active.items() if tasks}
+
+
+@pytest.fixture
+def start_workers(redis_server: RedisProcess, redis_env: dict[str, str],
+                  tmp_path: Path) -> Iterator[Callable[..., Workers]]:
+    """Start N real `celery -A worker worker` processes; waits until each answers ping.
+
+    They use the session's Redis as its `worker` user unless `redis` (BROKER_URL, RESULT_BACKEND)
+    names another; the test talks to them as the producer.
+    Stops them all with SIGTERM (warm shutdown), then SIGKILL to the process group of any
+    that hang, and of pool processes a test orphaned by killing their parent.
+    """
+    started: list[ManagedProcess] = []
+    apps: list[Celery] = []
+
+    def start(count: int, concurrency: int = 1, queue: str = "jobs", pool: str = "prefork",
+              env: dict[str, str] | None = None, redis: dict[str, str] | None = None) -> Workers:
+        asking = redis or redis_env
+        app = Celery(broker=asking["BROKER_URL"], backend=asking["RESULT_BACKEND"])
+        apps.append(app)
+        urls = redis or redis_server.env_of("worker")
+        new = spawn_workers(count, {**os.environ, **urls, **(env or {})}, tmp_path, concurrency=concurrency,
+                            queue=queue, pool=pool, prefix="it")
+        started.extend(new)
+        workers = Workers(app, [w.proc for w in new], [w.name for w in new], [w.log for w in new])
+        wait_for_workers(app, workers.names, 30)
+        return workers
+
+    yield start
+    stop_processes(started, grace_s=15)
+    for app in apps:
+        app.close()
+
+
+@pytest.fixture
+def recovery_service(redis_server: RedisProcess, redis_env: dict[str, str],
+                     tmp_path: Path) -> Iterator[Callable[..., ManagedProcess]]:
+    """Start the recovery service (`python -m recovery`) on the test's Redis; call it again
+    after killing it to restart it. Stops every one it started (SIGTERM, then SIGKILL)."""
+    started: list[ManagedProcess] = []
+
+    def start(env: dict[str, str] | None = None) -> ManagedProcess:
+        service = start_recovery({**os.environ, **redis_server.env_of("recovery"), **(env or {})}, tmp_path)
+        started.append(service)
+        return service
+
+    yield start
+    stop_processes(started, grace_s=10)
+
+
+@pytest.fixture
+def persistent_redis(tmp_path, redis_server):  # redis_server: skips without redis-server
+    """A redis-server with append-only persistence that a test may restart on the same port."""
+    server = RedisProcess(tmp_path / "redis", appendonly=True)
+    server.start()
+    yield server
+    server.stop()  # SIGTERM: Redis flushes the append-only file and exits

@@ -1,4 +1,5 @@
-"""Running the producer the way a user does: `python -m producer ...` in a subprocess."""
+"""What tests share apart from fixtures: running the producer as a user does (`python -m producer ...`
+in a subprocess), deadlines, and skips that CI turns into failures."""
 
 from __future__ import annotations
 
@@ -7,15 +8,26 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+T = TypeVar("T")
+
+#: REQUIRE_ALL=1 (set by .ci/run): a missing tool fails the test instead of skipping it.
+REQUIRE_ALL = os.environ.get("REQUIRE_ALL") == "1"
 
 #: Issue #11's bound: seconds from `docker kill` of a busy worker to its job starting in another
 #: container (the recovery service notices in 4-8 s; docs/when-things-break.md has the median of 5).
 RECOVERY_BOUND_S = 10
+
+NOTEBOOK = ROOT / "notebooks" / "parallelism.ipynb"
 
 
 @dataclass
@@ -68,3 +80,62 @@ def run_producer(*args: str, env: dict[str, str], timeout_s: float = 60) -> Run:
         timeout=timeout_s,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def skip_unless_required(reason: str) -> None:
+    """Skip with a visible reason, or fail when REQUIRE_ALL=1 says every test must run."""
+    if REQUIRE_ALL:
+        pytest.fail(f"required but unavailable (REQUIRE_ALL=1): {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def wait_for(condition: Callable[[], T], timeout_s: float, what: str, interval_s: float = 0.1) -> T:
+    """Poll `condition` until it returns something truthy, or fail after `timeout_s` saying `what`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}", pytrace=False)
+        time.sleep(interval_s)
+
+
+def wait_until_busy(workers: Any, count: int = 1) -> dict[str, list[str]]:
+    """Task ids per worker (a conftest `Workers`), once `count` workers are running a job."""
+
+    def enough() -> dict[str, list[str]] | None:
+        busy = workers.busy()
+        return busy if len(busy) >= count else None
+
+    return wait_for(enough, 20, f"{count} busy worker(s)", 0.2)
+
+
+def refusals(server: Any) -> list[dict]:
+    """What Redis refused a role since the last look (ACL LOG), and forget it."""
+    admin = server.client()
+    try:
+        entries = admin.acl_log()
+        admin.acl_log_reset()
+    finally:
+        admin.close()
+    return entries
+
+
+def execute_notebook(env: dict[str, str], tmp_path: Path) -> None:
+    """Run every cell of the notebook in a real kernel whose environment is ours plus `env`."""
+    import nbclient  # the test extra's; only the notebook's tests need them
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    saved = dict(os.environ)
+    os.environ.update(env)  # the kernel inherits it: the notebook finds the cluster as a user's would
+    try:
+        client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                         resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+        client.execute()  # raises CellExecutionError naming the cell and its assert
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    nbformat.write(nb, tmp_path / "executed.ipynb")  # kept with the test's files, to look at when it fails
+    assert all(cell.execution_count for cell in nb.cells if cell.cell_type == "code")

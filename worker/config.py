@@ -14,8 +14,8 @@ import ssl
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-from producer.local_state import local_urls as _local_urls  # standard library only
 from worker.errors import SettingError
+from worker.local_state import local_urls as _local_urls  # standard library only
 
 
 def _raw(name: str) -> str | None:
@@ -142,7 +142,7 @@ task_acks_late = True
 task_reject_on_worker_lost = True
 
 #: Seconds until Redis hands an unacknowledged job to another worker: the backstop. The
-#: recovery service (`python -m worker.recovery`) puts a dead worker's jobs back within
+#: recovery service (`python -m recovery`) puts a dead worker's jobs back within
 #: RECOVERY_SILENCE seconds; this timeout only matters when that service is not running.
 #: It must stay above the longest job (MAX_DURATION_S, 3600 s): a job still running past it
 #: is handed out a second time and runs twice.
@@ -236,7 +236,7 @@ WORKER_WAIT = _float("WORKER_WAIT", 15.0, zero_ok=True)
 #: its age. Cheaper than `celery inspect ping`, which starts a Python process each time.
 HEALTH_FILE = _raw("HEALTH_FILE") or "/tmp/worker.alive"
 
-# --- recovery (worker/recovery.py) ----------------------------------------------------
+# --- recovery (recovery/service.py) ----------------------------------------------------
 #: Seconds without a heartbeat (sent every 2 s) after which the recovery service checks
 #: whether a worker is gone: 3 missed heartbeats. Celery's own `alive` allows 4 s; a wrong
 #: "dead" costs a job run twice, 2 s more cost nothing, so the service waits a little longer.

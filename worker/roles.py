@@ -3,7 +3,7 @@
 Every part logs in as its own Redis user (`REDIS_USER`, worker/config.py) and may run only
 the commands, on only the keys and channels, that it really sends. The lists below were
 read off Redis' `ACL LOG` while the test suite ran with them in force: every integration
-test fails on a refusal it did not ask for (tests/local_cluster.py), so a command a part
+test fails on a refusal it did not ask for (tests/conftest.py), so a command a part
 starts to send shows up as a failing test, and is added here, in this one place.
 
 The keys (kombu's and Celery's layout on Redis; ACL key patterns span every database):

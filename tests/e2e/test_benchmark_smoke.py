@@ -11,8 +11,7 @@ import sys
 import pytest
 
 from tests.compose_cluster import docker_ready
-from tests.conftest import skip_unless_required
-from tests.helpers import RECOVERY_BOUND_S, ROOT
+from tests.helpers import RECOVERY_BOUND_S, ROOT, skip_unless_required
 
 pytestmark = pytest.mark.docker
 

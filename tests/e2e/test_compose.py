@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from producer.errors import RET_USAGE
+from cluster.errors import RET_USAGE
 from tests.compose_cluster import compose_project
-from tests.conftest import wait_for
-from tests.helpers import ROOT, Background, run_producer
+from tests.helpers import ROOT, Background, run_producer, wait_for
 from worker import roles
 
 pytestmark = pytest.mark.docker
@@ -336,7 +335,7 @@ def test_no_password_in_docker_inspect_ps_or_any_process_environment(cluster):
     for service in ("redis", "worker", "flower", "worker-threads", "worker-gevent", "recovery"):
         seen = cluster("exec", "-T", service, "sh", "-c",
                        "cat /proc/[0-9]*/cmdline; cat /proc/[0-9]*/environ 2>/dev/null").stdout
-        assert any(name in seen for name in ("celery", "redis-server", "worker.recovery"))  # it read the processes
+        assert any(name in seen for name in ("celery", "redis-server", "recovery.service"))  # it read the processes
         assert "PATH=" in seen  # and their environments
         for secret in passwords:
             assert secret not in seen, service

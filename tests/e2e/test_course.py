@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.compose_cluster import compose_project
-from tests.integration.test_notebook import execute_notebook
+from tests.helpers import execute_notebook
 
 pytestmark = pytest.mark.docker
 

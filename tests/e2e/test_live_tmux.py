@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.conftest import skip_unless_required
-from tests.helpers import ROOT
+from tests.helpers import ROOT, skip_unless_required
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from devcluster.redis_server import free_port
 from tests.compose_cluster import Compose, compose_project
-from tests.conftest import free_port
 from tests.helpers import ROOT, run_producer
 
 pytestmark = pytest.mark.docker

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.compose_cluster import docker_ready
-from tests.conftest import skip_unless_required, wait_for
-from tests.helpers import ROOT
+from tests.helpers import ROOT, skip_unless_required, wait_for
 
 pytestmark = pytest.mark.docker
 

@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.compose_cluster import compose_project
-from tests.conftest import wait_for
-from tests.helpers import RECOVERY_BOUND_S, ROOT, Run
+from tests.helpers import RECOVERY_BOUND_S, ROOT, Run, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.docker]
 

@@ -17,8 +17,7 @@ import pytest
 import redis
 
 from tests.compose_cluster import compose_project
-from tests.conftest import wait_for
-from tests.helpers import ROOT, Background, Run, run_producer
+from tests.helpers import ROOT, Background, Run, run_producer, wait_for
 from worker import runs
 
 pytestmark = [pytest.mark.faults, pytest.mark.docker]

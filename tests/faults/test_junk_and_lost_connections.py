@@ -11,8 +11,7 @@ import time
 import pytest
 import redis
 
-from tests.conftest import wait_for
-from tests.helpers import Background, run_producer
+from tests.helpers import Background, run_producer, wait_for
 from worker import runs
 from worker.transport import dead_letter_key
 

@@ -15,23 +15,13 @@ from pathlib import Path
 import pytest
 from kombu import Connection
 
-from tests.conftest import free_port, wait_for
-from tests.helpers import ROOT, Background, run_producer
+from devcluster.redis_server import free_port
+from tests.helpers import ROOT, Background, run_producer, wait_until_busy
 
 pytestmark = pytest.mark.faults
 
 #: Short, so a job held by a worker that lost Redis comes back within seconds in these tests.
 FAST_REDELIVERY = {"VISIBILITY_TIMEOUT": "3"}
-
-
-def wait_until_busy(workers, count: int = 1) -> dict[str, list[str]]:
-    """Task ids per worker, once `count` workers are running a job."""
-
-    def enough() -> dict[str, list[str]] | None:
-        busy = workers.busy()
-        return busy if len(busy) >= count else None
-
-    return wait_for(enough, 20, f"{count} busy worker(s)", 0.2)
 
 
 def test_a_killed_pool_process_requeues_its_job_at_once(start_workers, redis_env):

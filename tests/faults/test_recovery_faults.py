@@ -1,4 +1,4 @@
-"""The recovery service (worker/recovery.py) with real processes: killed workers, a paused one,
+"""The recovery service (recovery/service.py) with real processes: killed workers, a paused one,
 a job that kills its worker, the service itself restarted. The visibility timeout stays at
 its default (an hour), so every quick recovery here is the service's doing."""
 
@@ -13,9 +13,7 @@ from datetime import datetime
 import pytest
 from celery import Celery
 
-from tests.conftest import wait_for
-from tests.faults.test_local_faults import wait_until_busy
-from tests.helpers import Background
+from tests.helpers import Background, wait_for, wait_until_busy
 from worker.runs import parse
 
 pytestmark = pytest.mark.faults

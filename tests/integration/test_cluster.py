@@ -13,8 +13,8 @@ from datetime import datetime
 
 import pytest
 
-from tests.conftest import free_port, wait_for
-from tests.helpers import ROOT, Background, run_producer
+from devcluster.redis_server import free_port
+from tests.helpers import ROOT, Background, run_producer, wait_for
 
 pytestmark = pytest.mark.integration
 

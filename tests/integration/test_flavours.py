@@ -10,9 +10,8 @@ import time
 
 import pytest
 
-from producer.flavours import flavours
-from tests.conftest import wait_for
-from tests.helpers import ROOT, ctrl_c_reaches_it, run_producer
+from producer.experiments.compare import flavours
+from tests.helpers import ROOT, ctrl_c_reaches_it, run_producer, wait_for
 
 pytestmark = pytest.mark.integration
 

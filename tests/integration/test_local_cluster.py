@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from producer.local import LocalCluster
-from producer.local_state import BROKER_VARIABLES, DIR_VARIABLE, process_identity, read_state
-from producer.redis_server import port_in_use
-from tests.conftest import wait_for
-from tests.helpers import ROOT, Run
+from devcluster.local_cluster import LocalCluster
+from devcluster.redis_server import port_in_use
+from tests.helpers import ROOT, Run, wait_for
+from worker.local_state import BROKER_VARIABLES, DIR_VARIABLE, process_identity, read_state
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@
 
 The first table needs no cluster (bad arguments, bad settings, a Redis that is not there, no
 local cluster); the second runs against real workers on a loopback redis-server. The exit
-codes are the ones `producer --help` and docs/producer.md document (producer.errors).
+codes are the ones `producer --help` and docs/producer.md document (cluster.errors).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from producer.errors import RET_BROKER, RET_JOBS_FAILED, RET_LOCAL, RET_NO_WORKERS, RET_OK, RET_USAGE
-from tests.conftest import free_port
+from cluster.errors import RET_BROKER, RET_JOBS_FAILED, RET_LOCAL, RET_NO_WORKERS, RET_OK, RET_USAGE
+from devcluster.redis_server import free_port
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.integration

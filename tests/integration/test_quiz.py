@@ -7,9 +7,8 @@ import signal
 import pytest
 
 from producer import api
-from producer.course_quiz import QUEUES
-from tests.conftest import wait_for
-from tests.helpers import Background, run_producer
+from producer.experiments.course_quiz import QUEUES
+from tests.helpers import Background, run_producer, wait_for
 
 pytestmark = pytest.mark.integration
 

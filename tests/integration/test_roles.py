@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from producer.local import LocalCluster
-from producer.redis_server import RedisProcess
-from tests.local_cluster import refusals
+from devcluster.local_cluster import LocalCluster
+from devcluster.redis_server import RedisProcess
+from tests.helpers import refusals
 from worker import roles
 
 pytestmark = pytest.mark.integration

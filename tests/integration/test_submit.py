@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from devcluster.local_cluster import make_app
 from producer.jobs import Job
-from producer.local import make_app
 from producer.submit import Submission, submit, warm_up
 
 pytestmark = pytest.mark.integration

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, datetime, timedelta
 
+import click
+
+from cluster.events import EventState, snapshot
 from producer.figures import Summary
-from producer.jobs import Job, Outcome
+from producer.jobs import Job, LostRun, Outcome, Seen
+from producer.views.lanes import lanes
 from worker.records import JobRecord
 
 #: The first submit of every made-up batch; times below are seconds after it.
@@ -87,3 +92,59 @@ def made_up(*, kind="sleep", pool="prefork", slots=2, processes=None, duration=1
         efficiency=round(ideal / wall, 3) if succeeded and wall else None, peak_overlap=peak,
         stretch_median=stretch if succeeded else None, stretch_max=stretch if succeeded else None, cpu_s=0.0,
         redelivered=redelivered, retried=retried, queued_ahead=queued)
+
+
+def killed_worker():
+    """h0 runs a, then b until it dies at 1.5 s; b runs again on h1 (taken off the queue at 1.55 s); c was
+    lost on h9, a worker that never finished anything, and never ran again."""
+    a = outcome(record(0.0, 1.0, task_id="a", hostname="h0"))
+    b = outcome(record(1.6, 2.6, task_id="b", task="task2", hostname="h1", pid=9, redelivered=True))
+    b.seen = Seen("worker@h1", at(1.55), (LostRun("worker@h0", "h0", 100, at(1.0), at(1.5)),))
+    c = outcome(None, task_id="c")
+    c.seen = Seen("worker@h9", at(0.1), (LostRun("worker@h9", "h9", 300, at(0.2), at(2.0)),))
+    return [a, b, c]
+
+
+# --- a cluster's events, made up: for the live lanes and the recovery service ---------------------------
+
+EVENTS_T0 = 1_700_000_000.0  # every made-up event's timestamp is EVENTS_T0 + seconds
+_clock = itertools.count(1)
+
+
+class Cluster:
+    """Feeds a Celery State with the events a real cluster would send."""
+
+    def __init__(self) -> None:
+        self.state = EventState()
+
+    def event(self, type_: str, at: float, hostname: str, **fields) -> None:
+        self.state.event({"type": type_, "hostname": hostname, "timestamp": EVENTS_T0 + at,
+                          "local_received": EVENTS_T0 + at, "clock": next(_clock), "utcoffset": 0, **fields})
+
+    def heartbeat(self, node: str, at: float, pid: int = 100, active: int = 0) -> None:
+        self.event("worker-heartbeat", at, node, pid=pid, freq=2.0, active=active, processed=0)
+
+    def sent(self, task_id: str, at: float, name: str = "task1") -> None:
+        self.event("task-sent", at, "producer@here", uuid=task_id, name=name, pid=1)
+
+    def runs(self, task_id: str, node: str, start: float, end: float | None = None, pid: int = 100,
+             name: str = "task1", outcome: str = "succeeded") -> None:
+        """A job received and started on `node` at `start`, ending with `outcome` at `end` (None: still running)."""
+        self.event("task-received", start, node, uuid=task_id, name=name, pid=pid, retries=0)
+        self.event("task-started", start, node, uuid=task_id, pid=pid)
+        if end is not None:
+            self.event(f"task-{outcome}", end, node, uuid=task_id, pid=pid)
+
+    def view(self, now: float, window_s: float = 10.0, width: int = 80, start: float | None = 0.0, **kw):
+        return lanes(snapshot(self.state, EVENTS_T0 + now), EVENTS_T0 + now, window_s, width,
+                     start=None if start is None else EVENTS_T0 + start, **kw)
+
+
+def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    """Every command and subcommand of `group`, with its full name ("local up")."""
+    found = []
+    for name, command in sorted(group.commands.items()):
+        found.append((f"{prefix}{name}", command))
+        if isinstance(command, click.Group):
+            found += commands(command, f"{prefix}{name} ")
+    return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from producer.cli import default_timeout, main
+from producer.commands.main import default_timeout, main
 from producer.submit import Batch, Job, Outcome, plan  # submit re-exports what the CLI and tests used to get there
 from tests.unit.builders import outcome, record
 from worker import config

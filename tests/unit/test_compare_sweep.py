@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from producer.experiments.compare import flavours, one_after_another
+from producer.experiments.sweep import steps
 from producer.figures import judge
-from producer.flavours import flavours, one_after_another
-from producer.scaling import steps
 from tests.unit.builders import made_up
 
 
@@ -52,7 +52,7 @@ def test_the_baseline_runs_jobs_one_after_another():
 
 
 def test_flavours_with_different_slots_are_said_to_differ_by_slots_not_by_speed():
-    from producer.flavours import Row, slots_note
+    from producer.experiments.compare import Row, slots_note
 
     def row(pool, slots, speedup):
         s = made_up(pool=pool, slots=slots, speedup=speedup)

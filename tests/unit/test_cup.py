@@ -9,7 +9,7 @@ import pytest
 
 from producer.figures import amdahl, summarize
 from producer.jobs import Job
-from producer.timeline import CUP_WAIT, LEGEND, layout, legend, render
+from producer.views.timeline import CUP_WAIT, LEGEND, layout, legend, render
 from tests.unit.builders import at, outcome, record
 from worker.records import JobRecord, check_cup, check_cup_name
 

@@ -5,16 +5,8 @@ from __future__ import annotations
 import click
 import pytest
 
-from producer.cli import cli
-
-
-def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
-    found = []
-    for name, command in sorted(group.commands.items()):
-        found.append((f"{prefix}{name}", command))
-        if isinstance(command, click.Group):
-            found += commands(command, f"{prefix}{name} ")
-    return found
+from producer.commands.main import cli
+from tests.unit.builders import commands
 
 
 @pytest.mark.parametrize("name, command", commands(cli), ids=[n for n, _ in commands(cli)])

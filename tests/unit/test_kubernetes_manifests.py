@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import skip_unless_required
+from tests.helpers import skip_unless_required
 from worker import roles
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,44 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
-from producer.events import EventState, Run, Snapshot, TaskFacts, WorkerFacts, snapshot
-from producer.lanes import BAR, FAILED, REDELIVERED, RETRIED, Lane, Segment, fit, lanes, short_names, tick_marks
-
-T0 = 1_700_000_000.0  # every timestamp is T0 + seconds
-_clock = itertools.count(1)
-
-
-class Cluster:
-    """Feeds a Celery State with the events a real cluster would send."""
-
-    def __init__(self) -> None:
-        self.state = EventState()
-
-    def event(self, type_: str, at: float, hostname: str, **fields) -> None:
-        self.state.event({"type": type_, "hostname": hostname, "timestamp": T0 + at, "local_received": T0 + at,
-                          "clock": next(_clock), "utcoffset": 0, **fields})
-
-    def heartbeat(self, node: str, at: float, pid: int = 100, active: int = 0) -> None:
-        self.event("worker-heartbeat", at, node, pid=pid, freq=2.0, active=active, processed=0)
-
-    def sent(self, task_id: str, at: float, name: str = "task1") -> None:
-        self.event("task-sent", at, "producer@here", uuid=task_id, name=name, pid=1)
-
-    def runs(self, task_id: str, node: str, start: float, end: float | None = None, pid: int = 100,
-             name: str = "task1", outcome: str = "succeeded") -> None:
-        """A job received and started on `node` at `start`, ending with `outcome` at `end` (None: still running)."""
-        self.event("task-received", start, node, uuid=task_id, name=name, pid=pid, retries=0)
-        self.event("task-started", start, node, uuid=task_id, pid=pid)
-        if end is not None:
-            self.event(f"task-{outcome}", end, node, uuid=task_id, pid=pid)
-
-    def view(self, now: float, window_s: float = 10.0, width: int = 80, start: float | None = 0.0, **kw):
-        return lanes(snapshot(self.state, T0 + now), T0 + now, window_s, width,
-                     start=None if start is None else T0 + start, **kw)
+from cluster.events import Run, Snapshot, TaskFacts, WorkerFacts, snapshot
+from producer.views.lanes import BAR, FAILED, REDELIVERED, RETRIED, Lane, Segment, fit, lanes, short_names, tick_marks
+from tests.unit.builders import EVENTS_T0 as T0
+from tests.unit.builders import Cluster
 
 
 def worker(name: str, beat: float | None = 0.0, pid: int | None = 100, alive: bool = True,
@@ -520,7 +488,7 @@ def test_a_worker_back_online_after_its_goodbye_is_no_longer_offline():
 def test_a_snapshot_holds_the_state_lock_only_to_copy_plain_values(monkeypatch):
     """The events thread waits while the lock is held: no fact is built under it, and the copy is of values,
     so an event applied right after the copy changes nothing in the snapshot (issue #24, part 4)."""
-    import producer.events as events
+    import cluster.events as events
 
     c = Cluster()
     c.heartbeat("w1@h", 0)

@@ -16,12 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 import producer
-from producer.cli import cli, main
-from producer.errors import ExtraMissing, Interrupted, UsageError, no_workers, start_workers_hint
+from cluster.errors import ExtraMissing, Interrupted, UsageError, no_workers, start_workers_hint
+from producer.commands.main import cli, main
 from producer.figures import summarize
 from tests.helpers import ROOT
-from tests.unit.builders import outcome, record, waves
-from tests.unit.test_help import commands
+from tests.unit.builders import commands, outcome, record, waves
 
 
 @pytest.mark.parametrize("name", ["", *[n for n, _ in commands(cli)]])
@@ -49,8 +48,8 @@ def test_the_version_is_pyproject_s():
 
 
 def test_the_quiz_asks_again_after_an_answer_it_does_not_know():
-    from producer.course_quiz import NOT_PARALLEL, SCENARIOS
-    from producer.quiz_cli import _prompt
+    from producer.commands.quiz import _prompt
+    from producer.experiments.course_quiz import NOT_PARALLEL, SCENARIOS
 
     @click.command()
     def ask() -> None:
@@ -63,8 +62,8 @@ def test_the_quiz_asks_again_after_an_answer_it_does_not_know():
 
 
 def test_quiz_prompts_are_wrapped_at_80_columns(monkeypatch):
-    from producer.course_quiz import SCENARIOS
-    from producer.quiz_cli import _prompt
+    from producer.commands.quiz import _prompt
+    from producer.experiments.course_quiz import SCENARIOS
 
     monkeypatch.setenv("COLUMNS", "80")
 
@@ -117,7 +116,7 @@ def test_local_up_flower_without_the_extra_says_which_to_install(monkeypatch, ca
 def test_local_up_names_the_python_that_has_the_project(monkeypatch, tmp_path):
     import sys
 
-    from producer.local_cli import python_command
+    from producer.commands.local import python_command
 
     monkeypatch.chdir(ROOT)
     monkeypatch.setattr("shutil.which", lambda name: None)
@@ -143,7 +142,7 @@ def test_a_mistake_is_named_for_what_it_is(args, fragment, capsys):
 
 def test_the_gantt_legend_names_only_what_is_drawn():
     pytest.importorskip("matplotlib", reason="the plot extra is not installed")
-    from producer.plot import gantt_figure
+    from producer.views.plot import gantt_figure
 
     quick = [outcome(record(0.001, 1.001, task_id=f"q{i}", hostname=f"h{i}"), submitted=0.0) for i in range(2)]
     def legend_of(out, wall_s):

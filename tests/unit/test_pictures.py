@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from producer.errors import UsageError
+from cluster.errors import UsageError
 from producer.figures import summarize
 from producer.jobs import LostRun, Seen
-from producer.plot import check_format, gantt, gantt_figure, speedup_curve
-from tests.unit.builders import at, outcome, record, waves
-from tests.unit.test_timeline import killed_worker
+from producer.views.plot import check_format, gantt, gantt_figure, speedup_curve
+from tests.unit.builders import at, killed_worker, outcome, record, waves
 
 pytest.importorskip("matplotlib", reason="the plot extra is not installed")
 

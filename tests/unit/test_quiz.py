@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from producer.cluster import Worker
-from producer.course_quiz import (
+from cluster.errors import UsageError
+from cluster.workers import Worker
+from producer.experiments.course_quiz import (
     NOT_PARALLEL,
     PARALLEL,
     SCENARIOS,
@@ -17,7 +18,6 @@ from producer.course_quiz import (
     parse_answer,
     score_line,
 )
-from producer.errors import UsageError
 from producer.figures import summarize
 from producer.results import BatchResult
 from tests.unit.builders import waves

@@ -1,5 +1,5 @@
 """Recovery without I/O: the run log's rules (worker.runs), who is gone and which messages go back
-(worker.recovery), what the events say a worker holds (producer.events), and how a job that ran
+(recovery.service), what the events say a worker holds (cluster.events), and how a job that ran
 twice is reported."""
 
 from __future__ import annotations
@@ -8,15 +8,11 @@ import json
 from dataclasses import replace
 from types import SimpleNamespace
 
-from producer.events import snapshot
+from cluster.events import snapshot
 from producer.figures import summarize
 from producer.inflight import due, nowhere, unacked_task_ids
-from producer.report import job_line, summary_lines
-from tests.unit.builders import at, outcome, record
-from tests.unit.test_lanes import T0, Cluster
-from worker import config
-from worker.health import client_name
-from worker.recovery import (
+from producer.views.report import job_line, summary_lines
+from recovery.service import (
     SWEEP_EVERY_S,
     SWEEP_RETRY_S,
     Connection,
@@ -33,6 +29,10 @@ from worker.recovery import (
     to_restore,
     vanished,
 )
+from tests.unit.builders import EVENTS_T0 as T0
+from tests.unit.builders import Cluster, at, outcome, record
+from worker import config
+from worker.health import client_name
 from worker.runs import Run, duplicate_runs, entry, interruption, never_finished, parse
 
 
@@ -102,7 +102,7 @@ def test_a_duplicate_is_described_with_where_and_when():
     assert run("w@a", 1.25).describe().endswith(", never finished")
 
 
-# --- producer.events: who holds what ----------------------------------------------------
+# --- cluster.events: who holds what ----------------------------------------------------
 
 def test_a_worker_holds_what_it_received_until_it_ends_it_running_or_waiting():
     c = Cluster()
@@ -123,7 +123,7 @@ def test_a_job_received_elsewhere_since_is_no_longer_held_by_the_first_worker():
     assert snap.held_by("w1@h") == [] and [t.id for t in snap.held_by("w2@h")] == ["job"]
 
 
-# --- worker.recovery -------------------------------------------------------------------
+# --- recovery.service -------------------------------------------------------------------
 
 def message(task_id: str, task: str = "task1") -> str:
     return json.dumps([{"body": "...", "headers": {"id": task_id, "task": task}, "properties": {}}, "", "jobs"])

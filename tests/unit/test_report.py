@@ -8,8 +8,8 @@ from dataclasses import replace
 from rich.console import Console
 
 from producer.figures import summarize
-from producer.report import MEANINGS, job_line, job_lines, json_document, print_text, summary_lines
 from producer.submit import Batch
+from producer.views.report import MEANINGS, job_line, job_lines, json_document, print_text, summary_lines
 from tests.unit.builders import at, outcome, record, waves
 from worker.runs import Run
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from producer.events import Holder, Run, Snapshot, TaskFacts, WorkerFacts
+from cluster.events import Holder, Run, Snapshot, TaskFacts, WorkerFacts
 from producer.jobs import LostRun, Seen
-from producer.seen import with_events
+from producer.story import with_events
 from tests.unit.builders import T0, at, outcome, record
 
 E0 = T0.timestamp()  # event timestamps are seconds since the epoch: E0 + seconds after the first submit

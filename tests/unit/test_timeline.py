@@ -8,7 +8,7 @@ from rich.text import Text
 
 from producer.figures import align
 from producer.jobs import LostRun, Seen
-from producer.timeline import (
+from producer.views.timeline import (
     BAR,
     FAILED,
     LEGEND,
@@ -24,7 +24,7 @@ from producer.timeline import (
     render,
     slot_labels,
 )
-from tests.unit.builders import at, outcome, record, waves
+from tests.unit.builders import at, killed_worker, outcome, record, waves
 
 
 def plain(lines: list[Text]) -> list[str]:
@@ -300,18 +300,7 @@ def test_nothing_that_ran_has_no_span_and_no_label():
     assert (empty.span_s, empty.label_width, empty.hidden_rows) == (0.0, 0, 0)
 
 
-# --- what the events saw (producer.seen): lost attempts, queue waits until a worker took the job ----------------
-
-
-def killed_worker():
-    """h0 runs a, then b until it dies at 1.5 s; b runs again on h1 (taken off the queue at 1.55 s); c was
-    lost on h9, a worker that never finished anything, and never ran again."""
-    a = outcome(record(0.0, 1.0, task_id="a", hostname="h0"))
-    b = outcome(record(1.6, 2.6, task_id="b", task="task2", hostname="h1", pid=9, redelivered=True))
-    b.seen = Seen("worker@h1", at(1.55), (LostRun("worker@h0", "h0", 100, at(1.0), at(1.5)),))
-    c = outcome(None, task_id="c")
-    c.seen = Seen("worker@h9", at(0.1), (LostRun("worker@h9", "h9", 300, at(0.2), at(2.0)),))
-    return [a, b, c]
+# --- what the events saw (producer.story): lost attempts, queue waits until a worker took the job ----------------
 
 
 def test_a_lost_attempt_is_a_bar_ending_in_a_cross_on_its_workers_row_as_live():

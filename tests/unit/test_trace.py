@@ -7,9 +7,8 @@ import json
 import pytest
 
 from producer.figures import summarize
-from producer.trace import PRODUCER_PID, build_trace, write_trace
-from tests.unit.builders import outcome, record, waves
-from tests.unit.test_timeline import killed_worker
+from producer.views.trace import PRODUCER_PID, build_trace, write_trace
+from tests.unit.builders import killed_worker, outcome, record, waves
 
 PRODUCER_EVENTS = [
     {"ph": "M", "name": "process_name", "pid": 0, "args": {"name": "producer"}},
@@ -107,7 +106,7 @@ def test_trace_file_is_the_same_json(tmp_path):
     assert json.loads(path.read_text()) == json.loads(json.dumps(build_trace(out, summarize(out, wall_s=2.02))))
 
 
-# --- what the events saw (producer.seen) --------------------------------------------------------------------
+# --- what the events saw (producer.story) --------------------------------------------------------------------
 
 
 def test_a_lost_attempt_is_a_slice_on_its_workers_track_and_waits_are_queued_then_reserved():

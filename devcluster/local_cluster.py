@@ -26,10 +26,10 @@ from typing import Any
 from celery import Celery
 from celery.utils.nodenames import host_format
 
-from producer.errors import LocalClusterError
-from producer.local_state import is_running, process_identity, read_state, state_dir, write_state
-from producer.redis_server import HOST, RedisProcess, free_port, last_line
+from cluster.errors import LocalClusterError
+from devcluster.redis_server import HOST, RedisProcess, free_port, last_line
 from worker import roles
+from worker.local_state import is_running, process_identity, read_state, state_dir, write_state
 
 #: Where `celery -A worker` finds the same `worker` package this process imports.
 APP_ROOT = Path(importlib.util.find_spec("worker").origin).parent.parent  # type: ignore[union-attr,arg-type]
@@ -121,11 +121,11 @@ def start_workers(count: int, env: Mapping[str, str], log_dir: Path, *, concurre
 
 
 def start_recovery(env: Mapping[str, str], log_dir: Path) -> ManagedProcess:
-    """Start the recovery service (`python -m worker.recovery`): a killed worker's jobs come back in seconds.
+    """Start the recovery service (`python -m recovery`): a killed worker's jobs come back in seconds.
 
     Its health file and log go to `log_dir`. Does not wait: it follows the events from its start.
     """
-    argv = [sys.executable, "-m", "worker.recovery"]
+    argv = [sys.executable, "-m", "recovery"]
     return ManagedProcess.spawn("recovery", argv, {**env, "RECOVERY_HEALTH_FILE": str(log_dir / "recovery.alive")},
                                 log_dir / "recovery.log")
 
@@ -284,7 +284,7 @@ class LocalCluster:
         self.save()
 
     def start_recovery(self) -> None:
-        """The recovery service for this cluster (worker/recovery.py); it follows the events from now on."""
+        """The recovery service for this cluster (recovery/service.py); it follows the events from now on."""
         self.recovery = start_recovery(self.env_of("recovery"), self.log_dir)
         self.save()
 

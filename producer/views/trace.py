@@ -2,7 +2,7 @@
 
 One process per worker container, one thread (track) per worker slot, one complete slice
 ("X") per job; the producer's submit and receive instants sit on a track of their own.
-When the events were followed (producer.seen), each job's wait is split into async slices,
+When the events were followed (producer.story), each job's wait is split into async slices,
 "queued" (in Redis, on the producer's process) and "reserved" (taken off the queue by a
 worker, waiting for a free slot, on that worker's process), and each attempt lost with its
 worker is a slice "task1 (lost)" on that worker's track (timeline.lost_runs).
@@ -19,8 +19,8 @@ from typing import Any
 
 from producer.figures import Summary, align
 from producer.jobs import Outcome
-from producer.seen import host_of
-from producer.timeline import lost_runs, slot_labels
+from producer.story import host_of
+from producer.views.timeline import lost_runs, slot_labels
 
 PRODUCER_PID = 0
 

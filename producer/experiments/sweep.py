@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from celery import Celery
 
-from producer.cluster import Worker
-from producer.errors import ProducerError
+from cluster.errors import ProducerError
+from cluster.workers import Worker
 from producer.figures import summarize
 from producer.jobs import plan
 from producer.submit import run_batch

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from producer.errors import UsageError
+from cluster.errors import UsageError
 from producer.figures import Summary, align
 from producer.jobs import Outcome
-from producer.timeline import lost_runs, slot_labels
+from producer.views.timeline import lost_runs, slot_labels
 
 _COLOURS = {"task1": "#1f9bb4", "task2": "#b4379b"}
 _QUEUED, _RESERVED, _LOST = "#ccc", "#e0a030", "#d33"
@@ -47,7 +47,7 @@ def gantt_figure(outcomes: list[Outcome], summary: Summary) -> Any:
     """A Gantt chart: one row per worker slot, each job a bar, its queue wait thin and grey,
     with the ideal parallel wall, the measured wall and the one-after-another time marked.
 
-    When the events were followed (producer.seen), the wait ends where a worker took the job
+    When the events were followed (producer.story), the wait ends where a worker took the job
     (then thin amber: reserved, waiting for a free slot), and attempts lost with their worker
     are red hatched bars on that worker's row."""
     plt = pyplot()

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import sys
 import textwrap
 
 import click
 
+from cluster.errors import UsageError
 from producer.api import default_timeout, quiz_workers
-from producer.errors import UsageError
-from producer.options import Number, WholeNumber
+from producer.commands.options import Number, WholeNumber
+from producer.experiments import course_quiz as quizzes
 from worker import app
-
-quizzes = importlib.import_module("producer.course_quiz")  # `from producer import quiz` is the API's function
 
 
 def _answers(_: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:

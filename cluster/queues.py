@@ -14,8 +14,8 @@ from typing import Any
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from producer.cluster import masked
-from producer.errors import BrokerUnreachable
+from cluster.errors import BrokerUnreachable
+from cluster.workers import masked
 from worker.transport import dead_letter_key
 
 

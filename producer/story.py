@@ -1,6 +1,6 @@
 """What the cluster's events saw of each job, merged into its outcome: pure, no I/O.
 
-A result record says where and when a job ran to its end. The events (producer.events) saw
+A result record says where and when a job ran to its end. The events (cluster.events) saw
 more: when a worker took the job off the queue (task-received), and the attempts that never
 ended, on a worker that died or left under them. `with_events` adds that to each outcome as
 a typed `Seen`, moved onto the producer's clock with the same per-host offsets as the records
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from producer.events import Snapshot, TaskFacts, WorkerFacts
+from cluster.events import Snapshot, TaskFacts, WorkerFacts
 from producer.figures import clock_offsets
 from producer.jobs import LostRun, Outcome, Seen
 
@@ -53,7 +53,7 @@ def with_events(outcomes: list[Outcome], snap: Snapshot) -> list[Outcome]:
 
 def lost_runs(task: TaskFacts, workers: dict[str, WorkerFacts], now: float, finished: bool,
               moved: Callable[[float, str], datetime]) -> tuple[LostRun, ...]:
-    """The task's attempts that never ended, each ending where the live view ends it (producer.lanes).
+    """The task's attempts that never ended, each ending where the live view ends it (producer.views.lanes).
 
     An attempt is lost when another followed it, or, for the last one of a job without a result
     (`finished` false), when its worker is dead or gone. It ends at the earliest of the next

@@ -7,7 +7,7 @@
   the speedup follows Amdahl's law.
 
 Each scene runs on queues of its own (quiz-*), which Celery's remote control hands to the
-chosen workers for the scene and takes back afterwards, even on Ctrl-C (producer.scaling.only).
+chosen workers for the scene and takes back afterwards, even on Ctrl-C (producer.experiments.sweep.only).
 The scenes and the judging are pure; `run_quiz` is the one part that talks to the cluster.
 """
 
@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 
 from celery import Celery
 
-from producer.cluster import Worker
-from producer.errors import UsageError
+from cluster.errors import UsageError
+from cluster.workers import Worker
+from producer.experiments.sweep import only, restore
 from producer.figures import Summary, amdahl, summarize
 from producer.figures import judge as verdict_of
 from producer.jobs import Job
 from producer.results import BatchResult
-from producer.scaling import only, restore
 from producer.submit import run_batch
 
 PARALLEL, NOT_PARALLEL = "parallel", "not parallel"
@@ -142,7 +142,7 @@ class QuizResult:
 
     def amdahl_figure(self) -> object:
         """Measured speedup against workers next to Amdahl's curve (a matplotlib Figure)."""
-        from producer.plot import pyplot, speedup_figure
+        from producer.views.plot import pyplot, speedup_figure
 
         fig = speedup_figure([vars(p) for p in self.amdahl], predicted="predicted",
                              predicted_label=f"Amdahl: 1 / ((1 - p) + p / N), p = {1 - self.cup_share:g}")

@@ -18,27 +18,28 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cluster.errors import RET_INTERRUPTED, RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError, UsageError
+from cluster.queues import depth, depths, set_aside
+from cluster.queues import purge as purge_queues
+from cluster.workers import check_brokers, consuming, masked, online_workers, ready_workers
 from producer import __version__
 from producer.api import default_timeout
-from producer.cluster import check_brokers, consuming, masked, online_workers, ready_workers
-from producer.errors import RET_INTERRUPTED, RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError, UsageError
+from producer.commands.local import local
+from producer.commands.options import Number, WholeNumber, picture, writable
+from producer.commands.quiz import quiz
+from producer.commands.watch import watch
+from producer.experiments.compare import compare as compare_flavours
+from producer.experiments.compare import flavours, slots_note
+from producer.experiments.sweep import restore
+from producer.experiments.sweep import sweep as sweep_workers
 from producer.figures import summarize
-from producer.flavours import compare as compare_flavours
-from producer.flavours import flavours, slots_note
 from producer.jobs import TASKS, Outcome, plan
-from producer.live import followed_run, watch
-from producer.local_cli import local
-from producer.options import Number, WholeNumber, picture, writable
-from producer.plot import check_format, gantt, speedup_curve
-from producer.queues import depth, depths, set_aside
-from producer.queues import purge as purge_queues
-from producer.quiz_cli import quiz
-from producer.report import json_document, print_text
-from producer.scaling import restore
-from producer.scaling import sweep as sweep_workers
-from producer.seen import with_events
+from producer.story import with_events
 from producer.submit import run_batch
-from producer.trace import write_trace
+from producer.views.live import followed_run
+from producer.views.plot import check_format, gantt, speedup_curve
+from producer.views.report import json_document, print_text
+from producer.views.trace import write_trace
 from worker import app, config
 from worker.records import KINDS, MAX_DURATION_S
 from worker.transport import dead_letter_key

@@ -16,7 +16,7 @@ from rich.text import Text
 from producer.figures import Summary, align
 from producer.jobs import Outcome
 from producer.submit import Batch
-from producer.timeline import layout, legend, render
+from producer.views.timeline import layout, legend, render
 
 
 def job_line(outcome: Outcome) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from celery import Celery
 
-from producer.cluster import Worker, consuming
+from cluster.workers import Worker, consuming
 from producer.figures import Summary, judge, summarize
 from producer.jobs import plan
 from producer.submit import run_batch

@@ -2,7 +2,7 @@
 
 With Redis as broker, a job a worker took and never acknowledged waits in kombu's `unacked`
 hash until the visibility timeout (an hour: worker/config.py) hands it to another worker.
-This service follows the cluster's events (producer/events.py: Celery's EventReceiver and
+This service follows the cluster's events (cluster/events.py: Celery's EventReceiver and
 State) and, when a worker is gone, puts the jobs it had received and not finished back in
 the queue at once, through kombu's own Redis QoS (`restore_by_tag`, the call kombu's
 visibility-timeout sweep makes), so a restored job carries kombu's `redelivered` flag.
@@ -32,7 +32,7 @@ restart the live workers have cancelled the jobs they ran (the connection was lo
 kombu's attempt to put them back failed while Redis was away, so those jobs are in the hash,
 held by nobody, while the events still say a live worker received them and never ended them.
 
-`python -m worker.recovery` runs it; it touches RECOVERY_HEALTH_FILE while it follows the
+`python -m recovery` runs it; it touches RECOVERY_HEALTH_FILE while it follows the
 events (the container's healthcheck reads its age). Each action is one log line.
 """
 
@@ -55,7 +55,7 @@ from typing import Any
 import redis
 from celery import Celery
 
-from producer.events import ClusterEvents, Snapshot
+from cluster.events import ClusterEvents, Snapshot
 from worker import config, runs
 
 log = logging.getLogger("recovery")
@@ -512,7 +512,7 @@ class Recovery:
 
 
 def main() -> int:
-    """`python -m worker.recovery`: run until SIGTERM or Ctrl-C."""
+    """`python -m recovery`: run until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s recovery: %(message)s", stream=sys.stdout)
     from worker import app  # the cluster's app: its broker, its settings
 

@@ -4,7 +4,7 @@ Pure (no I/O, no clock of its own: `now` is passed in), so it is unit-tested fro
 events. One lane per worker slot: (node, pid) as the worker's task-started events name it,
 and, where one pid runs several jobs at once (threads, gevent, prefork with concurrency > 1),
 one sub-lane per job running at the same time, each job on the first sub-lane free, so bars
-never overprint. `producer.live` draws the result with rich.
+never overprint. `producer.views.live` draws the result with rich.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from producer.events import Run, Snapshot, TaskFacts, WorkerFacts
+from cluster.events import Run, Snapshot, TaskFacts, WorkerFacts
 
 BAR = "━"
 FAILED = "✗"  # the job raised, or its worker died under it
@@ -55,7 +55,7 @@ class Lane:
 
 @dataclass
 class LiveView:
-    """Everything `producer.live` draws for one frame."""
+    """Everything `producer.views.live` draws for one frame."""
 
     lanes: list[Lane]
     columns: int  # bar columns

@@ -11,7 +11,7 @@ import redis
 from celery import Celery
 from kombu.utils.url import maybe_sanitize_url
 
-from producer.errors import BrokerUnreachable, no_workers
+from cluster.errors import BrokerUnreachable, no_workers
 
 
 def masked(url: str) -> str:

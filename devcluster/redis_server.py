@@ -18,7 +18,7 @@ from pathlib import Path
 
 import redis
 
-from producer.errors import LocalClusterError, RedisServerMissing
+from cluster.errors import LocalClusterError, RedisServerMissing
 from worker import roles
 
 HOST = "127.0.0.1"  # loopback only: the password is a second lock, not the first

@@ -1,6 +1,6 @@
 """`python -m producer local up|status|logs|down`: the cluster as local processes, for machines without Docker.
 
-Errors are LocalClusterError / RedisServerMissing, printed as one line by producer.cli.main.
+Errors are LocalClusterError / RedisServerMissing, printed as one line by producer.commands.main.main.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pathlib import Path
 import click
 from kombu.utils.url import maybe_sanitize_url
 
-from producer.errors import RET_OK, ExtraMissing, LocalClusterError
-from producer.local import LocalCluster
-from producer.local_state import state_dir
-from producer.options import Number, WholeNumber
+from cluster.errors import RET_OK, ExtraMissing, LocalClusterError
+from devcluster.local_cluster import LocalCluster
+from producer.commands.options import Number, WholeNumber
 from worker import config
+from worker.local_state import state_dir
 
 POOLS = ("prefork", "threads", "gevent", "solo")
 

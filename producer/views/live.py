@@ -1,10 +1,10 @@
 """The live view: `python -m producer run` on a terminal, and `python -m producer watch`.
 
-`ClusterEvents` (producer.events) follows the cluster's events; on each refresh (4 per second)
-rich's `Live` asks for a frame: a snapshot of the events, laid out by `producer.lanes.lanes`
+`ClusterEvents` (cluster.events) follows the cluster's events; on each refresh (4 per second)
+rich's `Live` asks for a frame: a snapshot of the events, laid out by `producer.views.lanes.lanes`
 (pure), the queue depth read from Redis (LLEN), drawn here. Nothing else runs in between, so
 the view costs one snapshot and one LLEN per frame. The snapshot holds the event model's lock
-only while it copies plain values (producer.events); the facts, the layout and the drawing
+only while it copies plain values (cluster.events); the facts, the layout and the drawing
 come after, so the events thread is never kept waiting by a frame.
 `python -m benchmarks --only view` measures it under load (docs/performance.md).
 """
@@ -13,24 +13,23 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import click
 import redis
 from celery import Celery
 from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from producer.cluster import check_brokers, masked
-from producer.errors import RET_OK, BrokerUnreachable
-from producer.events import ClusterEvents, EventState, Snapshot
-from producer.lanes import LiveView, lanes
-from producer.options import Number
-from producer.timeline import LOST_STYLE
+from cluster.errors import RET_OK, BrokerUnreachable
+from cluster.events import ClusterEvents, EventState, Snapshot
+from cluster.workers import check_brokers, masked
+from producer.views.lanes import LiveView, lanes
+from producer.views.timeline import LOST_STYLE
 from worker import app as default_app
 from worker import config
 
@@ -176,7 +175,7 @@ def expected_run_s(jobs: int, slots: int, duration_s: float) -> float:
 def followed_run(app: Celery, console: Console, queue: str, jobs: int, slots: int, duration_s: float, *,
                  live: bool, events: bool, workers: int = 0) -> Iterator[ClusterEvents | None]:
     """A run's events followed while it runs: drawn live (transient: the report follows) when `live`,
-    else followed quietly when `events` (for the pictures, producer.seen). Yields the follower, or None."""
+    else followed quietly when `events` (for the pictures, producer.story). Yields the follower, or None."""
     if live:
         with LiveCluster(app, console, (queue,), expected_run_s(jobs, slots, duration_s), scrolling=False,
                          title="run", transient=True, expected_workers=workers) as view:
@@ -202,15 +201,11 @@ def stop_on_signals() -> Iterator[threading.Event]:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
-@click.command(short_help="The whole cluster live: a lane per worker slot, anyone's jobs.")
-@click.option("--seconds", "-s", type=Number(2, 3600), default=30.0, show_default=True,
-              help="Width of the scrolling window, in seconds (off a terminal: how long to follow, then print).")
-@click.option("--queue", "-q", "queues", multiple=True,
-              help=f"Show this queue's depth (repeatable) [default: {config.QUEUE}].")
-def watch(seconds: float, queues: tuple[str, ...]) -> int:
-    """The whole cluster live, anyone's jobs: a lane per worker slot, queue depths, workers coming and going.
 
-    Ctrl-C ends it. Workers must send events (-E, as compose and the tests run them).
+def watch(seconds: float, queues: tuple[str, ...]) -> int:
+    """`producer watch`: the whole cluster live, anyone's jobs: a lane per worker slot, queue depths,
+    workers coming and going, until Ctrl-C (off a terminal: one frame after `seconds`).
+    Workers must send events (-E, as compose and the tests run them).
     """
     console = Console()
     if not console.is_terminal:
@@ -230,8 +225,8 @@ def watch_once(console: Console, queues: tuple[str, ...], seconds: float) -> int
     first, so a stopped one is one line and exit 3 within BROKER_TIMEOUT, not a silent wait.
     """
     check_brokers(default_app, config.BROKER_TIMEOUT)
-    click.echo(f"not a terminal: following the cluster for {seconds:g} s, then printing it once "
-               "(a terminal shows it live)", err=True)
+    print(f"not a terminal: following the cluster for {seconds:g} s, then printing it once "
+          "(a terminal shows it live)", file=sys.stderr)
     view = LiveCluster(default_app, console, queues, seconds, scrolling=True, title="watch")  # drawn once, at the end
     view.events.start(wait_s=config.BROKER_TIMEOUT)
     try:

@@ -3,7 +3,7 @@
 `layout` is pure (outcomes in, cells out) so it is unit-tested; `render` turns it into rich
 Text, coloured on a terminal and plain elsewhere (rich decides). Outcomes are expected on
 the producer's clock (figures.align); anything outside the run is clamped to the axis.
-When the events were followed (producer.seen), attempts lost with their worker are drawn
+When the events were followed (producer.story), attempts lost with their worker are drawn
 as the live view draws them, and the queue line counts a job until a worker took it.
 """
 
@@ -21,7 +21,7 @@ WAIT = "·"  # queued: submitted, not started yet
 BAR = "━"  # running
 FAILED = "✗"  # marks a job that failed
 CUP_WAIT = "░"  # running, but waiting for the one cup (a lock another job holds)
-LOST_STYLE = "red dim"  # an attempt lost with its worker: the live view's style too (producer.live)
+LOST_STYLE = "red dim"  # an attempt lost with its worker: the live view's style too (producer.views.live)
 MAX_ROWS = 64  # more slots than that are summed up in one line
 LEGEND = ("timeline: one row per worker slot; ━ a job, ✗ failed, · waited while this slot was idle; "
           "queued: jobs waiting (+ = 10 or more)")
@@ -202,7 +202,7 @@ def _bar_text(bar: Bar) -> str:
     """The bar's cells: ✗ for a failed job, the task's name if it fits, else its number, then the bar.
 
     Waits for the cup are ░; the name goes where the job ran, after a wait that starts the bar.
-    An attempt lost with its worker ends in ✗, as in the live view (producer.lanes).
+    An attempt lost with its worker ends in ✗, as in the live view (producer.views.lanes).
     """
     if bar.lost:
         return _lost_bar_text(bar)
