@@ -11,20 +11,20 @@ producer's exceptions (cluster.errors), each with a one-line message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
 
 from cluster.errors import NoWorkers, UsageError
+from cluster.events import ClusterEvents
 from cluster.queues import depth
-from cluster.workers import check_brokers, consuming, online_workers, ready_workers
+from cluster.workers import Worker, check_brokers, consuming, online_workers, ready_workers
 from producer.experiments import compare as _compare
 from producer.experiments import course_quiz as _quiz
 from producer.experiments import sweep as _sweep
-from producer.figures import summarize
-from producer.jobs import TASKS, plan
+from producer.jobs import TASKS, Job, Outcome, plan
 from producer.results import BatchResult
 from producer.submit import run_batch
 from worker import config
@@ -50,6 +50,35 @@ def default_timeout(jobs: int, duration_s: float) -> float:
     return 2.0 * jobs * duration_s + config.RECOVERY_SILENCE + 30.0
 
 
+@dataclass(frozen=True)
+class Ready:
+    """What a run finds before it submits: the workers on its queue, their slots, and jobs already queued ahead."""
+
+    queue: str
+    workers: list[Worker]
+    slots: int
+    queued_ahead: int
+
+
+def ready(app: Celery, queue: str, on_wait: Callable[[], None] | None = None) -> Ready:
+    """Wait up to WORKER_WAIT for a worker on `queue` (`on_wait` is called once if it takes a while), then look
+    at the queue's depth: the first half of a run (`run_jobs`; the command line shows what it found)."""
+    workers = ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT, on_wait=on_wait)
+    return Ready(queue, workers, sum(w.slots for w in workers), depth(app, queue))
+
+
+def run_on(app: Celery, found: Ready, jobs: list[Job], timeout_s: float,
+           on_result: Callable[[Outcome], None] | None = None, events: ClusterEvents | None = None) -> BatchResult:
+    """Submit `jobs`, wait up to `timeout_s` for all, and return the finished batch: the second half of a run.
+
+    `on_result` is called as each result arrives; `events`, when followed, add what they saw of
+    each job (its reception, attempts lost with their worker) to the batch's story.
+    """
+    collected = run_batch(app, jobs, timeout_s, on_result=on_result)
+    return BatchResult.of(collected, slots_online=found.slots, queued_ahead=found.queued_ahead,
+                          seen=events.snapshot() if events is not None else None)
+
+
 def run_jobs(jobs: int = 2, duration: float = 1.0, kind: str = "sleep", queue: str | None = None,
              tasks: Sequence[str] = TASKS, fail_rate: float = 0.0, flaky_rate: float = 0.0,
              timeout: float | None = None, app: Celery | None = None) -> BatchResult:
@@ -60,13 +89,9 @@ def run_jobs(jobs: int = 2, duration: float = 1.0, kind: str = "sleep", queue: s
     """
     app = _app(app)
     queue = queue or config.QUEUE
-    workers = ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT)
-    slots = sum(w.slots for w in workers)
-    ahead = depth(app, queue)
-    batch = run_batch(app, plan(jobs, duration, kind, queue, tuple(tasks), fail_rate, flaky_rate),
-                      timeout if timeout is not None else default_timeout(jobs, duration))
-    summary = summarize(batch.outcomes, wall_s=batch.wall_s, slots_online=slots, queued_ahead=ahead)
-    return BatchResult(batch.outcomes, summary)
+    found = ready(app, queue)
+    return run_on(app, found, plan(jobs, duration, kind, queue, tuple(tasks), fail_rate, flaky_rate),
+                  timeout if timeout is not None else default_timeout(jobs, duration))
 
 
 def compare(jobs: int = 4, duration: float = 1.0, kinds: Sequence[str] = ("sleep", "cpu"),

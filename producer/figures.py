@@ -1,7 +1,8 @@
 """Every figure that says whether a batch ran in parallel, defined once (docs/producer.md: the summary).
 
-Pure functions of the outcomes: `run`, `compare`, `sweep`, the timeline, trace and plot,
-and the benchmarks all use them, so a speedup means the same everywhere.
+Pure functions of a batch's story (producer.story: the outcomes with every record on the
+producer's clock): `run`, `compare`, `sweep`, the quiz and the benchmarks all use them, so a
+speedup means the same everywhere, and the summary reads the same outcomes the pictures draw.
 
 - work: the sum of what the jobs were asked to take, the course page's one-after-another time;
 - wall: the producer's clock, first submit to last result;
@@ -17,13 +18,13 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from producer.jobs import Outcome
+from producer.story import Story, tell
 from worker.records import JobRecord
 
 #: Clock differences below this are noise (timestamps, network): not reported.
@@ -59,45 +60,6 @@ def working(record: JobRecord) -> list[tuple[datetime, datetime]]:
     if (wait := record.cup_wait) is None:
         return [(record.started_at, record.finished_at)]
     return [(a, b) for a, b in ((record.started_at, wait[0]), (wait[1], record.finished_at)) if b > a]
-
-
-def clock_offsets(outcomes: Iterable[Outcome]) -> dict[str, float]:
-    """Each worker host's clock minus the producer's, in seconds, as far as the records tell.
-
-    A job cannot start before it was submitted nor finish after its result arrived, so the
-    offset lies in [max(finished - received), min(started - submitted)]. Zero when zero
-    fits (the clocks agree as far as anyone can tell), else the nearest end of that range,
-    the middle when the range is empty (a clock that jumped).
-    """
-    low: dict[str, float] = defaultdict(lambda: -math.inf)
-    high: dict[str, float] = defaultdict(lambda: math.inf)
-    for o in outcomes:
-        if o.record is None:
-            continue
-        host = o.record.hostname
-        high[host] = min(high[host], (o.record.started_at - o.submitted_at).total_seconds())
-        if o.received_at is not None:
-            low[host] = max(low[host], (o.record.finished_at - o.received_at).total_seconds())
-    offsets = {}
-    for host in high:
-        lo, hi = low[host], high[host]
-        if lo > hi:
-            offsets[host] = (lo + hi) / 2
-        elif lo > 0:
-            offsets[host] = lo
-        elif hi < 0:
-            offsets[host] = hi
-        else:
-            offsets[host] = 0.0
-    return offsets
-
-
-def align(outcomes: list[Outcome]) -> tuple[list[Outcome], dict[str, float]]:
-    """The outcomes with every record moved onto the producer's clock, and the offsets used."""
-    offsets = clock_offsets(outcomes)
-    aligned = [o if o.record is None or not offsets.get(o.record.hostname)
-               else replace(o, record=o.record.shifted(-offsets[o.record.hostname])) for o in outcomes]
-    return aligned, offsets
 
 
 def usable_cpus(outcomes: Iterable[Outcome]) -> float | None:
@@ -162,15 +124,19 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def summarize(outcomes: list[Outcome], *, wall_s: float, slots_online: int = 0, queued_ahead: int = 0) -> Summary:
-    """The summary of a batch from its outcomes (aligned onto one clock first) and wall time.
+def summarize(story: Story | Sequence[Outcome], *, wall_s: float, slots_online: int = 0,
+              queued_ahead: int = 0) -> Summary:
+    """The summary of a batch from its story (producer.story: the outcomes on one clock) and wall time.
 
-    `slots_online` is what the cluster offered (0 when unknown: the slots used count);
-    `queued_ahead` jobs of somebody else were waiting in the queue before this batch.
+    Outcomes as collected are told first (`tell`), so the figures always read the aligned
+    outcomes the pictures draw. `slots_online` is what the cluster offered (0 when unknown:
+    the slots used count); `queued_ahead` jobs of somebody else were waiting in the queue before this batch.
     """
-    aligned, offsets = align(outcomes)
-    ran = [o.record for o in aligned if o.record is not None]
-    done = [o.record for o in aligned if o.status == "SUCCESS" and o.record is not None]
+    if not isinstance(story, Story):
+        story = tell(story)
+    outcomes, offsets = list(story.outcomes), story.offsets
+    ran = [o.record for o in outcomes if o.record is not None]
+    done = [o.record for o in outcomes if o.status == "SUCCESS" and o.record is not None]
     jobs = len(outcomes)
     kind = outcomes[0].job.kind if outcomes else "sleep"
     duration_s = max((o.job.duration_s for o in outcomes), default=0.0)
@@ -178,7 +144,7 @@ def summarize(outcomes: list[Outcome], *, wall_s: float, slots_online: int = 0, 
     slots_used = len({r.slot_key for r in ran})
     processes_used = len({(r.hostname, r.pid) for r in ran})
     slots = slots_online or slots_used
-    cpus = usable_cpus(aligned)
+    cpus = usable_cpus(outcomes)
     pools = tuple(sorted({r.pool for r in ran}))
     limit = slots
     if kind == "cpu":  # pure-Python CPU work: one core per process at most (the GIL), no more than the cores

@@ -107,7 +107,7 @@ class Outcome:
     """What became of one submitted job: its record (when it ran) and its error otherwise.
 
     Times: `submitted_at` and `received_at` are the producer's clock, the record's the
-    worker's (figures.align puts them on one clock).
+    worker's (producer.story puts them on one clock).
     """
 
     job: Job
@@ -130,7 +130,7 @@ class Outcome:
     def queue_waits(self) -> list[tuple[datetime, datetime, LostRun | None]]:
         """When the job waited in the queue, each wait with the attempt it ended in (None: the record's run).
 
-        On one clock (figures.align first). Without events: submit to the record's start. As the
+        On one clock (a story's outcomes, producer.story). Without events: submit to the record's start. As the
         events saw it: submit until its first attempt, then from each lost attempt's end until
         the next; the last wait ends when a worker took it off the queue. Empty waits left out.
         """

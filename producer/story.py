@@ -1,22 +1,97 @@
-"""What the cluster's events saw of each job, merged into its outcome: pure, no I/O.
+"""One finished batch as every figure and picture reads it: records and events merged, clocks aligned once.
 
-A result record says where and when a job ran to its end. The events (cluster.events) saw
-more: when a worker took the job off the queue (task-received), and the attempts that never
-ended, on a worker that died or left under them. `with_events` adds that to each outcome as
-a typed `Seen`, moved onto the producer's clock with the same per-host offsets as the records
-(figures.clock_offsets): event timestamps are the worker's clock, like the record's. So the
-timeline, the trace and the plot draw one story; without events they draw what they always did.
+A result record says where and when a job ran to its end, on its worker's clock; the producer
+stamped `submitted_at` and `received_at` on its own. `tell` builds the batch's `Story` once:
+each worker host's clock offset (`clock_offsets`), every record moved onto the producer's
+clock (`align`), and, when the cluster's events were followed, what they saw of each job
+(task-received; the attempts that never ended, on a worker that died or left under them)
+merged in as a typed `Seen`, moved with the same offsets (event timestamps are the worker's
+clock, like the record's). The summary (producer.figures), the timeline, the trace, the plot
+and the report all read that one story; without events they draw what they always did.
+Pure, no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from cluster.events import Snapshot, TaskFacts, WorkerFacts
-from producer.figures import clock_offsets
 from producer.jobs import LostRun, Outcome, Seen
+
+
+@dataclass(frozen=True)
+class Story:
+    """One finished batch, told once (`tell`): its outcomes on the producer's clock, what the events saw, the offsets.
+
+    `outcomes` is what the figures and pictures read (submission order, records moved onto the
+    producer's clock); `recorded` the same outcomes with each record as its worker reported it
+    (the job lines and the JSON show the workers' own times); `offsets` each worker host's clock
+    minus the producer's, in seconds. Both carry `Outcome.seen` when the events were followed.
+    """
+
+    outcomes: tuple[Outcome, ...]
+    recorded: tuple[Outcome, ...]
+    offsets: dict[str, float]
+
+    @property
+    def ran(self) -> bool:
+        """Whether any job ran to its end (there is something to draw)."""
+        return any(o.record is not None for o in self.outcomes)
+
+
+def tell(outcomes: Iterable[Outcome], seen: Snapshot | None = None) -> Story:
+    """The story of a batch's outcomes (as collected), with what the events in `seen` saw of each when given."""
+    recorded = list(outcomes)
+    offsets = clock_offsets(recorded)
+    if seen is not None:
+        recorded = with_events(recorded, seen, offsets)
+    aligned, _ = align(recorded, offsets)
+    return Story(tuple(aligned), tuple(recorded), offsets)
+
+
+def clock_offsets(outcomes: Iterable[Outcome]) -> dict[str, float]:
+    """Each worker host's clock minus the producer's, in seconds, as far as the records tell.
+
+    A job cannot start before it was submitted nor finish after its result arrived, so the
+    offset lies in [max(finished - received), min(started - submitted)]. Zero when zero
+    fits (the clocks agree as far as anyone can tell), else the nearest end of that range,
+    the middle when the range is empty (a clock that jumped).
+    """
+    low: dict[str, float] = defaultdict(lambda: -math.inf)
+    high: dict[str, float] = defaultdict(lambda: math.inf)
+    for o in outcomes:
+        if o.record is None:
+            continue
+        host = o.record.hostname
+        high[host] = min(high[host], (o.record.started_at - o.submitted_at).total_seconds())
+        if o.received_at is not None:
+            low[host] = max(low[host], (o.record.finished_at - o.received_at).total_seconds())
+    offsets = {}
+    for host in high:
+        lo, hi = low[host], high[host]
+        if lo > hi:
+            offsets[host] = (lo + hi) / 2
+        elif lo > 0:
+            offsets[host] = lo
+        elif hi < 0:
+            offsets[host] = hi
+        else:
+            offsets[host] = 0.0
+    return offsets
+
+
+def align(outcomes: Sequence[Outcome],
+          offsets: dict[str, float] | None = None) -> tuple[list[Outcome], dict[str, float]]:
+    """The outcomes with every record moved onto the producer's clock, and the offsets used (`clock_offsets`'s
+    by default)."""
+    offsets = clock_offsets(outcomes) if offsets is None else offsets
+    aligned = [o if o.record is None or not offsets.get(o.record.hostname)
+               else replace(o, record=o.record.shifted(-offsets[o.record.hostname])) for o in outcomes]
+    return aligned, offsets
 
 
 def host_of(node: str) -> str:
@@ -24,9 +99,12 @@ def host_of(node: str) -> str:
     return node.partition("@")[2] or node
 
 
-def with_events(outcomes: list[Outcome], snap: Snapshot) -> list[Outcome]:
-    """The outcomes with what `snap` saw of each (`Outcome.seen`); a job the events missed is left as it was."""
-    offsets = clock_offsets(outcomes)
+def with_events(outcomes: list[Outcome], snap: Snapshot, offsets: dict[str, float] | None = None) -> list[Outcome]:
+    """The outcomes with what `snap` saw of each (`Outcome.seen`); a job the events missed is left as it was.
+
+    Event times are moved onto the producer's clock with `offsets` (`clock_offsets` of these outcomes by default).
+    """
+    offsets = clock_offsets(outcomes) if offsets is None else offsets
     tasks = {t.id: t for t in snap.tasks}
     workers = {w.name: w for w in snap.workers}
 

@@ -31,12 +31,16 @@ from worker.errors import JobFailed
 from worker.records import JobRecord, utc_now
 from worker.runs import duplicate_runs, read_runs
 
-__all__ = ["TASKS", "Batch", "Job", "Outcome", "plan", "run_batch"]
+__all__ = ["TASKS", "Collected", "Job", "Outcome", "plan", "run_batch"]
 
 
 @dataclass
-class Batch:
-    """A submitted batch: its outcomes in submission order and the producer's wall time."""
+class Collected:
+    """What `run_batch` collected of one batch: every outcome in submission order, the producer's wall time.
+
+    Raw, as the producer and the workers stamped it (each record on its worker's clock), no
+    figures: producer.results.BatchResult.of turns it into the finished result (story, summary).
+    """
 
     outcomes: list[Outcome]
     wall_s: float
@@ -187,7 +191,7 @@ def run_batch(
     jobs: list[Job],
     timeout_s: float,
     on_result: Callable[[Outcome], None] | None = None,
-) -> Batch:
+) -> Collected:
     """Submit `jobs`, wait up to `timeout_s` for all results, and return every outcome.
 
     A job that fails or does not finish in time is recorded as such; the others are kept.
@@ -245,7 +249,7 @@ def run_batch(
     finally:
         _forget(app, results)
     note_duplicates(app, list(outcomes.values()))
-    return Batch([outcomes[r.id] for r in results], wall_s=last - start, submit_s=submit_s)
+    return Collected([outcomes[r.id] for r in results], wall_s=last - start, submit_s=submit_s)
 
 
 def note_duplicates(app: Celery, outcomes: list[Outcome]) -> None:

@@ -10,7 +10,6 @@ import difflib
 import os
 import signal
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cluster.errors import RET_INTERRUPTED, RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError, UsageError
-from cluster.queues import depth, depths, set_aside
+from cluster.queues import depths, set_aside
 from cluster.queues import purge as purge_queues
 from cluster.workers import check_brokers, consuming, masked, online_workers, ready_workers
-from producer import __version__
+from producer import __version__, api
 from producer.api import default_timeout
 from producer.commands.local import local
 from producer.commands.options import Number, WholeNumber, picture, writable
@@ -32,10 +31,7 @@ from producer.experiments.compare import compare as compare_flavours
 from producer.experiments.compare import flavours, slots_note
 from producer.experiments.sweep import restore
 from producer.experiments.sweep import sweep as sweep_workers
-from producer.figures import summarize
 from producer.jobs import TASKS, Outcome, plan
-from producer.story import with_events
-from producer.submit import run_batch
 from producer.views.live import followed_run
 from producer.views.plot import check_format, gantt, speedup_curve
 from producer.views.report import json_document, print_text
@@ -165,11 +161,10 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
     """
     timeout = timeout if timeout is not None else default_timeout(jobs, duration)
     err = err_console()
-    workers = ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT, on_wait=wait_note(err, queue))
-    slots = sum(w.slots for w in workers)
-    ahead = depth(app, queue)
-    if ahead:
-        say(err, f"{ahead} jobs from an earlier run are queued ahead of yours: python -m producer purge",
+    found = api.ready(app, queue, on_wait=wait_note(err, queue))
+    slots = found.slots
+    if found.queued_ahead:
+        say(err, f"{found.queued_ahead} jobs from an earlier run are queued ahead of yours: python -m producer purge",
             style="yellow")
 
     live = live and not as_json and err.is_terminal and sys.stdout.isatty()
@@ -177,27 +172,26 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
                    console=err, transient=True, disable=live or not (progress and err.is_terminal))
     # the events the live view follows also feed the pictures; --trace and --plot follow them anyway
     with bar, followed_run(app, err, queue, jobs, slots, duration, live=live, events=bool(trace or plot),
-                                   workers=len(workers)) as events:
+                                   workers=len(found.workers)) as events:
         track = bar.add_task(f"{jobs} jobs on {slots} slots", total=jobs)
 
         def advance(_: Outcome) -> None:
             bar.advance(track)
 
-        batch = run_batch(app, plan(jobs, duration, kind, queue, tasks or TASKS, fail_rate, flaky_rate), timeout,
-                          on_result=advance)
-        if events is not None:  # what they saw of each job: its reception, attempts lost with their worker
-            batch = replace(batch, outcomes=with_events(batch.outcomes, events.snapshot()))
+        # what the events saw of each job (its reception, attempts lost with their worker) joins the story
+        batch = api.run_on(app, found, plan(jobs, duration, kind, queue, tasks or TASKS, fail_rate, flaky_rate),
+                           timeout, on_result=advance, events=events)
 
-    summary = summarize(batch.outcomes, wall_s=batch.wall_s, slots_online=slots, queued_ahead=ahead)
+    story, summary = batch.story, batch.summary
     if as_json:
-        click.echo(json_document(batch, summary))
+        click.echo(json_document(story, summary))
     else:
-        print_text(stdout_console(), batch, summary, timeline=timeline)
+        print_text(stdout_console(), story, summary, timeline=timeline)
     if trace:
-        write_trace(trace, batch.outcomes, summary)
+        write_trace(trace, story, summary)
         say(err, f"trace written to {trace} (open it in https://ui.perfetto.dev)", style="")
     if plot:
-        gantt(plot, batch.outcomes, summary)
+        gantt(plot, story, summary)
         say(err, f"plot written to {plot}", style="")
     for outcome in batch.failed:
         say(err, f"error: {outcome.job.task} ({outcome.task_id}): {outcome.error}", style="")

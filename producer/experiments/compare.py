@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from celery import Celery
 
 from cluster.workers import Worker, consuming
-from producer.figures import Summary, judge, summarize
+from producer.figures import Summary, judge
 from producer.jobs import plan
+from producer.results import BatchResult
 from producer.submit import run_batch
 from worker.burn import burn_cpu
 
@@ -86,9 +87,10 @@ def compare(app: Celery, online: list[Worker], jobs: int, duration_s: float, kin
             if not workers:
                 continue
             slots = sum(w.slots for w in workers)
-            batch = run_batch(app, plan(jobs, duration_s, kind, flavour.queue), timeout_s)
-            summary = summarize(batch.outcomes, wall_s=batch.wall_s, slots_online=slots)
-            rows.append(Row(kind, flavour.pool, slots, batch.wall_s, summary.speedup, summary.peak_overlap,
+            collected = run_batch(app, plan(jobs, duration_s, kind, flavour.queue), timeout_s)
+            batch = BatchResult.of(collected, slots_online=slots)
+            summary = batch.summary
+            rows.append(Row(kind, flavour.pool, slots, collected.wall_s, summary.speedup, summary.peak_overlap,
                             judge(summary).short,
                             failed=len(batch.failed), summary=summary))
     return rows, skipped

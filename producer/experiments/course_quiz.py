@@ -24,7 +24,7 @@ from celery import Celery
 from cluster.errors import UsageError
 from cluster.workers import Worker
 from producer.experiments.sweep import only, restore
-from producer.figures import Summary, amdahl, summarize
+from producer.figures import Summary, amdahl
 from producer.figures import judge as verdict_of
 from producer.jobs import Job
 from producer.results import BatchResult
@@ -202,8 +202,7 @@ def cashier_worker(workers: list[Worker]) -> Worker:
 
 
 def _batch(app: Celery, jobs: list[Job], slots: int, timeout_s: float) -> BatchResult:
-    batch = run_batch(app, jobs, timeout_s)
-    return BatchResult(batch.outcomes, summarize(batch.outcomes, wall_s=batch.wall_s, slots_online=slots))
+    return BatchResult.of(run_batch(app, jobs, timeout_s), slots_online=slots)
 
 
 @contextmanager

@@ -16,8 +16,8 @@ from celery import Celery
 
 from cluster.errors import ProducerError
 from cluster.workers import Worker
-from producer.figures import summarize
 from producer.jobs import plan
+from producer.results import BatchResult
 from producer.submit import run_batch
 
 
@@ -110,10 +110,11 @@ def sweep(app: Celery, workers: list[Worker], queue: str, jobs: int, duration_s:
     for k in steps(len(names)):
         chosen = names[:k]
         with only(app, queue, names, chosen):
-            batch = run_batch(app, plan(jobs, duration_s, kind, queue), timeout_s)
+            collected = run_batch(app, plan(jobs, duration_s, kind, queue), timeout_s)
         slots = sum(slots_of[n] for n in chosen)
-        s = summarize(batch.outcomes, wall_s=batch.wall_s, slots_online=slots)
+        batch = BatchResult.of(collected, slots_online=slots)
+        s = batch.summary
         ideal = s.ideal_wall_s or 0.0
-        points.append(Point(k, slots, batch.wall_s, ideal, s.speedup or 0.0,
+        points.append(Point(k, slots, collected.wall_s, ideal, s.speedup or 0.0,
                             jobs * duration_s / ideal if ideal else 0.0, s.efficiency or 0.0, len(batch.failed)))
     return points

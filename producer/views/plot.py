@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from cluster.errors import UsageError
-from producer.figures import Summary, align
-from producer.jobs import Outcome
+from producer.figures import Summary
+from producer.story import Story
 from producer.views.timeline import lost_runs, slot_labels
 
 _COLOURS = {"task1": "#1f9bb4", "task2": "#b4379b"}
@@ -43,7 +43,7 @@ def check_format(path: Path) -> None:
                          f"use one of {', '.join('.' + f for f in sorted(formats))}")
 
 
-def gantt_figure(outcomes: list[Outcome], summary: Summary) -> Any:
+def gantt_figure(story: Story, summary: Summary) -> Any:
     """A Gantt chart: one row per worker slot, each job a bar, its queue wait thin and grey,
     with the ideal parallel wall, the measured wall and the one-after-another time marked.
 
@@ -51,7 +51,7 @@ def gantt_figure(outcomes: list[Outcome], summary: Summary) -> Any:
     (then thin amber: reserved, waiting for a free slot), and attempts lost with their worker
     are red hatched bars on that worker's row."""
     plt = pyplot()
-    outcomes, _ = align(outcomes)
+    outcomes = list(story.outcomes)
     ran = [o for o in outcomes if o.record is not None]
     lost = lost_runs(outcomes)
     origin = min(o.submitted_at for o in outcomes)
@@ -125,9 +125,9 @@ def gantt_figure(outcomes: list[Outcome], summary: Summary) -> Any:
     return fig
 
 
-def gantt(path: Path, outcomes: list[Outcome], summary: Summary) -> None:
+def gantt(path: Path, story: Story, summary: Summary) -> None:
     """Save gantt_figure() to `path`."""
-    fig = gantt_figure(outcomes, summary)
+    fig = gantt_figure(story, summary)
     fig.savefig(path)
     pyplot().close(fig)
 

@@ -13,9 +13,9 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from producer.figures import Summary, align
+from producer.figures import Summary
 from producer.jobs import Outcome
-from producer.submit import Batch
+from producer.story import Story
 from producer.views.timeline import layout, legend, render
 
 
@@ -107,14 +107,14 @@ def summary_lines(summary: Summary) -> list[str]:
     return lines
 
 
-def print_text(console: Console, batch: Batch, summary: Summary, timeline: bool = True) -> None:
-    """The human report: job lines, the timeline, the summary, notes and the verdict."""
-    for line in job_lines(batch.outcomes):
+def print_text(console: Console, story: Story, summary: Summary, timeline: bool = True) -> None:
+    """The human report: job lines (the workers' own times), the timeline (the producer's clock), the summary,
+    notes and the verdict."""
+    for line in job_lines(list(story.recorded)):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print()
-    aligned, _ = align(batch.outcomes)
-    if timeline and any(o.record for o in aligned):
-        drawn = layout(aligned, console.width)
+    if timeline and story.ran:
+        drawn = layout(list(story.outcomes), console.width)
         for line in textwrap.wrap(legend(drawn), console.width):  # between words, and no padding at the end
             console.print(line, style="bold", highlight=False, soft_wrap=True)
         for line in render(drawn):
@@ -129,6 +129,6 @@ def print_text(console: Console, batch: Batch, summary: Summary, timeline: bool 
     console.print(f"\n{summary.verdict}", markup=False, highlight=False, soft_wrap=True, style="bold")
 
 
-def json_document(batch: Batch, summary: Summary) -> str:
-    """`{"results": [...], "summary": {...}}`, results in submission order."""
-    return json.dumps({"results": [o.as_json() for o in batch.outcomes], "summary": summary.as_json()}, indent=2)
+def json_document(story: Story, summary: Summary) -> str:
+    """`{"results": [...], "summary": {...}}`, results in submission order, as the workers recorded them."""
+    return json.dumps({"results": [o.as_json() for o in story.recorded], "summary": summary.as_json()}, indent=2)

@@ -6,7 +6,7 @@ When the events were followed (producer.story), each job's wait is split into as
 "queued" (in Redis, on the producer's process) and "reserved" (taken off the queue by a
 worker, waiting for a free slot, on that worker's process), and each attempt lost with its
 worker is a slice "task1 (lost)" on that worker's track (timeline.lost_runs).
-Times are microseconds from the first submit, on the producer's clock (figures.align).
+Times are microseconds from the first submit, on the producer's clock (the batch's story, producer.story).
 Format reference: https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU
 """
 
@@ -17,9 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from producer.figures import Summary, align
+from producer.figures import Summary
 from producer.jobs import Outcome
-from producer.story import host_of
+from producer.story import Story, host_of
 from producer.views.timeline import lost_runs, slot_labels
 
 PRODUCER_PID = 0
@@ -29,11 +29,11 @@ def _us(moment: datetime, origin: datetime) -> float:
     return round((moment - origin).total_seconds() * 1e6, 3)
 
 
-def build_trace(outcomes: list[Outcome], summary: Summary | None = None) -> dict[str, Any]:
-    """Trace events for a batch's outcomes (failed jobs that ran are drawn too, named so)."""
+def build_trace(story: Story, summary: Summary | None = None) -> dict[str, Any]:
+    """Trace events for a batch's story (failed jobs that ran are drawn too, named so)."""
+    outcomes = list(story.outcomes)
     if not outcomes:
         return {"traceEvents": [], "displayTimeUnit": "ms"}
-    outcomes, _ = align(outcomes)
     origin = min(o.submitted_at for o in outcomes)
     ran = [o for o in outcomes if o.record is not None]
     labels = slot_labels(outcomes)
@@ -99,6 +99,6 @@ def _waits(o: Outcome, origin: datetime, pid_of: dict[str, int]) -> list[dict[st
     return slices
 
 
-def write_trace(path: Path, outcomes: list[Outcome], summary: Summary | None = None) -> None:
+def write_trace(path: Path, story: Story, summary: Summary | None = None) -> None:
     """Write the trace as JSON to `path`."""
-    path.write_text(json.dumps(build_trace(outcomes, summary)))
+    path.write_text(json.dumps(build_trace(story, summary)))

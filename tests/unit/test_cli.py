@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from producer.commands.main import default_timeout, main
-from producer.submit import Batch, Job, Outcome, plan  # submit re-exports what the CLI and tests used to get there
+from producer.submit import Collected, Job, Outcome, plan  # submit re-exports what the CLI and tests used to get there
 from tests.unit.builders import outcome, record
 from worker import config
 
@@ -65,6 +65,6 @@ def test_submit_still_offers_the_batch_pieces():
     from producer import jobs
 
     assert (Job, Outcome, plan) == (jobs.Job, jobs.Outcome, jobs.plan)
-    batch = Batch([outcome(task_id="a"), outcome(task_id="b", status="WITHDRAWN"), outcome(record(0, 1), task_id="c")],
-                  wall_s=1.0, submit_s=0.01)
+    batch = Collected([outcome(task_id="a"), outcome(task_id="b", status="WITHDRAWN"),
+                       outcome(record(0, 1), task_id="c")], wall_s=1.0, submit_s=0.01)
     assert [o.task_id for o in batch.failed] == ["a", "b"] and [o.task_id for o in batch.withdrawn] == ["b"]

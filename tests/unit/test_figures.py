@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from producer.figures import align, clock_offsets, notes, peak_overlap, summarize, times, usable_cpus, verdict
+from producer.figures import notes, peak_overlap, summarize, times, usable_cpus, verdict
+from producer.story import align, clock_offsets
 from tests.unit.builders import at, outcome, record, waves
 
 # --- peak_overlap -------------------------------------------------------------------------------
@@ -28,7 +29,7 @@ def test_no_jobs_no_overlap():
     assert peak_overlap([]) == 0
 
 
-# --- clock_offsets and align ----------------------------------------------------------------------
+# --- clock_offsets and align (producer.story: the summary reads the story's aligned outcomes) ------
 
 
 def job_on(host: str, submitted: float, started: float, finished: float, received: float | None, **kw):

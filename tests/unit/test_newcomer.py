@@ -19,6 +19,7 @@ import producer
 from cluster.errors import ExtraMissing, Interrupted, UsageError, no_workers, start_workers_hint
 from producer.commands.main import cli, main
 from producer.figures import summarize
+from producer.story import tell
 from tests.helpers import ROOT
 from tests.unit.builders import commands, outcome, record, waves
 
@@ -146,7 +147,8 @@ def test_the_gantt_legend_names_only_what_is_drawn():
 
     quick = [outcome(record(0.001, 1.001, task_id=f"q{i}", hostname=f"h{i}"), submitted=0.0) for i in range(2)]
     def legend_of(out, wall_s):
-        return [t.get_text() for t in gantt_figure(out, summarize(out, wall_s=wall_s)).axes[0].get_legend().get_texts()]
+        fig = gantt_figure(tell(out), summarize(out, wall_s=wall_s))
+        return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
 
     legend = legend_of(quick, 1.01)
     assert "waiting in the queue" not in legend  # a 1 ms wait is no bar anyone sees

@@ -7,6 +7,7 @@ import pytest
 from cluster.errors import UsageError
 from producer.figures import summarize
 from producer.jobs import LostRun, Seen
+from producer.story import tell
 from producer.views.plot import check_format, gantt, gantt_figure, speedup_curve
 from tests.unit.builders import at, killed_worker, outcome, record, waves
 
@@ -16,7 +17,7 @@ pytest.importorskip("matplotlib", reason="the plot extra is not installed")
 def test_gantt_has_a_row_per_slot_and_marks_the_three_walls():  # 9 jobs on 4 slots: ideal 3 waves
     out = waves(8, hosts=4) + [outcome(record(0.2, 0.5, task_id="bad", hostname="h9"), status="FAILURE")]
     summary = summarize(out, wall_s=2.02, slots_online=4)
-    fig = gantt_figure(out, summary)
+    fig = gantt_figure(tell(out), summary)
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == [f"worker@h{i} pid 7" for i in range(4)] + [
         "worker@h9 pid 8"]
@@ -30,7 +31,7 @@ def test_gantt_has_a_row_per_slot_and_marks_the_three_walls():  # 9 jobs on 4 sl
 def test_gantt_and_curve_files_are_pngs(tmp_path):
     out = waves(8, hosts=4)
     path = tmp_path / "run.png"
-    gantt(path, out, summarize(out, wall_s=2.02, slots_online=4))
+    gantt(path, tell(out), summarize(out, wall_s=2.02, slots_online=4))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
     curve = tmp_path / "sweep.png"
     speedup_curve(curve, [{"workers": k, "speedup": k * 0.95, "ideal_speedup": k} for k in (1, 2, 4)])
@@ -51,7 +52,7 @@ def bars(ax) -> list[tuple[float, float, float, str | None]]:
 
 def test_gantt_draws_lost_attempts_hatched_on_their_workers_row_and_the_wait_split_where_a_worker_took_it():
     out = killed_worker()
-    fig = gantt_figure(out, summarize(out, wall_s=2.61, slots_online=3))
+    fig = gantt_figure(tell(out), summarize(out, wall_s=2.61, slots_online=3))
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["worker@h0 pid 8", "worker@h1 pid 9", "worker@h9"]
     drawn = bars(ax)
@@ -67,7 +68,7 @@ def test_gantt_draws_lost_attempts_hatched_on_their_workers_row_and_the_wait_spl
 def test_gantt_without_events_draws_each_wait_from_submit_to_start_as_before():
     a, b, c = killed_worker()
     b.seen = c.seen = None
-    ax = gantt_figure([a, b, c], summarize([a, b, c], wall_s=2.61, slots_online=2)).axes[0]
+    ax = gantt_figure(tell([a, b, c]), summarize([a, b, c], wall_s=2.61, slots_online=2)).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["worker@h0 pid 8", "worker@h1 pid 9"]
     assert bars(ax) == [(1, 0.0, 1.6, None), (0, 0.0, 1.0, None), (1, 1.6, 1.0, None)]
     assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "waiting in the queue"
@@ -76,5 +77,5 @@ def test_gantt_without_events_draws_each_wait_from_submit_to_start_as_before():
 def test_an_attempt_last_heard_of_when_it_started_is_still_a_bar_one_can_see():
     a, b, _ = killed_worker()
     b.seen = Seen("worker@h1", at(1.55), (LostRun("worker@h0", "h0", 100, at(1.0), at(1.0)),))
-    ax = gantt_figure([a, b], summarize([a, b], wall_s=2.5, slots_online=2)).axes[0]
+    ax = gantt_figure(tell([a, b]), summarize([a, b], wall_s=2.5, slots_online=2)).axes[0]
     assert (0, 1.0, 0.01, "//") in bars(ax)

@@ -18,8 +18,8 @@ from producer.experiments.course_quiz import (
     parse_answer,
     score_line,
 )
-from producer.figures import summarize
 from producer.results import BatchResult
+from producer.submit import Collected
 from tests.unit.builders import waves
 
 
@@ -45,8 +45,7 @@ def test_anything_else_is_not_an_answer(typed):
 
 
 def batch(jobs: int, hosts: int) -> BatchResult:
-    out = waves(jobs, hosts)
-    return BatchResult(out, summarize(out, wall_s=jobs / hosts + 0.05, slots_online=hosts))
+    return BatchResult.of(Collected(waves(jobs, hosts), wall_s=jobs / hosts + 0.05, submit_s=0.01), slots_online=hosts)
 
 
 def test_the_measurement_judges_parallel_only_when_jobs_overlapped_and_it_paid_off():

@@ -8,7 +8,7 @@ from dataclasses import replace
 from rich.console import Console
 
 from producer.figures import summarize
-from producer.submit import Batch
+from producer.story import tell
 from producer.views.report import MEANINGS, job_line, job_lines, json_document, print_text, summary_lines
 from tests.unit.builders import at, outcome, record, waves
 from worker.runs import Run
@@ -102,7 +102,7 @@ def test_summary_values_none_and_large():
 def test_json_document_has_results_in_submission_order_and_the_summary():
     out = waves(2, hosts=2) + [outcome(None, status="FAILURE", error="ValueError: bad", task_id="f")]
     summary = summarize(out, wall_s=1.1, slots_online=2)
-    doc = json.loads(json_document(Batch(out, wall_s=1.1, submit_s=0.01), summary))
+    doc = json.loads(json_document(tell(out), summary))
     assert [r["task_id"] for r in doc["results"]] == ["id-0", "id-1", "f"]
     assert doc["results"][2] == {"task": "task1", "task_id": "f", "submitted_at": "2026-11-24T19:00:00.000000+00:00",
                                  "status": "FAILURE", "error": "ValueError: bad"}
@@ -114,7 +114,7 @@ def test_the_text_report_has_jobs_timeline_summary_notes_and_verdict():
     summary = summarize(out, wall_s=2.02, slots_online=4, queued_ahead=3)
     console = Console(width=100, force_terminal=False, color_system=None)
     with console.capture() as capture:
-        print_text(console, Batch(out, wall_s=2.02, submit_s=0.01), summary)
+        print_text(console, tell(out), summary)
     text = capture.get().splitlines()
     assert text[0] == "jobs finished on 2026-11-24 (UTC):" and text[9] == ""
     assert text[10].startswith("timeline: one row per worker slot")
@@ -126,7 +126,7 @@ def test_the_text_report_has_jobs_timeline_summary_notes_and_verdict():
     assert "note: 3 jobs from an earlier run were queued ahead of these" in "\n".join(text)
     assert text[-1] == summary.verdict
     with console.capture() as capture:
-        print_text(console, Batch(out, wall_s=2.02, submit_s=0.01), summary, timeline=False)
+        print_text(console, tell(out), summary, timeline=False)
     assert "queued" not in capture.get().replace("queued ahead", "")
 
 

@@ -6,8 +6,8 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from producer.figures import align
 from producer.jobs import LostRun, Seen
+from producer.story import align
 from producer.views.timeline import (
     BAR,
     FAILED,

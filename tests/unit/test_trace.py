@@ -7,6 +7,7 @@ import json
 import pytest
 
 from producer.figures import summarize
+from producer.story import tell
 from producer.views.trace import PRODUCER_PID, build_trace, write_trace
 from tests.unit.builders import killed_worker, outcome, record, waves
 
@@ -26,7 +27,7 @@ def test_a_threads_pool_gets_a_track_per_thread_and_a_failed_job_is_named_so():
            outcome(record(0.5, 1.0, task_id="b", task="task2", slot="t2", pool="threads", attempt=2,
                           redelivered=True), status="FAILURE", submitted=0.1),
            outcome(None, task_id="c", task="task2")]
-    assert build_trace(out) == {"displayTimeUnit": "ms", "traceEvents": [
+    assert build_trace(tell(out)) == {"displayTimeUnit": "ms", "traceEvents": [
         *PRODUCER_EVENTS,
         {"ph": "M", "name": "process_name", "pid": 1, "args": {"name": "h1"}},
         {"ph": "M", "name": "process_sort_index", "pid": 1, "args": {"sort_index": 1}},
@@ -49,7 +50,7 @@ def test_a_threads_pool_gets_a_track_per_thread_and_a_failed_job_is_named_so():
 
 
 def test_eight_jobs_on_four_containers_make_four_processes_of_one_track():
-    trace = build_trace(waves(8, hosts=4))
+    trace = build_trace(tell(waves(8, hosts=4)))
     slices = of(trace, "X")
     assert len(slices) == 8
     assert sorted({(e["pid"], e["tid"]) for e in slices}) == [(1, 1), (2, 2), (3, 3), (4, 4)]
@@ -64,7 +65,7 @@ def test_eight_jobs_on_four_containers_make_four_processes_of_one_track():
 
 
 def test_two_processes_in_one_container_are_two_tracks_of_one_process():
-    trace = build_trace(waves(4, hosts=1, pids=2))
+    trace = build_trace(tell(waves(4, hosts=1, pids=2)))
     assert sorted({(e["pid"], e["tid"]) for e in of(trace, "X")}) == [(1, 1), (1, 2)]
     threads = [e["args"]["name"] for e in of(trace, "M") if e["name"] == "thread_name" and e["pid"] == 1]
     assert threads == ["worker@h0 pid 7", "worker@h0 pid 8"]
@@ -72,21 +73,21 @@ def test_two_processes_in_one_container_are_two_tracks_of_one_process():
 
 def test_worker_clocks_are_moved_onto_the_producers():
     ahead = outcome(record(13.01, 14.01, task_id="a"), submitted=0.0, received=1.012)
-    (job,) = of(build_trace([ahead]), "X")
+    (job,) = of(build_trace(tell([ahead])), "X")
     assert job["ts"] == pytest.approx(12000.0) and job["dur"] == pytest.approx(1e6)
     assert job["args"]["queued_s"] == pytest.approx(0.012)
 
 
 def test_times_start_at_the_first_submit():
     out = [outcome(record(5.5, 6.0, task_id="a"), submitted=5.0), outcome(record(6.0, 7.0, task_id="b"), submitted=4.0)]
-    trace = build_trace(out)
+    trace = build_trace(tell(out))
     assert [e["ts"] for e in of(trace, "X")] == [1.5e6, 2e6]
     assert [e["ts"] for e in of(trace, "i") if e["name"].startswith("submit")] == [1e6, 0.0]
 
 
 def test_no_outcomes_no_events():
-    assert build_trace([]) == {"traceEvents": [], "displayTimeUnit": "ms"}
-    nothing_ran = build_trace([outcome(None, task_id="a")])
+    assert build_trace(tell([])) == {"traceEvents": [], "displayTimeUnit": "ms"}
+    nothing_ran = build_trace(tell([outcome(None, task_id="a")]))
     assert nothing_ran["traceEvents"] == [*PRODUCER_EVENTS, {"ph": "i", "s": "t", "name": "submit task1", "pid": 0,
                                                               "tid": 0, "ts": 0.0, "args": {"task_id": "a"}}]
 
@@ -94,16 +95,16 @@ def test_no_outcomes_no_events():
 def test_the_summary_rides_along_as_strings():
     out = waves(2, hosts=2)
     summary = summarize(out, wall_s=1.05, slots_online=2)
-    other = build_trace(out, summary)["otherData"]
+    other = build_trace(tell(out), summary)["otherData"]
     assert other["speedup"] == "1.905" and other["jobs"] == "2" and other["pools"] == "['prefork']"
-    assert "otherData" not in build_trace(out)
+    assert "otherData" not in build_trace(tell(out))
 
 
 def test_trace_file_is_the_same_json(tmp_path):
     out = waves(8, hosts=4)
     path = tmp_path / "run.json"
-    write_trace(path, out, summarize(out, wall_s=2.02))
-    assert json.loads(path.read_text()) == json.loads(json.dumps(build_trace(out, summarize(out, wall_s=2.02))))
+    write_trace(path, tell(out), summarize(out, wall_s=2.02))
+    assert json.loads(path.read_text()) == json.loads(json.dumps(build_trace(tell(out), summarize(out, wall_s=2.02))))
 
 
 # --- what the events saw (producer.story) --------------------------------------------------------------------
@@ -111,7 +112,7 @@ def test_trace_file_is_the_same_json(tmp_path):
 
 def test_a_lost_attempt_is_a_slice_on_its_workers_track_and_waits_are_queued_then_reserved():
     a, b, c = killed_worker()
-    trace = build_trace([a, b, c])
+    trace = build_trace(tell([a, b, c]))
     threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in of(trace, "M") if e["name"] == "thread_name"}
     assert threads == {(0, 0): "submit / receive", (1, 1): "worker@h0 pid 8", (2, 2): "worker@h1 pid 9",
                        (3, 3): "worker@h9"}
@@ -139,7 +140,7 @@ def test_a_lost_attempt_is_a_slice_on_its_workers_track_and_waits_are_queued_the
 def test_without_events_the_trace_is_what_it_always_was():
     a, b, c = killed_worker()
     b.seen = c.seen = None
-    trace = build_trace([a, b, c])
+    trace = build_trace(tell([a, b, c]))
     assert not of(trace, "b") and not of(trace, "e")
     assert [e["name"] for e in of(trace, "X")] == ["task1", "task2"]
     assert all("reserved_s" not in e["args"] for e in of(trace, "X"))
