@@ -60,10 +60,16 @@ class Ready:
     queued_ahead: int
 
 
+def workers_on(app: Celery, queue: str, on_wait: Callable[[], None] | None = None) -> list[Worker]:
+    """The workers consuming `queue`, waiting up to WORKER_WAIT for a first one (`on_wait` is called once if
+    it takes a while); NoWorkers when none comes."""
+    return ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT, on_wait=on_wait)
+
+
 def ready(app: Celery, queue: str, on_wait: Callable[[], None] | None = None) -> Ready:
-    """Wait up to WORKER_WAIT for a worker on `queue` (`on_wait` is called once if it takes a while), then look
-    at the queue's depth: the first half of a run (`run_jobs`; the command line shows what it found)."""
-    workers = ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT, on_wait=on_wait)
+    """The workers on `queue` (`workers_on`), then the queue's depth: the first half of a run (`run_jobs`;
+    the command line shows what it found before it submits)."""
+    workers = workers_on(app, queue, on_wait)
     return Ready(queue, workers, sum(w.slots for w in workers), depth(app, queue))
 
 
@@ -103,13 +109,23 @@ def compare(jobs: int = 4, duration: float = 1.0, kinds: Sequence[str] = ("sleep
     """
     app = _app(app)
     queue = queue or config.QUEUE
+    rows, _skipped = compare_on(app, flavours_online(app, queue), jobs, duration, kinds, queue)
+    return rows
+
+
+def flavours_online(app: Celery, queue: str) -> list[Worker]:
+    """Every worker online, once Redis answers; NoWorkers unless one consumes `queue` or its -threads/-gevent queues."""
     check_brokers(app, config.BROKER_TIMEOUT)
     online = online_workers(app)
     if not any(consuming(online, f.queue) for f in _compare.flavours(queue)):
-        raise NoWorkers(f"no worker consumes '{queue}' or its -threads/-gevent queues")
-    rows, _skipped = _compare.compare(app, online, jobs, duration, tuple(kinds), queue,
-                                      default_timeout(jobs, duration))
-    return rows
+        raise NoWorkers(f"no worker consumes '{queue}' or its -threads/-gevent queues: docker compose up -d --wait")
+    return online
+
+
+def compare_on(app: Celery, online: list[Worker], jobs: int, duration: float, kinds: Sequence[str],
+               queue: str) -> tuple[list[_compare.Row], list[str]]:
+    """`compare` on the workers `online` (`flavours_online`): the rows, and the flavours skipped (no worker)."""
+    return _compare.compare(app, online, jobs, duration, tuple(kinds), queue, default_timeout(jobs, duration))
 
 
 @dataclass
@@ -140,14 +156,26 @@ def sweep(jobs: int | None = None, duration: float = 0.5, kind: str = "sleep", q
     """The same batch on 1..N of the workers online (2 jobs per slot by default); all consume the queue again after."""
     app = _app(app)
     queue = queue or config.QUEUE
-    workers = ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT)
-    jobs = jobs or 2 * sum(w.slots for w in workers)
+    workers = workers_on(app, queue)
+    return SweepResult(sweep_on(app, workers, queue, jobs or sweep_jobs(workers), duration, kind))
+
+
+def sweep_jobs(workers: list[Worker]) -> int:
+    """Jobs per sweep step when none are asked for: 2 per worker slot online."""
+    return 2 * sum(w.slots for w in workers)
+
+
+def sweep_on(app: Celery, workers: list[Worker], queue: str, jobs: int, duration: float, kind: str,
+             on_restored: Callable[[set[str]], None] | None = None) -> list[_sweep.Point]:
+    """`sweep` on `workers`: one point per step. Afterwards, even on Ctrl-C, all of them consume `queue` again;
+    `on_restored` is told the ones that still do not."""
     names = [w.name for w in workers]
     try:
-        points = _sweep.sweep(app, workers, queue, jobs, duration, kind, default_timeout(jobs, duration))
+        return _sweep.sweep(app, workers, queue, jobs, duration, kind, default_timeout(jobs, duration))
     finally:
-        _sweep.restore(app, queue, names)
-    return SweepResult(points)
+        missing = _sweep.restore(app, queue, names)
+        if on_restored is not None:
+            on_restored(missing)
 
 
 def quiz_workers(app: Celery, workers: int | None = None) -> tuple[list[Any], list[Any]]:

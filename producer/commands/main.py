@@ -1,6 +1,6 @@
 """The producer's command line: `producer [run] --jobs 8 --duration 1 --json`, and friends.
 
-A thin shell over the library modules. Errors are handled once, in `main`: one line on
+A thin shell over producer.api (the orchestration) and the views. Errors are handled once, in `main`: one line on
 stderr and a named exit code, never a traceback (PRODUCER_DEBUG=1 shows one).
 """
 
@@ -17,20 +17,17 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cluster.errors import RET_INTERRUPTED, RET_JOBS_FAILED, RET_OK, RET_USAGE, NoWorkers, ProducerError, UsageError
+from cluster.errors import RET_INTERRUPTED, RET_JOBS_FAILED, RET_OK, RET_USAGE, ProducerError, UsageError
 from cluster.queues import depths, set_aside
 from cluster.queues import purge as purge_queues
-from cluster.workers import check_brokers, consuming, masked, online_workers, ready_workers
+from cluster.workers import check_brokers, masked, online_workers
 from producer import __version__, api
 from producer.api import default_timeout
 from producer.commands.local import local
 from producer.commands.options import Number, WholeNumber, picture, writable
 from producer.commands.quiz import quiz
 from producer.commands.watch import watch
-from producer.experiments.compare import compare as compare_flavours
 from producer.experiments.compare import flavours, slots_note
-from producer.experiments.sweep import restore
-from producer.experiments.sweep import sweep as sweep_workers
 from producer.jobs import TASKS, Outcome, plan
 from producer.views.live import followed_run
 from producer.views.plot import check_format, gantt, speedup_curve
@@ -225,14 +222,10 @@ def compare(jobs: int, duration: float, kinds: tuple[str, ...], queue: str) -> i
 
     Start the flavours first: FLAVOURS=1 docker compose up -d --wait
     """
-    check_brokers(app, config.BROKER_TIMEOUT)
-    online = online_workers(app)
-    if not any(consuming(online, f.queue) for f in flavours(queue)):
-        raise NoWorkers(f"no worker consumes '{queue}' or its -threads/-gevent queues: docker compose up -d --wait")
+    online = api.flavours_online(app, queue)
     err = err_console()
     say(err, f"running {jobs} x {duration:g} s jobs one after another here, then on each flavour...")
-    rows, skipped = compare_flavours(app, online, jobs, duration, kinds or KINDS, queue,
-                                     default_timeout(jobs, duration))
+    rows, skipped = api.compare_on(app, online, jobs, duration, kinds or KINDS, queue)
     out = stdout_console()
     say(out, f"{jobs} jobs of {duration:g} s each (speedup = work / wall)", style="bold")
     for line in _table_lines(["kind", "how", "slots", "wall", "speedup", "efficiency", "verdict"],
@@ -264,17 +257,18 @@ def sweep(jobs: int | None, duration: float, kind: str, queue: str, plot: Path |
     them consume it again afterwards, even on Ctrl-C.
     """
     err = err_console()
-    workers = ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT, on_wait=wait_note(err, queue))
-    jobs = jobs or 2 * sum(w.slots for w in workers)
+    workers = api.workers_on(app, queue, on_wait=wait_note(err, queue))
+    jobs = jobs or api.sweep_jobs(workers)
     say(err, f"{len(workers)} workers on '{queue}': {jobs} x {duration:g} s {kind} jobs per step")
-    names = [w.name for w in workers]
-    try:
-        points = sweep_workers(app, workers, queue, jobs, duration, kind, default_timeout(jobs, duration))
-    finally:
-        missing = restore(app, queue, names)
-        if missing:
-            say(err, f"warning: {', '.join(sorted(missing))} still not consuming '{queue}': "
+    missing: set[str] = set()
+
+    def restored(still_wrong: set[str]) -> None:
+        missing.update(still_wrong)
+        if still_wrong:
+            say(err, f"warning: {', '.join(sorted(still_wrong))} still not consuming '{queue}': "
                      f"celery -A worker control add_consumer {queue}", style="yellow")
+
+    points = api.sweep_on(app, workers, queue, jobs, duration, kind, on_restored=restored)
     out = stdout_console()
     say(out, f"{jobs} x {duration:g} s {kind} jobs (speedup = work / wall)", style="bold")
     for line in _table_lines(["workers", "slots", "wall", "ideal wall", "speedup", "ideal speedup", "efficiency"],
@@ -283,7 +277,7 @@ def sweep(jobs: int | None, duration: float, kind: str, queue: str, plot: Path |
                               for p in points]):
         say(out, line, style="")
     if not missing:
-        say(err, f"all {len(names)} workers consume '{queue}' again")
+        say(err, f"all {len(workers)} workers consume '{queue}' again")
     if plot:
         speedup_curve(plot, [vars(p) for p in points])
         say(err, f"plot written to {plot}", style="")
