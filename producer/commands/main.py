@@ -1,7 +1,7 @@
 """The producer's command line: `producer [run] --jobs 8 --duration 1 --json`, and friends.
 
-A thin shell over producer.api (the orchestration) and the views. Errors are handled once, in `main`: one line on
-stderr and a named exit code, never a traceback (PRODUCER_DEBUG=1 shows one).
+A thin shell over producer.api (the orchestration) and the views. Errors are handled once,
+in `main`: one line on stderr and a named exit code, never a traceback (PRODUCER_DEBUG=1 shows one).
 """
 
 from __future__ import annotations

@@ -1,12 +1,16 @@
-"""What the events saw, merged into the outcomes: receptions and lost attempts, on the producer's clock."""
+"""A batch's story (producer.story): what the events saw, merged into the outcomes (receptions and lost
+attempts), and the records, all on the producer's clock."""
 
 from __future__ import annotations
 
 import pytest
 
 from cluster.events import Holder, Run, Snapshot, TaskFacts, WorkerFacts
+from producer.figures import summarize
 from producer.jobs import LostRun, Seen
-from producer.story import with_events
+from producer.results import BatchResult
+from producer.story import Story, tell, with_events
+from producer.submit import Collected
 from tests.unit.builders import T0, at, outcome, record
 
 E0 = T0.timestamp()  # event timestamps are seconds since the epoch: E0 + seconds after the first submit
@@ -37,10 +41,35 @@ def test_a_reception_moves_onto_the_producers_clock_with_its_hosts_offset():
     ahead = outcome(record(13.01, 14.01, task_id="a"), submitted=0.0, received=1.012)
     (merged,) = with_events([ahead], snap([worker("worker@h1")], [
         task("a", run("worker@h1", 13.01, "succeeded", 14.01), received=("worker@h1", 13.005))]))
-    offset = 14.01 - 1.012  # figures.clock_offsets: the least the clock must be ahead
+    offset = 14.01 - 1.012  # story.clock_offsets: the least the clock must be ahead
     assert merged.seen == Seen("worker@h1", at(13.005 - offset), ())
     assert merged.seen.received_at.tzinfo is not None
     assert merged.record == ahead.record and merged.submitted_at == ahead.submitted_at  # the record stays as it was
+
+
+def test_a_story_is_told_once_records_and_events_on_the_producers_clock_the_recorded_times_kept():
+    ahead = outcome(record(13.01, 14.01, task_id="a"), submitted=0.0, received=1.012)
+    fine = outcome(record(0.1, 0.9, task_id="b", hostname="h2"), submitted=0.0, received=0.95)
+    story = tell([ahead, fine], snap([worker("worker@h1")], [
+        task("a", run("worker@h1", 13.01, "succeeded", 14.01), received=("worker@h1", 13.005))]))
+    offset = 14.01 - 1.012
+    assert story.offsets == {"h1": pytest.approx(offset), "h2": 0.0}
+    moved, same = story.outcomes
+    assert moved.record.finished_at == at(1.012) and same is story.recorded[1]  # a clock that agrees: not copied
+    assert story.recorded[0].record == ahead.record  # the job lines and --json keep the worker's own times
+    assert moved.seen == story.recorded[0].seen == Seen("worker@h1", at(13.005 - offset), ())
+    assert tell([ahead]).outcomes[0].seen is None and story.ran and not tell([]).ran
+    with pytest.raises(AttributeError):
+        story.offsets = {}  # type: ignore[misc]
+
+
+def test_the_summary_and_the_batch_result_read_the_same_story():
+    ahead = outcome(record(13.01, 14.01, task_id="a"), submitted=0.0, received=1.012)
+    story = tell([ahead])
+    assert isinstance(story, Story) and summarize(story, wall_s=1.012) == summarize([ahead], wall_s=1.012)
+    batch = BatchResult.of(Collected([ahead], wall_s=1.012, submit_s=0.001), slots_online=1)
+    assert batch.story == story and batch.summary == summarize(story, wall_s=1.012, slots_online=1)
+    assert batch.outcomes == [ahead] and batch.records == [ahead.record]
 
 
 def test_a_job_the_events_missed_is_left_alone():
