@@ -28,6 +28,7 @@ from benchmarks import bare_app
 from devcluster import local_cluster as local
 from devcluster.redis_server import HOST, free_port
 from worker import roles
+from worker.urls import redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,7 +87,7 @@ class ComposeCluster:
 
     def _url(self, db: int, role: str = "producer") -> str:
         password = (self.secrets / roles.secret_name(role)).read_text().strip()  # written by the first `up`
-        return f"redis://{role}:{password}@127.0.0.1:{self.redis_port}/{db}"
+        return redis_url(HOST, self.redis_port, db, role, password)
 
     @property
     def broker_url(self) -> str:
@@ -230,7 +231,7 @@ class LocalCluster:
     @property
     def admin_url(self) -> str:
         host = self._started()
-        return f"redis://admin:{host.passwords['admin']}@{HOST}:{host.port}/0"
+        return redis_url(HOST, host.port, 0, "admin", host.passwords["admin"])
 
     @property
     def workers(self) -> int:
@@ -317,7 +318,7 @@ class BareCluster:
     def _url(self, db: int) -> str:
         # Bare Celery knows no roles: its default key layout, as the owner (admin).
         host = self.beside._started()
-        return f"redis://admin:{host.passwords['admin']}@{HOST}:{host.port}/{db}"
+        return redis_url(HOST, host.port, db, "admin", host.passwords["admin"])
 
     @property
     def admin_url(self) -> str:

@@ -30,6 +30,7 @@ from cluster.errors import LocalClusterError
 from devcluster.redis_server import HOST, RedisProcess, free_port, last_line
 from worker import roles
 from worker.local_state import is_running, process_identity, read_state, state_dir, write_state
+from worker.urls import redis_url
 
 #: Where `celery -A worker` finds the same `worker` package this process imports.
 APP_ROOT = Path(importlib.util.find_spec("worker").origin).parent.parent  # type: ignore[union-attr,arg-type]
@@ -181,11 +182,11 @@ class LocalCluster:
     @property
     def broker_url(self) -> str:
         """The producer's URL of the broker: what a user's shell finds in the state file."""
-        return f"redis://producer:{self.passwords['producer']}@{HOST}:{self.port}/0"
+        return redis_url(HOST, self.port, 0, "producer", self.passwords["producer"])
 
     @property
     def result_backend(self) -> str:
-        return f"redis://producer:{self.passwords['producer']}@{HOST}:{self.port}/1"
+        return redis_url(HOST, self.port, 1, "producer", self.passwords["producer"])
 
     @property
     def secrets_dir(self) -> Path:
