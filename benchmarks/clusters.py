@@ -25,6 +25,7 @@ import redis
 from celery import Celery
 
 from benchmarks import bare_app
+from cluster.workers import wait_for_workers
 from devcluster import local_cluster as local
 from devcluster.redis_server import HOST, free_port
 from worker import roles
@@ -349,7 +350,7 @@ class BareCluster:
                                              events="events" in self.guarantees)
         app = self.app()
         try:
-            local.wait_for_workers(app, [w.name for w in self.processes], timeout_s=300)
+            wait_for_workers(app, [w.name for w in self.processes], timeout_s=300)
         finally:
             app.close()
 
