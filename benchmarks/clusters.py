@@ -17,17 +17,19 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 import redis
 from celery import Celery
 
 from benchmarks import bare_app
+from cluster.workers import wait_for_workers
 from devcluster import local_cluster as local
-from devcluster.redis_server import HOST, free_port
-from worker import roles
+from devcluster.compose import ComposeProject
+from devcluster.redis_server import HOST
+from worker.urls import redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,44 +71,42 @@ def cgroup_cpu_ns(pid: int) -> int:
 
 
 class ComposeCluster:
-    """The compose project, under a unique name, with free host ports; `down -v` on stop."""
+    """The compose project (devcluster.compose: a unique name, free host ports, its own passwords);
+    `down -v` on stop."""
 
     name = "compose"
     baseline = False
 
     def __init__(self) -> None:
-        self.project = f"cpd-bench-{uuid.uuid4().hex[:8]}"
         # The project's `secrets` service makes its passwords on the first `up`, in a folder
         # of the benchmark's own (SECRETS_DIR), not the clone's secrets.local.
-        self.secrets = Path(tempfile.mkdtemp(prefix="cpd-bench-secrets-"))
-        self.redis_port = free_port()
-        self.env = {**os.environ, "REDIS_PORT": str(self.redis_port), "FLOWER_PORT": str(free_port()),
-                    "SECRETS_DIR": str(self.secrets), "APP_TAG": "bench", "WORKERS": "1"}
+        self.compose_project = ComposeProject.new("cpd-bench", APP_TAG="bench", WORKERS="1")
         self.workers = 0
 
-    def _url(self, db: int, role: str = "producer") -> str:
-        password = (self.secrets / roles.secret_name(role)).read_text().strip()  # written by the first `up`
-        return f"redis://{role}:{password}@127.0.0.1:{self.redis_port}/{db}"
+    @property
+    def project(self) -> str:
+        return self.compose_project.project
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The project's variables (over the benchmark's environment): set one before `start`."""
+        return self.compose_project.env
 
     @property
     def broker_url(self) -> str:
-        return self._url(0)
+        return self.compose_project.url(0)
 
     @property
     def result_backend(self) -> str:
-        return self._url(1)
+        return self.compose_project.url(1)
 
     @property
     def admin_url(self) -> str:
         """The owner's login: INFO commandstats is no part's business."""
-        return self._url(0, "admin")
+        return self.compose_project.url(0, "admin")
 
     def compose(self, *args: str, timeout_s: float = 600) -> str:
-        proc = subprocess.run(["docker", "compose", "-p", self.project, *args], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=timeout_s)
-        if proc.returncode != 0:
-            raise RuntimeError(f"docker compose {' '.join(args)} failed: {proc.stderr.strip()[-800:]}")
-        return proc.stdout
+        return self.compose_project.run(*args, timeout_s=timeout_s, check=True).stdout
 
     def start(self, workers: int) -> None:
         self.compose("build", "--quiet", "worker")
@@ -114,7 +114,7 @@ class ComposeCluster:
 
     def scale(self, workers: int) -> None:
         """Bring the cluster to `workers` healthy worker containers (`up --wait`)."""
-        self.compose("up", "-d", "--wait", "--scale", f"worker={workers}", timeout_s=900)
+        self.compose_project.up("--scale", f"worker={workers}", timeout_s=900)
         self.workers = workers
 
     def remove_workers(self) -> None:
@@ -122,17 +122,8 @@ class ComposeCluster:
         self.workers = 0
 
     def stop(self) -> None:
-        subprocess.run(["docker", "compose", "-p", self.project, "down", "-v", "--remove-orphans", "--timeout", "5"],
-                       cwd=ROOT, env=self.env, capture_output=True, timeout=300)
-        shutil.rmtree(self.secrets, ignore_errors=True)
-
-    def _pids(self, service: str) -> list[int]:
-        ids = self.compose("ps", "-q", service).split()
-        if not ids:
-            return []
-        out = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", *ids], capture_output=True, text=True,
-                             check=True, timeout=60).stdout
-        return [int(p) for p in out.split()]
+        for problem in self.compose_project.down(grace_s=5, timeout_s=300):
+            print(f"[compose] {problem}", file=sys.stderr)
 
     def memory(self) -> dict[str, list[int]]:
         """Bytes in use per container (docker stats: cgroup memory less page cache)."""
@@ -149,11 +140,11 @@ class ComposeCluster:
         return found
 
     def worker_cpu_ns(self) -> int:
-        return sum(cgroup_cpu_ns(pid) for pid in self._pids("worker"))
+        return sum(cgroup_cpu_ns(pid) for pid in self.compose_project.pids("worker"))
 
     def cpu_ns(self) -> dict[str, int]:
         """CPU used so far by each service's containers (cgroup accounting)."""
-        return {service: sum(cgroup_cpu_ns(pid) for pid in self._pids(service))
+        return {service: sum(cgroup_cpu_ns(pid) for pid in self.compose_project.pids(service))
                 for service in ("worker", "redis", "flower")}
 
     def app(self) -> Celery:
@@ -230,7 +221,7 @@ class LocalCluster:
     @property
     def admin_url(self) -> str:
         host = self._started()
-        return f"redis://admin:{host.passwords['admin']}@{HOST}:{host.port}/0"
+        return redis_url(HOST, host.port, 0, "admin", host.passwords["admin"])
 
     @property
     def workers(self) -> int:
@@ -317,7 +308,7 @@ class BareCluster:
     def _url(self, db: int) -> str:
         # Bare Celery knows no roles: its default key layout, as the owner (admin).
         host = self.beside._started()
-        return f"redis://admin:{host.passwords['admin']}@{HOST}:{host.port}/{db}"
+        return redis_url(HOST, host.port, db, "admin", host.passwords["admin"])
 
     @property
     def admin_url(self) -> str:
@@ -348,7 +339,7 @@ class BareCluster:
                                              events="events" in self.guarantees)
         app = self.app()
         try:
-            local.wait_for_workers(app, [w.name for w in self.processes], timeout_s=300)
+            wait_for_workers(app, [w.name for w in self.processes], timeout_s=300)
         finally:
             app.close()
 

@@ -17,7 +17,7 @@ from celery import Celery
 
 from benchmarks.clusters import command_calls, proc_cpu_ns
 from benchmarks.view import ViewProcess, view_figures
-from devcluster.local_cluster import wait_for_workers
+from cluster.workers import wait_for_workers
 from producer.experiments.sweep import only
 from producer.figures import summarize
 from producer.jobs import plan

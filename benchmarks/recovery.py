@@ -32,6 +32,7 @@ from celery import Celery
 
 from benchmarks.clusters import ComposeCluster
 from benchmarks.measures import QUEUE
+from cluster.workers import wait_for_workers
 from devcluster.local_cluster import LocalCluster, make_app
 from worker import runs
 from worker.records import JobRecord
@@ -108,10 +109,7 @@ def one_partition(cluster: ComposeCluster, timeout_s: float) -> float:
         if record.hostname == container or not record.redelivered:
             raise RuntimeError(f"the job ended in {record.hostname} (redelivered: {record.redelivered}), "
                                f"not after {container} was cut off")
-        deadline = time.monotonic() + 60
-        while not app.control.ping(destination=[node], timeout=1.0):  # back by itself, nobody restarts it
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{node} did not answer within 60 s of the heal")
+        wait_for_workers(app, [node], timeout_s=60)  # back by itself, nobody restarts it
         return record.started_at.timestamp() - cut_at
     finally:
         app.close()

@@ -80,6 +80,7 @@ class RedisServerMissing(BrokerUnreachable):
 
 
 class LocalClusterError(ProducerError):
-    """Raised when the local cluster cannot start, or is not up when a command needs it."""
+    """Raised when the local cluster cannot start, or is not up when a command needs it; also when
+    workers do not answer in time (cluster.workers.wait_for_workers)."""
 
     exit_code = RET_LOCAL

@@ -11,8 +11,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
+from kombu.transport.redis import PRIORITY_STEPS, Channel
 
 from cluster.errors import BrokerUnreachable
 from cluster.workers import masked
@@ -30,21 +32,43 @@ def channel(app: Celery) -> Iterator[Any]:
         raise BrokerUnreachable(f"cannot reach Redis at {masked(app.conf.broker_url)}: {exc}") from None
 
 
-def _lists(chan: Any, queue: str) -> list[str]:
-    """The Redis lists behind a queue: one per priority step (kombu's layout)."""
-    return list(dict.fromkeys(chan._q_for_pri(queue, pri) for pri in chan.priority_steps))
+def priority_steps(app: Celery) -> list[int]:
+    """The priority steps kombu's Redis channel uses for this app: its transport option, else kombu's default."""
+    return list(app.conf.broker_transport_options.get("priority_steps", PRIORITY_STEPS))
+
+
+def queue_lists(queue: str, steps: Iterable[int] = PRIORITY_STEPS, sep: str = Channel.sep) -> list[str]:
+    """The Redis lists behind a queue, one per priority step, named as kombu's `Channel._q_for_pri`
+    names them: the queue itself for priority 0, `<queue><sep><step>` for the others."""
+    return list(dict.fromkeys(f"{queue}{sep}{step}" if step else queue for step in steps))
+
+
+def read_depths(client: redis.Redis, queues: Iterable[str], steps: Iterable[int] = PRIORITY_STEPS,
+                sep: str = Channel.sep) -> dict[str, int]:
+    """Jobs waiting in each queue (LLEN of each of its lists), in one round trip; Redis' errors pass through.
+
+    The one reader of queue depths: `depth`/`depths` call it on a kombu channel's client, the
+    live view on a client of its own with short timeouts.
+    """
+    queues, steps = list(queues), list(steps)
+    names = {q: queue_lists(q, steps, sep) for q in queues}
+    pipe = client.pipeline(transaction=False)
+    for q in queues:
+        for name in names[q]:
+            pipe.llen(name)
+    counts = iter(pipe.execute())
+    return {q: sum(next(counts) for _ in names[q]) for q in queues}
 
 
 def depth(app: Celery, queue: str) -> int:
     """Jobs waiting in `queue`, not yet taken by any worker."""
-    with channel(app) as chan:
-        return sum(chan.client.llen(name) for name in _lists(chan, queue))
+    return depths(app, [queue])[queue]
 
 
 def depths(app: Celery, queues: Iterable[str]) -> dict[str, int]:
     """depth() of several queues over one connection."""
     with channel(app) as chan:
-        return {q: sum(chan.client.llen(name) for name in _lists(chan, q)) for q in queues}
+        return read_depths(chan.client, queues, chan.priority_steps, chan.sep)
 
 
 def set_aside(app: Celery, queues: Iterable[str]) -> dict[str, int]:
@@ -75,7 +99,7 @@ def withdraw(app: Celery, queue: str, task_ids: Iterable[str]) -> set[str]:
         return removed
     with channel(app) as chan:
         client = chan.client
-        for name in _lists(chan, queue):
+        for name in queue_lists(queue, chan.priority_steps, chan.sep):
             for raw in client.lrange(name, 0, -1):
                 task_id = _task_id(raw)
                 if task_id in wanted and client.lrem(name, 1, raw):

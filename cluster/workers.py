@@ -1,9 +1,9 @@
-"""Questions the producer asks the cluster before it submits: is Redis there, who is listening."""
+"""Questions any client asks the cluster: is Redis there, who is listening; and the one wait for workers."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -11,7 +11,7 @@ import redis
 from celery import Celery
 from kombu.utils.url import maybe_sanitize_url
 
-from cluster.errors import BrokerUnreachable, no_workers
+from cluster.errors import BrokerUnreachable, LocalClusterError, no_workers
 
 
 def masked(url: str) -> str:
@@ -105,3 +105,27 @@ def ready_workers(app: Celery, queue: str, timeout_s: float, wait_s: float = 0.0
     if not workers:
         raise no_workers(queue, sorted({q for w in online for q in w.queues}))
     return workers
+
+
+def wait_for_workers(app: Celery, expected: int | Collection[str], timeout_s: float,
+                     check: Callable[[], None] | None = None) -> float:
+    """Seconds until the named workers (or `expected` many) answer ping; LocalClusterError past `timeout_s`.
+
+    The one wait for workers: the local cluster, the tests' fixtures and the benchmarks use it.
+    Each round is one ping (Celery's remote control, 0.5 s at most), until a `time.monotonic()`
+    deadline. `check` runs between pings, to fail at once when a worker has already exited.
+    """
+    names = None if isinstance(expected, int) else set(expected)
+    want = len(names) if names is not None else expected
+    start = time.monotonic()
+    deadline = start + timeout_s
+    while True:
+        destination = sorted(names) if names is not None else None  # others need not answer
+        replies = {name for reply in app.control.ping(destination, timeout=0.5, limit=want) for name in reply}
+        if (names <= replies) if names is not None else len(replies) >= want:
+            return time.monotonic() - start
+        if check is not None:
+            check()
+        if time.monotonic() > deadline:
+            missing = f"{', '.join(sorted(names - replies))}" if names is not None else f"{want - len(replies)} of them"
+            raise LocalClusterError(f"workers did not answer ping within {timeout_s:g} s: {missing}")

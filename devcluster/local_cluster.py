@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,9 +27,11 @@ from celery import Celery
 from celery.utils.nodenames import host_format
 
 from cluster.errors import LocalClusterError
+from cluster.workers import wait_for_workers
 from devcluster.redis_server import HOST, RedisProcess, free_port, last_line
 from worker import roles
 from worker.local_state import is_running, process_identity, read_state, state_dir, write_state
+from worker.urls import redis_url
 
 #: Where `celery -A worker` finds the same `worker` package this process imports.
 APP_ROOT = Path(importlib.util.find_spec("worker").origin).parent.parent  # type: ignore[union-attr,arg-type]
@@ -106,8 +108,9 @@ def start_workers(count: int, env: Mapping[str, str], log_dir: Path, *, concurre
     """Start `count` real `celery -A worker worker` processes with unique node names.
 
     `env` must name the Redis (BROKER_URL, RESULT_BACKEND); each worker's heartbeat file
-    and log go to `log_dir`. Does not wait: see wait_for_workers. `app_module` and `events`
-    let the benchmark start bare Celery (benchmarks.bare_app, no task events) the same way.
+    and log go to `log_dir`. Does not wait: see cluster.workers.wait_for_workers. `app_module`
+    and `events` let the benchmark start bare Celery (benchmarks.bare_app, no task events) the
+    same way.
     """
     started = []
     for _ in range(count):
@@ -128,28 +131,6 @@ def start_recovery(env: Mapping[str, str], log_dir: Path) -> ManagedProcess:
     argv = [sys.executable, "-m", "recovery"]
     return ManagedProcess.spawn("recovery", argv, {**env, "RECOVERY_HEALTH_FILE": str(log_dir / "recovery.alive")},
                                 log_dir / "recovery.log")
-
-
-def wait_for_workers(app: Celery, expected: int | Collection[str], timeout_s: float,
-                     check: Callable[[], None] | None = None) -> float:
-    """Seconds until the named workers (or `expected` many) answer ping; LocalClusterError past `timeout_s`.
-
-    `check` runs between pings, to fail at once when a worker has already exited.
-    """
-    names = None if isinstance(expected, int) else set(expected)
-    want = len(names) if names is not None else expected
-    start = time.monotonic()
-    deadline = start + timeout_s
-    while True:
-        destination = sorted(names) if names is not None else None  # others need not answer
-        replies = {name for reply in app.control.ping(destination, timeout=0.5, limit=want) for name in reply}
-        if (names <= replies) if names is not None else len(replies) >= want:
-            return time.monotonic() - start
-        if check is not None:
-            check()
-        if time.monotonic() > deadline:
-            missing = f"{', '.join(sorted(names - replies))}" if names is not None else f"{want - len(replies)} of them"
-            raise LocalClusterError(f"workers did not answer ping within {timeout_s:g} s: {missing}")
 
 
 def make_app(broker_url: str, result_backend: str) -> Celery:
@@ -181,11 +162,11 @@ class LocalCluster:
     @property
     def broker_url(self) -> str:
         """The producer's URL of the broker: what a user's shell finds in the state file."""
-        return f"redis://producer:{self.passwords['producer']}@{HOST}:{self.port}/0"
+        return redis_url(HOST, self.port, 0, "producer", self.passwords["producer"])
 
     @property
     def result_backend(self) -> str:
-        return f"redis://producer:{self.passwords['producer']}@{HOST}:{self.port}/1"
+        return redis_url(HOST, self.port, 1, "producer", self.passwords["producer"])
 
     @property
     def secrets_dir(self) -> Path:

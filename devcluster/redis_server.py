@@ -20,6 +20,7 @@ import redis
 
 from cluster.errors import LocalClusterError, RedisServerMissing
 from worker import roles
+from worker.urls import redis_url
 
 HOST = "127.0.0.1"  # loopback only: the password is a second lock, not the first
 
@@ -92,7 +93,7 @@ class RedisProcess:
 
     def url(self, db: int, password: str | None = None, role: str = "producer") -> str:
         """The URL of database `db` (0: jobs, 1: results) for `role`, with its password or another."""
-        return f"redis://{role}:{self.passwords[role] if password is None else password}@{HOST}:{self.port}/{db}"
+        return redis_url(HOST, self.port, db, role, self.passwords[role] if password is None else password)
 
     def env_of(self, role: str) -> dict[str, str]:
         """What a process of `role` needs to find this Redis: its two URLs."""

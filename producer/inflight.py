@@ -26,7 +26,7 @@ from typing import Any
 
 from celery import Celery
 
-from cluster.queues import _lists, _task_id
+from cluster.queues import _task_id, queue_lists
 from producer.jobs import Outcome
 
 log = logging.getLogger("producer.inflight")
@@ -115,7 +115,8 @@ class InFlightWatch:
             return []
         chan = self.channel
         client = chan.client
-        names = [name for queue in sorted({o.job.queue for o in pending}) for name in _lists(chan, queue)]
+        names = [name for queue in sorted({o.job.queue for o in pending})
+                 for name in queue_lists(queue, chan.priority_steps, chan.sep)]
         pipe = client.pipeline(transaction=False)
         for name in names:
             pipe.llen(name)

@@ -1,54 +1,34 @@
-"""A whole compose cluster under a project name of its own, always taken down with `down -v`."""
+"""A whole compose cluster for a test, under a project name of its own, always taken down with `down -v`.
+
+A thin pytest wrapper over devcluster.compose.ComposeProject (the benchmark's launcher too):
+a missing Docker skips (fails under REQUIRE_ALL=1), a failed command or teardown fails the test.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
-from devcluster.redis_server import free_port
-from tests.helpers import ROOT, Run, skip_unless_required
+from devcluster.compose import ComposeProject, docker_ready
+from tests.helpers import Run, skip_unless_required
 from worker import roles
 
-
-def docker_ready() -> str | None:
-    """None when `docker compose` can reach an engine, else why not."""
-    try:
-        subprocess.run(["docker", "info"], capture_output=True, timeout=20, check=True)
-        subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=20, check=True)
-    except FileNotFoundError:
-        return "docker is not installed"
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-        return "no Docker engine answers (or Compose v2 is missing)"
-    return None
+__all__ = ["Compose", "compose_project", "docker_ready"]
 
 
-@dataclass
-class Compose:
-    """`docker compose -p <unique name>` with this cluster's ports and logins."""
+class Compose(ComposeProject):
+    """A ComposeProject whose commands fail the test, with what the tests ask of it besides."""
 
-    project: str
-    env: dict[str, str]
-
-    def __call__(self, *args: str, timeout_s: float = 300, check: bool = True,
+    def __call__(self, *args: str, timeout_s: float = 300, check: bool = True,  # type: ignore[override]
                  env: dict[str, str] | None = None) -> Run:
-        proc = subprocess.run(["docker", "compose", "-p", self.project, *args], cwd=ROOT,
-                              env={**os.environ, **self.env, **(env or {})}, capture_output=True, text=True,
-                              timeout=timeout_s)
+        proc = self.run(*args, timeout_s=timeout_s, env=env)
         if check and proc.returncode != 0:
             pytest.fail(f"docker compose {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}",
                         pytrace=False)
@@ -56,22 +36,6 @@ class Compose:
 
     def producer(self, *args: str, timeout_s: float = 120) -> Run:
         return self("run", "--rm", "-T", "producer", *args, timeout_s=timeout_s, check=False)
-
-    def secret(self, name: str) -> str:
-        """A password of this project, from its owner's folder (SECRETS_DIR), made by its first `up`."""
-        return (Path(self.env["SECRETS_DIR"]) / name).read_text().strip()
-
-    def password(self, role: str = "producer") -> str:
-        return self.secret(roles.secret_name(role))
-
-    def passwords(self) -> list[str]:
-        """Every password of the project: no part may show any of them."""
-        return [self.password(role) for role in roles.ROLES] + [self.secret(roles.FLOWER)]
-
-    def redis(self, role: str = "admin", port: str | None = None, db: int = 0) -> redis.Redis:
-        """A client of database `db` on the host port, logged in as `role`."""
-        return redis.Redis(port=int(port or self.env["REDIS_PORT"]), username=role, password=self.password(role),
-                           db=db, socket_timeout=5)
 
     @property
     def host_env(self) -> dict[str, str]:
@@ -105,25 +69,12 @@ def compose_project(**env: str) -> Iterator[Compose]:
     reason = docker_ready()
     if reason:
         skip_unless_required(f"Docker tests need an engine: {reason}")
-    secrets = Path(tempfile.mkdtemp(prefix="cpd-secrets-"))
-    cluster = Compose(
-        project=f"cpd-test-{uuid.uuid4().hex[:8]}",
-        env={"REDIS_PORT": str(free_port()), "FLOWER_PORT": str(free_port()), "APP_TAG": "test",
-             "SECRETS_DIR": str(secrets / "s"), "FLOWER_USER": "tester", "WORKERS": "2", **env},
-    )
+    cluster = Compose.new("cpd-test", APP_TAG="test", FLOWER_USER="tester", WORKERS="2", **env)
     try:
         yield cluster
     finally:
         logs = cluster("logs", "--no-color", "--tail", "50", check=False, timeout_s=60)
-        down = cluster("down", "-v", "--remove-orphans", "--timeout", "10", check=False, timeout_s=180)
-        shutil.rmtree(secrets, ignore_errors=True)
-        if down.returncode != 0:
+        problems = cluster.down(grace_s=10, timeout_s=180)
+        if problems:
             print(logs.stdout[-5000:])
-            pytest.fail(f"docker compose down failed: {down.stderr[-2000:]}", pytrace=False)
-        # `down`, as the README says it, stops everything: flavours and one-off producers too.
-        label = f"label=com.docker.compose.project={cluster.project}"
-        left = subprocess.run(["docker", "ps", "-aq", "--filter", label], capture_output=True, text=True,
-                              timeout=30).stdout.split()
-        if left:
-            subprocess.run(["docker", "rm", "-f", *left], capture_output=True, timeout=60)
-            pytest.fail(f"docker compose down left {len(left)} containers of {cluster.project}", pytrace=False)
+            pytest.fail("; ".join(problems), pytrace=False)

@@ -18,7 +18,8 @@ import pytest
 from celery import Celery
 
 from cluster.errors import RedisServerMissing
-from devcluster.local_cluster import ManagedProcess, start_recovery, stop_processes, wait_for_workers
+from cluster.workers import wait_for_workers
+from devcluster.local_cluster import ManagedProcess, start_recovery, stop_processes
 from devcluster.local_cluster import start_workers as spawn_workers
 from devcluster.redis_server import RedisProcess, find_redis_server
 from tests.helpers import refusals, skip_unless_required

@@ -12,10 +12,11 @@ import os
 import socket
 import ssl
 from pathlib import Path
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from worker.errors import SettingError
 from worker.local_state import local_urls as _local_urls  # standard library only
+from worker.urls import redis_url, with_db
 
 
 def _raw(name: str) -> str | None:
@@ -58,12 +59,6 @@ def _float(name: str, default: float, zero_ok: bool = False) -> float:
     return number
 
 
-def _with_db(url: str, db: int) -> str:
-    """The same Redis URL with another database number."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{db}"))
-
-
 def owner_secret(name: str) -> str | None:
     """A password from the owner's folder (SECRETS_DIR), which compose's `secrets` service fills
     on the first `up`: the host's producer needs no variable. None if there is none to read."""
@@ -87,16 +82,12 @@ def _redis_urls() -> tuple[str, str]:
         host = _raw("REDIS_HOST") or "localhost"
         port = _int("REDIS_PORT", 6379)
         password = _raw("REDIS_PASSWORD") or owner_secret(f"redis-{REDIS_USER}") or ""
-        login = f"{quote(REDIS_USER, safe='')}:{quote(password, safe='')}"
-        if REDIS_TLS_CA_FILE:  # TLS, the server's certificate checked against this CA
-            query = urlencode({"ssl_cert_reqs": "required", "ssl_ca_certs": REDIS_TLS_CA_FILE})
-            broker = f"rediss://{login}@{host}:{port}/0?{query}"
-        else:
-            broker = f"redis://{login}@{host}:{port}/0"
+        # TLS (rediss://) when there is a CA: the server's certificate checked against it
+        broker = redis_url(host, port, 0, REDIS_USER, password, tls_ca_file=REDIS_TLS_CA_FILE)
     for name, url in (("BROKER_URL", broker), ("RESULT_BACKEND", backend)):
         if url is not None and urlsplit(url).scheme not in ("redis", "rediss"):
             raise SettingError(f"{name}: must be a redis:// or rediss:// URL")
-    return broker, backend or _with_db(broker, 1)
+    return broker, backend or with_db(broker, 1)
 
 
 # --- where Redis is -------------------------------------------------------------------

@@ -21,8 +21,7 @@ from devcluster.local_cluster import LocalCluster
 from producer.commands.options import Number, WholeNumber
 from worker import config
 from worker.local_state import state_dir
-
-POOLS = ("prefork", "threads", "gevent", "solo")
+from worker.records import POOLS
 
 
 def echo_err(text: str) -> None:

@@ -27,6 +27,7 @@ from rich.text import Text
 
 from cluster.errors import RET_OK, BrokerUnreachable
 from cluster.events import ClusterEvents, EventState, Snapshot
+from cluster.queues import priority_steps, read_depths
 from cluster.workers import check_brokers, masked
 from producer.views.lanes import LiveView, lanes
 from producer.views.timeline import LOST_STYLE
@@ -40,16 +41,17 @@ QUEUE_EVERY_S = 0.5  # how often the queue depth is read
 # the receiver's wake-up still sends its heartbeat within Celery's interval (2 s). 1.5 s drew
 # 2 of 4 lanes with 4 workers on 2 cores (tests/e2e/test_live_tmux.py).
 FIRST_FRAME_WAIT_S = 2.5
-PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport keeps priorities 3, 6, 9 in lists of their own
 STYLES = {"running": "bold yellow", "succeeded": "green", "failed": "bold red", "retried": "magenta",
           "lost": LOST_STYLE}
 
 
 class QueueDepth:
-    """Jobs waiting in each queue (Redis LLEN), read at most every QUEUE_EVERY_S; None while Redis is away."""
+    """Jobs waiting in each queue (cluster.queues.read_depths), read at most every QUEUE_EVERY_S; None while
+    Redis is away. A client of its own with short timeouts: a frame never waits long for Redis."""
 
-    def __init__(self, url: str, queues: tuple[str, ...]) -> None:
+    def __init__(self, url: str, queues: tuple[str, ...], steps: list[int]) -> None:
         self.queues = queues
+        self.steps = steps  # kombu's priority steps: a list of its own per step (cluster.queues.queue_lists)
         self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._read_at = 0.0
         self._depths: dict[str, int] | None = None
@@ -60,12 +62,7 @@ class QueueDepth:
             return self._depths
         self._read_at = now
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for queue in self.queues:
-                for key in (queue, *(f"{queue}{PRIORITY_SEPARATOR}{p}" for p in (3, 6, 9))):
-                    pipe.llen(key)
-            counts = pipe.execute()
-            self._depths = {q: sum(counts[4 * i: 4 * i + 4]) for i, q in enumerate(self.queues)}
+            self._depths = read_depths(self.client, self.queues, self.steps)
         except (redis.RedisError, OSError):
             self._depths = None
         return self._depths
@@ -122,7 +119,7 @@ class LiveCluster:
                  scrolling: bool, title: str, transient: bool = False, expected_workers: int = 0) -> None:
         # the tasks a frame walks through: 10,000 (Celery's default) cost ~50 ms a frame, 3,000 ~15 ms
         self.events = ClusterEvents(app, EventState(max_tasks_in_memory=MAX_TASKS))
-        self.depth = QueueDepth(app.conf.broker_url, queues)
+        self.depth = QueueDepth(app.conf.broker_url, queues, priority_steps(app))
         self.console = console
         self.window_s = window_s
         self.scrolling = scrolling

@@ -13,6 +13,7 @@ from datetime import datetime
 import pytest
 from celery import Celery
 
+from cluster.workers import wait_for_workers
 from tests.helpers import Background, wait_for, wait_until_busy
 from worker.runs import parse
 
@@ -77,7 +78,7 @@ def test_a_frozen_worker_is_fenced_its_job_runs_elsewhere_and_it_comes_back(star
     assert record["worker"] != holder and record["redelivered"] is True
     assert f"{holder} silent, its" in service.log.read_text()
     # Thawed, it finds its connections closed, reconnects by itself and answers again.
-    wait_for(lambda: workers.app.control.ping(destination=[holder], timeout=1), 60, "the thawed worker to answer")
+    wait_for_workers(workers.app, [holder], 60)
     again = [workers.app.send_task("task1", kwargs={"duration": 0.5}, queue="jobs") for _ in range(4)]
     assert holder in {r.get(timeout=30)["worker"] for r in again}  # and takes jobs again
     seen = starts(workers.app, result.id)

@@ -1,0 +1,30 @@
+"""Redis URLs, built in one place: the settings, the local cluster, compose and the benchmarks all call `redis_url`.
+
+Standard library only and no settings read on import, so a launcher can build a URL
+without loading `worker.config` (which reads the environment and may refuse it).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+
+def redis_url(host: str, port: int, db: int = 0, user: str | None = None, password: str | None = None, *,
+              tls_ca_file: str | None = None) -> str:
+    """The URL of Redis database `db` at host:port, logged in as `user` with `password` (quoted).
+
+    With a CA certificate (`tls_ca_file`) it is a rediss:// URL whose query tells redis-py
+    and kombu to check the server's certificate against it.
+    """
+    login = ""
+    if user is not None or password is not None:
+        login = f"{quote(user or '', safe='')}:{quote(password or '', safe='')}@"
+    scheme, query = "redis", ""
+    if tls_ca_file:
+        scheme, query = "rediss", "?" + urlencode({"ssl_cert_reqs": "required", "ssl_ca_certs": tls_ca_file})
+    return f"{scheme}://{login}{host}:{port}/{db}{query}"
+
+
+def with_db(url: str, db: int) -> str:
+    """The same Redis URL with another database number."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
