@@ -4,22 +4,20 @@ Pure (no I/O, no clock of its own: `now` is passed in), so it is unit-tested fro
 events. One lane per worker slot: (node, pid) as the worker's task-started events name it,
 and, where one pid runs several jobs at once (threads, gevent, prefork with concurrency > 1),
 one sub-lane per job running at the same time, each job on the first sub-lane free, so bars
-never overprint. `producer.views.live` draws the result with rich.
+never overprint. Columns, ticks and what a bar says come from `producer.views.axis`, as for
+the run's timeline. `producer.views.live` draws the result with rich.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from cluster.events import Run, Snapshot, TaskFacts, WorkerFacts
+from producer.views.axis import FAILED, Axis, bar_text
 
-BAR = "━"
-FAILED = "✗"  # the job raised, or its worker died under it
 RETRIED = "↺"  # the job raised a transient error and will run again
 REDELIVERED = "↻"  # the job runs again after its worker was lost
-TICK_STEPS_S = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
 
 
 @dataclass(frozen=True)
@@ -95,21 +93,6 @@ def fit(text: str, width: int) -> str:
     return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
-def tick_marks(span_s: float, columns: int, relative_to_end: bool) -> list[tuple[int, str]]:
-    """Time axis labels every nice step, at most one per 8 columns: 0s, 1s, ... or ..., -2s, -1s, now."""
-    if span_s <= 0 or columns <= 0:
-        return []
-    step = next((s for s in TICK_STEPS_S if span_s / s <= columns / 8), TICK_STEPS_S[-1])
-    marks = []
-    for k in range(int(span_s / step + 1e-9) + 1):
-        offset = int(k * step / span_s * columns)
-        if relative_to_end:
-            marks.append((columns - 1 - offset, f"-{k * step:g}s" if k else "now"))
-        elif offset < columns:
-            marks.append((offset, f"{k * step:g}s"))
-    return sorted((c, lab) for c, lab in marks if 0 <= c < columns)
-
-
 def _slot_of(runs: list[tuple[Run, float]]) -> list[int]:
     """Sub-lane of each run (sorted by start): the first whose last job ended before it started."""
     ends: list[float] = []
@@ -140,13 +123,8 @@ def _run_end(run: Run, worker: WorkerFacts | None, now: float, next_start: float
 
 
 def _segment_text(task: TaskFacts, kind: str, length: int, redelivered: bool) -> str:
-    name = task.name or "?"
     mark = {"failed": FAILED, "lost": FAILED, "retried": RETRIED}.get(kind, "")
-    lead = REDELIVERED if redelivered else ""
-    room = length - len(mark) - len(lead)
-    label = name if room >= len(name) + 1 else name[-1:] if room >= 2 else ""
-    body = (label + BAR * length)[: max(0, room)]
-    return (lead + body + mark)[:length]
+    return bar_text(task.name or "?", length, lead=REDELIVERED if redelivered else "", mark=mark)
 
 
 def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float | None = None,
@@ -175,9 +153,7 @@ def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float 
     short = short_names(nodes)
     label_width = min(max((len(short[n]) + 8 for n in nodes), default=12), max(12, width // 4))
     columns = max(1, width - label_width - 1)
-
-    def col(t: float) -> int:
-        return max(0, min(columns, int(math.floor((t - window_start) / window_s * columns))))
+    axis = Axis(window_start, window_s, columns)
 
     def status(node: str) -> str:
         w = workers.get(node)
@@ -205,9 +181,7 @@ def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float 
             if end < window_start or run.started > window_end:
                 continue
             lane = lanes_here.setdefault(sub, Lane(node, pid, sub, label(node, pid, sub), status(node)))
-            a, b = col(run.started), max(col(run.started) + 1, col(end))
-            a = min(a, columns - 1)
-            b = min(max(b, a + 1), columns)
+            a, b = axis.bar(run.started, end)
             lane.segments.append(Segment(a, b, _segment_text(task, kind, b - a, redelivered), kind, task.id))
             latest[sub] = max(latest.get(sub, end), end)
         for sub, lane in lanes_here.items():
@@ -229,7 +203,7 @@ def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float 
     running = sum(1 for items in by_slot.values() for item in items if item[2] == "running")
     return LiveView(
         lanes=view_lanes, columns=columns, label_width=label_width, window_start=window_start, span_s=window_s,
-        ticks=tick_marks(window_s, columns, relative_to_end=start is None),
+        ticks=axis.ticks(relative_to_end=start is None),
         waiting=sum(s in ("PENDING", "RECEIVED", "RETRY") for s in states),
         running=running,
         succeeded=sum(s == "SUCCESS" for s in states),

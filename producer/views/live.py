@@ -29,6 +29,7 @@ from cluster.errors import RET_OK, BrokerUnreachable
 from cluster.events import ClusterEvents, EventState, Snapshot
 from cluster.queues import priority_steps, read_depths
 from cluster.workers import check_brokers, masked
+from producer.views.axis import tick_labels
 from producer.views.lanes import LiveView, lanes
 from producer.views.timeline import LOST_STYLE
 from worker import app as default_app
@@ -103,12 +104,7 @@ def draw(view: LiveView, lines: list[Text]) -> Group:
         out.append(Text("no worker seen yet (workers send events with -E)", style="dim"))
     if view.hidden_lanes:
         out.append(Text(f"+{view.hidden_lanes} more lanes (a taller terminal shows them)", style="dim"))
-    axis = [" "] * view.columns
-    for col, label in view.ticks:
-        col = min(col, view.columns - len(label))  # "now" ends at the right edge
-        if col >= 0 and all(c == " " for c in axis[col: col + len(label) + 1]):
-            axis[col: col + len(label)] = label
-    out.append(Text(" " * (view.label_width + 1) + "".join(axis)[: view.columns], style="dim"))
+    out.append(Text(" " * (view.label_width + 1) + tick_labels(view.ticks, view.columns), style="dim"))
     return Group(*out)
 
 

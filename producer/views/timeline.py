@@ -3,6 +3,7 @@
 `layout` is pure (outcomes in, cells out) so it is unit-tested; `render` turns it into rich
 Text, coloured on a terminal and plain elsewhere (rich decides). Outcomes are expected on
 the producer's clock (figures.align); anything outside the run is clamped to the axis.
+Columns, ticks and what a bar says come from `producer.views.axis`, the live view's too.
 When the events were followed (producer.story), attempts lost with their worker are drawn
 as the live view draws them, and the queue line counts a job until a worker took it.
 """
@@ -16,10 +17,9 @@ from datetime import datetime
 from rich.text import Text
 
 from producer.jobs import LostRun, Outcome
+from producer.views.axis import BAR, FAILED, Axis, bar_text, tick_labels, tick_line
 
 WAIT = "·"  # queued: submitted, not started yet
-BAR = "━"  # running
-FAILED = "✗"  # marks a job that failed
 CUP_WAIT = "░"  # running, but waiting for the one cup (a lock another job holds)
 LOST_STYLE = "red dim"  # an attempt lost with its worker: the live view's style too (producer.views.live)
 MAX_ROWS = 64  # more slots than that are summed up in one line
@@ -75,13 +75,6 @@ def legend(timeline: Timeline) -> str:
     bars = [bar for row in timeline.rows for bar in row.bars]
     return (LEGEND + (CUP_LEGEND if any(bar.cup_waits for bar in bars) else "")
             + (LOST_LEGEND if any(bar.lost for bar in bars) else ""))
-
-
-def _tick_step(span_s: float, columns: int) -> float:
-    """The smallest round step (0.1, 0.2, 0.5, 1, 2, 5, ...) that leaves 8 columns per label."""
-    fitting = max(1, columns // 8)
-    steps = (m * 10.0**e for e in range(-3, 7) for m in (1, 2, 5))
-    return next(step for step in steps if span_s / step <= fitting)
 
 
 def lost_runs(outcomes: list[Outcome]) -> list[tuple[Outcome, LostRun, SlotKey]]:
@@ -145,9 +138,10 @@ def layout(outcomes: list[Outcome], width: int) -> Timeline:
     labels = slot_labels(outcomes)
     label_width = min(max(len(label) for label in labels.values()), max(12, width // 3))
     columns = max(10, width - label_width - 1)
+    axis = Axis(0.0, span_s, columns)
 
-    def col(moment: datetime) -> int:
-        return max(0, min(columns - 1, int((moment - origin).total_seconds() / span_s * columns)))
+    def at(moment: datetime) -> float:
+        return (moment - origin).total_seconds()
 
     # every attempt as (start, end, slot, outcome, lost run or None for the record's), drawn in order of start
     attempts = [(o.record.started_at, o.record.finished_at, o.record.slot_key, o, None)  # type: ignore[union-attr]
@@ -156,10 +150,9 @@ def layout(outcomes: list[Outcome], width: int) -> Timeline:
     rows = {key: Row(label) for key, label in labels.items()}
     for started, finished, key, o, run in sorted(attempts, key=lambda a: a[0]):
         row = rows[key]
-        start, end = col(started), col(finished)
-        end = min(columns, max(end, start + 1))
+        start, end = axis.bar(at(started), at(finished))
         previous_end = row.bars[-1].end if row.bars else 0
-        wait_from = max(col(_waiting_since(o, run)), previous_end)
+        wait_from = max(axis.column(at(_waiting_since(o, run))), previous_end)
         if wait_from < start:
             row.waits.append((wait_from, start))
         if run is not None:
@@ -169,7 +162,7 @@ def layout(outcomes: list[Outcome], width: int) -> Timeline:
         assert r is not None
         bar = Bar(r.task, start, end, failed=o.status != "SUCCESS")
         if (cup_wait := r.cup_wait) is not None:
-            wait_start, wait_end = max(start, col(cup_wait[0])), min(end, col(cup_wait[1]))
+            wait_start, wait_end = max(start, axis.column(at(cup_wait[0]))), min(end, axis.edge(at(cup_wait[1])))
             if wait_end > wait_start:
                 bar.cup_waits.append((wait_start, wait_end))
         row.bars.append(bar)
@@ -177,16 +170,11 @@ def layout(outcomes: list[Outcome], width: int) -> Timeline:
     queued = [0] * columns
     for o in outcomes:  # without events, only a job that ran has a wait (submit to start)
         for since, until, _ in o.queue_waits():
-            for c in range(col(since), col(until)):
+            for c in range(axis.column(at(since)), axis.edge(at(until))):
                 queued[c] += 1
 
-    step = _tick_step(span_s, columns)
-    ticks, t = [], 0.0
-    while t <= span_s + 1e-9:
-        ticks.append((min(columns - 1, int(t / span_s * columns)), f"{t:g}s"))
-        t = round(t + step, 6)
     ordered = [rows[key] for key in sorted(rows)]
-    return Timeline(ordered[:MAX_ROWS], columns, span_s, queued, ticks, label_width,
+    return Timeline(ordered[:MAX_ROWS], columns, span_s, queued, axis.ticks(), label_width,
                     hidden_rows=max(0, len(ordered) - MAX_ROWS))
 
 
@@ -199,27 +187,17 @@ def _waiting_since(outcome: Outcome, run: LostRun | None) -> datetime:
 
 
 def _bar_text(bar: Bar) -> str:
-    """The bar's cells: ✗ for a failed job, the task's name if it fits, else its number, then the bar.
+    """The bar's cells (producer.views.axis.bar_text): ✗ first for a failed job, then the task's name as far
+    as it fits, then the bar.
 
     Waits for the cup are ░; the name goes where the job ran, after a wait that starts the bar.
     An attempt lost with its worker ends in ✗, as in the live view (producer.views.lanes).
     """
     if bar.lost:
-        return _lost_bar_text(bar)
+        return bar_text(bar.task, bar.end - bar.start, mark=FAILED)
     if bar.cup_waits:
         return _cup_bar_text(bar)
-    cells = bar.end - bar.start
-    name = bar.task if cells >= len(bar.task) + 1 else bar.task[-1] if bar.task[-1].isdigit() else bar.task[:1]
-    if bar.failed:
-        name = FAILED + (name if cells >= len(name) + 2 else "")
-    return (name + BAR * cells)[:cells]
-
-
-def _lost_bar_text(bar: Bar) -> str:
-    cells = bar.end - bar.start
-    room = cells - len(FAILED)
-    name = bar.task if room >= len(bar.task) + 1 else bar.task[-1:] if room >= 2 else ""
-    return ((name + BAR * cells)[:max(0, room)] + FAILED)[:cells]
+    return bar_text(bar.task, bar.end - bar.start, lead=FAILED if bar.failed else "")
 
 
 def _cup_bar_text(bar: Bar) -> str:
@@ -227,12 +205,10 @@ def _cup_bar_text(bar: Bar) -> str:
     for start, end in bar.cup_waits:
         cells[start - bar.start:end - bar.start] = CUP_WAIT * (end - start)
     running = [i for i, c in enumerate(cells) if c == BAR]
-    if running:  # the name in the first stretch where the job ran, as long as it fits
+    if running:  # the name in the first stretch where the job ran
         first = running[0]
         room = next((i for i in range(first, len(cells)) if cells[i] != BAR), len(cells)) - first
-        name = bar.task if room >= len(bar.task) + 1 else bar.task[-1] if bar.task[-1].isdigit() else bar.task[:1]
-        name = (FAILED if bar.failed else "") + name
-        cells[first:first + min(room, len(name))] = name[:room]
+        cells[first:first + room] = bar_text(bar.task, room, lead=FAILED if bar.failed else "")
     return "".join(cells)
 
 
@@ -265,12 +241,7 @@ def render(timeline: Timeline) -> list[Text]:
         lines.append(Text.assemble((f"{label:>{label_width}} ", "dim"), cells))
     if timeline.hidden_rows:
         lines.append(Text(f"{'':>{label_width}} (+{timeline.hidden_rows} more worker slots not drawn)", style="dim"))
-    axis = [" "] * timeline.columns
-    for column, label in timeline.ticks:  # a label that would run past the edge moves left
-        at = max(0, min(column, timeline.columns - len(label)))
-        axis[at:at + len(label)] = label
-    tick_columns = {c for c, _ in timeline.ticks}
-    marks = "".join("┬" if column in tick_columns else "─" for column in range(timeline.columns))
-    lines.append(Text(f"{'':>{label_width}} " + marks, style="dim"))
-    lines.append(Text((f"{'':>{label_width}} " + "".join(axis)).rstrip(), style="dim"))
+    lines.append(Text(f"{'':>{label_width}} " + tick_line(timeline.ticks, timeline.columns), style="dim"))
+    labels = tick_labels(timeline.ticks, timeline.columns)
+    lines.append(Text((f"{'':>{label_width}} " + labels).rstrip(), style="dim"))
     return lines

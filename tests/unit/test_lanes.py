@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cluster.events import Run, Snapshot, TaskFacts, WorkerFacts, snapshot
-from producer.views.lanes import BAR, FAILED, REDELIVERED, RETRIED, Lane, Segment, fit, lanes, short_names, tick_marks
+from producer.views.axis import BAR, FAILED, Axis
+from producer.views.lanes import REDELIVERED, RETRIED, Lane, Segment, fit, lanes, short_names
 from tests.unit.builders import EVENTS_T0 as T0
 from tests.unit.builders import Cluster
 
@@ -205,9 +206,14 @@ def test_names_are_shortened_by_what_they_share():
 
 
 def test_ticks_count_up_for_a_run_and_down_to_now_for_watch():
-    assert tick_marks(4.0, 64, relative_to_end=False)[:3] == [(0, "0s"), (8, "0.5s"), (16, "1s")]
-    marks = tick_marks(30.0, 60, relative_to_end=True)
-    assert marks[-1] == (59, "now") and all(lab.startswith("-") for _, lab in marks[:-1])
+    c = Cluster()
+    c.heartbeat("w1@h", 0)
+    run = c.view(2.0, window_s=4.0, width=77)  # 12 + 1 + 64 columns
+    assert run.columns == 64 and run.ticks == Axis(0.0, 4.0, 64).ticks()
+    assert run.ticks[:3] == [(0, "0s"), (8, "0.5s"), (16, "1s")] and run.ticks[-1] == (63, "4s")
+    watch = c.view(30.0, window_s=30.0, width=73, start=None)  # 60 columns
+    assert watch.ticks == Axis(0.0, 30.0, 60).ticks(relative_to_end=True)
+    assert watch.ticks[0] == (0, "-30s") and watch.ticks[-1] == (59, "now")
 
 
 def test_a_snapshot_since_a_moment_leaves_out_only_tasks_finished_before_it():
@@ -250,27 +256,6 @@ def test_fit_keeps_what_fits_and_cuts_the_middle_of_the_rest():
     assert fit("abc", 1) == "a"
     assert fit("abc", 0) == ""
     assert fit("abc", -2) == ""  # never more than asked for, even when nothing is left for it
-
-
-def test_ticks_at_exact_columns_with_exact_labels():
-    assert tick_marks(4.0, 64, relative_to_end=False) == [
-        (0, "0s"), (8, "0.5s"), (16, "1s"), (24, "1.5s"), (32, "2s"), (40, "2.5s"), (48, "3s"), (56, "3.5s")]
-    assert tick_marks(4.0, 64, relative_to_end=True) == [
-        (7, "-3.5s"), (15, "-3s"), (23, "-2.5s"), (31, "-2s"), (39, "-1.5s"), (47, "-1s"), (55, "-0.5s"),
-        (63, "now")]
-    assert tick_marks(0.5, 64, relative_to_end=False) == [(0, "0s"), (12, "0.1s"), (25, "0.2s"), (38, "0.3s"),
-                                                          (51, "0.4s")]
-    # a span too long for even the largest step at one label per 8 columns: hourly labels anyway
-    assert tick_marks(7200.0, 8, relative_to_end=False) == [(0, "0s"), (4, "3600s")]
-
-
-def test_ticks_degenerate_axes():
-    for relative in (False, True):
-        assert tick_marks(0.0, 64, relative_to_end=relative) == []
-        assert tick_marks(-1.0, 64, relative_to_end=relative) == []
-        assert tick_marks(4.0, 0, relative_to_end=relative) == []
-    assert tick_marks(4.0, 1, relative_to_end=False) == [(0, "0s")]
-    assert tick_marks(4.0, 1, relative_to_end=True) == [(0, "now")]
 
 
 def test_bar_texts_shorten_the_name_then_drop_it_and_always_keep_the_marks():

@@ -65,17 +65,19 @@ def test_eight_jobs_on_four_containers_make_four_rows_of_two_bars():
     assert [row.label for row in timeline.rows] == [f"worker@h{i} pid 7" for i in range(4)]
     for i, row in enumerate(timeline.rows):
         task = f"task{i % 2 + 1}"
-        assert row.bars == [Bar(task, 0, 42), Bar(task, 42, 83)] and row.waits == []
+        assert row.bars == [Bar(task, 0, 42), Bar(task, 42, 84)] and row.waits == []  # the last one ends with the axis
     assert timeline.queued == [4] * 42 + [0] * 42  # the second wave waits through the first second
-    assert timeline.ticks == [(0, "0s"), (20, "0.5s"), (41, "1s"), (62, "1.5s"), (83, "2s")]
+    # 2.01 s in 84 columns: a tick every 0.2 s is 8.4 columns apart, enough for a label
+    assert timeline.ticks == [(0, "0s"), (8, "0.2s"), (16, "0.4s"), (25, "0.6s"), (33, "0.8s"), (41, "1s"),
+                              (50, "1.2s"), (58, "1.4s"), (66, "1.6s"), (75, "1.8s"), (83, "2s")]
     assert plain(render(timeline)) == [
         "         queued " + "4" * 42,
-        "worker@h0 pid 7 task1" + BAR * 37 + "task1" + BAR * 36,
-        "worker@h1 pid 7 task2" + BAR * 37 + "task2" + BAR * 36,
-        "worker@h2 pid 7 task1" + BAR * 37 + "task1" + BAR * 36,
-        "worker@h3 pid 7 task2" + BAR * 37 + "task2" + BAR * 36,
-        " " * 16 + "┬" + "─" * 19 + "┬" + "─" * 20 + "┬" + "─" * 20 + "┬" + "─" * 20 + "┬",
-        " " * 16 + "0s" + " " * 18 + "0.5s" + " " * 17 + "1s" + " " * 19 + "1.5s" + " " * 16 + "2s",
+        "worker@h0 pid 7 task1" + BAR * 37 + "task1" + BAR * 37,
+        "worker@h1 pid 7 task2" + BAR * 37 + "task2" + BAR * 37,
+        "worker@h2 pid 7 task1" + BAR * 37 + "task1" + BAR * 37,
+        "worker@h3 pid 7 task2" + BAR * 37 + "task2" + BAR * 37,
+        " " * 16 + "┬───────┬───────┬────────┬───────┬───────┬────────┬───────┬───────┬────────┬───────┬",
+        " " * 16 + "0s      0.2s    0.4s     0.6s    0.8s    1s       1.2s    1.4s    1.6s     1.8s   2s",
     ]
 
 
@@ -90,7 +92,7 @@ def test_a_threads_pool_gets_a_row_per_thread_and_a_failed_job_its_mark():
     lines = plain(render(timeline))
     assert len(lines) == 1 + 4 + 2
     assert lines[4] == "   worker@h2 pid 9 " + WAIT * 6 + FAILED + "task1" + BAR * 3
-    assert lines[1] == "worker@h1 pid 8 #1 task1" + BAR * 25 + "task1" + BAR * 25
+    assert lines[1] == "worker@h1 pid 8 #1 task1" + BAR * 25 + "task1" + BAR * 26
     assert lines[0] == "            queued " + "4" * 6 + "3" * 24
 
 
@@ -101,11 +103,11 @@ def test_a_wait_is_dotted_only_where_the_slot_was_idle():
     timeline = layout(out, width=60)
     assert timeline.columns == 44 and timeline.span_s == 2.0
     assert timeline.rows[0].waits == [(0, 11), (33, 39)]
-    # the last bar ends where the last column begins
-    assert [(b.start, b.end) for b in timeline.rows[0].bars] == [(11, 22), (22, 33), (39, 43)]
+    # the last bar ends with the axis, so it fills the last column too
+    assert [(b.start, b.end) for b in timeline.rows[0].bars] == [(11, 22), (22, 33), (39, 44)]
     assert timeline.queued == [3] * 11 + [2] * 11 + [1] * 17 + [0] * 5
     assert plain(render(timeline))[1] == "worker@h1 pid 8 " + WAIT * 11 + "task1" + BAR * 6 + "task1" + BAR * 6 + \
-        WAIT * 6 + "1" + BAR * 3
+        WAIT * 6 + "1" + BAR * 4
 
 
 def test_a_job_shorter_than_a_column_still_gets_one():
@@ -213,10 +215,11 @@ def one_bar(bar: Bar, columns: int = 10) -> str:
 @pytest.mark.parametrize("bar, cells", [
     (Bar("task1", 0, 6), "task1" + BAR),
     (Bar("task1", 0, 5), "1" + BAR * 4),
-    (Bar("task2", 2, 3), "  2"),
+    (Bar("task2", 2, 3), "  " + BAR),  # one column: a bar, not a digit
     (Bar("add", 0, 2), "a" + BAR),
+    (Bar("add", 0, 1), BAR),
     (Bar("task1", 0, 7, failed=True), FAILED + "task1" + BAR),
-    (Bar("task1", 0, 6, failed=True), FAILED + BAR * 5),
+    (Bar("task1", 0, 6, failed=True), FAILED + "1" + BAR * 4),  # the name needs 7: its number does
     (Bar("task1", 0, 3, failed=True), FAILED + "1" + BAR),
     (Bar("task1", 0, 2, failed=True), FAILED + BAR),
     (Bar("task1", 4, 5, failed=True), "    " + FAILED),
@@ -259,7 +262,7 @@ def test_labels_are_dim_and_waits_yellow_on_a_terminal():
     lines = ansi(render(layout(out, 60)))
     assert lines[0] == f"{DIM}         queued {RESET}{YELLOW}{'1' * 22}{RESET}"
     # the label dim, not the whole line: bars keep their colour at full strength
-    assert lines[1] == f"{DIM}worker@h1 pid 8 {RESET}{YELLOW}{WAIT * 22}{RESET}\x1b[1;36mtask1{BAR * 16}{RESET}"
+    assert lines[1] == f"{DIM}worker@h1 pid 8 {RESET}{YELLOW}{WAIT * 22}{RESET}\x1b[1;36mtask1{BAR * 17}{RESET}"
     many = [outcome(record(0, 1, task_id=f"id-{i}", hostname=f"h{i:02d}")) for i in range(MAX_ROWS + 1)]
     assert ansi(render(layout(many, 100)))[-3] == f"{DIM}{' ' * 16} (+1 more worker slots not drawn){RESET}"
 
@@ -312,7 +315,7 @@ def test_a_lost_attempt_is_a_bar_ending_in_a_cross_on_its_workers_row_as_live():
     assert plain(render(timeline)) == [
         "         queued 2222" + "1" * 20 + " " * 12 + "11",
         "worker@h0 pid 8 task1" + BAR * 19 + "task2" + BAR * 6 + FAILED,
-        "worker@h1 pid 9 " + " " * 36 + WAIT * 3 + "task2" + BAR * 19,
+        "worker@h1 pid 9 " + " " * 36 + WAIT * 3 + "task2" + BAR * 20,
         "      worker@h9 " + WAIT * 4 + "task1" + BAR * 39 + FAILED,
         " " * 16 + "┬" + "─" * 11 + "┬" + "─" * 11 + "┬" + "─" * 11 + "┬" + "─" * 12 + "┬" + "─" * 11 + "┬──",
         " " * 16 + "0s" + " " * 10 + "0.5s" + " " * 8 + "1s" + " " * 10 + "1.5s" + " " * 9 + "2s" + " " * 9 + "2.5s",
