@@ -2,7 +2,7 @@
 
 `layout` is pure (outcomes in, cells out) so it is unit-tested; `render` turns it into rich
 Text, coloured on a terminal and plain elsewhere (rich decides). Outcomes are expected on
-the producer's clock (figures.align); anything outside the run is clamped to the axis.
+the producer's clock (producer.story); anything outside the run is clamped to the axis.
 Columns, ticks and what a bar says come from `producer.views.axis`, the live view's too.
 When the events were followed (producer.story), attempts lost with their worker are drawn
 as the live view draws them, and the queue line counts a job until a worker took it.
