@@ -4,6 +4,10 @@ Both are started by devcluster.local_cluster and devcluster.redis_server, the co
 `python -m producer local up`, so the tests run what users run. Each fixture owns what it
 starts and stops it by its own pid, so a test never touches a Redis or a cluster the user
 has running.
+
+scripts/test runs the suite in several processes (pytest-xdist): the tests mostly wait (jobs
+sleep, workers start, Redis restarts), so they share the machine. Tests marked `alone` measure
+CPU-bound parallelism and get the machine to themselves (`machine_share`).
 """
 
 from __future__ import annotations
@@ -22,8 +26,35 @@ from cluster.workers import wait_for_workers
 from devcluster.local_cluster import ManagedProcess, start_recovery, stop_processes
 from devcluster.local_cluster import start_workers as spawn_workers
 from devcluster.redis_server import RedisProcess, find_redis_server
-from tests.helpers import refusals, skip_unless_required
+from tests.helpers import refusals, sharing_the_machine, skip_unless_required
 from worker.local_state import DIR_VARIABLE
+
+
+@pytest.fixture(autouse=True)
+def machine_share(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Under xdist, a test marked `alone` waits until no other test runs and keeps the others out
+    until it is done (its setup, call and teardown); the rest share the machine.
+
+    Serial runs (no xdist) take no lock.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    alone = request.node.get_closest_marker("alone") is not None
+    with sharing_the_machine(tmp_path_factory.getbasetemp().parent, alone):  # the run's folder, above each process's
+        yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each Docker module in one xdist process, so its compose project (a module fixture) is
+    made once; the two benchmark smoke modules share one, as each checks that no benchmark
+    process is left on the machine."""
+    for item in items:
+        module = item.module.__name__ if item.module else ""
+        if module.endswith("test_benchmark_smoke"):
+            item.add_marker(pytest.mark.xdist_group("benchmarks"))
+        elif item.get_closest_marker("docker"):
+            item.add_marker(pytest.mark.xdist_group(module))
 
 
 @pytest.fixture(scope="session", autouse=True)

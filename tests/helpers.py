@@ -3,13 +3,15 @@ in a subprocess), deadlines, and skips that CI turns into failures."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -139,3 +141,24 @@ def execute_notebook(env: dict[str, str], tmp_path: Path) -> None:
         os.environ.update(saved)
     nbformat.write(nb, tmp_path / "executed.ipynb")  # kept with the test's files, to look at when it fails
     assert all(cell.execution_count for cell in nb.cells if cell.cell_type == "code")
+
+
+@contextmanager
+def sharing_the_machine(folder: Path, alone: bool) -> Iterator[None]:
+    """Run a test beside others, or `alone` (no other test runs until it is done).
+
+    A readers-writer lock on two files in `folder`, shared by the test processes: everyone
+    passes through the turnstile; an `alone` test holds it while it waits for the room, so the
+    others cannot keep it waiting for ever by coming and going.
+    """
+    with open(folder / "turnstile.lock", "a") as turnstile, open(folder / "room.lock", "a") as room:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        if not alone:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        fcntl.flock(room, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(room, fcntl.LOCK_UN)
+            if alone:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)

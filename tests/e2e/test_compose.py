@@ -86,6 +86,7 @@ def test_ctrl_c_leaves_nothing_queued_and_the_next_run_is_clean(cluster):
     assert after.document["summary"]["queued_ahead"] == 0 and after.document["summary"]["efficiency"] >= 0.9
 
 
+@pytest.mark.alone  # cpu jobs on every core: another test's load would take their CPU
 def test_cpu_jobs_report_what_compare_measures_for_processes(cluster):
     """A run's speedup agrees with compare's processes row, within 15 %, in one of three tries.
 

@@ -26,6 +26,7 @@ def rows_of(table: str) -> dict[tuple[str, str], list[str]]:
     return rows
 
 
+@pytest.mark.alone  # cpu jobs on 2 cores: another test's load would blur the GIL's picture
 def test_compare_shows_the_gil(start_workers, redis_env):
     start_workers(2)
     start_workers(1, concurrency=2, pool="threads", queue=flavours("jobs")[1].queue)

@@ -19,22 +19,22 @@ from worker.local_state import BROKER_VARIABLES, DIR_VARIABLE, process_identity,
 pytestmark = pytest.mark.integration
 
 
-#: Processes that were running before each test, so what a test leaves behind can be told apart.
-_BEFORE: dict[Path, set[int]] = {}
-
-
-def _cluster_like() -> set[int]:
-    """Live redis-server and celery processes. (Their environment cannot mark them: both rewrite
-    their process title over it.)"""
-    found = set()
+def _holding_files_in(directory: Path) -> set[int]:
+    """Live processes with a file open in `directory` (a local cluster's logs, Redis' data): what
+    `local up` started there, and nothing another test (or another xdist process) started."""
+    found, prefix = set(), str(directory) + "/"
     for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
         try:
-            if proc.name.isdigit() and (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                cmdline = (proc / "cmdline").read_bytes()
-                if b"redis-server" in cmdline or b"celery" in cmdline:
+            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd).startswith(prefix):
                     found.add(int(proc.name))
+                    break
         except OSError:
-            continue  # gone meanwhile
+            continue  # gone meanwhile, or not ours to read
     return found
 
 
@@ -42,15 +42,14 @@ def _cluster_like() -> set[int]:
 def cluster_dir(tmp_path: Path, redis_server) -> Path:  # redis_server: skips without redis-server
     """A state folder of this test's own; whatever a failed test left running there is stopped."""
     directory = tmp_path / "cluster"
-    _BEFORE[directory] = _cluster_like()
     yield directory
     if (left := LocalCluster.load(directory)) is not None:
         left.stop(grace_s=5)
 
 
 def processes_of(directory: Path) -> list[int]:
-    """redis-server and celery processes started since the test began (by `local up`, here)."""
-    return sorted(_cluster_like() - _BEFORE[directory])
+    """The processes of the cluster `local up` started in `directory` (its workers, Redis, Flower)."""
+    return sorted(_holding_files_in(directory))
 
 
 def user_env(directory: Path, **extra: str) -> dict[str, str]:

@@ -1,0 +1,67 @@
+"""The suite's processes share the machine, except with a test marked `alone` (tests/helpers.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from tests.helpers import sharing_the_machine
+
+
+def enter(folder: Path, alone: bool, log: list[str], name: str, inside: threading.Event | None = None,
+          leave: threading.Event | None = None) -> threading.Thread:
+    """A test (a thread: flock locks each open file on its own) that logs when it gets in and out."""
+
+    def run() -> None:
+        with sharing_the_machine(folder, alone):
+            log.append(f"{name} in")
+            if inside:
+                inside.set()
+            if leave:
+                leave.wait(5)
+            log.append(f"{name} out")
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def settle() -> None:
+    time.sleep(0.2)  # long enough for a thread that could get in to do so
+
+
+def test_tests_share_the_room_but_one_alone_waits_for_them_and_keeps_them_out(tmp_path: Path):
+    log: list[str] = []
+    first_in, let_first_go, alone_in, let_alone_go = (threading.Event() for _ in range(4))
+    first = enter(tmp_path, False, log, "first", first_in, let_first_go)
+    first_in.wait(5)
+    second = enter(tmp_path, False, log, "second")  # shares the room with the first
+    second.join(5)
+    alone = enter(tmp_path, True, log, "alone", alone_in, let_alone_go)
+    settle()
+    late = enter(tmp_path, False, log, "late")  # arrives while the alone one waits: waits behind it
+    settle()
+    assert log == ["first in", "second in", "second out"]  # the alone test waits for the first to leave
+    let_first_go.set()
+    alone_in.wait(5)
+    settle()
+    assert log[3:] == ["first out", "alone in"]  # and the late one stays out while it runs
+    let_alone_go.set()
+    for thread in (first, alone, late):
+        thread.join(5)
+    assert log[5:] == ["alone out", "late in", "late out"]
+
+
+def test_two_alone_tests_never_overlap(tmp_path: Path):
+    log: list[str] = []
+    inside, leave = threading.Event(), threading.Event()
+    one = enter(tmp_path, True, log, "one", inside, leave)
+    inside.wait(5)
+    two = enter(tmp_path, True, log, "two")
+    settle()
+    assert log == ["one in"]
+    leave.set()
+    one.join(5)
+    two.join(5)
+    assert log == ["one in", "one out", "two in", "two out"]
