@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import click
 
@@ -35,6 +38,11 @@ def record(start: float, end: float, *, task: str = "task1", task_id: str = "id-
         runtime_s=end - start if runtime_s is None else runtime_s, cpu_s=cpu_s, attempt=attempt,
         redelivered=redelivered,
     )
+
+
+def cup_record(start: float, end: float, waited: float, held: float, cup: float = 1.0, **kw) -> JobRecord:
+    """A job that needed the cup (`cup` of its duration): it waited `waited` s for it, then held it `held` s."""
+    return replace(record(start, end, **kw), cup=cup, waited_for_cup_s=waited, cup_s=held)
 
 
 def outcome(rec: JobRecord | None = None, *, submitted: float = 0.0, received: float | None = None,
@@ -138,6 +146,14 @@ class Cluster:
     def view(self, now: float, window_s: float = 10.0, width: int = 80, start: float | None = 0.0, **kw):
         return lanes(snapshot(self.state, EVENTS_T0 + now), EVENTS_T0 + now, window_s, width,
                      start=None if start is None else EVENTS_T0 + start, **kw)
+
+
+def doc_block(doc: Path, first: str) -> str:
+    """The one fenced block of `doc` whose first line starts with `first`, without its closing newline."""
+    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", doc.read_text(), flags=re.S | re.M)
+    found = [block.rstrip("\n") for block in blocks if block.startswith(first)]
+    assert len(found) == 1, f"{doc.name} has {len(found)} blocks starting with {first!r}"
+    return found[0]
 
 
 def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:

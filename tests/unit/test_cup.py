@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import pytest
 
 from producer.figures import amdahl, summarize
 from producer.jobs import Job
 from producer.views.timeline import CUP_WAIT, LEGEND, layout, legend, render
-from tests.unit.builders import at, outcome, record
+from tests.unit.builders import at, cup_record, outcome, record
 from worker.records import JobRecord, check_cup, check_cup_name
 
 
@@ -59,10 +58,6 @@ def test_the_cup_share_travels_as_task_arguments_only_when_asked():
     assert Job("task1", 1.0).kwargs == {"duration": 1.0, "kind": "sleep"}
     assert Job("task1", 1.0, cup=0.5, cup_name="c1").kwargs == {"duration": 1.0, "kind": "sleep", "cup": 0.5,
                                                                   "cup_name": "c1"}
-
-
-def cup_record(start: float, end: float, waited: float, held: float, cup: float = 1.0, **kw) -> JobRecord:
-    return replace(record(start, end, **kw), cup=cup, waited_for_cup_s=waited, cup_s=held)
 
 
 def taking_turns(n: int) -> list:

@@ -9,7 +9,6 @@ frame to paste into the doc.
 from __future__ import annotations
 
 import io
-import re
 from types import SimpleNamespace
 
 import pytest
@@ -19,21 +18,13 @@ from producer.views import live
 from producer.views.axis import FAILED
 from producer.views.live import LiveCluster, expected_run_s
 from tests.helpers import ROOT
-from tests.unit.builders import EVENTS_T0, Cluster
+from tests.unit.builders import EVENTS_T0, Cluster, doc_block
 
 DOC = ROOT / "docs" / "producer.md"
 WIDTH, HEIGHT = 80, 24  # the terminal the doc names
 PID = 1  # events carry the worker's main process: celery itself, pid 1 in its container (exec-form CMD)
 # compose's 4 worker containers, in the order they take the jobs off the queue
 WORKERS = ("worker@f6fea622c933", "worker@8010b69fefdf", "worker@01645689fc64", "worker@223cb1ae4907")
-
-
-def doc_block(first: str) -> str:
-    """The fenced block of docs/producer.md whose first line starts with `first`."""
-    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", DOC.read_text(), flags=re.S | re.M)
-    found = [block.rstrip("\n") for block in blocks if block.startswith(first)]
-    assert len(found) == 1, f"docs/producer.md has {len(found)} blocks starting with {first!r}"
-    return found[0]
 
 
 def drawn(monkeypatch: pytest.MonkeyPatch, cluster: Cluster, now: float, queued: int, window_s: float,
@@ -67,7 +58,7 @@ def heartbeats(cluster: Cluster, since: float, until: float, silent_from: dict[s
 
 
 def assert_as_documented(frame: str, first: str) -> None:
-    assert frame == doc_block(first), (
+    assert frame == doc_block(DOC, first), (
         f"docs/producer.md's frame starting {first!r} is no longer what the code draws; "
         f"replace it with:\n{frame}")
 
