@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from devcluster.compose import ComposeProject, docker_ready
-from tests.helpers import Run, skip_unless_required
+from tests.helpers import Run, compose_slot, skip_unless_required
 from worker import roles
 
 __all__ = ["Compose", "compose_project", "docker_ready"]
@@ -69,12 +69,13 @@ def compose_project(**env: str) -> Iterator[Compose]:
     reason = docker_ready()
     if reason:
         skip_unless_required(f"Docker tests need an engine: {reason}")
-    cluster = Compose.new("cpd-test", APP_TAG="test", FLOWER_USER="tester", WORKERS="2", **env)
-    try:
-        yield cluster
-    finally:
-        logs = cluster("logs", "--no-color", "--tail", "50", check=False, timeout_s=60)
-        problems = cluster.down(grace_s=10, timeout_s=180)
-        if problems:
-            print(logs.stdout[-5000:])
-            pytest.fail("; ".join(problems), pytrace=False)
+    with compose_slot():
+        cluster = Compose.new("cpd-test", APP_TAG="test", FLOWER_USER="tester", WORKERS="2", **env)
+        try:
+            yield cluster
+        finally:
+            logs = cluster("logs", "--no-color", "--tail", "50", check=False, timeout_s=60)
+            problems = cluster.down(grace_s=10, timeout_s=180)
+            if problems:
+                print(logs.stdout[-5000:])
+                pytest.fail("; ".join(problems), pytrace=False)

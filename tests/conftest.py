@@ -5,8 +5,9 @@ Both are started by devcluster.local_cluster and devcluster.redis_server, the co
 starts and stops it by its own pid, so a test never touches a Redis or a cluster the user
 has running.
 
-scripts/test runs the suite in several processes (pytest-xdist): the tests mostly wait (jobs
-sleep, workers start, Redis restarts), so they share the machine. Tests marked `alone` measure
+scripts/test runs the suite in several processes (pytest-xdist, a file in one process, so a
+module's compose project is made once): the tests mostly wait (jobs sleep, workers start, Redis
+restarts), so they share the machine. Tests marked `alone` measure
 CPU-bound parallelism and get the machine to themselves (`machine_share`).
 """
 
@@ -43,18 +44,6 @@ def machine_share(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     alone = request.node.get_closest_marker("alone") is not None
     with sharing_the_machine(tmp_path_factory.getbasetemp().parent, alone):  # the run's folder, above each process's
         yield
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep each Docker module in one xdist process, so its compose project (a module fixture) is
-    made once; the two benchmark smoke modules share one, as each checks that no benchmark
-    process is left on the machine."""
-    for item in items:
-        module = item.module.__name__ if item.module else ""
-        if module.endswith("test_benchmark_smoke"):
-            item.add_marker(pytest.mark.xdist_group("benchmarks"))
-        elif item.get_closest_marker("docker"):
-            item.add_marker(pytest.mark.xdist_group(module))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -162,3 +163,28 @@ def sharing_the_machine(folder: Path, alone: bool) -> Iterator[None]:
             fcntl.flock(room, fcntl.LOCK_UN)
             if alone:
                 fcntl.flock(turnstile, fcntl.LOCK_UN)
+
+
+#: Compose projects (or swarm stacks, or compose benchmarks) the test processes run at once: each
+#: is a handful of containers, so more than two at a time only queue for the 2 cores.
+COMPOSE_AT_ONCE = int(os.environ.get("TEST_COMPOSE_AT_ONCE", "2"))
+
+
+@contextmanager
+def compose_slot(folder: Path | None = None, slots: int | None = None) -> Iterator[None]:
+    """Wait for one of COMPOSE_AT_ONCE slots (lock files shared by every test process), hold it."""
+    folder = folder or Path(tempfile.gettempdir()) / "cpd-test-compose-slots"
+    folder.mkdir(exist_ok=True)
+    while True:
+        for slot in range(slots or COMPOSE_AT_ONCE):
+            with open(folder / f"{slot}.lock", "a") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                try:
+                    yield
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+                return
+        time.sleep(0.5)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.compose_cluster import docker_ready
-from tests.helpers import ROOT, skip_unless_required, wait_for
+from tests.helpers import ROOT, compose_slot, skip_unless_required, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -30,15 +30,16 @@ def swarm():
     reason = docker_ready()
     if reason:
         skip_unless_required(f"the swarm test needs an engine: {reason}")
-    state = docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
-    ours = state != "active"
-    if ours:
-        docker("swarm", "init", "--advertise-addr", "127.0.0.1")
-    try:
-        yield
-    finally:
+    with compose_slot():  # a stack is a compose project's worth of containers
+        state = docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
+        ours = state != "active"
         if ours:
-            docker("swarm", "leave", "--force", check=False)
+            docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+        try:
+            yield
+        finally:
+            if ours:
+                docker("swarm", "leave", "--force", check=False)
 
 
 def replicas(service: str) -> str:

@@ -1,4 +1,5 @@
-"""The suite's processes share the machine, except with a test marked `alone` (tests/helpers.py)."""
+"""The suite's processes share the machine, except with a test marked `alone`, and run at most
+COMPOSE_AT_ONCE compose projects at a time (tests/helpers.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.helpers import sharing_the_machine
+from tests.helpers import compose_slot, sharing_the_machine
 
 
 def enter(folder: Path, alone: bool, log: list[str], name: str, inside: threading.Event | None = None,
@@ -65,3 +66,32 @@ def test_two_alone_tests_never_overlap(tmp_path: Path):
     one.join(5)
     two.join(5)
     assert log == ["one in", "one out", "two in", "two out"]
+
+
+def test_a_third_compose_project_waits_for_one_of_two_slots(tmp_path: Path):
+    log: list[str] = []
+    done = [threading.Event() for _ in range(3)]
+    inside = [threading.Event() for _ in range(3)]
+
+    def project(index: int) -> None:
+        with compose_slot(tmp_path, slots=2):
+            log.append(f"{index} in")
+            inside[index].set()
+            done[index].wait(5)
+        log.append(f"{index} out")
+
+    threads = [threading.Thread(target=project, args=(i,)) for i in range(3)]
+    for index, thread in enumerate(threads):
+        thread.start()
+        if index < 2:
+            inside[index].wait(5)
+    settle()
+    assert sorted(log) == ["0 in", "1 in"]  # the third waits
+    done[1].set()
+    inside[2].wait(5)
+    assert log[2:] == ["1 out", "2 in"]
+    done[0].set()
+    done[2].set()
+    for thread in threads:
+        thread.join(5)
+    assert sorted(log) == sorted(["0 in", "1 in", "1 out", "2 in", "0 out", "2 out"])
