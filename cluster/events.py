@@ -32,7 +32,7 @@ ENDS = ("succeeded", "failed", "retried", "rejected", "revoked", "lost")
 
 
 @dataclass
-class Run:
+class Attempt:
     """One attempt of a task on one worker: started by `task-started`, ended by its outcome."""
 
     node: str  # the worker's node name, e.g. worker@a904c1d2e3f4
@@ -60,7 +60,7 @@ class TrackedTask(Task):
     worker: `runs` keeps each attempt, so a lane can show the lost one and the one that followed.
     """
 
-    runs: list[Run]
+    runs: list[Attempt]
     receptions: int
     holder: Holder | None
 
@@ -77,7 +77,7 @@ class TrackedTask(Task):
         elif type_ == "started" and timestamp is not None:
             if runs and runs[-1].end is None:
                 runs[-1].end = "lost"
-            runs.append(Run(node or "?", fields.get("pid"), timestamp))
+            runs.append(Attempt(node or "?", fields.get("pid"), timestamp))
         elif type_ in ENDS and runs and runs[-1].end is None and runs[-1].node == node:
             runs[-1].ended, runs[-1].end = timestamp, type_
         if type_ in ENDS and (holder := self.__dict__.get("holder")) is not None and holder.node == node:
@@ -143,7 +143,7 @@ class TaskFacts:
     succeeded: float | None
     failed: float | None
     retries: int
-    runs: tuple[Run, ...]
+    runs: tuple[Attempt, ...]
     holder: Holder | None = None
 
     @property
@@ -219,7 +219,7 @@ def snapshot(state: State, now: float, since: float | None = None) -> Snapshot:
             beat, None if beat is None else max(0.0, now - beat), active, processed, offline_at))
     tasks = []
     for uuid, name, state_, node, sent, received, started, succeeded, failed, retries, runs_, holder in raw_tasks:
-        runs = tuple(Run(*r) for r in runs_)
+        runs = tuple(Attempt(*r) for r in runs_)
         tasks.append(TaskFacts(
             uuid, name, state_, node, runs[-1].pid if runs else None, sent, received, started, succeeded, failed,
             retries or 0, runs, None if holder is None else Holder(*holder)))

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from devcluster.compose import ComposeProject, docker_ready
-from tests.helpers import Run, compose_slot, skip_unless_required
+from tests.helpers import Finished, compose_slot, skip_unless_required
 from worker import roles
 
 __all__ = ["Compose", "compose_project", "docker_ready"]
@@ -27,14 +27,14 @@ class Compose(ComposeProject):
     """A ComposeProject whose commands fail the test, with what the tests ask of it besides."""
 
     def __call__(self, *args: str, timeout_s: float = 300, check: bool = True,  # type: ignore[override]
-                 env: dict[str, str] | None = None) -> Run:
+                 env: dict[str, str] | None = None) -> Finished:
         proc = self.run(*args, timeout_s=timeout_s, env=env)
         if check and proc.returncode != 0:
             pytest.fail(f"docker compose {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}",
                         pytrace=False)
-        return Run(proc.returncode, proc.stdout, proc.stderr)
+        return Finished(proc.returncode, proc.stdout, proc.stderr)
 
-    def producer(self, *args: str, timeout_s: float = 120) -> Run:
+    def producer(self, *args: str, timeout_s: float = 120) -> Finished:
         return self("run", "--rm", "-T", "producer", *args, timeout_s=timeout_s, check=False)
 
     @property

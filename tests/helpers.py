@@ -34,7 +34,7 @@ NOTEBOOK = ROOT / "notebooks" / "parallelism.ipynb"
 
 
 @dataclass
-class Run:
+class Finished:
     """A finished producer run: exit code, output, and the --json document if there was one."""
 
     returncode: int
@@ -61,7 +61,7 @@ class Background:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      preexec_fn=ctrl_c_reaches_it)
 
-    def finish(self, timeout_s: float = 120) -> Run:
+    def finish(self, timeout_s: float = 120) -> Finished:
         """Wait for it to exit (killing it past `timeout_s`) and return what it printed."""
         try:
             out, err = self.proc.communicate(timeout=timeout_s)
@@ -69,10 +69,10 @@ class Background:
             self.proc.kill()
             out, err = self.proc.communicate()
             err += f"\n[test] producer killed after {timeout_s} s"
-        return Run(self.proc.returncode, out, err)
+        return Finished(self.proc.returncode, out, err)
 
 
-def run_producer(*args: str, env: dict[str, str], timeout_s: float = 60) -> Run:
+def run_producer(*args: str, env: dict[str, str], timeout_s: float = 60) -> Finished:
     """Run `python -m producer *args` from the repo root with `env` added to the environment."""
     proc = subprocess.run(
         [sys.executable, "-m", "producer", *args],
@@ -82,7 +82,7 @@ def run_producer(*args: str, env: dict[str, str], timeout_s: float = 60) -> Run:
         text=True,
         timeout=timeout_s,
     )
-    return Run(proc.returncode, proc.stdout, proc.stderr)
+    return Finished(proc.returncode, proc.stdout, proc.stderr)
 
 
 def skip_unless_required(reason: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from cluster.events import Run, Snapshot, TaskFacts, WorkerFacts
+from cluster.events import Attempt, Snapshot, TaskFacts, WorkerFacts
 from producer.views.axis import FAILED, Axis, bar_text
 
 RETRIED = "↺"  # the job raised a transient error and will run again
@@ -93,7 +93,7 @@ def fit(text: str, width: int) -> str:
     return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
-def _slot_of(runs: list[tuple[Run, float]]) -> list[int]:
+def _slot_of(runs: list[tuple[Attempt, float]]) -> list[int]:
     """Sub-lane of each run (sorted by start): the first whose last job ended before it started."""
     ends: list[float] = []
     slots = []
@@ -109,7 +109,7 @@ def _slot_of(runs: list[tuple[Run, float]]) -> list[int]:
     return slots
 
 
-def _run_end(run: Run, worker: WorkerFacts | None, now: float, next_start: float | None) -> tuple[float, str]:
+def _run_end(run: Attempt, worker: WorkerFacts | None, now: float, next_start: float | None) -> tuple[float, str]:
     """When a run ended (or `now` while it runs) and how; a dead worker's job ended when it went silent
     (its last heartbeat, or its goodbye: a worker that left cleanly has no heartbeats any more)."""
     if run.end is not None and run.ended is not None:
@@ -141,7 +141,7 @@ def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float 
     workers = {w.name: w for w in snap.workers}
 
     # every attempt, with its end, keyed by the slot that ran it
-    by_slot: dict[tuple[str, int | None], list[tuple[Run, float, str, TaskFacts, bool]]] = defaultdict(list)
+    by_slot: dict[tuple[str, int | None], list[tuple[Attempt, float, str, TaskFacts, bool]]] = defaultdict(list)
     for task in snap.tasks:
         for i, run in enumerate(task.runs):
             next_start = task.runs[i + 1].started if i + 1 < len(task.runs) else None

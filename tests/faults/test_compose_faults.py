@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.compose_cluster import compose_project
-from tests.helpers import RECOVERY_BOUND_S, ROOT, Run, wait_for
+from tests.helpers import RECOVERY_BOUND_S, ROOT, Finished, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.docker]
 
@@ -34,9 +34,9 @@ class BackgroundProducer:
                                       *args], cwd=ROOT, env={**os.environ, **compose.env},
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def finish(self, timeout_s: float = 180) -> Run:
+    def finish(self, timeout_s: float = 180) -> Finished:
         out, err = self.proc.communicate(timeout=timeout_s)
-        return Run(self.proc.returncode, out, err)
+        return Finished(self.proc.returncode, out, err)
 
 
 def running_jobs(compose) -> int:

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from tests.compose_cluster import compose_project
-from tests.helpers import ROOT, Background, Run, run_producer, wait_for
+from tests.helpers import ROOT, Background, Finished, run_producer, wait_for
 from worker import runs
 
 pytestmark = [pytest.mark.faults, pytest.mark.docker]
@@ -85,7 +85,7 @@ def running_on(cluster) -> dict[str, str]:
     return found
 
 
-def assert_counts_match_the_run_lists(cluster, run: Run) -> None:
+def assert_counts_match_the_run_lists(cluster, run: Finished) -> None:
     """The summary's runs and duplicates are what Redis's run lists say."""
     results = run.document["results"]
     found = runs.read_runs(results_client(cluster), [r["task_id"] for r in results])

@@ -13,7 +13,7 @@ import pytest
 
 from devcluster.local_cluster import LocalCluster
 from devcluster.redis_server import port_in_use
-from tests.helpers import ROOT, Run, wait_for
+from tests.helpers import ROOT, Finished, wait_for
 from worker.local_state import BROKER_VARIABLES, DIR_VARIABLE, process_identity, read_state
 
 pytestmark = pytest.mark.integration
@@ -58,13 +58,13 @@ def user_env(directory: Path, **extra: str) -> dict[str, str]:
     return {**env, DIR_VARIABLE: str(directory), **extra}
 
 
-def producer(*args: str, env: dict[str, str], timeout_s: float = 120) -> Run:
+def producer(*args: str, env: dict[str, str], timeout_s: float = 120) -> Finished:
     proc = subprocess.run([sys.executable, "-m", "producer", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout_s)
-    return Run(proc.returncode, proc.stdout, proc.stderr)
+    return Finished(proc.returncode, proc.stdout, proc.stderr)
 
 
-def assert_one_line(run: Run, code: int, fragment: str) -> None:
+def assert_one_line(run: Finished, code: int, fragment: str) -> None:
     assert run.returncode == code, run.stderr
     assert fragment in run.stderr, run.stderr
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cluster.events import Run, Snapshot, TaskFacts, WorkerFacts, snapshot
+from cluster.events import Attempt, Snapshot, TaskFacts, WorkerFacts, snapshot
 from producer.views.axis import BAR, FAILED, Axis
 from producer.views.lanes import REDELIVERED, RETRIED, Lane, Segment, fit, lanes, short_names
 from tests.unit.builders import EVENTS_T0 as T0
@@ -17,7 +17,7 @@ def worker(name: str, beat: float | None = 0.0, pid: int | None = 100, alive: bo
     return WorkerFacts(name, name.partition("@")[2] or name, pid, alive, offline, beat, None, 0, 0)
 
 
-def task(task_id: str, *runs: Run, name: str | None = "task1", state: str = "STARTED") -> TaskFacts:
+def task(task_id: str, *runs: Attempt, name: str | None = "task1", state: str = "STARTED") -> TaskFacts:
     last = runs[-1] if runs else None
     return TaskFacts(task_id, name, state, last and last.node, last and last.pid, None, None,
                      last and last.started, None, None, 0, runs)
@@ -264,9 +264,9 @@ def test_bar_texts_shorten_the_name_then_drop_it_and_always_keep_the_marks():
         ("d", 9, 14, "succeeded", "task1"), ("e", 15, 21, "succeeded", "task1"), ("f", 22, 23, "failed", "task1"),
         ("g", 24, 26, "failed", "task1"), ("h", 27, 30, "failed", "task1"), ("i", 31, 33, "succeeded", None),
         ("k", 43, 46, "retried", "task1"), ("m", 47, 47.5, "succeeded", "task1")]
-    tasks = [task(i, Run("w1@h", 1, a, b, end), name=name) for i, a, b, end, name in runs]
+    tasks = [task(i, Attempt("w1@h", 1, a, b, end), name=name) for i, a, b, end, name in runs]
     # a job whose worker was lost (lost at 34, when it started again) and its redelivery
-    tasks.append(task("j", Run("w1@h", 1, 34.0, None, "lost"), Run("w1@h", 1, 36.0, 42.0, "succeeded")))
+    tasks.append(task("j", Attempt("w1@h", 1, 34.0, None, "lost"), Attempt("w1@h", 1, 36.0, 42.0, "succeeded")))
     view = lanes(snap([worker("w1@h", beat=50.0)], tasks), 50.0, **W128)
     assert (view.label_width, view.columns, view.hidden_lanes) == (12, 128, 0)
     (lane,) = view.lanes
@@ -297,18 +297,18 @@ def test_label_width_and_columns():
 
 def test_long_labels_are_cut_to_leave_room_for_sub_lane_and_state():
     name = "worker@31759002942e"
-    dead = lanes(snap([worker(name, beat=1.0, alive=False)], [task("a", Run(name, 1, 0.0, 0.5, "succeeded"))]),
+    dead = lanes(snap([worker(name, beat=1.0, alive=False)], [task("a", Attempt(name, 1, 0.0, 0.5, "succeeded"))]),
                  9.0, 10.0, 40, start=0.0)
     assert [lane.label for lane in dead.lanes] == ["wor…42e dead"]
-    two = lanes(snap([worker(name, beat=2.0)], [task("a", Run(name, 1, 0.0)), task("b", Run(name, 1, 0.5))]),
+    two = lanes(snap([worker(name, beat=2.0)], [task("a", Attempt(name, 1, 0.0)), task("b", Attempt(name, 1, 0.5))]),
                 2.0, 10.0, 40, start=0.0)
     assert [lane.label for lane in two.lanes] == ["worke…02942e", "work…2942e/2"]
     assert all(len(lane.label) == two.label_width for lane in two.lanes)
 
 
 def test_a_job_redelivered_while_its_first_worker_lives_on_ends_where_the_next_attempt_starts():
-    tasks = [task("j", Run("wk-1@h", 1, 10.0, None, "lost"), Run("wk-2@h", 2, 30.0, None, "lost"),
-                  Run("wk-1@h", 1, 50.0))]
+    tasks = [task("j", Attempt("wk-1@h", 1, 10.0, None, "lost"), Attempt("wk-2@h", 2, 30.0, None, "lost"),
+                  Attempt("wk-1@h", 1, 50.0))]
     view = lanes(snap([worker("wk-1@h", beat=80.0), worker("wk-2@h", beat=80.0)], tasks), 90.0, **W128)
     w1, w2 = view.lanes
     assert [(s.start, s.end, s.kind) for s in w1.segments] == [(10, 30, "lost"), (50, 90, "running")]
@@ -319,14 +319,14 @@ def test_a_job_redelivered_while_its_first_worker_lives_on_ends_where_the_next_a
 
 
 def test_a_job_on_a_worker_never_seen_is_lost_up_to_now_on_a_lane_of_unknown_status():
-    view = lanes(snap([], [task("j", Run("gh@h", 1, 10.0, None, "lost"))]), 20.0, **W128)
+    view = lanes(snap([], [task("j", Attempt("gh@h", 1, 10.0, None, "lost"))]), 20.0, **W128)
     (lane,) = view.lanes
     assert (lane.status, lane.label) == ("unknown", "gh@h")
     assert [(s.start, s.end, s.kind, s.text) for s in lane.segments] == [(10, 20, "lost", "task1━━━━✗")]
 
 
 def test_a_dead_workers_job_ends_at_its_last_heartbeat_even_when_that_is_its_start():
-    view = lanes(snap([worker("w1@h", beat=20.0, alive=False)], [task("j", Run("w1@h", 1, 20.0))]), 90.0, **W128)
+    view = lanes(snap([worker("w1@h", beat=20.0, alive=False)], [task("j", Attempt("w1@h", 1, 20.0))]), 90.0, **W128)
     (lane,) = view.lanes
     assert [(s.start, s.end, s.kind, s.text) for s in lane.segments] == [(20, 21, "lost", FAILED)]
     assert view.running == 0 and view.workers_dead == 1
@@ -334,7 +334,7 @@ def test_a_dead_workers_job_ends_at_its_last_heartbeat_even_when_that_is_its_sta
 
 def test_a_lost_job_from_a_worker_whose_clock_runs_ahead_is_one_column_at_its_start():
     # started at 50 by the worker's clock, which is ahead: the viewer's now is 40, the last heartbeat 10
-    view = lanes(snap([worker("w1@h", beat=10.0, alive=False)], [task("j", Run("w1@h", 1, 50.0))]), 40.0, **W128)
+    view = lanes(snap([worker("w1@h", beat=10.0, alive=False)], [task("j", Attempt("w1@h", 1, 50.0))]), 40.0, **W128)
     assert [(s.start, s.end, s.kind) for s in view.lanes[0].segments] == [(50, 51, "lost")]
 
 
@@ -352,10 +352,10 @@ def test_a_job_rejected_by_one_worker_and_run_by_another_is_redelivered():
 
 
 def test_the_window_is_closed_at_both_ends():
-    tasks = [task("before", Run("wk-1@h", 1, 100.0, 120.0, "succeeded")),  # ends exactly at the window's start
-             task("old", Run("wk-1@h", 1, 0.0, 1.0, "succeeded")),  # long before it
-             task("last", Run("wk-1@h", 1, 247.5, 248.0, "succeeded")),  # in its last column
-             task("after", Run("wk-2@h", 2, 248.0))]  # starts exactly at its end
+    tasks = [task("before", Attempt("wk-1@h", 1, 100.0, 120.0, "succeeded")),  # ends exactly at the window's start
+             task("old", Attempt("wk-1@h", 1, 0.0, 1.0, "succeeded")),  # long before it
+             task("last", Attempt("wk-1@h", 1, 247.5, 248.0, "succeeded")),  # in its last column
+             task("after", Attempt("wk-2@h", 2, 248.0))]  # starts exactly at its end
     workers = [worker("wk-1@h", beat=250.0), worker("wk-2@h", beat=250.0)]
     view = lanes(snap(workers, tasks), 250.0, 128.0, 141, start=120.0)
     w1, w2 = view.lanes
@@ -364,7 +364,8 @@ def test_the_window_is_closed_at_both_ends():
 
 
 def test_watch_keeps_a_slots_new_jobs_after_its_old_ones_scrolled_away():
-    tasks = [task("old", Run("w1@h", 1, 0.0, 1.0, "succeeded")), task("new", Run("w1@h", 1, 200.0, 210.0, "succeeded"))]
+    tasks = [task("old", Attempt("w1@h", 1, 0.0, 1.0, "succeeded")),
+             task("new", Attempt("w1@h", 1, 200.0, 210.0, "succeeded"))]
     view = lanes(snap([worker("w1@h", beat=250.0)], tasks), 256.0, 128.0, 141)
     assert view.window_start == 128.0 and view.span_s == 128.0
     assert [(s.task_id, s.start, s.end) for s in view.lanes[0].segments] == [("new", 72, 82)]
@@ -412,7 +413,7 @@ def test_lanes_are_ordered_by_host_then_node_then_process():
     view = lanes(snap(workers), 5.0, 10.0, 80, start=0.0)
     assert [lane.node for lane in view.lanes] == ["b@a@z", "a@b@y", "b@h1", "a@h2"]
     # one node, three processes, the one without a pid first (in a container the worker is often pid 1)
-    tasks = [task(str(pid), Run("w1@h", pid, 1.0, 2.0, "succeeded")) for pid in (9, 1, None)]
+    tasks = [task(str(pid), Attempt("w1@h", pid, 1.0, 2.0, "succeeded")) for pid in (9, 1, None)]
     view = lanes(snap([worker("w1@h", beat=5.0)], tasks), 5.0, 10.0, 80, start=0.0)
     assert [lane.label for lane in view.lanes] == ["w1@h", "w1@h 1", "w1@h 9"]
 
@@ -439,7 +440,7 @@ def test_counts_of_jobs_and_workers():
 
 def test_a_lanes_recency_is_its_latest_end_even_when_a_clock_ahead_makes_a_running_job_end_earlier():
     # w1's clock runs ahead of the viewer's: its finished job ended at 30, its running one "ends" at now, 20
-    tasks = [task("done", Run("wk-1@h", 1, 10.0, 30.0, "succeeded")), task("run", Run("wk-1@h", 1, 35.0))]
+    tasks = [task("done", Attempt("wk-1@h", 1, 10.0, 30.0, "succeeded")), task("run", Attempt("wk-1@h", 1, 35.0))]
     workers = [worker("wk-1@h", beat=20.0), worker("wk-2@h", beat=25.0)]  # wk-2 idle, heard from at 25
     view = lanes(snap(workers, tasks), 20.0, max_lanes=1, **W128)
     assert [lane.node for lane in view.lanes] == ["wk-1@h"] and view.hidden_lanes == 1
@@ -491,7 +492,7 @@ def test_a_snapshot_holds_the_state_lock_only_to_copy_plain_values(monkeypatch):
         c.event("task-succeeded", 3.0, "w1@h", uuid="a", pid=100)  # ...and ends `a` in place
         return copied
 
-    for name in ("WorkerFacts", "TaskFacts", "Run", "Holder"):
+    for name in ("WorkerFacts", "TaskFacts", "Attempt", "Holder"):
         built = getattr(events, name)
         monkeypatch.setattr(events, name, lambda *a, _built=built, **k: (held and pytest.fail("built under the lock"))
                             or _built(*a, **k))
@@ -499,5 +500,5 @@ def test_a_snapshot_holds_the_state_lock_only_to_copy_plain_values(monkeypatch):
     snap = snapshot(c.state, T0 + 2.5)
     [task] = snap.tasks
     assert task.id == "a" and task.state == "STARTED"
-    assert task.runs == (Run("w1@h", 100, T0 + 1.0),) and task.holder.settled is False
+    assert task.runs == (Attempt("w1@h", 100, T0 + 1.0),) and task.holder.settled is False
     assert snap.worker("w1@h").alive and snap.events == 3

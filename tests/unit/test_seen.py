@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cluster.events import Holder, Run, Snapshot, TaskFacts, WorkerFacts
+from cluster.events import Attempt, Holder, Snapshot, TaskFacts, WorkerFacts
 from producer.figures import summarize
 from producer.jobs import LostRun, Seen
 from producer.results import BatchResult
@@ -21,15 +21,15 @@ def worker(name: str, beat: float | None = 9.0, alive: bool = True, offline_at: 
                        None if beat is None else E0 + beat, None, 0, 0, None if offline_at is None else E0 + offline_at)
 
 
-def task(task_id: str, *runs: Run, received: tuple[str, float] | None = None) -> TaskFacts:
+def task(task_id: str, *runs: Attempt, received: tuple[str, float] | None = None) -> TaskFacts:
     holder = None if received is None else Holder(received[0], 100, E0 + received[1])
     last = runs[-1] if runs else None
     return TaskFacts(task_id, "task1", "STARTED", last and last.node, last and last.pid, None, None,
                      last and last.started, None, None, 0, runs, holder)
 
 
-def run(node: str, start: float, end: str | None = None, ended: float | None = None) -> Run:
-    return Run(node, 100, E0 + start, None if ended is None else E0 + ended, end)
+def run(node: str, start: float, end: str | None = None, ended: float | None = None) -> Attempt:
+    return Attempt(node, 100, E0 + start, None if ended is None else E0 + ended, end)
 
 
 def snap(workers, tasks, now: float = 10.0) -> Snapshot:
