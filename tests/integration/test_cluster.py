@@ -211,8 +211,11 @@ def test_ctrl_c_withdraws_the_queued_jobs_and_the_next_run_is_clean(start_worker
 
 def test_jobs_left_in_the_queue_are_named_before_submitting(start_workers, redis_env, redis_server):
     workers = start_workers(1)
-    for _ in range(4):  # one runs, three wait: longer than the producer takes to start
-        workers.app.send_task("task1", kwargs={"duration": 1.5}, queue="jobs")
+    # one long job runs, three short ones wait behind it: longer than the producer takes to start,
+    # however busy the machine
+    workers.app.send_task("task1", kwargs={"duration": 5}, queue="jobs")
+    for _ in range(3):
+        workers.app.send_task("task1", kwargs={"duration": 0.1}, queue="jobs")
     run = run_producer("--jobs", "1", "--duration", "0.1", "--json", env=redis_env)
     assert run.returncode == 0, run.stderr
     assert "jobs from an earlier run are queued ahead of yours: python -m producer purge" in run.stderr
