@@ -177,3 +177,13 @@ class Outcome:
                                   "finished_at": iso(r.finished_at) if r.finished_at else None}
                                  for r in self.ran_twice]
         return base
+
+
+def failed(outcomes: list[Outcome]) -> list[Outcome]:
+    """Jobs that failed, did not finish in time, or were withdrawn."""
+    return [o for o in outcomes if o.status != "SUCCESS"]
+
+
+def withdrawn(outcomes: list[Outcome]) -> list[Outcome]:
+    """Jobs withdrawn from the queue before they started (a timeout, Ctrl-C)."""
+    return [o for o in outcomes if o.status == "WITHDRAWN"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cluster.events import Snapshot
+from producer import jobs
 from producer.figures import Summary, summarize
 from producer.jobs import Outcome
 from producer.story import Story, tell
@@ -51,12 +52,12 @@ class BatchResult:
     @property
     def failed(self) -> list[Outcome]:
         """Jobs that failed, did not finish in time, or were withdrawn."""
-        return [o for o in self.outcomes if o.status != "SUCCESS"]
+        return jobs.failed(self.outcomes)
 
     @property
     def withdrawn(self) -> list[Outcome]:
         """Jobs withdrawn from the queue before they started (a timeout, Ctrl-C)."""
-        return [o for o in self.outcomes if o.status == "WITHDRAWN"]
+        return jobs.withdrawn(self.outcomes)
 
     def to_dataframe(self) -> Any:
         """One row per job (the `--json` results: who, when, how long), as a pandas DataFrame.

@@ -27,6 +27,8 @@ from cluster.queues import withdraw
 from cluster.workers import masked
 from producer.inflight import InFlightWatch
 from producer.jobs import TASKS, Job, Outcome, plan
+from producer.jobs import failed as failed_of
+from producer.jobs import withdrawn as withdrawn_of
 from worker.errors import JobFailed
 from worker.records import JobRecord, utc_now
 from worker.runs import duplicate_runs, read_runs
@@ -49,11 +51,11 @@ class Collected:
     @property
     def failed(self) -> list[Outcome]:
         """Jobs that failed, did not finish in time, or were withdrawn."""
-        return [o for o in self.outcomes if o.status != "SUCCESS"]
+        return failed_of(self.outcomes)
 
     @property
     def withdrawn(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == "WITHDRAWN"]
+        return withdrawn_of(self.outcomes)
 
 
 def describe_error(value: BaseException | Any) -> str:
