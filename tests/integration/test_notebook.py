@@ -19,6 +19,7 @@ def test_the_notebook_is_stored_without_outputs():
     assert code and all(not cell.outputs and cell.execution_count is None for cell in code)
 
 
+@pytest.mark.alone  # its cells measure cpu jobs on both cores
 def test_the_notebook_runs_top_to_bottom_against_the_cluster(start_workers, redis_env, tmp_path: Path):
     start_workers(4)
     execute_notebook(redis_env, tmp_path)
