@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from celery import Celery
 from celery.exceptions import TimeoutError as CeleryTimeout
 from celery.result import AsyncResult, ResultSet
@@ -188,6 +189,21 @@ def _forget(app: Celery, results: list[AsyncResult]) -> None:
         app.backend.remove_pending_result(result)
 
 
+#: How long the producer waits for a Redis that went away while it waited for results.
+REDIS_BACK_S = 30.0
+
+
+def _redis_back(app: Celery, until: float) -> bool:
+    """Whether the result backend's Redis answers PING again before `until` (monotonic)."""
+    while time.monotonic() < until:
+        try:
+            app.backend.client.ping()
+            return True
+        except (redis.RedisError, OSError):
+            time.sleep(0.5)
+    return False
+
+
 def run_batch(
     app: Celery,
     jobs: list[Job],
@@ -233,12 +249,23 @@ def run_batch(
         if on_result:
             on_result(outcome)
 
+    deadline = time.monotonic() + timeout_s
     try:
-        # interval: Celery's native join first polls the backend once and then sleeps
-        # `interval` (0.5 s by default) before listening on pub/sub; measured, 2 x 0.05 s
-        # jobs took 0.51 s of wall time with the default and 0.11 s with 1 ms.
-        with InFlightWatch(app, outcomes):  # a job a dying worker took off the queue: sent again
-            ResultSet(results).join_native(timeout=timeout_s, propagate=False, callback=collect, interval=0.001)
+        while True:
+            waiting = [r for r in results if outcomes[r.id].status == "PENDING"]
+            try:
+                # interval: Celery's native join first polls the backend once and then sleeps
+                # `interval` (0.5 s by default) before listening on pub/sub; measured, 2 x 0.05 s
+                # jobs took 0.51 s of wall time with the default and 0.11 s with 1 ms.
+                with InFlightWatch(app, outcomes):  # a job a dying worker took off the queue: sent again
+                    ResultSet(waiting).join_native(timeout=max(0.001, deadline - time.monotonic()),
+                                                   propagate=False, callback=collect, interval=0.001)
+                break
+            except (redis.ConnectionError, ConnectionError) as exc:
+                # Redis went away while we listened (killed, restarted) and Celery's own reconnect
+                # gave up first: wait for it to answer, then listen again for the jobs still out
+                if not _redis_back(app, min(deadline, time.monotonic() + REDIS_BACK_S)):
+                    raise OperationalError(str(exc)) from None
     except CeleryTimeout:
         withdraw_pending(app, list(outcomes.values()))
         for outcome in outcomes.values():

@@ -166,8 +166,8 @@ def sharing_the_machine(folder: Path, alone: bool) -> Iterator[None]:
 
 
 #: Compose projects (or swarm stacks, or compose benchmarks) the test processes run at once: each
-#: is a handful of containers, so more than two at a time only queue for the 2 cores.
-COMPOSE_AT_ONCE = int(os.environ.get("TEST_COMPOSE_AT_ONCE", "2"))
+#: is a handful of containers whose start-up and health checks must keep their time on 2 cores.
+COMPOSE_AT_ONCE = int(os.environ.get("TEST_COMPOSE_AT_ONCE", "1"))
 
 
 @contextmanager
