@@ -10,12 +10,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import pytest
 
@@ -144,6 +145,30 @@ def execute_notebook(env: dict[str, str], tmp_path: Path) -> None:
     assert all(cell.execution_count for cell in nb.cells if cell.cell_type == "code")
 
 
+#: The machine share this process holds now (its lock files and whether alone), so a test that
+#: must wait for something else (a compose slot) can step out of the room meanwhile.
+_here = threading.local()  # per thread, as the unit tests share the machine between threads
+
+
+def _held() -> list[tuple[IO[str], IO[str], bool]]:
+    if not hasattr(_here, "held"):
+        _here.held = []
+    return _here.held
+
+
+def _enter(turnstile: IO[str], room: IO[str], alone: bool) -> None:
+    fcntl.flock(turnstile, fcntl.LOCK_EX)
+    if not alone:
+        fcntl.flock(turnstile, fcntl.LOCK_UN)
+    fcntl.flock(room, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+
+
+def _leave(turnstile: IO[str], room: IO[str], alone: bool) -> None:
+    fcntl.flock(room, fcntl.LOCK_UN)
+    if alone:
+        fcntl.flock(turnstile, fcntl.LOCK_UN)
+
+
 @contextmanager
 def sharing_the_machine(folder: Path, alone: bool) -> Iterator[None]:
     """Run a test beside others, or `alone` (no other test runs until it is done).
@@ -153,16 +178,28 @@ def sharing_the_machine(folder: Path, alone: bool) -> Iterator[None]:
     others cannot keep it waiting for ever by coming and going.
     """
     with open(folder / "turnstile.lock", "a") as turnstile, open(folder / "room.lock", "a") as room:
-        fcntl.flock(turnstile, fcntl.LOCK_EX)
-        if not alone:
-            fcntl.flock(turnstile, fcntl.LOCK_UN)
-        fcntl.flock(room, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        _enter(turnstile, room, alone)
+        _held().append((turnstile, room, alone))
         try:
             yield
         finally:
-            fcntl.flock(room, fcntl.LOCK_UN)
-            if alone:
-                fcntl.flock(turnstile, fcntl.LOCK_UN)
+            _held().pop()
+            _leave(turnstile, room, alone)
+
+
+@contextmanager
+def stepped_out() -> Iterator[None]:
+    """Leave the machine share this process holds (if any) while waiting for something another
+    process may hold while it waits for the share itself; come back in the same way after."""
+    if not _held():
+        yield
+        return
+    turnstile, room, alone = _held()[-1]
+    _leave(turnstile, room, alone)
+    try:
+        yield
+    finally:
+        _enter(turnstile, room, alone)
 
 
 #: Compose projects (or swarm stacks, or compose benchmarks) the test processes run at once: each
@@ -170,21 +207,34 @@ def sharing_the_machine(folder: Path, alone: bool) -> Iterator[None]:
 COMPOSE_AT_ONCE = int(os.environ.get("TEST_COMPOSE_AT_ONCE", "1"))
 
 
+def _take_slot(folder: Path, slots: int) -> IO[str] | None:
+    """One of the slot files, locked for this process, or None when every slot is taken."""
+    for slot in range(slots):
+        lock = open(folder / f"{slot}.lock", "a")  # noqa: SIM115  (held open while the slot is ours)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return lock
+        except BlockingIOError:
+            lock.close()
+    return None
+
+
 @contextmanager
 def compose_slot(folder: Path | None = None, slots: int | None = None) -> Iterator[None]:
-    """Wait for one of COMPOSE_AT_ONCE slots (lock files shared by every test process), hold it."""
+    """Wait for one of COMPOSE_AT_ONCE slots (lock files shared by every test process), hold it.
+
+    While it waits, the test steps out of its machine share: the slot's holder may be waiting
+    for the room (a test marked `alone`), and would otherwise wait for us for ever.
+    """
     folder = folder or Path(tempfile.gettempdir()) / "cpd-test-compose-slots"
     folder.mkdir(exist_ok=True)
-    while True:
-        for slot in range(slots or COMPOSE_AT_ONCE):
-            with open(folder / f"{slot}.lock", "a") as lock:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue
-                try:
-                    yield
-                finally:
-                    fcntl.flock(lock, fcntl.LOCK_UN)
-                return
-        time.sleep(0.5)
+    lock = _take_slot(folder, slots or COMPOSE_AT_ONCE)
+    if lock is None:
+        with stepped_out():
+            while (lock := _take_slot(folder, slots or COMPOSE_AT_ONCE)) is None:
+                time.sleep(0.5)
+    try:
+        yield
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()

@@ -95,3 +95,36 @@ def test_a_third_compose_project_waits_for_one_of_two_slots(tmp_path: Path):
     for thread in threads:
         thread.join(5)
     assert sorted(log) == sorted(["0 in", "1 in", "1 out", "2 in", "0 out", "2 out"])
+
+
+def test_a_test_waiting_for_a_compose_slot_steps_out_so_an_alone_test_holding_it_can_run(tmp_path: Path):
+    """The deadlock this prevents: B shares the room and waits for the slot; A holds the slot (its
+    module's compose project) and waits for the room to itself."""
+    slots, share = tmp_path / "slots", tmp_path / "share"
+    share.mkdir()
+    log: list[str] = []
+    a_has_slot, b_in_room = threading.Event(), threading.Event()
+
+    def a() -> None:
+        with compose_slot(slots, slots=1):
+            a_has_slot.set()
+            b_in_room.wait(5)
+            with sharing_the_machine(share, alone=True):
+                log.append("a alone")
+        log.append("a gave the slot back")
+
+    def b() -> None:
+        a_has_slot.wait(5)
+        with sharing_the_machine(share, alone=False):
+            b_in_room.set()
+            settle()
+            with compose_slot(slots, slots=1):
+                log.append("b has the slot")
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads), f"deadlocked: {log}"
+    assert log == ["a alone", "a gave the slot back", "b has the slot"]
