@@ -238,3 +238,18 @@ def compose_slot(folder: Path | None = None, slots: int | None = None) -> Iterat
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
+
+
+def live_processes(where: Callable[[Path], bool]) -> list[Path]:
+    """/proc/<pid> of each live process (zombies and this one left out) for which `where` holds;
+    a process gone meanwhile, or not ours to read, is left out too."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z" and where(proc):
+                found.append(proc)
+        except OSError:
+            continue
+    return found

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, live_processes
 
 pytestmark = pytest.mark.integration
 
@@ -24,21 +24,18 @@ def marked() -> dict[str, str]:
     return {"CPD_TEST_MARK": uuid.uuid4().hex}
 
 
+def command_line(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return f"(pid {proc.name}, gone meanwhile)"
+
+
 def processes_marked(mark: dict[str, str]) -> list[str]:
     """The command lines of live processes whose environment carries `mark`."""
     needle = "{}={}".format(*next(iter(mark.items()))).encode()
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                continue
-            if needle in (proc / "environ").read_bytes().split(b"\0"):
-                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-        except OSError:
-            continue  # gone meanwhile
-    return found
+    carries = lambda proc: needle in (proc / "environ").read_bytes().split(b"\0")  # noqa: E731
+    return [command_line(proc) for proc in live_processes(carries)]
 
 
 def test_a_process_left_behind_is_found_by_its_mark(marked):

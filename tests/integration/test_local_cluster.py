@@ -13,7 +13,7 @@ import pytest
 
 from devcluster.local_cluster import LocalCluster
 from devcluster.redis_server import port_in_use
-from tests.helpers import ROOT, Finished, wait_for
+from tests.helpers import ROOT, Finished, live_processes, wait_for
 from worker.local_state import BROKER_VARIABLES, DIR_VARIABLE, process_identity, read_state
 
 pytestmark = pytest.mark.integration
@@ -22,20 +22,9 @@ pytestmark = pytest.mark.integration
 def _holding_files_in(directory: Path) -> set[int]:
     """Live processes with a file open in `directory` (a local cluster's logs, Redis' data): what
     `local up` started there, and nothing another test (or another xdist process) started."""
-    found, prefix = set(), str(directory) + "/"
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                continue
-            for fd in (proc / "fd").iterdir():
-                if os.readlink(fd).startswith(prefix):
-                    found.add(int(proc.name))
-                    break
-        except OSError:
-            continue  # gone meanwhile, or not ours to read
-    return found
+    prefix = str(directory) + "/"
+    return {int(proc.name) for proc in live_processes(
+        lambda proc: any(os.readlink(fd).startswith(prefix) for fd in (proc / "fd").iterdir()))}
 
 
 @pytest.fixture
