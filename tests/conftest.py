@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from cluster.workers import wait_for_workers
 from devcluster.local_cluster import ManagedProcess, start_recovery, stop_processes
 from devcluster.local_cluster import start_workers as spawn_workers
 from devcluster.redis_server import RedisProcess, find_redis_server
-from tests.helpers import refusals, sharing_the_machine, skip_unless_required
+from tests.helpers import on_timeline, refusals, sharing_the_machine, skip_unless_required
 from worker.local_state import DIR_VARIABLE
 
 
@@ -44,6 +45,18 @@ def machine_share(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     alone = request.node.get_closest_marker("alone") is not None
     with sharing_the_machine(tmp_path_factory.getbasetemp().parent, alone):  # the run's folder, above each process's
         yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    """TEST_TIMELINE=FILE: one JSON line per test (its process, start and end, setup and teardown
+    included) to find the suite's critical path: `python -m tests.timeline FILE`."""
+    start = time.time()
+    try:
+        return (yield)
+    finally:
+        on_timeline({"test": item.nodeid, "process": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+                     "marks": sorted({mark.name for mark in item.iter_markers()}), "start": start, "end": time.time()})
 
 
 @pytest.fixture(scope="session", autouse=True)

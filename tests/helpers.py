@@ -233,11 +233,23 @@ def compose_slot(folder: Path | None = None, slots: int | None = None) -> Iterat
         with stepped_out():
             while (lock := _take_slot(folder, slots or COMPOSE_AT_ONCE)) is None:
                 time.sleep(0.5)
+    held = time.time()
     try:
         yield
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
+        if folder.name == "cpd-test-compose-slots":  # the suite's slots, not a unit test's own
+            on_timeline({"slot": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0], "start": held,
+                         "end": time.time()})
+
+
+def on_timeline(line: dict) -> None:
+    """Append `line` to TEST_TIMELINE's file when it is set (`python -m tests.timeline FILE` reads it):
+    each test's span (tests/conftest.py) and each compose slot's."""
+    if path := os.environ.get("TEST_TIMELINE"):
+        with open(path, "a") as timeline:  # one short append per line: the processes do not mix them
+            timeline.write(json.dumps(line) + "\n")
 
 
 def live_processes(where: Callable[[Path], bool]) -> list[Path]:
