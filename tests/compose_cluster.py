@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from devcluster.compose import ComposeProject, docker_ready
-from tests.helpers import Finished, compose_slot, skip_unless_required
+from tests.helpers import Finished, compose_slot, on_timeline, skip_unless_required
 from worker import roles
 
 __all__ = ["Compose", "compose_project", "docker_ready"]
@@ -28,7 +29,9 @@ class Compose(ComposeProject):
 
     def __call__(self, *args: str, timeout_s: float = 300, check: bool = True,  # type: ignore[override]
                  env: dict[str, str] | None = None) -> Finished:
+        started = time.time()
         proc = self.run(*args, timeout_s=timeout_s, env=env)
+        on_timeline({"compose": " ".join(args), "project": self.project, "start": started, "end": time.time()})
         if check and proc.returncode != 0:
             pytest.fail(f"docker compose {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}",
                         pytrace=False)

@@ -1,8 +1,9 @@
 """`python -m tests.timeline FILE`: where a suite run's time went, from TEST_TIMELINE=FILE (tests/conftest.py).
 
 Per file: its time (setup and teardown included, waits for the machine or a compose slot too),
-its process and marks; per process: busy and idle; and the compose slots' time, held by one
-project after another: the chain that bounds the run from below however many processes share the rest.
+its process and marks; per process: busy and idle; the compose slots' time, held by one
+project after another: the chain that bounds the run from below however many processes share the
+rest; and the slowest compose commands (tests/compose_cluster.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 def main(path: str) -> None:
     lines = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
     tests, slots = [t for t in lines if "test" in t], [t for t in lines if "slot" in t]
+    commands = [t for t in lines if "compose" in t]
     t0, t1 = min(t["start"] for t in tests), max(t["end"] for t in tests)
     files: dict[str, dict] = defaultdict(lambda: {"s": 0.0, "n": 0, "first": float("inf"), "marks": set()})
     busy: dict[str, float] = defaultdict(float)
@@ -38,6 +40,10 @@ def main(path: str) -> None:
     print(f"compose slots held: {sum(s['end'] - s['start'] for s in slots):.0f} s in all")
     for slot in sorted(slots, key=lambda s: s["start"]):
         print(f"  {slot['start'] - t0:6.0f} +{slot['end'] - slot['start']:4.0f} s  {slot['slot']}")
+    print("slowest compose commands:")
+    for command in sorted(commands, key=lambda c: c["start"] - c["end"])[:15]:
+        print(f"  {command['start'] - t0:6.0f} +{command['end'] - command['start']:4.0f} s  {command['project']}: "
+              f"{command['compose'][:90]}")
 
 
 if __name__ == "__main__":

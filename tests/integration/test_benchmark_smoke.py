@@ -49,13 +49,22 @@ def test_a_process_left_behind_is_found_by_its_mark(marked):
     assert processes_marked(marked) == []
 
 
-def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server, marked):  # redis_server: skips without redis
+def quick_local(tmp_path: Path, marked: dict[str, str], *parts: str) -> tuple[dict, str]:
+    """`python -m benchmarks --local --quick --only <part>...` (2 repetitions: the default 3 cost
+    a minute more); its JSON and stdout. Nothing of the benchmark's may be left running."""
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--local", "--quick", "--repeat", "2", "--out",
-                           str(out)], cwd=ROOT,
-                          env={**os.environ, **marked}, capture_output=True, text=True, timeout=900)
+    only = [arg for part in parts for arg in ("--only", part)]
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--local", "--quick", "--repeat", "2", *only,
+                           "--out", str(out)], cwd=ROOT, env={**os.environ, **marked}, capture_output=True,
+                          text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    doc = json.loads(out.read_text())
+    assert processes_marked(marked) == []  # its workers, Flower, the view: nothing left anywhere
+    return json.loads(out.read_text()), proc.stdout
+
+
+# Three parts, three tests: none long enough to keep a test marked `alone` waiting for minutes.
+def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server, marked):  # redis_server: skips without redis
+    doc, stdout = quick_local(tmp_path, marked, "load", "idle", "cold", "view")
     figures = doc["figures"]["local"]
     assert figures["efficiency 4x0.2s/2"]["n"] == 2  # two repetitions (3 by default: 2 save a minute)
     assert 0 < figures["efficiency 4x0.2s/2"]["median"] <= 1.05
@@ -64,14 +73,14 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server, marke
     assert figures["memory MiB worker"]["n"] == 2  # both idle workers measured
     assert {"scaling efficiency sleep/1", "scaling efficiency cpu/2", "cold start s, 1 workers"} <= set(figures)
     assert doc["samples"]["local"]["efficiency"]["4x0.2s/2"][0]["failed"] == 0
-    assert "benchmark (median" in proc.stdout
+    assert "benchmark (median" in stdout
     # bare Celery ran beside it, the same sizes, and every shared figure has its ratio
     bare, ratios = doc["figures"]["bare"], doc["ratios"]["local / bare"]
     assert bare["efficiency 4x0.2s/2"]["n"] == 2 and bare["throughput jobs/s on 2"]["median"] > 0
     assert bare["round trip p50 ms"] > 0 and doc["samples"]["bare"]["efficiency"]["4x0.2s/2"][0]["failed"] == 0
     assert ratios["throughput jobs/s on 2"] == pytest.approx(figures["throughput jobs/s on 2"]["median"]
                                                              / bare["throughput jobs/s on 2"]["median"])
-    assert "local / bare" in proc.stdout
+    assert "local / bare" in stdout
     # Celery with the project's guarantees and nothing else (issue #24): its figures, and the same ratios as bare's
     guaranteed = doc["figures"]["guaranteed"]
     assert guaranteed["efficiency 4x0.2s/2"]["n"] == 2 and guaranteed["throughput jobs/s on 2"]["median"] > 0
@@ -82,7 +91,7 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server, marke
     assert set(doc["ratios"]["local / guaranteed"]) >= set(ratios) - zero
     assert doc["ratios"]["guaranteed / bare"]["round trip p50 ms"] == pytest.approx(
         guaranteed["round trip p50 ms"] / bare["round trip p50 ms"])
-    assert "local / guaranteed" in proc.stdout
+    assert "local / guaranteed" in stdout
     # its workers send task events (4 a job with task-sent), bare Celery's none: more PUBLISH per job
     published = {name: doc["samples"][name]["throughput"]["2"][0]["commands_per_job"].get("publish", 0)
                  for name in ("bare", "guaranteed")}
@@ -106,7 +115,11 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server, marke
     for sample in doc["samples"]["local"]["view"]["2"]:
         assert sample["failed"] == 0 and sample["events"] >= 3 * 200  # received, started, succeeded at least
     assert not any(key.startswith("view on") for key in bare | guaranteed)  # the view draws the project's cluster
-    assert "view on 2: lag max ms" in proc.stdout
+    assert "view on 2: lag max ms" in stdout
+
+
+def test_quick_local_price_list_measures_every_row(tmp_path, redis_server, marked):
+    doc, stdout = quick_local(tmp_path, marked, "price")
     # the price list (issue #24 part 2): every row measured, one more guarantee each, in the list's order
     rows = doc["price"]["rows"]
     assert [r["row"].split(" (")[0] for r in rows][:2] == ["Celery's defaults", "+ prefetch 1"]
@@ -116,16 +129,18 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server, marke
                  for r in rows]
     assert published[3] >= published[2] + 2.5  # task events: received, started, succeeded
     assert "recovery" in doc["price"]["samples"][rows[6]["row"]]["throughput"][0]["cpu_ms_per_job"]  # counted
-    assert "the price list" in proc.stdout
+    assert "the price list" in stdout
+
+
+def test_quick_local_model_is_checked_on_one_and_two_cores(tmp_path, redis_server, marked):
+    doc, stdout = quick_local(tmp_path, marked, "model")
     # the model checked on 1 and 2 cores (issue #24 part 5): every case predicted and measured, bigger machines sized
     model = doc["model"]
     assert {r["cores"] for r in model["validation"]} == {1, 2} and len(model["validation"]) >= 6
     assert all(r["measured_wall_s"] > 0 and r["predicted_wall_s"] > 0 for r in model["validation"])
     assert {(s["cores"], s["duration_s"]) for s in model["predictions"]} == {
         (c, d) for c in (8, 32, 96) for d in (0.1, 1.0, 10.0)}
-    assert "PREDICTIONS for bigger machines" in proc.stdout
-    # nothing left running: no process of the benchmark's (its workers, Flower, the view) anywhere
-    assert processes_marked(marked) == []
+    assert "PREDICTIONS for bigger machines" in stdout
 
 
 def test_worker_profile_puts_the_samples_of_both_processes_in_categories(tmp_path, redis_server, marked):
