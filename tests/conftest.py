@@ -50,7 +50,7 @@ def machine_share(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
     """TEST_TIMELINE=FILE: one JSON line per test (its process, start and end, setup and teardown
-    included) to find the suite's critical path: `python -m tests.timeline FILE`."""
+    included) to find the suite's critical path: `python -m tests.run_timeline FILE`."""
     start = time.time()
     try:
         return (yield)

@@ -245,7 +245,7 @@ def compose_slot(folder: Path | None = None, slots: int | None = None) -> Iterat
 
 
 def on_timeline(line: dict) -> None:
-    """Append `line` to TEST_TIMELINE's file when it is set (`python -m tests.timeline FILE` reads it):
+    """Append `line` to TEST_TIMELINE's file when it is set (`python -m tests.run_timeline FILE` reads it):
     each test's span (tests/conftest.py) and each compose slot's."""
     if path := os.environ.get("TEST_TIMELINE"):
         with open(path, "a") as timeline:  # one short append per line: the processes do not mix them

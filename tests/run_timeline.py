@@ -1,4 +1,4 @@
-"""`python -m tests.timeline FILE`: where a suite run's time went, from TEST_TIMELINE=FILE (tests/conftest.py).
+"""`python -m tests.run_timeline FILE`: where a suite run's time went, from TEST_TIMELINE=FILE (tests/conftest.py).
 
 Per file: its time (setup and teardown included, waits for the machine or a compose slot too),
 its process and marks; per process: busy and idle; the compose slots' time, held by one
