@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -29,9 +28,8 @@ class Compose(ComposeProject):
 
     def __call__(self, *args: str, timeout_s: float = 300, check: bool = True,  # type: ignore[override]
                  env: dict[str, str] | None = None) -> Finished:
-        started = time.time()
-        proc = self.run(*args, timeout_s=timeout_s, env=env)
-        on_timeline({"compose": " ".join(args), "project": self.project, "start": started, "end": time.time()})
+        with on_timeline(compose=" ".join(args), project=self.project):
+            proc = self.run(*args, timeout_s=timeout_s, env=env)
         if check and proc.returncode != 0:
             pytest.fail(f"docker compose {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}",
                         pytrace=False)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,12 +50,9 @@ def machine_share(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
     """TEST_TIMELINE=FILE: one JSON line per test (its process, start and end, setup and teardown
     included) to find the suite's critical path: `python -m tests.run_timeline FILE`."""
-    start = time.time()
-    try:
+    with on_timeline(test=item.nodeid, process=os.environ.get("PYTEST_XDIST_WORKER", "main"),
+                     marks=sorted({mark.name for mark in item.iter_markers()})):
         return (yield)
-    finally:
-        on_timeline({"test": item.nodeid, "process": os.environ.get("PYTEST_XDIST_WORKER", "main"),
-                     "marks": sorted({mark.name for mark in item.iter_markers()}), "start": start, "end": time.time()})
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -226,6 +226,7 @@ def compose_slot(folder: Path | None = None, slots: int | None = None) -> Iterat
     While it waits, the test steps out of its machine share: the slot's holder may be waiting
     for the room (a test marked `alone`), and would otherwise wait for us for ever.
     """
+    suites = folder is None  # the suite's slots go on the timeline, a unit test's own do not
     folder = folder or Path(tempfile.gettempdir()) / "cpd-test-compose-slots"
     folder.mkdir(exist_ok=True)
     lock = _take_slot(folder, slots or COMPOSE_AT_ONCE)
@@ -233,23 +234,26 @@ def compose_slot(folder: Path | None = None, slots: int | None = None) -> Iterat
         with stepped_out():
             while (lock := _take_slot(folder, slots or COMPOSE_AT_ONCE)) is None:
                 time.sleep(0.5)
-    held = time.time()
     try:
-        yield
+        with on_timeline(slot=os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]) if suites else nullcontext():
+            yield
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
-        if folder.name == "cpd-test-compose-slots":  # the suite's slots, not a unit test's own
-            on_timeline({"slot": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0], "start": held,
-                         "end": time.time()})
 
 
-def on_timeline(line: dict) -> None:
-    """Append `line` to TEST_TIMELINE's file when it is set (`python -m tests.run_timeline FILE` reads it):
-    each test's span (tests/conftest.py) and each compose slot's."""
-    if path := os.environ.get("TEST_TIMELINE"):
-        with open(path, "a") as timeline:  # one short append per line: the processes do not mix them
-            timeline.write(json.dumps(line) + "\n")
+@contextmanager
+def on_timeline(**what: Any) -> Iterator[None]:
+    """The block's span, with `what` it was, as a line of TEST_TIMELINE's file when it is set
+    (`python -m tests.run_timeline FILE` reads it): each test (tests/conftest.py), each compose
+    slot held, each compose command (tests/compose_cluster.py)."""
+    start = time.time()
+    try:
+        yield
+    finally:
+        if path := os.environ.get("TEST_TIMELINE"):
+            with open(path, "a") as timeline:  # one short append per line: the processes do not mix them
+                timeline.write(json.dumps({**what, "start": start, "end": time.time()}) + "\n")
 
 
 def live_processes(where: Callable[[Path], bool]) -> list[Path]:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from celery import Celery
+from kombu.transport.redis import Transport as RedisTransport
 
 from cluster.errors import ProducerError
 from cluster.workers import Worker
@@ -46,7 +47,7 @@ class Point:
 #: waits up to its brpop_timeout (1 s) for the reply: a queue added or cancelled meanwhile counts
 #: from the next BRPOP. Jobs sent before it wait for it (a quiz scene measured 0.85 s of such
 #: waiting as 'not parallel'), and a worker just cancelled can still take one.
-NEXT_POLL_S = 1.25
+NEXT_POLL_S = RedisTransport.brpop_timeout + 0.25
 
 
 def _consuming_names(app: Celery, queue: str, everyone: list[str]) -> set[str] | None:
