@@ -13,6 +13,7 @@ CPU-bound parallelism and get the machine to themselves (`machine_share`).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -27,8 +28,21 @@ from cluster.workers import wait_for_workers
 from devcluster.local_cluster import ManagedProcess, start_recovery, stop_processes
 from devcluster.local_cluster import start_workers as spawn_workers
 from devcluster.redis_server import RedisProcess, find_redis_server
-from tests.helpers import on_timeline, refusals, sharing_the_machine, skip_unless_required
+from tests.helpers import longest_first, on_timeline, refusals, sharing_the_machine, skip_unless_required
 from worker.local_state import DIR_VARIABLE
+
+#: Each file's own seconds in a recent run: `python -m tests.run_timeline FILE --durations tests/durations.json`.
+DURATIONS = Path(__file__).with_name("durations.json")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest files first (tests/durations.json; a file not in it counts as short).
+
+    scripts/test hands the files to its processes in this order (`--no-loadscope-reorder`;
+    xdist's own order is by the number of tests, which put a one-test file of minutes last),
+    so no long file starts near the end, and the short ones fill the gaps there.
+    """
+    items[:] = longest_first(items, json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {})
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -157,10 +157,11 @@ def _held() -> list[tuple[IO[str], IO[str], bool]]:
 
 
 def _enter(turnstile: IO[str], room: IO[str], alone: bool) -> None:
-    fcntl.flock(turnstile, fcntl.LOCK_EX)
-    if not alone:
-        fcntl.flock(turnstile, fcntl.LOCK_UN)
-    fcntl.flock(room, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+    with waiting("room"):
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        if not alone:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        fcntl.flock(room, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
 
 
 def _leave(turnstile: IO[str], room: IO[str], alone: bool) -> None:
@@ -231,22 +232,43 @@ def compose_slot(folder: Path | None = None, slots: int | None = None) -> Iterat
     folder.mkdir(exist_ok=True)
     lock = _take_slot(folder, slots or COMPOSE_AT_ONCE)
     if lock is None:
-        with stepped_out():
+        with stepped_out(), waiting("slot") if suites else nullcontext():
             while (lock := _take_slot(folder, slots or COMPOSE_AT_ONCE)) is None:
                 time.sleep(0.5)
     try:
-        with on_timeline(slot=os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]) if suites else nullcontext():
+        with on_timeline(slot=current_test()) if suites else nullcontext():
             yield
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
 
 
+Item = TypeVar("Item", bound=pytest.Item)
+
+
+def longest_first(items: list[Item], seconds: dict[str, float]) -> list[Item]:
+    """`items` by their file's `seconds` (tests/durations.json), longest first; a file not in
+    `seconds` counts as short. Stable: the files keep their order among equals, and each its tests'."""
+    return sorted(items, key=lambda item: -seconds.get(item.nodeid.split("::")[0], 0))
+
+
+def current_test() -> str:
+    """The node id of the test this process runs now ('' outside a test)."""
+    return os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+
+
+def waiting(what: str) -> AbstractContextManager[None]:
+    """A wait of the current test (for the room, for a compose slot) on the timeline: time that
+    is not the test's own (tests/run_timeline.py takes it out of the file's time)."""
+    return on_timeline(wait=what, test=current_test(), process=os.environ.get("PYTEST_XDIST_WORKER", "main"))
+
+
 @contextmanager
 def on_timeline(**what: Any) -> Iterator[None]:
     """The block's span, with `what` it was, as a line of TEST_TIMELINE's file when it is set
-    (`python -m tests.run_timeline FILE` reads it): each test (tests/conftest.py), each compose
-    slot held, each compose command (tests/compose_cluster.py)."""
+    (`python -m tests.run_timeline FILE` reads it): each test (tests/conftest.py), each wait of
+    a test for the room or a compose slot, each compose slot held, each compose command
+    (tests/compose_cluster.py)."""
     start = time.time()
     try:
         yield
