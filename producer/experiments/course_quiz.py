@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import textwrap
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from celery import Celery
@@ -205,15 +204,6 @@ def _batch(app: Celery, jobs: list[Job], slots: int, timeout_s: float) -> BatchR
     return BatchResult.of(run_batch(app, jobs, timeout_s), slots_online=slots)
 
 
-@contextmanager
-def _consuming(app: Celery, everyone: list[str], chosen: list[str], queues: tuple[str, ...]) -> Iterator[None]:
-    """Only `chosen` consume `queues` inside the block; nobody after."""
-    with ExitStack() as stack:
-        for queue in queues:
-            stack.enter_context(only(app, queue, everyone, chosen, after=[]))
-        yield
-
-
 def run_quiz(app: Celery, online: list[Worker], chosen: list[Worker], duration_s: float = 1.0,
              timeout_s: float = 120.0, ask: Callable[[Scenario], str] | None = None,
              on_step: Callable[[Step], None] | None = None, amdahl_steps: bool = True) -> QuizResult:
@@ -240,18 +230,18 @@ def run_quiz(app: Celery, online: list[Worker], chosen: list[Worker], duration_s
             on_step(step)
 
     def cashier_batch() -> BatchResult:
-        with _consuming(app, everyone, [cashier.name], (LINE_A, LINE_B)):
+        with only(app, (LINE_A, LINE_B), everyone, [cashier.name], after=[]):
             jobs = [Job("task1", duration_s, queue=LINE_A) if i % 2 == 0 else Job("task2", duration_s, queue=LINE_B)
                     for i in range(4)]
             return _batch(app, jobs, 1, timeout_s)
 
     def stalls_batch() -> BatchResult:
-        with _consuming(app, everyone, names, (STALLS,)):
+        with only(app, STALLS, everyone, names, after=[]):
             return _batch(app, [Job(("task1", "task2")[i % 2], duration_s, queue=STALLS) for i in range(slots)],
                           slots, timeout_s)
 
     def cup_batch(k_names: list[str], k_slots: int, share: float) -> BatchResult:
-        with _consuming(app, everyone, k_names, (CUP,)):
+        with only(app, CUP, everyone, k_names, after=[]):
             jobs = [Job(("task1", "task2")[i % 2], duration_s, queue=CUP, cup=share, cup_name=cup_name)
                     for i in range(k_slots)]
             return _batch(app, jobs, k_slots, timeout_s)

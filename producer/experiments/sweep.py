@@ -81,23 +81,28 @@ def _switch(app: Celery, queue: str, everyone: list[str], chosen: list[str], tim
 
 
 @contextmanager
-def only(app: Celery, queue: str, everyone: list[str], chosen: list[str], timeout_s: float = 60,
+def only(app: Celery, queues: str | tuple[str, ...], everyone: list[str], chosen: list[str], timeout_s: float = 60,
          after: list[str] | None = None) -> Iterator[None]:
-    """Let only `chosen` workers consume `queue` inside the block, and `after` ones once it ends.
+    """Let only `chosen` workers consume `queues` (one name or several) inside the block, and
+    `after` ones once it ends.
 
     `after` is all of `everyone` by default; the quiz's own queues pass `after=[]`: nobody
-    consumes them once it is done.
+    consumes them once it is done. After a change, one wait for the workers' next BRPOP
+    (NEXT_POLL_S), however many queues changed.
     """
+    queues = (queues,) if isinstance(queues, str) else queues
     after = everyone if after is None else after
     try:
-        if _switch(app, queue, everyone, chosen, timeout_s):
+        changed = [_switch(app, queue, everyone, chosen, timeout_s) for queue in queues]
+        if any(changed):
             time.sleep(NEXT_POLL_S)
         yield
     finally:
-        if after:
-            app.control.add_consumer(queue, destination=after, reply=True, timeout=2)
-        if others := sorted(set(everyone) - set(after)):
-            app.control.cancel_consumer(queue, destination=others, reply=True, timeout=2)
+        for queue in queues:
+            if after:
+                app.control.add_consumer(queue, destination=after, reply=True, timeout=2)
+            if others := sorted(set(everyone) - set(after)):
+                app.control.cancel_consumer(queue, destination=others, reply=True, timeout=2)
 
 
 def restore(app: Celery, queue: str, everyone: list[str], timeout_s: float = 30,

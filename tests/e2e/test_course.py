@@ -10,7 +10,7 @@ import pytest
 from tests.compose_cluster import compose_project
 from tests.helpers import execute_notebook
 
-pytestmark = [pytest.mark.docker, pytest.mark.alone]  # speedups measured: the machine to itself
+pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")

@@ -101,7 +101,6 @@ def test_two_killed_workers_jobs_start_elsewhere_within_seconds(cluster):
     assert "back in the queue" in logs
 
 
-@pytest.mark.alone  # four workers started and stopped at once: on 2 busy cores one took longer than its health check
 def test_scaling_down_while_jobs_run_loses_nothing(cluster):
     cluster("up", "-d", "--wait", "--scale", f"worker={WORKERS}", timeout_s=300)
     before = running_jobs(cluster)

@@ -19,7 +19,6 @@ def consumers_restored(workers) -> None:
         assert workers.consuming(queue) == set(), queue
 
 
-@pytest.mark.alone  # four stalls must overlap four jobs: another test's load would stretch them
 def test_the_quiz_answers_as_the_course_page_and_gives_the_queues_back(start_workers):
     workers = start_workers(4)
     result = api.quiz(duration=0.5, answers=["not", "parallel", "not parallel"], app=workers.app)
