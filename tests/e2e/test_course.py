@@ -26,8 +26,10 @@ def test_the_quiz_in_compose_answers_as_the_course_page(cluster):
     assert run.stdout.count("answer: NOT PARALLEL") == 2 and run.stdout.count("answer: PARALLEL") == 1
     assert "Traceback" not in run.stderr
     figures = re.findall(r"speedup (\d+\.\d+)x, peak overlap (\d+)", run.stdout)
-    (cashier_speedup, cashier_peak), (stalls_speedup, _), (cup_speedup, _) = figures[:3]
-    assert cashier_peak == "1" and float(stalls_speedup) >= 3.5 and float(cup_speedup) <= 1.2
+    (cashier_speedup, cashier_peak), (stalls_speedup, stalls_peak), (cup_speedup, _) = figures[:3]
+    # all four stalls at once; the speedup well above one after another's 1x, as a busy machine
+    # delays a start by tenths of a second (measured 3.09 with four test processes beside it)
+    assert cashier_peak == "1" and stalls_peak == "4" and float(stalls_speedup) >= 2.5 and float(cup_speedup) <= 1.2
 
 
 def test_the_notebook_runs_against_the_compose_cluster(cluster, tmp_path):
