@@ -105,14 +105,18 @@ def wait_for(condition: Callable[[], T], timeout_s: float, what: str, interval_s
         time.sleep(interval_s)
 
 
-def wait_until_busy(workers: Any, count: int = 1) -> dict[str, list[str]]:
-    """Task ids per worker (a conftest `Workers`), once `count` workers are running a job."""
+def wait_until_busy(workers: Any, count: int = 1, queued: int | None = None) -> dict[str, list[str]]:
+    """Task ids per worker (a conftest `Workers`), once `count` workers are running a job, and
+    `queued` jobs wait in the 'jobs' queue (every job sent: a fault injected then strikes
+    running and queued jobs, not a producer still submitting)."""
+    from cluster.queues import depth  # a Celery client, for the tests that start workers only
 
     def enough() -> dict[str, list[str]] | None:
         busy = workers.busy()
-        return busy if len(busy) >= count else None
+        return busy if len(busy) >= count and (queued is None or depth(workers.app, "jobs") == queued) else None
 
-    return wait_for(enough, 20, f"{count} busy worker(s)", 0.2)
+    what = f"{count} busy worker(s)" + (f" and {queued} jobs queued" if queued is not None else "")
+    return wait_for(enough, 20, what, 0.2)
 
 
 def refusals(server: Any) -> list[dict]:

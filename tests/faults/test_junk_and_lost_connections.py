@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from tests.helpers import Background, run_producer, wait_for
+from tests.helpers import Background, run_producer, wait_for, wait_until_busy
 from worker import runs
 from worker.transport import dead_letter_key
 
@@ -94,7 +94,7 @@ def test_redis_killed_outright_under_running_jobs_loses_none(persistent_redis, s
     service = recovery_service(env=persistent_redis.env_of("recovery"))
     workers = start_workers(2, redis=persistent_redis.env_of("worker"))
     producer = Background("--jobs", "8", "--duration", "2", "--timeout", "120", "--json", env=persistent_redis.env)
-    wait_for(lambda: len(workers.busy()) == 2, 30, "both workers to run a job", 0.1)
+    wait_until_busy(workers, 2, queued=6)  # every job sent: Redis dies under jobs, not under a producer submitting
     persistent_redis.proc.kill()
     persistent_redis.proc.wait(10)
     time.sleep(1)

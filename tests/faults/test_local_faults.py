@@ -73,7 +73,7 @@ def test_sigterm_lets_the_running_job_finish(start_workers, redis_env):
 def test_queued_jobs_survive_a_redis_restart(persistent_redis, start_workers):
     workers = start_workers(1, env=FAST_REDELIVERY, redis=persistent_redis.env_of("worker"))
     producer = Background("--jobs", "6", "--duration", "0.5", "--json", env=persistent_redis.env)
-    wait_until_busy(workers)  # one job running, five waiting in the queue
+    wait_until_busy(workers, queued=5)  # one job running, five waiting in the queue
     persistent_redis.stop()
     time.sleep(1)  # Redis stays down a moment: workers and producer see the connection drop
     persistent_redis.start()
@@ -164,7 +164,7 @@ def test_jobs_running_when_redis_restarts_all_finish_with_the_recovery_service(p
     service = recovery_service(env=persistent_redis.env_of("recovery"))
     workers = start_workers(4, redis=persistent_redis.env_of("worker"))
     producer = Background("--jobs", "16", "--duration", "1", "--timeout", "60", "--json", env=persistent_redis.env)
-    wait_until_busy(workers, 4)
+    wait_until_busy(workers, 4, queued=12)
     persistent_redis.stop()
     time.sleep(2)
     persistent_redis.start()
