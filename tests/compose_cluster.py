@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from devcluster.compose import ComposeProject, docker_ready
-from tests.helpers import Finished, compose_slot, on_timeline, skip_unless_required
+from tests.helpers import Finished, compose_slot, on_timeline, shared_outside_tests, skip_unless_required
 from worker import roles
 
 __all__ = ["Compose", "compose_project", "docker_ready"]
@@ -28,7 +28,7 @@ class Compose(ComposeProject):
 
     def __call__(self, *args: str, timeout_s: float = 300, check: bool = True,  # type: ignore[override]
                  env: dict[str, str] | None = None) -> Finished:
-        with on_timeline(compose=" ".join(args), project=self.project):
+        with shared_outside_tests(), on_timeline(compose=" ".join(args), project=self.project):
             proc = self.run(*args, timeout_s=timeout_s, env=env)
         if check and proc.returncode != 0:
             pytest.fail(f"docker compose {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}",

@@ -28,7 +28,7 @@ from cluster.workers import wait_for_workers
 from devcluster.local_cluster import ManagedProcess, start_recovery, stop_processes
 from devcluster.local_cluster import start_workers as spawn_workers
 from devcluster.redis_server import RedisProcess, find_redis_server
-from tests.helpers import longest_first, on_timeline, refusals, sharing_the_machine, skip_unless_required
+from tests.helpers import SHARE, longest_first, on_timeline, refusals, sharing_the_machine, skip_unless_required
 from worker.local_state import DIR_VARIABLE
 
 #: Each file's own seconds in a recent run: `python -m tests.run_timeline FILE --durations tests/durations.json`.
@@ -46,7 +46,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def machine_share(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def machine_share(request: pytest.FixtureRequest, machine_share_folder: None) -> Iterator[None]:
     """Under xdist, a test marked `alone` waits until no other test runs and keeps the others out
     until it is done (its setup, call and teardown); the rest share the machine.
 
@@ -56,8 +56,17 @@ def machine_share(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         yield
         return
     alone = request.node.get_closest_marker("alone") is not None
-    with sharing_the_machine(tmp_path_factory.getbasetemp().parent, alone):  # the run's folder, above each process's
+    with sharing_the_machine(SHARE["folder"], alone):
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def machine_share_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Under xdist, the run's folder (above each process's) holds the machine share's locks:
+    the tests' (`machine_share`) and those of compose commands outside any test
+    (tests.helpers.shared_outside_tests)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        SHARE["folder"] = tmp_path_factory.getbasetemp().parent
 
 
 @pytest.hookimpl(wrapper=True)

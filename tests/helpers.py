@@ -192,6 +192,23 @@ def sharing_the_machine(folder: Path, alone: bool) -> Iterator[None]:
             _leave(turnstile, room, alone)
 
 
+#: The folder of the suite's machine-share locks, set by tests/conftest.py under xdist.
+SHARE: dict[str, Path] = {}
+
+
+@contextmanager
+def shared_outside_tests() -> Iterator[None]:
+    """A share of the machine for work outside any test (a module fixture's compose `up` and
+    `down`), so that a test marked `alone` never runs beside it. Inside a test the test's own
+    share covers it: a second one would wait at the turnstile behind an `alone` test that waits
+    for the first."""
+    if "folder" not in SHARE or _held():
+        yield
+        return
+    with sharing_the_machine(SHARE["folder"], alone=False):
+        yield
+
+
 @contextmanager
 def stepped_out() -> Iterator[None]:
     """Leave the machine share this process holds (if any) while waiting for something another

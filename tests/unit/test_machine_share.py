@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.helpers import compose_slot, sharing_the_machine
+from tests.helpers import SHARE, compose_slot, shared_outside_tests, sharing_the_machine
 
 
 def enter(folder: Path, alone: bool, log: list[str], name: str, inside: threading.Event | None = None,
@@ -128,3 +128,45 @@ def test_a_test_waiting_for_a_compose_slot_steps_out_so_an_alone_test_holding_it
         thread.join(10)
     assert not any(thread.is_alive() for thread in threads), f"deadlocked: {log}"
     assert log == ["a alone", "a gave the slot back", "b has the slot"]
+
+
+def test_work_outside_any_test_waits_for_an_alone_test_and_inside_a_test_takes_no_second_share(tmp_path: Path,
+                                                                                               monkeypatch):
+    monkeypatch.setitem(SHARE, "folder", tmp_path)
+    log: list[str] = []
+    alone_in, let_alone_go = threading.Event(), threading.Event()
+    alone = enter(tmp_path, True, log, "alone", alone_in, let_alone_go)
+    alone_in.wait(5)
+
+    def compose_up(name: str) -> None:
+        with shared_outside_tests():
+            log.append(name)
+
+    outside = threading.Thread(target=compose_up, args=("up outside a test",))
+    outside.start()
+    settle()
+    assert log == ["alone in"]  # a module fixture's `up` waits for the alone test
+    let_alone_go.set()
+    for thread in (alone, outside):
+        thread.join(5)
+    assert log == ["alone in", "alone out", "up outside a test"]
+
+    # Inside a test, its share covers the command: with an alone test waiting at the turnstile,
+    # a second share would wait for ever (the alone test waits for this test's share).
+    test_in, let_test_go, waiting_alone_in = (threading.Event() for _ in range(3))
+
+    def a_test() -> None:
+        with sharing_the_machine(tmp_path, False):
+            test_in.set()
+            let_test_go.wait(5)
+            compose_up("up inside a test")
+
+    inside = threading.Thread(target=a_test)
+    inside.start()
+    test_in.wait(5)
+    waiting_alone = enter(tmp_path, True, log, "waiting alone", waiting_alone_in)
+    settle()
+    let_test_go.set()
+    inside.join(5)
+    waiting_alone.join(5)
+    assert log[3:] == ["up inside a test", "waiting alone in", "waiting alone out"]
