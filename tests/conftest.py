@@ -28,7 +28,15 @@ from cluster.workers import wait_for_workers
 from devcluster.local_cluster import ManagedProcess, start_recovery, stop_processes
 from devcluster.local_cluster import start_workers as spawn_workers
 from devcluster.redis_server import RedisProcess, find_redis_server
-from tests.helpers import SHARE, longest_first, on_timeline, refusals, sharing_the_machine, skip_unless_required
+from tests.helpers import (
+    SHARE,
+    current_process,
+    longest_first,
+    on_timeline,
+    refusals,
+    sharing_the_machine,
+    skip_unless_required,
+)
 from worker.local_state import DIR_VARIABLE
 
 #: Each file's own seconds in a recent run: `python -m tests.run_timeline FILE --durations tests/durations.json`.
@@ -73,7 +81,7 @@ def machine_share_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
     """TEST_TIMELINE=FILE: one JSON line per test (its process, start and end, setup and teardown
     included) to find the suite's critical path: `python -m tests.run_timeline FILE`."""
-    with on_timeline(test=item.nodeid, process=os.environ.get("PYTEST_XDIST_WORKER", "main"),
+    with on_timeline(test=item.nodeid, process=current_process(),
                      marks=sorted({mark.name for mark in item.iter_markers()})):
         return (yield)
 

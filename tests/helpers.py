@@ -20,6 +20,8 @@ from typing import IO, Any, TypeVar
 
 import pytest
 
+from cluster.queues import depth
+
 ROOT = Path(__file__).resolve().parent.parent
 
 T = TypeVar("T")
@@ -109,8 +111,6 @@ def wait_until_busy(workers: Any, count: int = 1, queued: int | None = None) -> 
     """Task ids per worker (a conftest `Workers`), once `count` workers are running a job, and
     `queued` jobs wait in the 'jobs' queue (every job sent: a fault injected then strikes
     running and queued jobs, not a producer still submitting)."""
-    from cluster.queues import depth  # a Celery client, for the tests that start workers only
-
     def enough() -> dict[str, list[str]] | None:
         busy = workers.busy()
         return busy if len(busy) >= count and (queued is None or depth(workers.app, "jobs") == queued) else None
@@ -278,10 +278,15 @@ def current_test() -> str:
     return os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
 
 
+def current_process() -> str:
+    """This test process's name under xdist (gw0, gw1, ...), `main` in a serial run."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
 def waiting(what: str) -> AbstractContextManager[None]:
     """A wait of the current test (for the room, for a compose slot) on the timeline: time that
     is not the test's own (tests/run_timeline.py takes it out of the file's time)."""
-    return on_timeline(wait=what, test=current_test(), process=os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    return on_timeline(wait=what, test=current_test(), process=current_process())
 
 
 @contextmanager
