@@ -6,7 +6,6 @@ and removed is exactly what the workers would have taken.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,11 +13,11 @@ from typing import Any
 import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
-from kombu.transport.redis import PRIORITY_STEPS, Channel
+from kombu.transport.redis import PRIORITY_STEPS
 
 from cluster.errors import BrokerUnreachable
 from cluster.workers import masked
-from worker.transport import dead_letter_key
+from worker.layout import SEP, dead_letter_key, queue_lists, task_id
 
 
 @contextmanager
@@ -37,14 +36,8 @@ def priority_steps(app: Celery) -> list[int]:
     return list(app.conf.broker_transport_options.get("priority_steps", PRIORITY_STEPS))
 
 
-def queue_lists(queue: str, steps: Iterable[int] = PRIORITY_STEPS, sep: str = Channel.sep) -> list[str]:
-    """The Redis lists behind a queue, one per priority step, named as kombu's `Channel._q_for_pri`
-    names them: the queue itself for priority 0, `<queue><sep><step>` for the others."""
-    return list(dict.fromkeys(f"{queue}{sep}{step}" if step else queue for step in steps))
-
-
 def read_depths(client: redis.Redis, queues: Iterable[str], steps: Iterable[int] = PRIORITY_STEPS,
-                sep: str = Channel.sep) -> dict[str, int]:
+                sep: str = SEP) -> dict[str, int]:
     """Jobs waiting in each queue (LLEN of each of its lists), in one round trip; Redis' errors pass through.
 
     The one reader of queue depths: `depth`/`depths` call it on a kombu channel's client, the
@@ -78,13 +71,6 @@ def set_aside(app: Celery, queues: Iterable[str]) -> dict[str, int]:
         return {q: chan.client.llen(dead_letter_key(q)) for q in queues}
 
 
-def _task_id(raw: bytes) -> str | None:
-    try:
-        return json.loads(raw)["headers"]["id"]
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
 def withdraw(app: Celery, queue: str, task_ids: Iterable[str]) -> set[str]:
     """Take these jobs out of `queue` if no worker has taken them yet; returns the ids removed.
 
@@ -101,9 +87,9 @@ def withdraw(app: Celery, queue: str, task_ids: Iterable[str]) -> set[str]:
         client = chan.client
         for name in queue_lists(queue, chan.priority_steps, chan.sep):
             for raw in client.lrange(name, 0, -1):
-                task_id = _task_id(raw)
-                if task_id in wanted and client.lrem(name, 1, raw):
-                    removed.add(task_id)
+                found = task_id(raw)
+                if found in wanted and client.lrem(name, 1, raw):
+                    removed.add(found)
     if left := wanted - removed:
         app.control.revoke(sorted(left))
     return removed

@@ -104,8 +104,8 @@ def _signal(pid: int, signum: int, group: bool = False) -> None:
 
 def start_workers(count: int, env: Mapping[str, str], log_dir: Path, *, concurrency: int = 1, queue: str = "jobs",
                   pool: str = "prefork", prefix: str = "local", loglevel: str = "INFO", app_module: str = "worker",
-                  events: bool = True) -> list[ManagedProcess]:
-    """Start `count` real `celery -A worker worker` processes with unique node names.
+                  events: bool = True, nodes: list[str] | None = None) -> list[ManagedProcess]:
+    """Start `count` real `celery -A worker worker` processes with unique node names (or `nodes`'s).
 
     `env` must name the Redis (BROKER_URL, RESULT_BACKEND); each worker's heartbeat file
     and log go to `log_dir`. Does not wait: see cluster.workers.wait_for_workers. `app_module`
@@ -113,8 +113,8 @@ def start_workers(count: int, env: Mapping[str, str], log_dir: Path, *, concurre
     same way.
     """
     started = []
-    for _ in range(count):
-        node = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    for index in range(count):
+        node = nodes[index].split("@")[0] if nodes else f"{prefix}-{uuid.uuid4().hex[:6]}"
         argv = [sys.executable, "-m", "celery", "-A", app_module, "worker", "-n", f"{node}@%h", "-Q", queue,
                 *(["-E"] if events else []), "-c", str(concurrency), "-P", pool, "--without-gossip",
                 "--without-mingle", f"--loglevel={loglevel}"]

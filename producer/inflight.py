@@ -1,23 +1,22 @@
-"""Jobs lost on their way to a worker, sent again under the same id.
+"""Jobs of this batch that are nowhere in Redis, sent again under the same id: the last net.
 
-With Redis, a worker takes a job with BRPOP and only then writes it into kombu's `unacked`
-hash: between the two the job is nowhere in Redis. A worker that dies in that window (a
-container killed while frozen, say: its BRPOP was answered into its socket while it was paused)
-loses the job for good, and no visibility timeout or recovery service can bring it back, since
-nothing in Redis remembers it. Dramatiq's and RQ's Redis brokers close that window by moving the
-message atomically (a Lua script, LMOVE) into a per-worker list; kombu does not.
+The cluster's workers take a job by moving it atomically into a list that names them
+(worker/layout.py's hand-off), so a job on its way to a worker that dies is never only in a
+socket: the recovery service or the worker itself puts it back, whichever client sent it.
+What is left for this net: a job that vanished from Redis anyway, e.g. workers of another
+image taking with plain BRPOP (kombu's window between BRPOP and `unacked`), a restore whose
+queue could not be found, a Redis that lost its last second of writes, or a hand that removed it.
 
 The producer remembers every job it sent. While it waits, it looks every CHECK_EVERY_S seconds
-for jobs of its own that have no result yet and are in no queue and not in `unacked`; one still
-so GRACE_S later (long after any worker that took it would have written it down) is sent again
-under the same id, and counted (`Outcome.resubmitted`, the summary's `resubmitted`). Should the
-worker that took it come back after all (a frozen one thawed), the job runs twice, and its run
-list says so (worker.runs): never silently.
+for jobs of its own that have no result yet and are in no queue, in no hand-off list and not in
+`unacked`; one still so GRACE_S later (long after any worker that took it would have written it
+down) is sent again under the same id, and counted (`Outcome.resubmitted`, the summary's
+`resubmitted`). Should the worker that took it come back after all, the job runs twice, and its
+run list says so (worker.runs): never silently.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -26,8 +25,8 @@ from typing import Any
 
 from celery import Celery
 
-from cluster.queues import _task_id, queue_lists
 from producer.jobs import Outcome
+from worker import layout
 
 log = logging.getLogger("producer.inflight")
 
@@ -42,13 +41,7 @@ SCAN_MAX = 20_000
 
 def unacked_task_ids(entries: Iterable[Any]) -> set[str]:
     """Task ids in kombu's `unacked` hash values ([message, exchange, routing key]); others skipped."""
-    found = set()
-    for raw in entries:
-        try:
-            found.add(json.loads(raw)[0]["headers"]["id"])
-        except (ValueError, KeyError, TypeError, IndexError):
-            continue
-    return found
+    return {t for raw in entries if (t := layout.unacked_task_id(raw)) is not None}
 
 
 def nowhere(pending: Iterable[Outcome], queued: set[str], unacked: set[str]) -> list[Outcome]:
@@ -116,12 +109,13 @@ class InFlightWatch:
         chan = self.channel
         client = chan.client
         names = [name for queue in sorted({o.job.queue for o in pending})
-                 for name in queue_lists(queue, chan.priority_steps, chan.sep)]
+                 for name in layout.queue_lists(queue, chan.priority_steps, chan.sep)]
         pipe = client.pipeline(transaction=False)
         for name in names:
             pipe.llen(name)
         pipe.hlen(chan.unacked_key)
         *lengths, held = pipe.execute()
+        held += len(layout.taken_task_ids(client))
         if len(pending) <= sum(lengths) + held:  # each may be waiting or held: no need to look closer
             self.suspects.clear()
             return []
@@ -131,13 +125,14 @@ class InFlightWatch:
                             "is shorter", SCAN_MAX)
                 self.too_long_said = True
             return []
-        # The queue first, then `unacked`: a job moves from one to the other, so read in this
-        # order it is seen in one of them unless it really is in neither at that moment.
+        # In the order a job moves (the queue, a hand-off list, `unacked`): read so, it is seen in
+        # one of them unless it really is in none at that moment.
         pipe = client.pipeline(transaction=False)
         for name in names:
             pipe.lrange(name, 0, -1)
-        queued = {_task_id(raw) for entries in pipe.execute() for raw in entries} - {None}
-        unacked = unacked_task_ids(client.hvals(chan.unacked_key))
+        queued = {layout.task_id(raw) for entries in pipe.execute() for raw in entries} - {None}
+        taken = layout.taken_task_ids(client)  # the way a job goes: queue, hand-off list, `unacked`
+        unacked = taken | unacked_task_ids(client.hvals(chan.unacked_key))
         lost = {o.task_id: o for o in nowhere(pending, queued, unacked)}
         self.suspects = {task_id: self.suspects.get(task_id, now) for task_id in lost}
         sent = []

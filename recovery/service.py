@@ -56,7 +56,7 @@ import redis
 from celery import Celery
 
 from cluster.events import ClusterEvents, Snapshot
-from worker import config, runs
+from worker import config, layout, runs
 
 log = logging.getLogger("recovery")
 
@@ -248,13 +248,15 @@ def received_since(snap: Snapshot, nodes: set[str], since: float) -> set[str]:
             and t.holder.node in nodes and t.holder.received >= since}
 
 
-def action_line(who: str, why: str, restored: list[Unacked]) -> str:
-    """`worker@ab12 silent for 6.1 s: 1 job back in the queue (task1 4f1c…)`."""
+def action_line(who: str, why: str, restored: list[Unacked], taken: int = 0) -> str:
+    """`worker@ab12 silent for 6.1 s: 1 job back in the queue (task1 4f1c…)`, and the jobs its
+    hand-off list held (taken, not yet claimed: on their way to it)."""
+    on_way = f"{taken} job{'s' if taken != 1 else ''} on its way to it back in the queue" if taken else ""
     if not restored:
-        return f"{who} {why}: none of its jobs left unacknowledged"
+        return f"{who} {why}: {on_way or 'none of its jobs left unacknowledged'}"
     jobs = f"{len(restored)} job{'s' if len(restored) != 1 else ''}"
     names = ", ".join(f"{u.task} {short(u.task_id)}" for u in restored)
-    return f"{who} {why}: {jobs} back in the queue ({names})"
+    return f"{who} {why}: {jobs} back in the queue ({names})" + (f"; {on_way}" if on_way else "")
 
 
 def restore_as_new(chan: Any, tag: str) -> None:
@@ -370,6 +372,20 @@ class Recovery:
             restore_as_new(chan, message.tag)
         return messages
 
+    def takers(self) -> list[str]:
+        """Every worker that may have a hand-off list (worker/layout.py)."""
+        return layout.takers(self.channel.client)
+
+    def put_back_taken(self, node: str, forget: bool = False) -> int:
+        """Jobs on their way to `node` (in its hand-off list, worker/layout.py) back in their queue;
+        how many. Should it be alive after all, its claim of any of them fails and it drops it.
+        With `forget`, it leaves the takers' set too (a live one adds itself again as it takes)."""
+        chan = self.channel
+        moved = layout.put_back_taken(chan, chan.client, node)
+        if forget:
+            chan.client.zrem(layout.TAKERS, node)
+        return len(moved)
+
     def interrupt(self, task_ids: list[str], fenced: Mapping[str, float]) -> None:
         """Mark these jobs' runs on the fenced nodes (node -> when) interrupted (worker.runs): cut
         off, not killed by the job. An entry closes only the runs recorded before it in the list."""
@@ -430,11 +446,12 @@ class Recovery:
             if loss.fenced:  # first: a worker taking the restored job must not count the cut-off run as a death
                 self.interrupt([u.task_id for u in due], {loss.node: now})
             restored = self.restore(due)
+            taken = self.put_back_taken(loss.node)
             if loss.pid is None and loss.before is None:
                 worker = snap.worker(loss.node)
                 self.handled[loss.node] = worker.last_heartbeat if worker is not None else None
-            if restored or not loss.why.startswith(("left", "started again")):
-                log.info(action_line(loss.node, loss.why, restored))
+            if restored or taken or not loss.why.startswith(("left", "started again")):
+                log.info(action_line(loss.node, loss.why, restored, taken))
         if losses:
             self.sweep_at = now  # what it took without telling (its events died with it)
         if self.sweep_at is not None and now >= self.sweep_at:
@@ -451,6 +468,9 @@ class Recovery:
         if workers is None:
             return True  # CLIENT LIST refused: no catch-up, the silences alone decide
         connected = {node for node, _ in workers}
+        for node in sorted(set(self.takers()) - connected):  # a worker gone before it was heard of, too
+            if taken := self.put_back_taken(node, forget=True):
+                log.info(action_line(node, "has no connection open", [], taken))
         unacked = self.read_unacked()
         if not unacked:
             self.unanswered = frozenset()

@@ -177,13 +177,14 @@ def start_workers(redis_server: RedisProcess, redis_env: dict[str, str],
     apps: list[Celery] = []
 
     def start(count: int, concurrency: int = 1, queue: str = "jobs", pool: str = "prefork",
-              env: dict[str, str] | None = None, redis: dict[str, str] | None = None) -> Workers:
+              env: dict[str, str] | None = None, redis: dict[str, str] | None = None,
+              nodes: list[str] | None = None) -> Workers:
         asking = redis or redis_env
         app = Celery(broker=asking["BROKER_URL"], backend=asking["RESULT_BACKEND"])
         apps.append(app)
         urls = redis or redis_server.env_of("worker")
         new = spawn_workers(count, {**os.environ, **urls, **(env or {})}, tmp_path, concurrency=concurrency,
-                            queue=queue, pool=pool, prefix="it")
+                            queue=queue, pool=pool, prefix="it", nodes=nodes)
         started.extend(new)
         workers = Workers(app, [w.proc for w in new], [w.name for w in new], [w.log for w in new])
         wait_for_workers(app, workers.names, 30)

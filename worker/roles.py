@@ -10,7 +10,8 @@ The keys (kombu's and Celery's layout on Redis; ACL key patterns span every data
 - db 0: the queues (`jobs`, its priority lists `jobs\\x06\\x163`.., the flavours'
   `jobs-threads`.., the dead letters `jobs.dead`; the quiz's `quiz-*`); kombu's exchange
   bindings `_kombu.binding.*`; the jobs delivered and not acknowledged `unacked`,
-  `unacked_index`, `unacked_mutex`; the remote control's reply lists `*.reply.celery.pidbox`.
+  `unacked_index`, `unacked_mutex`, each worker's hand-off list `unacked.taken:<node>` and
+  `unacked.takers` (worker/layout.py); the remote control's reply lists `*.reply.celery.pidbox`.
 - db 1: results `celery-task-meta-*`, each run of a job `runs:*` (worker/runs.py).
 - channels: kombu's fanout exchanges (`/0.celeryev/...` events, `/0.celery.pidbox`), and
   the result backend's `celery-task-meta-*`.
@@ -77,7 +78,8 @@ class Role:
 ROLES: dict[str, Role] = {role.name: role for role in (
     Role("worker", 10001, "takes jobs, stores results and runs, sends events, answers the remote control", f"""
         {_COMMON} {_TRANSACTION}
-        +brpop +lpush +rpush +ltrim +llen +lrange +hset +hget +hdel +hgetall +zrange +zrevrangebyscore
+        +brpop +blmove +lmove +lrem +lpush +rpush +ltrim +llen +lrange +hset +hget +hdel +hgetall +zrange
+        +zrevrangebyscore
         +set +get +mget +setex +expire +pexpire
         ~{{q}}* ~quiz-* ~unacked* ~celery-task-meta-* ~runs:* ~cup:*"""),
     Role("producer", 10003, "submits, waits for results, withdraws and purges its queues, asks who listens", f"""

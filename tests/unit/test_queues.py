@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from kombu.transport.redis import PRIORITY_STEPS, Channel
 
-from cluster.queues import queue_lists, read_depths
+from cluster.queues import read_depths
+from worker.layout import queue_lists
 
 
 class FakePipeline:

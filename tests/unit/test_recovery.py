@@ -236,6 +236,8 @@ class SweepingRecovery(Recovery):
         self.fenced_ids: list[str] = []
         self.interrupted: list[tuple[str, str]] = []
         self.reads = 0
+        self.taken: dict[str, int] = {}  # node -> jobs in its hand-off list
+        self.put_back: list[str] = []
 
     def connections(self):
         return [Connection(node, pid, f"id-{node}", self.idle.get(node, 0.0)) for node, pid in sorted(self.workers)]
@@ -258,6 +260,13 @@ class SweepingRecovery(Recovery):
 
     def _finished(self, task_id):
         return False
+
+    def takers(self):
+        return sorted(self.taken)
+
+    def put_back_taken(self, node, forget=False):  # as worker.layout.put_back_taken: the hand-off list emptied
+        self.put_back.append(node)
+        return self.taken.pop(node, 0)
 
 
 def redis_restarted() -> Cluster:
@@ -335,6 +344,31 @@ def test_a_connected_worker_silent_on_every_connection_is_fenced_and_its_jobs_go
     assert service.fenced_ids == ["id-w2@h"] and len(service.restored) == 1
 
 
+def test_a_fenced_worker_gives_back_the_jobs_on_their_way_to_it_too(caplog):
+    c = redis_restarted()
+    service = SweepingRecovery(c, {}, {"w1@h": {}}, {("w1@h", 11), ("w2@h", 12)})
+    service.idle = {"w2@h": 7.0, "w1@h": 0.5}
+    service.taken = {"w2@h": 2, "w1@h": 1}  # w1 is alive: what it took it claims in a moment
+    with caplog.at_level("INFO", logger="recovery"):
+        service.tick(T0 + 19 + config.RECOVERY_SILENCE + 1)
+    assert service.fenced_ids == ["id-w2@h"] and service.taken == {"w1@h": 1}
+    assert caplog.records[-1].getMessage() == (
+        "w2@h silent, its 1 connections idle for 7 s (host cut off or frozen): fenced off: "
+        "2 jobs on its way to it back in the queue")
+
+
+def test_the_sweep_gives_back_what_workers_with_no_connection_had_taken_and_forgets_them(caplog):
+    service = SweepingRecovery(redis_restarted(), {}, {"w1@h": {}, "w2@h": {}}, {("w1@h", 11), ("w2@h", 12)})
+    service.taken = {"w1@h": 1, "never-heard-of@h": 1, "long-gone@h": 0}
+    service.sweep_at = T0 + 20
+    with caplog.at_level("INFO", logger="recovery"):
+        service.tick(T0 + 20)
+    assert service.taken == {"w1@h": 1}  # connected: left to claim it
+    assert sorted(service.put_back) == ["long-gone@h", "never-heard-of@h"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "never-heard-of@h has no connection open: 1 job on its way to it back in the queue"]
+
+
 def test_a_subscribed_connection_does_not_keep_a_vanished_worker_alive():
     snap = snapshot(redis_restarted().state, T0 + 30)
     conns = [Connection("w2@h", 12, "1", 0.0, pubsub=True), Connection("w2@h", 12, "2", 9.0),
@@ -371,6 +405,9 @@ def test_a_worker_online_for_the_first_time_is_not_a_restart():
 def test_each_action_is_one_line():
     line = action_line("worker@ab12", "silent for 6.1 s", [Unacked("t", "4f1c0000-aaaa", "task1")])
     assert line == "worker@ab12 silent for 6.1 s: 1 job back in the queue (task1 4f1c…)"
+    assert action_line("w@h", "left", [Unacked("t", "4f1c0000-aaaa", "task1")], taken=1) == (
+        "w@h left: 1 job back in the queue (task1 4f1c…); 1 job on its way to it back in the queue")
+    assert action_line("w@h", "left", []) == "w@h left: none of its jobs left unacknowledged"
 
 
 # --- the producer's report of a job that ran twice ------------------------------------------
