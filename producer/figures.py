@@ -26,6 +26,7 @@ from typing import Any
 from producer.jobs import Outcome
 from producer.story import Story, tell
 from worker.records import JobRecord
+from worker.runs import FENCED
 
 #: Clock differences below this are noise (timestamps, network): not reported.
 CLOCK_NOTICE_S = 0.005
@@ -113,6 +114,7 @@ class Summary:
     runs: int = 0  # runs started, as the jobs' run lists tell (worker.runs): jobs ran + every extra run
     resubmitted: int = 0  # jobs lost on their way to a worker and sent again (producer.inflight)
     run_list_gaps: int = 0  # jobs whose run list could not be written while they ran
+    fenced_running: int = 0  # copies fenced off and not ended when the batch did: they may still run
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -197,6 +199,8 @@ def summarize(story: Story | Sequence[Outcome], *, wall_s: float, slots_online: 
         runs=sum(len(o.runs) for o in outcomes),
         resubmitted=sum(1 for o in outcomes if o.resubmitted),
         run_list_gaps=sum(1 for r in ran if r.run_list_gap),
+        fenced_running=sum(1 for o in outcomes for r in o.runs if r.finished_at is None and r.interrupted
+                           and r.interrupted.startswith(FENCED)),
     )
     return replace(summary, verdict=verdict(summary), notes=tuple(notes(summary)))
 
@@ -404,6 +408,10 @@ def notes(s: Summary) -> list[str]:
     if s.resubmitted:
         out.append(f"{s.resubmitted} jobs were lost on their way to a worker (taken off the queue by one that "
                    "died before it held them) and sent again under the same id")
+    if s.fenced_running:
+        out.append(f"{s.fenced_running} copies of jobs fenced off (their worker cut off or frozen) had not ended "
+                   "when the batch did: they may still run; their end will be in the jobs' run lists, and their "
+                   "outcome does not count (the job's is the copy handed on)")
     if s.run_list_gaps:
         out.append(f"{s.run_list_gaps} jobs could not write their run list while they ran (Redis out of reach): "
                    "their extra runs, if any, may be under-counted")

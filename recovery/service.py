@@ -393,7 +393,7 @@ class Recovery:
             return
         for node, at in sorted(fenced.items()):
             runs.record_interruption(self.app.backend.client, task_ids, node, None,
-                                     "fenced off (host cut off or frozen)", datetime.fromtimestamp(at, UTC),
+                                     runs.FENCED, datetime.fromtimestamp(at, UTC),
                                      config.result_expires)
 
     # --- decisions ---------------------------------------------------------------------

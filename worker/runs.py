@@ -28,6 +28,8 @@ from worker.records import iso
 
 #: The key namespace this module owns in the results database.
 PREFIX = "runs:"
+#: Why the recovery service ends a cut-off or frozen worker's runs: such a copy may still run.
+FENCED = "fenced off (host cut off or frozen)"
 
 
 def key(task_id: str) -> str:
@@ -100,6 +102,30 @@ def parse(entries: Iterable[bytes | str]) -> list[Run]:
     return sorted(runs.values(), key=lambda r: r.started_at)
 
 
+def fenced_off(entries: Iterable[bytes | str], run: Run) -> str | None:
+    """Why `run` was ended before it finished (an interruption of its worker, of its pid or of any,
+    after its start and before its finish in the list), or None: then its outcome counts.
+
+    The fence: a worker fenced off (cut off, frozen) or that cancelled the run itself may still
+    reach its end; another copy was handed on meanwhile, and that one's outcome is the job's."""
+    started = False
+    for raw in entries:
+        try:
+            data = json.loads(raw)
+            mine = data["worker"] == run.worker
+            if data["event"] == "started" and mine and int(data["pid"]) == run.pid \
+                    and data["started_at"] == iso(run.started_at):
+                started = True
+            elif started and data["event"] == "interrupted" and mine and data.get("pid") in (None, run.pid):
+                return str(data.get("why") or "interrupted")
+            elif started and data["event"] == "finished" and mine and int(data["pid"]) == run.pid \
+                    and data["started_at"] == iso(run.started_at):
+                return None
+        except (ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
 def never_finished(runs: Iterable[Run], attempt: int) -> list[Run]:
     """Runs of `attempt` that started and never ended, nor were interrupted: when it starts again, each
     took its worker down with it (a death)."""
@@ -141,11 +167,15 @@ def record_start(client: Any, task_id: str, run: Run, expires_s: int) -> list[Ru
     return parse(before)
 
 
-def record_finish(client: Any, task_id: str, run: Run, finished_at: datetime, expires_s: int) -> None:
-    pipe = client.pipeline(transaction=False)
+def record_finish(client: Any, task_id: str, run: Run, finished_at: datetime, expires_s: int) -> str | None:
+    """Append `run`'s finish and read the list back in one atomic step (MULTI/EXEC: nothing comes
+    between); returns why the run was fenced off before it finished (`fenced_off`), or None."""
+    pipe = client.pipeline(transaction=True)
     pipe.rpush(key(task_id), entry("finished", run.worker, run.pid, run.attempt, run.started_at, finished_at))
     pipe.expire(key(task_id), expires_s)
-    pipe.execute()
+    pipe.lrange(key(task_id), 0, -1)
+    *_, entries = pipe.execute()
+    return fenced_off(entries, run)
 
 
 def record_interruption(client: Any, task_ids: Iterable[str], worker: str, pid: int | None, why: str,

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import redis
 from celery import Task
+from celery.exceptions import Ignore
 from celery.utils.log import get_task_logger
 from celery.worker.request import Request
 
@@ -124,16 +125,29 @@ def holding_cup(name: str, hold_s: float) -> Iterator[datetime]:
             logger.warning("the cup '%s' was taken back before this job gave it back", name)
 
 
-def bookkeeping(write: Callable[..., T], client: Any, task_id: str, *args: Any) -> T | None:
+#: Seconds a finished run keeps trying to write its finish while Redis is out of reach (a host
+#: cut off, Redis restarting), so a fenced copy's end is on record, and said, when it is back.
+FINISH_RETRY_S = 60.0
+
+
+def bookkeeping(write: Callable[..., T], client: Any, task_id: str, *args: Any,
+                retry_s: float = 0.0) -> T | bool | None:
     """Keep the run list, never at the job's expense: a Redis error (a host cut off, Redis
-    restarting) is logged and returns None, and the job's own outcome stands."""
-    try:
-        result = write(client, task_id, *args)
-    except redis.RedisError as exc:
-        logger.warning("job %s: its run list could not be written (%s: %s); the job goes on, its runs may be "
-                       "under-counted", task_id, type(exc).__name__, exc)
-        return None
-    return result if result is not None else True  # type: ignore[return-value]
+    restarting) is tried again for `retry_s` seconds, then logged, and returns None; the job's
+    own outcome stands. What `write` returns, else True."""
+    deadline, delay = time.monotonic() + retry_s, 0.5
+    while True:
+        try:
+            result = write(client, task_id, *args)
+        except redis.RedisError as exc:
+            if time.monotonic() + delay < deadline:
+                time.sleep(delay)
+                delay = min(2 * delay, 5.0)
+                continue
+            logger.warning("job %s: its run list could not be written (%s: %s); the job goes on, its runs may be "
+                           "under-counted", task_id, type(exc).__name__, exc)
+            return None
+        return result if result is not None else True
 
 
 def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = None,
@@ -183,7 +197,14 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
     else:
         spend(seconds, kind)
         runtime_s, cpu_s, finished_at = time.perf_counter() - t0, time.thread_time() - cpu0, utc_now()
-    gap = bookkeeping(runs.record_finish, client, request.id, run, finished_at, config.result_expires) is None or gap
+    ended = bookkeeping(runs.record_finish, client, request.id, run, finished_at, config.result_expires,
+                        retry_s=FINISH_RETRY_S)
+    if isinstance(ended, str):  # fenced off meanwhile: another copy was handed on, and that one counts
+        logger.warning("%s %s: this run was %s before it finished; its end is on record (a duplicate if the copy "
+                       "handed on finishes too), its outcome is not: the job's result is that copy's",
+                       task.name, request.id, ended)
+        raise Ignore()
+    gap = ended is None or gap
     # kombu's Redis transport marks a job it put back in the queue (worker lost, visibility
     # timeout) in the message headers, which Celery copies onto the request.
     delivery_info = request.delivery_info or {}

@@ -88,6 +88,34 @@ def test_a_frozen_worker_is_fenced_its_job_runs_elsewhere_and_it_comes_back(star
     assert seen[0].interrupted is not None or seen[0].finished_at is not None
 
 
+def test_a_fenced_copy_that_runs_on_is_never_the_jobs_outcome(start_workers, redis_env, recovery_service):
+    # The main process frozen 1 s into a 10 s job (silent: fenced off, the job handed on) while
+    # its pool process runs on and reaches its end some 9 s later, long before the copy handed
+    # on: the case of the fenced worker's result arriving first and being reported.
+    service = recovery_service()
+    workers = start_workers(2)
+    producer = Background("--jobs", "1", "--duration", "10", "--timeout", "120", "--json", env=redis_env)
+    (holder,) = wait_until_busy(workers)
+    index = workers.names.index(holder)
+    time.sleep(1)
+    os.kill(workers.procs[index].pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: "fenced off" in service.log.read_text(), 30, "the service to fence the frozen worker")
+        log = workers.logs[index]
+        wait_for(lambda: "before it finished" in log.read_text(), 30, "the fenced copy to reach its end")
+    finally:
+        os.kill(workers.procs[index].pid, signal.SIGCONT)
+    run = producer.finish(120)
+    assert run.returncode == 0, run.stderr
+    (record,) = run.document["results"]
+    other = workers.names[1 - index]
+    assert record["status"] == "SUCCESS" and record["worker"] == other  # the live copy's, never the fenced one's
+    seen = starts(workers.app, record["task_id"])
+    assert [r.worker for r in seen] == [holder, other] and all(r.finished_at for r in seen), seen
+    assert "fenced off (host cut off or frozen) before it finished" in log.read_text()
+    assert record["ran_twice"] and run.document["summary"]["duplicates"] == 1  # both ran to the end: said
+
+
 def test_a_job_blocking_a_solo_workers_loop_is_left_alone(start_workers, recovery_service):
     # Its heartbeats stop while the job runs in the loop's own thread; its pulse does not.
     service = recovery_service()

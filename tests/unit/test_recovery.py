@@ -33,7 +33,7 @@ from tests.unit.builders import EVENTS_T0 as T0
 from tests.unit.builders import Cluster, at, outcome, record
 from worker import config
 from worker.health import client_name
-from worker.runs import Run, duplicate_runs, entry, interruption, never_finished, parse
+from worker.runs import FENCED, Run, duplicate_runs, entry, interruption, never_finished, parse
 
 
 def run(worker: str, start: float, end: float | None = None, attempt: int = 1, pid: int = 8) -> Run:
@@ -423,6 +423,17 @@ def test_a_job_that_ran_twice_is_said_and_counted():
     assert twice.as_json()["ran_twice"][1] == {"worker": "w@b", "pid": 9, "attempt": 1,
                                                "started_at": "2026-11-24T19:00:02.000000+00:00",
                                                "finished_at": "2026-11-24T19:00:09.000000+00:00"}
+
+
+def test_a_fenced_copy_not_ended_when_the_batch_did_is_counted_and_said():
+    live = replace(outcome(record(0, 7, worker="w@b")),
+                   runs=(replace(run("w@a", 0, 7), finished_at=None, interrupted=FENCED), run("w@b", 1, 8)))
+    cut_short = replace(run("w@a", 0, 7), finished_at=None, interrupted="cancelled: its worker lost Redis")
+    cancelled = replace(outcome(record(0, 7, task_id="c")), runs=(cut_short,))
+    summary = summarize([live, cancelled], wall_s=9.0)
+    assert summary.fenced_running == 1  # a cancelled run ended: not counted
+    assert any(n.startswith("1 copies of jobs fenced off") for n in summary.notes)
+    assert summarize([outcome(record(0, 7))], wall_s=9.0).fenced_running == 0
 
 
 # --- the producer's look for jobs lost in flight (producer.inflight) ---------------------------
