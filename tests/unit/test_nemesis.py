@@ -1,0 +1,61 @@
+"""The nemesis run's schedule and its checks (benchmarks.nemesis), without I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from benchmarks.nemesis import HOLDS, Fault, History, judge, report, schedule
+from worker import runs
+
+T0 = datetime(2026, 12, 7, tzinfo=UTC)
+
+
+def test_the_same_seed_gives_the_same_schedule_and_another_seed_another():
+    first = schedule(7, 600, 4)
+    assert first == schedule(7, 600, 4) and first != schedule(8, 600, 4)
+    assert {f.kind for f in first} == set(HOLDS)  # ten minutes strike with every kind
+    assert all(0 <= f.target < 4 for f in first)
+    assert all(a.at_s + a.hold_s < b.at_s for a, b in zip(first, first[1:], strict=False))  # one at a time
+    assert all(f.at_s < 600 - 15 for f in first) and len(schedule(7, 120, 4)) >= 5
+
+
+def test_a_fault_is_one_line_that_names_its_worker():
+    line = Fault(12.3, "pause", 2, 8.0).describe("a1b2c3")
+    assert line == "+  12.3 s freeze (docker pause) for 8.0 s worker 2 (a1b2c3)"
+    assert Fault(1, "redis-restart", 0, 0).describe() == "+   1.0 s restart Redis"
+
+
+def run_of(worker: str, start_s: float, end_s: float | None) -> runs.Run:
+    return runs.Run(worker, 7, 1, T0 + timedelta(seconds=start_s),
+                    None if end_s is None else T0 + timedelta(seconds=end_s))
+
+
+def batch(statuses: list[str], duplicates: int = 0, twice: str | None = None, code: int = 0) -> dict:
+    results = [{"task_id": f"p{i}", "status": s} for i, s in enumerate(statuses)]
+    then = {twice: [run_of("w@a", 0, 1), run_of("w@b", 0.5, 1.5)]} if twice else {}
+    return {"returncode": code, "document": {"results": results, "summary": {"duplicates": duplicates}},
+            "runs_then": then}
+
+
+def test_a_clean_history_holds():
+    history = History(plain={"a": "sent", "b": "sent", "c": "unsure"}, batches=[batch(["SUCCESS", "SUCCESS"])])
+    verdict = judge(history, {"a": {"status": "SUCCESS"}, "b": {"status": "SUCCESS"}, "c": None},
+                    {"a": [run_of("w@a", 0, 1), run_of("w@b", 2, 3)]}, 1.5, [Fault(1, "kill", 0, 0)])
+    assert verdict.ok and verdict.jobs == 4 and verdict.succeeded == 4 and verdict.extra_runs == 1
+    assert verdict.faults == {"kill": 1}
+    assert report(verdict)[-1] == "nemesis: every check holds"
+
+
+def test_a_lost_a_failed_and_a_miscounted_job_and_a_cluster_not_back_are_each_said():
+    history = History(plain={"lost": "sent", "failed": "sent"},
+                      batches=[batch(["SUCCESS", "PENDING"], duplicates=0, twice="p0"),
+                               {"returncode": 2, "document": None, "stderr": "boom", "runs_then": {}},
+                               {"returncode": 3, "document": None, "stderr": "cannot reach Redis", "runs_then": {}}])
+    verdict = judge(history, {"lost": None, "failed": {"status": "FAILURE", "error": "JobFailed"}}, {}, None, [])
+    assert not verdict.ok and (verdict.lost, verdict.failed, verdict.batches_refused) == (2, 1, 1)
+    said = "\n".join(verdict.problems)
+    for part in ("plain job lost: sent, no outcome (lost)", "plain job failed: FAILURE (JobFailed)",
+                 "producer job p1: no outcome (lost)", "a batch reported 0 duplicates, its run lists said 1",
+                 "a batch exited 2 without a report: boom", "did not come back to full strength"):
+        assert part in said
+    assert report(verdict)[-1] == "nemesis: 6 checks failed"
