@@ -311,12 +311,44 @@ def status() -> int:
     for queue, waiting in depths(app, queues).items():
         aside = f", {junk[queue]} set aside as not a job ({dead_letter_key(queue)})" if junk.get(queue) else ""
         say(out, f"queue {queue}: {waiting} waiting{aside}", style="yellow" if aside else "")
-    if flower_password := config.owner_secret("flower"):  # the owner's, on the host: compose's Flower
-        port = os.environ.get("FLOWER_PORT", "").strip() or "5555"
-        user = os.environ.get("FLOWER_USER", "").strip() or "admin"
-        say(out, f"Flower: http://127.0.0.1:{port} login {user} / {flower_password} "
-                 f"({config.SECRETS_DIR / 'flower'})", style="")
+    if flower := flower_login(app.conf.broker_url):
+        say(out, flower, style="")
     return RET_OK
+
+
+#: The clone's .env, which `docker compose` reads (and the host's producer, for Flower's address).
+DOTENV = Path(__file__).resolve().parents[2] / ".env"
+
+
+def compose_setting(name: str, default: str, dotenv: Path = DOTENV) -> str:
+    """A compose setting as `docker compose` sees it: the shell's variable, else the clone's .env, else the default."""
+    if value := os.environ.get(name, "").strip():
+        return value
+    try:
+        for line in dotenv.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() == name and not line.lstrip().startswith("#"):
+                return value.strip().strip("'\"") or default
+    except OSError:
+        pass
+    return default
+
+
+def flower_login(broker_url: str) -> str | None:
+    """Where the Flower of the cluster this producer talks to is, and its login: the local cluster's,
+    if that is the one (its own port and password), else compose's (FLOWER_PORT and FLOWER_USER as
+    compose reads them, the owner's password file); None when neither has one."""
+    from devcluster.local_cluster import LocalCluster  # only `status` needs it
+
+    local = LocalCluster.load()
+    if local is not None and f":{local.port}/" in broker_url:
+        if local.flower_url is None:
+            return None
+        return f"Flower: {local.flower_url} login admin / {local.flower_password} ({local.secrets_dir / 'flower'})"
+    if flower_password := config.owner_secret("flower"):  # the owner's, on the host: compose's Flower
+        port, user = compose_setting("FLOWER_PORT", "5555"), compose_setting("FLOWER_USER", "admin")
+        return f"Flower: http://127.0.0.1:{port} login {user} / {flower_password} ({config.SECRETS_DIR / 'flower'})"
+    return None
 
 
 @cli.command(short_help="Empty the project's queues (jobs nobody will wait for).")

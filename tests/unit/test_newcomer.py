@@ -155,3 +155,17 @@ def test_the_gantt_legend_names_only_what_is_drawn():
     waited = waves(4, hosts=2)  # the second wave waited 1 s in the queue
     legend = legend_of(waited, 2.02)
     assert "waiting in the queue" in legend
+
+
+def test_status_reads_flowers_port_as_compose_does(tmp_path, monkeypatch):
+    from producer.commands.main import compose_setting
+
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("# FLOWER_PORT=1\nWORKERS=4\nFLOWER_PORT = '25555'\nFLOWER_USER=\n")
+    monkeypatch.delenv("FLOWER_PORT", raising=False)
+    monkeypatch.delenv("FLOWER_USER", raising=False)
+    assert compose_setting("FLOWER_PORT", "5555", dotenv) == "25555"
+    assert compose_setting("FLOWER_USER", "admin", dotenv) == "admin"  # empty: compose's default
+    assert compose_setting("FLOWER_PORT", "5555", tmp_path / "none") == "5555"
+    monkeypatch.setenv("FLOWER_PORT", "26000")  # the shell's variable wins, as with compose
+    assert compose_setting("FLOWER_PORT", "5555", dotenv) == "26000"
