@@ -165,6 +165,7 @@ def test_a_fenced_copy_that_runs_on_past_the_heal_is_never_the_jobs_outcome(full
     # as its worker noticed: the summary says a fenced copy may still run.
     summary = run.document["summary"]
     (cut_off,) = [r for r in runs.read_runs(results_client(full), [lost_job])[lost_job] if r.worker == node]
+    print(f"the cut-off copy: {'ran to its end, ignored' if cut_off.finished_at else 'not ended'}")  # for the note
     if cut_off.finished_at is not None:
         assert results[lost_job]["ran_twice"] and summary["duplicates"] == 1
         assert "before it finished" in full("logs", "--no-color", "worker", timeout_s=30).stdout
