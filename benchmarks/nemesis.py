@@ -248,7 +248,7 @@ def plain_client_load(app: Celery, history: History, stop: threading.Event, rng:
 
 def producer_load(compose: ComposeProject, results_app: Celery, history: History, stop: threading.Event) -> None:
     """Producer batches one after another until `stop`; each batch's run lists read as it reported."""
-    env = {**os.environ, **compose.env}
+    env = {**os.environ, **compose.env, "PRODUCER_DEBUG": os.environ.get("PRODUCER_DEBUG", "")}
     while not stop.is_set():
         proc = subprocess.run([sys.executable, "-m", "producer", "--jobs", str(BATCH_JOBS), "--duration",
                                str(BATCH_DURATION_S), "--timeout", "150", "--json"], capture_output=True, text=True,
@@ -259,7 +259,7 @@ def producer_load(compose: ComposeProject, results_app: Celery, history: History
             document = None
         ids = [r["task_id"] for r in document["results"]] if document else []
         runs_then = runs.read_runs(results_app.backend.client, ids) if ids else {}
-        history.batches.append({"returncode": proc.returncode, "document": document, "stderr": proc.stderr[-500:],
+        history.batches.append({"returncode": proc.returncode, "document": document, "stderr": proc.stderr[-3000:],
                                 "runs_then": runs_then})
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import redis
 from celery import Celery
+from kombu.exceptions import OperationalError
 from kombu.utils.url import maybe_sanitize_url
 
 from cluster.errors import BrokerUnreachable, LocalClusterError, no_workers
@@ -57,10 +58,14 @@ def online_workers(app: Celery, timeout_s: float = 1.0) -> list[Worker]:
     pool processes (or threads) each has.
     """
     inspect = app.control.inspect(timeout=timeout_s)
-    with ThreadPoolExecutor(2) as pool:
-        queues_future = pool.submit(inspect.active_queues)
-        stats_future = pool.submit(inspect.stats)
-        queues, stats = queues_future.result() or {}, stats_future.result() or {}
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            queues_future = pool.submit(inspect.active_queues)
+            stats_future = pool.submit(inspect.stats)
+            queues, stats = queues_future.result() or {}, stats_future.result() or {}
+    except (OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+        raise BrokerUnreachable(f"lost Redis at {masked(app.conf.broker_url)} while asking who listens: "
+                                f"{exc}") from None
     return [
         Worker(name, tuple(q["name"] for q in consumed),
                int(stats.get(name, {}).get("pool", {}).get("max-concurrency", 1)),
@@ -97,11 +102,23 @@ def ready_workers(app: Celery, queue: str, timeout_s: float, wait_s: float = 0.0
     """
     check_brokers(app, timeout_s)
     deadline = time.monotonic() + wait_s
-    workers = consuming(online := online_workers(app), queue)
-    if not workers and wait_s > 0 and on_wait:
-        on_wait()
-    while not workers and time.monotonic() < deadline:
-        workers = consuming(online := online_workers(app), queue)  # each call waits its own inspect timeout
+    # A Redis that restarts as the question goes out answers again within this: asked again meanwhile.
+    ride_out = time.monotonic() + max(wait_s, timeout_s)
+    said = False
+    while True:
+        try:
+            online = online_workers(app)  # each call waits its own inspect timeout
+        except BrokerUnreachable:
+            if time.monotonic() >= ride_out:
+                raise
+            time.sleep(0.5)
+            continue
+        workers = consuming(online, queue)
+        if workers or time.monotonic() >= deadline:
+            break
+        if not said and on_wait:
+            on_wait()
+            said = True
     if not workers:
         raise no_workers(queue, sorted({q for w in online for q in w.queues}))
     return workers

@@ -45,7 +45,6 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -259,23 +258,6 @@ def action_line(who: str, why: str, restored: list[Unacked], taken: int = 0) -> 
     return f"{who} {why}: {jobs} back in the queue ({names})" + (f"; {on_way}" if on_way else "")
 
 
-def restore_as_new(chan: Any, tag: str) -> None:
-    """kombu's QoS.restore_by_tag (one WATCH/MULTI transaction: out of `unacked` and its index,
-    back into its queue, marked redelivered), with a fresh delivery tag on the message."""
-
-    def transaction(pipe: Any) -> None:
-        raw = pipe.hget(chan.unacked_key, tag)
-        pipe.multi()
-        pipe.zrem(chan.unacked_index_key, tag)
-        pipe.hdel(chan.unacked_key, tag)
-        if raw:
-            message, exchange, routing_key = json.loads(raw)
-            message["properties"]["delivery_tag"] = str(uuid.uuid4())
-            chan._do_restore_message(message, exchange, routing_key, pipe, False)
-
-    chan.client.transaction(transaction, chan.unacked_key)
-
-
 class Recovery:
     """Decides who is gone and puts their jobs back; `tick()` once per POLL_S."""
 
@@ -369,7 +351,7 @@ class Recovery:
         copy another worker now holds under the old tag (a third run, seen before issue #20)."""
         chan = self.channel
         for message in messages:
-            restore_as_new(chan, message.tag)
+            layout.put_back_unacked(chan, chan.client, message.tag)
         return messages
 
     def takers(self) -> list[str]:

@@ -33,6 +33,7 @@ in the results database (`celery-task-meta-<id>`, worker/runs.py's `runs:<id>`).
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -165,6 +166,25 @@ def put_back_taken(chan: Any, client: Any, node: str) -> list[bytes]:
 
     client.transaction(transaction, key)
     return moved
+
+
+def put_back_unacked(chan: Any, client: Any, tag: str) -> None:
+    """kombu's QoS.restore_by_tag (one WATCH/MULTI transaction: out of `unacked` and its index,
+    back into its queue, marked redelivered), with a fresh delivery tag on the message: the worker
+    that held it, should it come back (a healed network, a thawed container), can then neither
+    acknowledge nor put back the copy another worker now holds under the old tag."""
+
+    def transaction(pipe: Any) -> None:
+        raw = pipe.hget(UNACKED, tag)
+        pipe.multi()
+        pipe.zrem(UNACKED_INDEX, tag)
+        pipe.hdel(UNACKED, tag)
+        if raw:
+            message, exchange, routing_key = json.loads(raw)
+            message["properties"]["delivery_tag"] = str(uuid.uuid4())
+            chan._do_restore_message(message, exchange, routing_key, pipe, False)
+
+    client.transaction(transaction, UNACKED)
 
 
 def takers(client: Any, before: float | None = None) -> list[str]:
