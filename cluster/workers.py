@@ -36,7 +36,9 @@ def check_broker(url: str, timeout_s: float) -> None:
         raise BrokerUnreachable(f"Redis at {masked(url)} refused the password ({first}): set REDIS_PASSWORD "
                                 "(or BROKER_URL and RESULT_BACKEND) to the cluster's") from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        raise BrokerUnreachable(f"cannot reach Redis at {masked(url)} within {timeout_s:g} s: {exc}") from None
+        raise BrokerUnreachable(f"cannot reach Redis at {masked(url)} within {timeout_s:g} s ({exc}): start it "
+                                "(docker compose up -d --wait, or python -m producer local up), or point "
+                                "REDIS_HOST/REDIS_PORT or BROKER_URL at yours") from None
     finally:
         client.close()
 

@@ -186,8 +186,11 @@ def quiz_workers(app: Celery, workers: int | None = None) -> tuple[list[Any], li
         raise UsageError(f"--workers {workers}: the quiz needs at least 2 (one stall is no parallelism)")
     chosen = ready[:workers] if workers else ready
     if len(chosen) < 2 or (workers and len(ready) < workers):
+        want = max(workers or 4, 2)
+        fewer = f", or quiz --workers {len(ready)}" if len(ready) >= 2 else ""
         raise UsageError(f"the quiz needs {workers or 2} workers on '{config.QUEUE}', {len(ready)} online: "
-                         "WORKERS=4 docker compose up -d --wait (or python -m producer local up --workers 4)")
+                         f"WORKERS={want} docker compose up -d --wait (or python -m producer local up --workers "
+                         f"{want}){fewer}")
     return online, chosen
 
 

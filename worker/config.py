@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from worker.errors import SettingError
 from worker.local_state import local_urls as _local_urls  # standard library only
+from worker.roles import ROLES  # standard library only
 from worker.urls import redis_url, with_db
 
 
@@ -79,6 +80,9 @@ def _redis_urls() -> tuple[str, str]:
     if local := _local_urls():
         return local
     if broker is None:
+        if REDIS_USER not in ROLES:  # the URL is built for one of the cluster's own users
+            raise SettingError(f"REDIS_USER={REDIS_USER!r}: not a user of this cluster; one of "
+                               f"{', '.join(sorted(ROLES))} (or set BROKER_URL and RESULT_BACKEND)")
         host = _raw("REDIS_HOST") or "localhost"
         port = _int("REDIS_PORT", 6379)
         password = _raw("REDIS_PASSWORD") or owner_secret(f"redis-{REDIS_USER}") or ""
