@@ -175,8 +175,9 @@ def _interrupted(app: Celery, outcomes: list[Outcome]) -> Interrupted:
     except BrokerUnreachable as exc:
         return Interrupted(f"interrupted; could not withdraw the queued jobs: {exc}")
     left = [o for o in outcomes if o.status == "PENDING"]  # neither withdrawn nor received: finished or running
-    finished = finished_meanwhile(app, left)
-    return Interrupted.after(withdrawn, finished, len(left) - finished)
+    meanwhile = finished_meanwhile(app, left)
+    received = sum(1 for o in outcomes if o.status not in ("PENDING", "WITHDRAWN"))  # finished before Ctrl-C
+    return Interrupted.after(withdrawn, received + meanwhile, len(left) - meanwhile)
 
 
 def _forget(app: Celery, results: list[AsyncResult]) -> None:

@@ -100,9 +100,9 @@ def summary_lines(summary: Summary) -> list[str]:
         if key in _WHEN and not _WHEN[key](summary):
             continue
         shown = f"{data[key]:g}" if key == "cpus" and data[key] is not None else _shown(data[key])
-        if key == "jobs":
+        if key == "jobs":  # in the meaning's column: the values stay one column
             extra = [f"{n} {what}" for n, what in ((summary.failed, "failed"), (summary.withdrawn, "withdrawn")) if n]
-            shown += f" ({', '.join(extra)})" if extra else ""
+            meaning += f": {', '.join(extra)}" if extra else ""
         lines.append(f"{key:<13} {shown:>9}  {meaning}")
     return lines
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -202,6 +203,9 @@ def test_ctrl_c_withdraws_the_queued_jobs_and_the_next_run_is_clean(start_worker
     run = producer.finish(timeout_s=30)
     assert run.returncode == 130, run.stderr
     assert "producer: interrupted: withdrew 3" in run.stderr and "Traceback" not in run.stderr
+    said = run.stderr.splitlines()[-1]  # every job accounted for: withdrawn, finished (before or after), running
+    counts = re.findall(r"(\d+) (?:jobs that had not started|had finished|taken by)", said)
+    assert sum(int(n) for n in counts) == 40, said
     wait_for(lambda: redis_server.client().llen("jobs") == 0, 5, "an empty queue")
     after = run_producer("--jobs", "4", "--json", env=redis_env, timeout_s=60)
     assert after.returncode == 0, after.stderr

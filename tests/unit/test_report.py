@@ -80,7 +80,7 @@ def test_summary_lines_have_a_figure_a_value_and_a_meaning_and_no_padding():
     assert [line.split()[0] for line in lines] == [k for k in MEANINGS if k not in ("duplicates", "runs",
                                                                                      "resubmitted")]
     assert all(line == line.rstrip() for line in lines)
-    assert lines[0] == "jobs          8 (1 failed, 1 withdrawn)  jobs submitted"
+    assert lines[0] == "jobs                  8  jobs submitted: 1 failed, 1 withdrawn"  # the values stay one column
     assert lines[3] == "cpus                  4  CPUs those workers share"
     assert lines[5] == "work_s            6.000  sum of the jobs' durations: one after another"
     assert lines[8] == "speedup           1.935  work / wall"
@@ -91,7 +91,7 @@ def test_summary_values_none_and_large():
     s = summarize([outcome(None, task_id="a")], wall_s=0.0)
     lines = {line.split()[0]: line for line in summary_lines(s)}
     assert lines["speedup"] == "speedup             n/a  work / wall"
-    assert lines["jobs"] == "jobs          1 (1 failed)  jobs submitted"
+    assert lines["jobs"] == "jobs                  1  jobs submitted: 1 failed"
     long = summarize(waves(150, hosts=1), wall_s=150.5, slots_online=1)
     lines = {line.split()[0]: line for line in summary_lines(long)}
     assert lines["work_s"] == "work_s              150  sum of the jobs' durations: one after another"
