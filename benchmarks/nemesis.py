@@ -246,19 +246,36 @@ def plain_client_load(app: Celery, history: History, stop: threading.Event, rng:
         stop.wait(1 / PLAIN_RATE)
 
 
+def read_runs_until_back(app: Celery, task_ids: list[str], timeout_s: float = 60.0) -> dict[str, list[runs.Run]]:
+    """The jobs' run lists, asked again while Redis restarts (the nemesis may have just restarted it)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return runs.read_runs(app.backend.client, task_ids)
+        except Exception:  # noqa: BLE001  (Redis away a moment)
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def producer_load(compose: ComposeProject, results_app: Celery, history: History, stop: threading.Event) -> None:
     """Producer batches one after another until `stop`; each batch's run lists read as it reported."""
     env = {**os.environ, **compose.env, "PRODUCER_DEBUG": os.environ.get("PRODUCER_DEBUG", "")}
     while not stop.is_set():
-        proc = subprocess.run([sys.executable, "-m", "producer", "--jobs", str(BATCH_JOBS), "--duration",
-                               str(BATCH_DURATION_S), "--timeout", "150", "--json"], capture_output=True, text=True,
-                              env=env, timeout=300)
+        try:
+            proc = subprocess.run([sys.executable, "-m", "producer", "--jobs", str(BATCH_JOBS), "--duration",
+                                   str(BATCH_DURATION_S), "--timeout", "150", "--json"], capture_output=True,
+                                  text=True, env=env, timeout=300)
+        except subprocess.TimeoutExpired:  # a batch that hangs is a finding, not the end of the load
+            history.batches.append({"returncode": -1, "document": None, "stderr": "did not end within 300 s",
+                                    "runs_then": {}})
+            continue
         try:
             document = json.loads(proc.stdout)
         except ValueError:
             document = None
         ids = [r["task_id"] for r in document["results"]] if document else []
-        runs_then = runs.read_runs(results_app.backend.client, ids) if ids else {}
+        runs_then = read_runs_until_back(results_app, ids) if ids else {}
         history.batches.append({"returncode": proc.returncode, "document": document, "stderr": proc.stderr[-3000:],
                                 "runs_then": runs_then})
 
@@ -303,7 +320,7 @@ def run(minutes: float, seed: int, workers: int, say: Callable[[str], None] = pr
             back_s = None
         ids = list(history.plain) + [r["task_id"] for b in history.batches if b["document"]
                                      for r in b["document"]["results"]]
-        run_lists = runs.read_runs(app.backend.client, ids)
+        run_lists = read_runs_until_back(app, ids)
         leftover = compose.redis("admin").zcard(layout.TAKERS)
         app.close()
         verdict = judge(history, plain_results, run_lists, back_s, faults)
