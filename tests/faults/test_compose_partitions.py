@@ -190,7 +190,10 @@ def freeze_send_kill_thaw(cluster) -> tuple[str | None, list[str]]:
     workers = containers(cluster)
     admin = cluster.redis("admin")
     victim = None
-    docker("pause", *workers)
+    # every one running and healthy first (one healed in the test before may still be restarting)
+    wait_for(lambda: all(health(c) == "healthy" for c in workers), 90, "four healthy workers", 1)
+    paused = docker("pause", *workers, check=False)
+    assert paused.returncode == 0, paused.stderr
     try:
         sent = subprocess.run([sys.executable, "-c", PLAIN_CLIENT, cluster.url(0, "producer")], capture_output=True,
                               text=True, timeout=60, check=True)
