@@ -136,7 +136,8 @@ class RedisProcess:
         self.queue = queue
         self.appendonly = appendonly
         self.binary = binary or find_redis_server()
-        self.version = redis_version(self.binary) or MIN_REDIS
+        self.version = redis_version(self.binary)
+        choose({self.binary: self.version})  # RedisServerMissing if it cannot say its version, or is too old
         self.log = data_dir / "redis.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -180,7 +181,7 @@ class RedisProcess:
     def write_acl(self) -> None:
         fd = os.open(self.acl_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
-            out.write(roles.acl_file(self.passwords, self.queue, self.version))
+            out.write(roles.acl_file(self.passwords, self.queue, self.version or MIN_REDIS))
 
     def start(self, timeout_s: float = 10) -> RedisProcess:
         """Start the server and wait until it answers PING; on failure raise with its last log line.

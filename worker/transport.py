@@ -119,6 +119,7 @@ class QoS(kombu_redis.QoS):
     def restore_visible(self, start: int = 0, num: int = 10, interval: int = 10) -> None:
         super().restore_visible(start, num, interval)
         if self.channel.holder is not None and (self._vrestore_count - 1) % (interval or 1) == 0:
+            self.channel.put_back_stuck()
             self.channel.put_back_abandoned()
 
 
@@ -140,6 +141,7 @@ class Channel(kombu_redis.Channel):
         self._waited_on = ""
         self._wait_next = False  # the last take found nothing: block next
         self._returned_own = False
+        self._seen_waiting = False  # its hand-off list held something at the last sweep
 
     # --- taking ----------------------------------------------------------------------
 
@@ -244,15 +246,34 @@ class Channel(kombu_redis.Channel):
         if moved:
             log.warning("%s put back %d job(s) it had taken but not claimed, %s", self.holder, len(moved), when)
 
+    def put_back_stuck(self) -> None:
+        """Its own hand-off list, if it held something at two sweeps in a row (seconds apart, where a
+        take is claimed within milliseconds): a reply lost with a dropped connection (kombu drops one
+        whose BRPOP-like reply is overdue) while Redis still moved the job. Putting back a job that is
+        about to be claimed only makes the claim fail (TakenBack): it goes back, never twice."""
+        if not self._returned_own:
+            return
+        try:
+            with self.conn_or_acquire() as client:
+                waiting = client.llen(self.hand_off_key)
+        except self.connection_errors:
+            return
+        if waiting and self._seen_waiting:
+            self._put_back_own("left in its list after a lost reply")
+        self._seen_waiting = bool(waiting)
+
     def put_back_abandoned(self) -> None:
         """The backstop with no recovery service: a hand-off list whose worker last took longer than
         the visibility timeout ago is abandoned (a live worker claims within milliseconds)."""
         try:
             with self.conn_or_acquire() as client:
                 for node in layout.takers(client, before=time.time() - self.visibility_timeout):
-                    if node != self.holder and (moved := layout.put_back_taken(self, client, node)):
+                    if node == self.holder:
+                        continue
+                    if moved := layout.put_back_taken(self, client, node):
                         log.warning("%d job(s) taken by %s, silent for more than %d s, put back", len(moved), node,
                                     self.visibility_timeout)
+                    client.zrem(layout.TAKERS, node)  # a live one adds itself again as it takes
         except self.connection_errors:
             pass  # the next sweep
 

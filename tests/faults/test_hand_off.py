@@ -5,6 +5,7 @@ which could otherwise send them again itself."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -129,3 +130,21 @@ def test_a_worker_killed_with_a_job_on_its_way_gets_it_back_when_it_starts_again
     result = plain_client.AsyncResult(task_id).get(timeout=60)
     assert result["worker"] == again.names[0] == workers.names[0]
     assert "put back 1 job(s) it had taken but not claimed, before taking its first job" in again.logs[0].read_text()
+
+
+def test_a_job_left_in_a_live_workers_list_by_a_lost_reply_goes_back_within_two_sweeps(start_workers, redis_server,
+                                                                                       plain_client):
+    # As when kombu drops a connection whose reply is overdue while Redis still moved the job:
+    # the job is in the worker's list, the worker never read it. No recovery service either.
+    workers = start_workers(1)
+    admin = redis_server.client()
+    task_id = "left-" + os.urandom(4).hex()
+    plain_client.send_task("task1", kwargs={"duration": 0.1}, queue="quiz-nobody-takes-this", task_id=task_id)
+    (raw,) = admin.lrange("quiz-nobody-takes-this", 0, -1)
+    admin.delete("quiz-nobody-takes-this")
+    message = json.loads(raw)
+    message["properties"]["delivery_info"]["routing_key"] = "jobs"  # as if taken from `jobs`
+    admin.lpush(layout.hand_off_key(workers.names[0]), json.dumps(message))
+    result = plain_client.AsyncResult(task_id).get(timeout=40)  # sweeps every 5 s: put back at the second
+    assert result["worker"] == workers.names[0]
+    assert "left in its list after a lost reply" in workers.logs[0].read_text()
