@@ -176,10 +176,22 @@ def test_a_fenced_copy_that_runs_on_past_the_heal_is_never_the_jobs_outcome(full
 
 
 #: A plain Celery client, as any user's own app: kombu's stock transport, none of this project's code.
+#: It is made and connected first, then sends its four jobs when told (a line on stdin), so they
+#: reach Redis within milliseconds of the freeze, while the frozen workers' BLMOVEs are still open.
 PLAIN_CLIENT = ("import sys\nfrom celery import Celery\n"
                 "app = Celery(broker=sys.argv[1])\n"
+                "app.connection_for_write().ensure_connection(max_retries=3)\n"
+                "print('ready', flush=True)\n"
+                "sys.stdin.readline()\n"
                 "print(*(app.send_task(f'task{i % 2 + 1}', kwargs={'duration': 1.0}, queue='jobs').id\n"
                 "        for i in range(4)))\n")
+
+
+def blocked_workers(admin: redis.Redis) -> set[str]:
+    """The nodes whose connection Redis holds blocked in a BLMOVE now (a frozen one stays so until
+    its wait times out)."""
+    return {c["name"].split(":", 1)[1].split("/", 1)[0] for c in admin.client_list()
+            if c["name"].startswith("celery-worker:") and c["cmd"] == "blmove" and "b" in c["flags"]}
 
 
 def freeze_send_kill_thaw(cluster) -> tuple[str | None, list[str]]:
@@ -192,19 +204,24 @@ def freeze_send_kill_thaw(cluster) -> tuple[str | None, list[str]]:
     victim = None
     # every one running and healthy first (one healed in the test before may still be restarting)
     wait_for(lambda: all(health(c) == "healthy" for c in workers), 90, "four healthy workers", 1)
-    paused = docker("pause", *workers, check=False)
-    assert paused.returncode == 0, paused.stderr
+    client = subprocess.Popen([sys.executable, "-c", PLAIN_CLIENT, cluster.url(0, "producer")], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        sent = subprocess.run([sys.executable, "-c", PLAIN_CLIENT, cluster.url(0, "producer")], capture_output=True,
-                              text=True, timeout=60, check=True)
+        assert client.stdout.readline().strip() == "ready", client.stderr.read()
+        paused = docker("pause", *workers, check=False)
+        assert paused.returncode == 0, paused.stderr
+        print(f"blocked in BLMOVE as the jobs were sent: {sorted(blocked_workers(admin))}")  # for the note
+        out, err = client.communicate("go\n", timeout=60)
+        assert client.returncode == 0, err
         time.sleep(0.5)
         taken = {c: admin.llen(layout.hand_off_key(f"worker@{hostname(c)}")) for c in workers}
         victim = next((c for c, count in taken.items() if count), None)
         if victim is not None:
             docker("kill", victim)
     finally:
+        client.kill()
         docker("unpause", *[c for c in workers if c != victim], check=False)
-    return victim, sent.stdout.split()
+    return victim, out.split()
 
 
 def test_jobs_from_a_plain_client_on_their_way_to_frozen_workers_are_not_lost(full):
