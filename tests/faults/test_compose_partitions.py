@@ -6,6 +6,8 @@ extra run reported as the jobs' run lists tell it, and the cluster back to full 
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -217,6 +219,11 @@ def freeze_send_kill_thaw(cluster) -> tuple[str | None, list[str]]:
         taken = {c: admin.llen(layout.hand_off_key(f"worker@{hostname(c)}")) for c in workers}
         victim = next((c for c, count in taken.items() if count), None)
         if victim is not None:
+            # Every process of it killed while frozen: the kill takes each as it thaws, before it
+            # runs a line more. (`docker kill` alone signals only the container's first process and
+            # thaws it: the worker, killed only as that one exits, could still claim its job.)
+            for pid in docker("top", victim, "-o", "pid").stdout.split()[1:]:
+                os.kill(int(pid), signal.SIGKILL)
             docker("kill", victim)
     finally:
         client.kill()
