@@ -74,13 +74,15 @@ def ready(app: Celery, queue: str, on_wait: Callable[[], None] | None = None) ->
 
 
 def run_on(app: Celery, found: Ready, jobs: list[Job], timeout_s: float,
-           on_result: Callable[[Outcome], None] | None = None, events: ClusterEvents | None = None) -> BatchResult:
+           on_result: Callable[[Outcome], None] | None = None, events: ClusterEvents | None = None,
+           on_submitted: Callable[[int], None] | None = None) -> BatchResult:
     """Submit `jobs`, wait up to `timeout_s` for all, and return the finished batch: the second half of a run.
 
-    `on_result` is called as each result arrives; `events`, when followed, add what they saw of
-    each job (its reception, attempts lost with their worker) to the batch's story.
+    `on_submitted` is told how many jobs are in Redis as they go out, `on_result` each result as it
+    arrives; `events`, when followed, add what they saw of each job (its reception, attempts lost with
+    their worker) to the batch's story.
     """
-    collected = run_batch(app, jobs, timeout_s, on_result=on_result)
+    collected = run_batch(app, jobs, timeout_s, on_result=on_result, on_submitted=on_submitted)
     return BatchResult.of(collected, slots_online=found.slots, queued_ahead=found.queued_ahead,
                           seen=events.snapshot() if events is not None else None)
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cluster.errors import RET_INTERRUPTED, RET_JOBS_FAILED, RET_OK, RET_USAGE, ProducerError, UsageError
 from cluster.queues import depths, set_aside
@@ -28,9 +27,10 @@ from producer.commands.options import Number, WholeNumber, picture, writable
 from producer.commands.quiz import quiz
 from producer.commands.watch import watch
 from producer.experiments.compare import flavours, slots_note
-from producer.jobs import TASKS, Outcome, plan
+from producer.jobs import TASKS, plan
 from producer.views.live import followed_run
 from producer.views.plot import check_format, gantt, speedup_curve
+from producer.views.progress import run_progress
 from producer.views.report import json_document, print_text
 from producer.views.trace import write_trace
 from worker import app, config
@@ -138,7 +138,8 @@ QUEUE_OPTION = click.option("--queue", "-q", default=config.QUEUE, show_default=
               help="Seconds to wait for all results; jobs not started by then are withdrawn "
                    "[default: 2 x jobs x duration + RECOVERY_SILENCE + 30].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the report.")
-@click.option("--progress/--no-progress", default=True, help="Progress bar while waiting (on a terminal).")
+@click.option("--progress/--no-progress", default=True,
+              help="Progress while waiting: a bar on a terminal, else a line on stderr every few seconds.")
 @click.option("--live/--no-live", default=True,
               help="On a terminal, draw the run live from the cluster's events (lanes, queue) while waiting.")
 @click.option("--timeline/--no-timeline", default=True, help="Draw the run per worker slot in the terminal.")
@@ -165,19 +166,13 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
             style="yellow")
 
     live = live and not as_json and err.is_terminal and sys.stdout.isatty()
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err, transient=True, disable=live or not (progress and err.is_terminal))
     # the events the live view follows also feed the pictures; --trace and --plot follow them anyway
-    with bar, followed_run(app, err, queue, jobs, slots, duration, live=live, events=bool(trace or plot),
-                                   workers=len(found.workers)) as events:
-        track = bar.add_task(f"{jobs} jobs on {slots} slots", total=jobs)
-
-        def advance(_: Outcome) -> None:
-            bar.advance(track)
-
+    with run_progress(err, jobs, f"{jobs} jobs on {slots} slots", show=progress and not live) as shown, \
+            followed_run(app, err, queue, jobs, slots, duration, live=live, events=bool(trace or plot),
+                         workers=len(found.workers)) as events:
         # what the events saw of each job (its reception, attempts lost with their worker) joins the story
         batch = api.run_on(app, found, plan(jobs, duration, kind, queue, tasks or TASKS, fail_rate, flaky_rate),
-                           timeout, on_result=advance, events=events)
+                           timeout, on_result=shown.on_result, on_submitted=shown.on_submitted, events=events)
 
     story, summary = batch.story, batch.summary
     if as_json:

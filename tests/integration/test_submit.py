@@ -51,8 +51,10 @@ def test_pipelined_messages_and_events_are_send_tasks_own(redis_env, redis_serve
         job = Job("task1", 0.25, "sleep", QUEUE)
         plain = app.send_task(job.task, kwargs=job.kwargs, queue=QUEUE)
         submission = Submission({}, [])
-        submit(app, [job, job, job], submission)
+        told: list[int] = []
+        submit(app, [job, job, job], submission, on_flushed=told.append)
         assert submission.reached == 3 and len(submission.outcomes) == 3
+        assert told == [1, 3]  # after each flush (1, then 2 more): how far the submission got
         stored = list(reversed(client.lrange(QUEUE, 0, -1)))  # LPUSH: oldest last
         ids = [plain.id, *(r.id for r in submission.results)]
         assert [json.loads(raw)["headers"]["id"] for raw in stored] == ids  # all of them, in order

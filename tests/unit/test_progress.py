@@ -1,0 +1,112 @@
+"""A run off a terminal says it is alive and how far it got (issue #31): a plain line on stderr at a
+steady pace, none for a short run, and nothing new on a terminal."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import pytest
+from rich.console import Console
+
+from producer import api
+from producer.results import BatchResult
+from producer.submit import Collected
+from producer.views import progress
+from producer.views.progress import Bar, PlainLines, Shown, run_progress
+from tests.unit.builders import outcome, record
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_lines_come_every_5_s_then_every_30_s_and_none_in_between():
+    clock, written = Clock(), []
+    lines = PlainLines(100_000, written.append, clock)
+    at = []
+    for step in range(1, 2 * 180 + 1):  # three minutes, looked at every 0.5 s as the thread does
+        clock.now = 1000.0 + step * 0.5
+        if lines.tick():
+            at.append(clock.now - 1000.0)
+    assert at[:11] == [5.0 * n for n in range(1, 12)]  # alive: a line every 5 s in the first minute
+    assert at[11:] == [85.0, 115.0, 145.0, 175.0]  # then every 30 s: no flood in an hour's run
+    assert len(written) == len(at)
+
+
+def test_a_short_run_adds_no_line():
+    clock, written = Clock(), []
+    lines = PlainLines(2, written.append, clock)
+    clock.now += progress.EVERY_S - 0.01
+    assert not lines.tick() and written == []
+
+
+def test_a_line_says_how_far_the_submission_and_the_results_got():
+    clock, written = Clock(), []
+    lines = PlainLines(100_000, written.append, clock)
+    lines.on_submitted(40_960)
+    for status in ("SUCCESS", "SUCCESS", "FAILURE"):
+        lines.on_result(outcome(status=status))
+    clock.now += 5.2
+    assert lines.tick()
+    lines.on_submitted(100_000)
+    clock.now += 5
+    assert lines.tick()
+    assert written == ["run 5 s: 40960 of 100000 jobs submitted, 3 finished, 1 failed",
+                       "run 10 s: 3 of 100000 jobs finished, 1 failed"]
+
+
+def test_a_terminal_keeps_its_bar_and_no_progress_shows_nothing():
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=80)
+    with run_progress(terminal, 8, "8 jobs on 4 slots") as shown:
+        assert isinstance(shown, Bar)
+    piped = Console(file=io.StringIO(), force_terminal=False)
+    with run_progress(piped, 8, "8 jobs", show=False) as shown:
+        assert type(shown) is Shown
+    assert piped.file.getvalue() == ""
+
+
+def test_a_piped_run_prints_progress_lines_on_stderr_while_it_waits(monkeypatch, capsys):
+    """`producer --jobs 3 | cat`: the command, with the cluster faked, says how far it got while it waits."""
+    from producer.commands.main import main
+
+    monkeypatch.setattr(progress, "EVERY_S", 0.05)
+    monkeypatch.setattr(progress, "TICK_S", 0.01)
+    wrote = threading.Event()
+    tick = PlainLines.tick
+
+    def noted_tick(self):
+        done = tick(self)
+        if done:
+            wrote.set()
+        return done
+
+    monkeypatch.setattr(PlainLines, "tick", noted_tick)
+    monkeypatch.setattr(api, "ready", lambda app, queue, on_wait=None: api.Ready(queue, [], 2, 0))
+    done = [outcome(record(0, 1, task_id=f"id-{i}", hostname=f"h{i}"), task_id=f"id-{i}") for i in range(3)]
+
+    def run_on(app, found, jobs, timeout_s, on_result=None, events=None, on_submitted=None):
+        if on_submitted:  # told how far the submission got
+            on_submitted(3)
+        on_result(done[0])
+        deadline = time.monotonic() + 5  # the line comes from the progress thread: wait for it, bounded
+        while not wrote.is_set() and time.monotonic() < deadline:
+            wrote.wait(0.01)
+        for o in done[1:]:
+            on_result(o)
+        return BatchResult.of(Collected(done, wall_s=1.0, submit_s=0.01), slots_online=2, queued_ahead=0)
+
+    monkeypatch.setattr(api, "run_on", run_on)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--jobs", "3", "--no-timeline"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0, err
+    assert "run 0 s: 1 of 3 jobs finished" in err.splitlines()
+    assert "summary" in out and not [line for line in out.splitlines() if line.startswith("run ")]  # stdout: the report
