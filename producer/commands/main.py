@@ -26,6 +26,7 @@ from producer.commands.local import local
 from producer.commands.options import Number, WholeNumber, picture, writable
 from producer.commands.quiz import quiz
 from producer.commands.watch import watch
+from producer.compose_env import compose_setting, typo_warning
 from producer.experiments.compare import flavours, slots_note
 from producer.jobs import TASKS, plan
 from producer.views.live import followed_run
@@ -109,6 +110,12 @@ def say(console: Console, text: str, style: str = "dim") -> None:
     console.print(text, markup=False, style=style)
 
 
+def warn_of_typos(console: Console) -> None:
+    """Name the clone's .env lines that are probably typos of a setting (`WORKRES=8`): compose ignores them."""
+    if warning := typo_warning():
+        say(console, warning, style="yellow")
+
+
 def wait_note(console: Console, queue: str) -> Any:
     def note() -> None:
         say(console, f"waiting up to {config.WORKER_WAIT:g} s for a worker on queue '{queue}' "
@@ -159,6 +166,7 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
     """
     timeout = timeout if timeout is not None else default_timeout(jobs, duration)
     err = err_console()
+    warn_of_typos(err)
     found = api.ready(app, queue, on_wait=wait_note(err, queue))
     slots = found.slots
     if found.queued_ahead:
@@ -287,6 +295,7 @@ def project_queues(queue: str = config.QUEUE) -> list[str]:
 @cli.command(short_help="Redis, the workers and the queues, on one screen.")
 def status() -> int:
     """Is Redis there, which workers are online (pool, slots, queues, what each runs now), how deep each queue is."""
+    warn_of_typos(err_console())
     check_brokers(app, config.BROKER_TIMEOUT)
     out = stdout_console()
     say(out, f"Redis: {masked(app.conf.broker_url)} answers", style="")
@@ -309,24 +318,6 @@ def status() -> int:
     if flower := flower_login(app.conf.broker_url):
         say(out, flower, style="")
     return RET_OK
-
-
-#: The clone's .env, which `docker compose` reads (and the host's producer, for Flower's address).
-DOTENV = Path(__file__).resolve().parents[2] / ".env"
-
-
-def compose_setting(name: str, default: str, dotenv: Path = DOTENV) -> str:
-    """A compose setting as `docker compose` sees it: the shell's variable, else the clone's .env, else the default."""
-    if value := os.environ.get(name, "").strip():
-        return value
-    try:
-        for line in dotenv.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and key.strip() == name and not line.lstrip().startswith("#"):
-                return value.strip().strip("'\"") or default
-    except OSError:
-        pass
-    return default
 
 
 def flower_login(broker_url: str) -> str | None:
