@@ -9,6 +9,12 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# The code is copied, not installed: found from any working folder (the producer's is /out).
+# IN_PROJECT_IMAGE: the producer knows it runs here, where no extra can be installed and a
+# file outside a mounted folder goes with the container, and says so (producer/where.py).
+ENV PYTHONPATH=/app \
+    IN_PROJECT_IMAGE=1
+
 # Never run as root: a task that misbehaves gets an unprivileged account. One account per
 # part (worker/roles.py's uids), so no part can read another's password file: app runs the
 # workers, the others Flower, the producer and the recovery service.

@@ -246,6 +246,16 @@ RECOVERY_HEALTH_FILE = _raw("RECOVERY_HEALTH_FILE") or "/tmp/recovery.alive"
 #: silent (a job blocking its loop, a paused container): only the first loses its jobs.
 WORKER_CLIENT_PREFIX = "celery-worker:"
 
+# --- where this process runs ------------------------------------------------------------
+#: Set by the Dockerfile: this process runs in the project's image, which holds no optional
+#: extra (no matplotlib), and where a file written outside a folder mounted from the host
+#: goes when the container does (the producer says so, producer/where.py).
+IN_IMAGE = _raw("IN_PROJECT_IMAGE") == "1"
+#: A folder mounted from the host for the producer's files, and the host's name for it
+#: (compose's producer service: /out, the clone's ./out), so it says where a file it wrote is.
+OUTPUT_DIR = _raw("OUTPUT_DIR")
+OUTPUT_DIR_ON_HOST = _raw("OUTPUT_DIR_ON_HOST")
+
 timezone = "UTC"
 enable_utc = True
 

@@ -215,6 +215,17 @@ def install(found: Mapping[str, str], target: Path, queue: str) -> None:
     _write(target / ACL_FILE, acl_file(passwords_of(found), queue), 0o444, 0)
 
 
+def open_output(folder: Path, owner: tuple[int, int]) -> None:
+    """Let the producer write its files (--trace, --plot) in `folder`, a host folder the clone's `owner` keeps.
+
+    Docker makes a missing bind-mounted folder root's, and the producer's uid is nobody's on the
+    host: the owner gets the folder, the producer's group (gid = uid: the Dockerfile's
+    --user-group) may write in it, and what it writes (0644) is the owner's to read and delete.
+    """
+    os.chown(folder, owner[0], ROLES["producer"].uid)  # type: ignore[arg-type]
+    folder.chmod(0o775)
+
+
 def give(role: str, given: Path, target: Path) -> None:
     """Hand one role's password, from a file the host mounted (any owner), to that role's uid under `target`.
 
@@ -281,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a path whose owner gets the owner's folder (compose mounts the clone here)")
     parser.add_argument("--given", type=Path, default=Path("/given/redis_password"), help="give: the password file")
     parser.add_argument("--target", type=Path, default=CONTAINER_DIR, help="the containers' secrets volume")
+    parser.add_argument("--output-dir", type=Path, default=Path("/out"),
+                        help="the producer's output folder, opened to it if mounted (compose: the clone's ./out)")
     parser.add_argument("--passwords", type=Path, default=Path("/passwords"),
                         help="acl: a folder of the passwords' files, named redis-<role> (the Secret's volume)")
     parser.add_argument("--out", type=Path, default=Path("/etc/redis") / ACL_FILE, help="acl: the ACL file to write")
@@ -308,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         # Redis' users for a swarm stack (stack.yml), made from the owner's folder on the host.
         _write(args.owner_dir / ACL_FILE, acl_file(passwords_of(found), queue), 0o600, *owner)
         install(found, args.target, queue)
+        if args.output_dir.is_dir():
+            open_output(args.output_dir, owner)
     except (OSError, ValueError) as exc:
         why = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
         print(f"secrets: error: {why}", file=sys.stderr)

@@ -34,6 +34,7 @@ from producer.views.plot import check_format, gantt, speedup_curve
 from producer.views.progress import run_progress
 from producer.views.report import json_document, print_text
 from producer.views.trace import write_trace
+from producer.where import Where
 from worker import app, config
 from worker.records import KINDS, MAX_DURATION_S
 from worker.transport import dead_letter_key
@@ -189,10 +190,10 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
         print_text(stdout_console(), story, summary, timeline=timeline)
     if trace:
         write_trace(trace, story, summary)
-        say(err, f"trace written to {trace} (open it in https://ui.perfetto.dev)", style="")
+        say(err, f"trace written to {Where.here().written(trace)} (open it in https://ui.perfetto.dev)", style="")
     if plot:
         gantt(plot, story, summary)
-        say(err, f"plot written to {plot}", style="")
+        say(err, f"plot written to {Where.here().written(plot)}", style="")
     for outcome in batch.failed:
         say(err, f"error: {outcome.job.task} ({outcome.task_id}): {outcome.error}", style="")
     if batch.withdrawn:
@@ -283,7 +284,7 @@ def sweep(jobs: int | None, duration: float, kind: str, queue: str, plot: Path |
         say(err, f"all {len(workers)} workers consume '{queue}' again")
     if plot:
         speedup_curve(plot, [vars(p) for p in points])
-        say(err, f"plot written to {plot}", style="")
+        say(err, f"plot written to {Where.here().written(plot)}", style="")
     return RET_JOBS_FAILED if any(p.failed for p in points) else RET_OK
 
 

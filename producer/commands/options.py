@@ -1,8 +1,8 @@
 """Click parameter types whose complaints a newcomer reads at once, shared by every command.
 
 click's IntRange says "'abc' is not a valid integer range"; these say "whole number" and
-"number", and FileOut checks a picture's extension before it tries to write the file (in
-the container the working folder is read-only: the extension is the mistake to name).
+"number", and `picture` checks a picture's extension before it tries to write the file (the
+extension is the mistake to name); in the container a read-only folder is named with where to write.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from producer.where import Where
 
 
 class WholeNumber(click.IntRange):
@@ -48,7 +50,8 @@ def writable(_: click.Context, param: click.Parameter, value: Path | None) -> Pa
         with open(value, "a"):
             pass
     except OSError as exc:
-        hint = " (in the container: write under /tmp, or mount a folder)" if exc.strerror == "Read-only file system" \
+        where = Where.here()
+        hint = f" (in the container: {where.keep_it()})" if where.in_image and exc.strerror == "Read-only file system" \
             else ""
         raise click.BadParameter(f"cannot write {str(value)!r}: {exc.strerror}{hint}", param=param) from None
     if not existed:

@@ -11,6 +11,7 @@ from cluster.errors import UsageError
 from producer.figures import Summary
 from producer.story import Story
 from producer.views.timeline import lost_runs, slot_labels
+from producer.where import Where
 
 _COLOURS = {"task1": "#1f9bb4", "task2": "#b4379b"}
 _QUEUED, _RESERVED, _LOST = "#ccc", "#e0a030", "#d33"
@@ -24,7 +25,7 @@ def pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise UsageError("plots need matplotlib: pip install -e '.[plot]'") from None
+        raise UsageError(f"plots need matplotlib: {Where.here().install_hint('plot', '--plot run.png')}") from None
     if "ipykernel" not in sys.modules:
         matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt

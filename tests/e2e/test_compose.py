@@ -58,11 +58,16 @@ def test_six_jobs_run_on_three_worker_containers(cluster):
 
 
 def test_six_jobs_draw_a_timeline_and_a_trace(cluster):
-    run = cluster.producer("--jobs", "6", "--duration", "0.5", "--trace", "/tmp/run.json")
+    name = f"run-{cluster.project}.json"  # the clone's ./out is every project's: a name of its own
+    run = cluster.producer("--jobs", "6", "--duration", "0.5", "--trace", name)
     assert run.returncode == 0, run.stderr
     rows = [line for line in run.stdout.splitlines() if line.lstrip().startswith("worker@") and " pid " in line]
     assert len(rows) == 3 and all(row.count("task") == 2 for row in rows)  # 3 workers, 2 jobs each
-    assert "trace written to /tmp/run.json" in run.stderr
+    # written in its working folder, the clone's ./out, where the message says it is, and the owner may remove it
+    assert f"trace written to ./out/{name} on the host (/out/{name} in the container)" in run.stderr
+    kept = ROOT / "out" / name
+    assert json.loads(kept.read_text())["traceEvents"]
+    kept.unlink()
 
 
 def test_the_host_producer_finds_the_cluster_and_draws_a_plot(cluster, tmp_path):
@@ -117,9 +122,11 @@ def test_in_the_container_version_and_a_wrong_plot_name_are_one_clear_line(clust
     assert version.returncode == 0 and version.stdout.startswith("producer, version "), version.stdout + version.stderr
     plot = cluster.producer("--jobs", "2", "--plot", "run.txt")
     assert plot.returncode == RET_USAGE, plot.stderr
-    # the image has no matplotlib (a lean image): said before any job runs, and how to get it
+    # the image has no matplotlib (a lean image): said before any job runs, and where to draw it instead
     errors = [line for line in plot.stderr.splitlines() if line.strip() and not line.lstrip().startswith("Container ")]
-    assert errors == ["producer: error: plots need matplotlib: pip install -e '.[plot]'"], plot.stderr
+    assert errors == ["producer: error: plots need matplotlib: not in this image: run the producer on the host for it, "
+                      "in the clone: python3 -m venv .venv && .venv/bin/pip install -e '.[plot]', then "
+                      ".venv/bin/producer --plot run.png"], plot.stderr
     assert "Read-only file system" not in plot.stderr and "Traceback" not in plot.stderr
 
 
