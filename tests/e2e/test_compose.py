@@ -386,7 +386,7 @@ def test_two_fresh_clones_get_passwords_of_their_own(cluster, tmp_path):
 
 
 def test_dot_env_and_the_owners_secrets_are_ignored_by_git():
-    for path in (".env", "secrets.local/redis-producer"):
+    for path in (".env", "secrets.local/redis-producer", "out/run.json"):  # out: the producer's files
         assert subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0, path
 
 
