@@ -196,14 +196,13 @@ def blocked_workers(admin: redis.Redis) -> set[str]:
             if c["name"].startswith("celery-worker:") and c["cmd"] == "blmove" and "b" in c["flags"]}
 
 
-def freeze_send_kill_thaw(cluster) -> tuple[str | None, list[str]]:
+def freeze_and_send(cluster) -> tuple[list[str], dict[str, int], list[str]]:
     """Freeze the four idle workers (`docker pause`: their BLMOVE, up to 1 s, stays open at
-    Redis), send four jobs from a plain Celery client in another process, kill one frozen worker
-    whose hand-off list Redis moved a job into, thaw the others. Returns the killed container
-    (None if no list held a job: every wait had timed out first) and the jobs' ids."""
+    Redis) and send four jobs from a plain Celery client in another process. Returns the frozen
+    containers (still frozen: the caller thaws them), how many jobs Redis moved into each one's
+    hand-off list (none if every wait had timed out first), and the jobs' ids."""
     workers = containers(cluster)
     admin = cluster.redis("admin")
-    victim = None
     # every one running and healthy first (one healed in the test before may still be restarting)
     wait_for(lambda: all(health(c) == "healthy" for c in workers), 90, "four healthy workers", 1)
     client = subprocess.Popen([sys.executable, "-c", PLAIN_CLIENT, cluster.url(0, "producer")], text=True,
@@ -217,18 +216,38 @@ def freeze_send_kill_thaw(cluster) -> tuple[str | None, list[str]]:
         assert client.returncode == 0, err
         time.sleep(0.5)
         taken = {c: admin.llen(layout.hand_off_key(f"worker@{hostname(c)}")) for c in workers}
-        victim = next((c for c, count in taken.items() if count), None)
-        if victim is not None:
-            # Every process of it killed while frozen: the kill takes each as it thaws, before it
-            # runs a line more. (`docker kill` alone signals only the container's first process and
-            # thaws it: the worker, killed only as that one exits, could still claim its job.)
-            for pid in docker("top", victim, "-o", "pid").stdout.split()[1:]:
-                os.kill(int(pid), signal.SIGKILL)
-            docker("kill", victim)
+    except BaseException:
+        docker("unpause", *workers, check=False)
+        raise
     finally:
         client.kill()
+    return workers, taken, out.split()
+
+
+def signal_frozen(container: str, sig: signal.Signals, everyone: bool) -> None:
+    """Send `sig` from the host to the frozen container's first process (as `docker stop` and a
+    scale-down do: it passes it on to celery), or to every process of it. It is taken as they
+    thaw, before they run a line more."""
+    pids = docker("top", container, "-o", "pid").stdout.split()[1:]
+    for pid in pids if everyone else pids[:1]:
+        os.kill(int(pid), sig)
+
+
+def freeze_send_kill_thaw(cluster) -> tuple[str | None, list[str]]:
+    """Freeze four idle workers and send them four jobs (`freeze_and_send`), kill one frozen worker
+    whose hand-off list holds a job, thaw the others. Returns the killed container (None if no
+    list held a job) and the jobs' ids."""
+    workers, taken, ids = freeze_and_send(cluster)
+    victim = next((c for c, count in taken.items() if count), None)
+    try:
+        if victim is not None:
+            # Every process of it killed while frozen. (`docker kill` alone signals only the first
+            # one and thaws them: the worker, killed only as that one exits, could still claim its job.)
+            signal_frozen(victim, signal.SIGKILL, everyone=True)
+            docker("kill", victim)
+    finally:
         docker("unpause", *[c for c in workers if c != victim], check=False)
-    return victim, out.split()
+    return victim, ids
 
 
 def test_jobs_from_a_plain_client_on_their_way_to_frozen_workers_are_not_lost(full):
@@ -249,6 +268,38 @@ def test_jobs_from_a_plain_client_on_their_way_to_frozen_workers_are_not_lost(fu
     assert full.redis("admin").llen(layout.hand_off_key(f"worker@{hostname(victim)}")) == 0
     logs = full("logs", "--no-color", "recovery", timeout_s=30).stdout
     assert f"worker@{hostname(victim)} " in logs and "on its way to it back in the queue" in logs, logs[-2000:]
+    app.close()
+
+
+def test_a_worker_stopped_with_a_job_in_its_socket_loses_it_not(full):
+    # A scale-down or `docker stop`: SIGTERM reaches a worker whose BLMOVE Redis has just answered,
+    # the job in its socket. It takes it and finishes it in its warm shutdown, or puts it back as
+    # its channel closes; either way the job runs, once, and the worker exits cleanly.
+    app = Celery(backend=full.url(1, "producer"))
+    for _ in range(8):
+        workers, taken, ids = freeze_and_send(full)
+        victim = next((c for c, count in taken.items() if count), None)
+        waiting = None
+        try:
+            if victim is not None:
+                waiting = subprocess.Popen(["docker", "wait", victim], stdout=subprocess.PIPE, text=True)
+                time.sleep(0.5)  # `docker wait` is listening before the worker can exit
+                signal_frozen(victim, signal.SIGTERM, everyone=False)
+        finally:
+            docker("unpause", *workers, check=False)
+        results = [app.AsyncResult(task_id).get(timeout=90) for task_id in ids]
+        found = runs.read_runs(results_client(full), ids)
+        assert all(len(found[t]) == 1 for t in ids), found  # each ran, once
+        if victim is not None:
+            break
+        wait_for(lambda: all(health(c) == "healthy" for c in containers(full)), 90, "the thawed workers", 1)
+    else:
+        pytest.fail("in eight tries no job was on its way to a frozen worker")
+    exit_code, _ = waiting.communicate(timeout=60)
+    assert exit_code.strip() == "0", exit_code  # a warm shutdown
+    assert full.redis("admin").llen(layout.hand_off_key(f"worker@{hostname(victim)}")) == 0
+    ran_there = hostname(victim) in {r["hostname"] for r in results}
+    print(f"the stopped worker's job: {'finished by it as it shut down' if ran_there else 'put back, run elsewhere'}")
     app.close()
 
 
