@@ -18,9 +18,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from cluster.events import Snapshot, TaskFacts, WorkerFacts
 from producer.jobs import LostRun, Outcome, Seen
+
+SlotKey = tuple[str, int, str]
+#: The third part of the slot key of a slot that only attempts without a record ran on (see `placed_attempts`).
+LOST_SLOT = "lost"
 
 
 @dataclass(frozen=True)
@@ -39,8 +44,8 @@ class Story:
 
     @property
     def ran(self) -> bool:
-        """Whether any job ran to its end (there is something to draw)."""
-        return any(o.record is not None for o in self.outcomes)
+        """Whether any job ran, to its end or not (there is something to draw)."""
+        return any(o.record is not None or o.attempts for o in self.outcomes)
 
 
 def tell(outcomes: Iterable[Outcome], seen: Snapshot | None = None) -> Story:
@@ -86,12 +91,50 @@ def clock_offsets(outcomes: Iterable[Outcome]) -> dict[str, float]:
 
 def align(outcomes: Sequence[Outcome],
           offsets: dict[str, float] | None = None) -> tuple[list[Outcome], dict[str, float]]:
-    """The outcomes with every record moved onto the producer's clock, and the offsets used (`clock_offsets`'s
-    by default)."""
+    """The outcomes with every record and run (worker.runs) moved onto the producer's clock, and the offsets
+    used (`clock_offsets`'s by default). A run goes with its worker's host, as its records name it."""
     offsets = clock_offsets(outcomes) if offsets is None else offsets
-    aligned = [o if o.record is None or not offsets.get(o.record.hostname)
-               else replace(o, record=o.record.shifted(-offsets[o.record.hostname])) for o in outcomes]
+    hosts = {o.record.worker: o.record.hostname for o in outcomes if o.record is not None}
+
+    def offset(node: str) -> float:
+        return offsets.get(hosts.get(node, host_of(node)), 0.0)
+
+    aligned = []
+    for o in outcomes:
+        moved: dict[str, Any] = {}
+        if o.record is not None and offsets.get(o.record.hostname):
+            moved["record"] = o.record.shifted(-offsets[o.record.hostname])
+        for name in ("runs", "ran_twice"):
+            if any(offset(r.worker) for r in getattr(o, name)):
+                moved[name] = tuple(r.shifted(-offset(r.worker)) for r in getattr(o, name))
+        aligned.append(replace(o, **moved) if moved else o)
     return aligned, offsets
+
+
+def placed_attempts(outcomes: Sequence[Outcome]) -> list[tuple[Outcome, LostRun, SlotKey]]:
+    """Every run of these jobs other than their records' (`Outcome.attempts`), with the slot it ran on.
+
+    That is the one slot the records name in the process that ran it (its run list names it),
+    or, for a run only the events saw (they name the worker's main process, not the pool
+    process), the one slot its worker's records name; else a slot of its own in that process.
+    """
+    of_process: dict[tuple[str, int | None], set[SlotKey]] = defaultdict(set)
+    of_worker: dict[str, set[SlotKey]] = defaultdict(set)
+    hosts: dict[str, str] = {}
+    for o in outcomes:
+        if (r := o.record) is not None:
+            of_process[(r.worker, r.pid)].add(r.slot_key)
+            of_worker[r.worker].add(r.slot_key)
+            hosts[r.worker] = r.hostname
+    placed = []
+    for o in outcomes:
+        for attempt in o.attempts:
+            slots = of_process.get((attempt.worker, attempt.pid), set()) if attempt.ran_in \
+                else of_worker.get(attempt.worker, set())
+            key = next(iter(slots)) if len(slots) == 1 else \
+                (hosts.get(attempt.worker, attempt.hostname), attempt.pid or 0, LOST_SLOT)
+            placed.append((o, attempt, key))
+    return placed
 
 
 def host_of(node: str) -> str:

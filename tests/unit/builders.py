@@ -16,6 +16,7 @@ from producer.figures import Summary
 from producer.jobs import Job, LostRun, Outcome, Seen
 from producer.views.lanes import lanes
 from worker.records import JobRecord
+from worker.runs import Run
 
 #: The first submit of every made-up batch; times below are seconds after it.
 T0 = datetime(2026, 11, 24, 19, 0, 0, tzinfo=UTC)
@@ -38,6 +39,14 @@ def record(start: float, end: float, *, task: str = "task1", task_id: str = "id-
         runtime_s=end - start if runtime_s is None else runtime_s, cpu_s=cpu_s, attempt=attempt,
         redelivered=redelivered,
     )
+
+
+def run(start: float, end: float | None = None, *, worker: str = "worker@h1", pid: int = 8, attempt: int = 1,
+        why: str | None = None, cut: float | None = None) -> Run:
+    """One run of a job as its run list tells it (worker.runs): started at `start`, finished at `end`, or
+    interrupted at `cut` for `why`."""
+    return Run(worker, pid, attempt, at(start), None if end is None else at(end), why,
+               None if cut is None else at(cut))
 
 
 def cup_record(start: float, end: float, waited: float, held: float, cup: float = 1.0, **kw) -> JobRecord:
