@@ -101,7 +101,8 @@ def summary_lines(summary: Summary) -> list[str]:
             continue
         shown = f"{data[key]:g}" if key == "cpus" and data[key] is not None else _shown(data[key])
         if key == "jobs":  # in the meaning's column: the values stay one column
-            extra = [f"{n} {what}" for n, what in ((summary.failed, "failed"), (summary.withdrawn, "withdrawn")) if n]
+            extra = [f"{n} {what}" for n, what in ((summary.failed, "failed"), (summary.withdrawn, "withdrawn"),
+                                                   (summary.unfinished, "unfinished")) if n]
             meaning += f": {', '.join(extra)}" if extra else ""
         lines.append(f"{key:<13} {shown:>9}  {meaning}")
     return lines

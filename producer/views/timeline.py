@@ -17,8 +17,8 @@ from datetime import datetime
 from rich.text import Text
 
 from producer import jobs
-from producer.jobs import LostRun, Outcome
-from producer.story import SlotKey, placed_attempts
+from producer.jobs import Outcome
+from producer.story import SlotKey, placed_attempts, slot_runs
 from producer.views.axis import BAR, FAILED, Axis, bar_text, tick_labels, tick_line
 
 WAIT = "·"  # queued: submitted, not started yet
@@ -126,22 +126,17 @@ def layout(outcomes: list[Outcome], width: int) -> Timeline:
     def at(moment: datetime) -> float:
         return (moment - origin).total_seconds()
 
-    # every attempt as (start, end, slot, outcome, lost run or None for the record's), drawn in order of start
-    attempts = [(o.record.started_at, o.record.finished_at, o.record.slot_key, o, None)  # type: ignore[union-attr]
-                for o in ran]
-    attempts += [(run.started_at, run.ended_at, key, o, run) for o, run, key in lost]
     rows = {key: Row(label) for key, label in labels.items()}
-    for started, finished, key, o, run in sorted(attempts, key=lambda a: a[0]):
-        row = rows[key]
-        start, end = axis.bar(at(started), at(finished))
+    for run in slot_runs(outcomes):  # in order of start: each after the bar before it on its row
+        row, o, lost = rows[run.key], run.outcome, run.attempt
+        start, end = axis.bar(at(run.started_at), at(run.ended_at))
         previous_end = row.bars[-1].end if row.bars else 0
-        since = _waiting_since(o, run)
-        wait_from = max(axis.column(at(since)), previous_end) if since is not None else start
+        wait_from = max(axis.column(at(run.idle_since)), previous_end) if run.idle_since is not None else start
         if wait_from < start:
             row.waits.append((wait_from, start))
-        if run is not None:
-            row.bars.append(Bar(o.job.task, start, end, lost=run.end in jobs.BACK_IN_QUEUE,
-                                failed=run.end in (jobs.RETRIED, jobs.FAILED), running=run.end == jobs.RUNNING))
+        if lost is not None:
+            row.bars.append(Bar(o.job.task, start, end, lost=lost.end in jobs.BACK_IN_QUEUE,
+                                failed=lost.end in (jobs.RETRIED, jobs.FAILED), running=lost.end == jobs.RUNNING))
             continue
         r = o.record
         assert r is not None
@@ -161,21 +156,6 @@ def layout(outcomes: list[Outcome], width: int) -> Timeline:
     ordered = [rows[key] for key in sorted(rows)]
     return Timeline(ordered[:MAX_ROWS], columns, span_s, queued, axis.ticks(), label_width,
                     hidden_rows=max(0, len(ordered) - MAX_ROWS))
-
-
-def _waiting_since(outcome: Outcome, run: LostRun | None) -> datetime | None:
-    """When the job went (back) to the queue before this attempt (None: the record's): its submit, or
-    the end of the attempt before it that put it back; None after a failed attempt (it waited for its
-    retry's backoff, not in the queue)."""
-    attempts = outcome.attempts
-    if run is not None:
-        before = attempts[:attempts.index(run)]
-    else:
-        started = outcome.record.started_at if outcome.record is not None else None
-        before = tuple(a for a in attempts if started is None or a.started_at < started)
-    if not before:
-        return outcome.submitted_at
-    return before[-1].ended_at if before[-1].end in jobs.BACK_IN_QUEUE else None
 
 
 def _bar_text(bar: Bar) -> str:

@@ -90,10 +90,10 @@ def waves(jobs: int, hosts: int, duration_s: float = 1.0, *, kind: str = "sleep"
 
 def made_up(*, kind="sleep", pool="prefork", slots=2, processes=None, duration=1.0, jobs=4, failed=0,
             withdrawn=0, retried=0, redelivered=0, queued=0, speedup=1.9, peak=None, cpus=2.0,
-            stretch=1.0) -> Summary:
+            stretch=1.0, unfinished=0, cancelled=0, backoff=0.0, held=0.0) -> Summary:
     """A summary as summarize() would make it, from the figures that matter to the verdict."""
     processes = processes if processes is not None else (1 if pool in ("threads", "gevent") else slots)
-    succeeded = jobs - failed - withdrawn
+    succeeded = jobs - failed - withdrawn - unfinished
     limit = slots
     if kind == "cpu":
         limit = max(1, min(limit, processes if pool != "prefork" else limit, math.floor(cpus)))
@@ -108,7 +108,8 @@ def made_up(*, kind="sleep", pool="prefork", slots=2, processes=None, duration=1
         ideal_wall_s=ideal, speedup=round(work / wall, 3) if succeeded and wall else None,
         efficiency=round(ideal / wall, 3) if succeeded and wall else None, peak_overlap=peak,
         stretch_median=stretch if succeeded else None, stretch_max=stretch if succeeded else None, cpu_s=0.0,
-        redelivered=redelivered, retried=retried, queued_ahead=queued)
+        redelivered=redelivered, retried=retried, queued_ahead=queued, unfinished=unfinished, cancelled=cancelled,
+        retry_wait_s=backoff if retried else 0.0, queued_while_idle_s=held)
 
 
 def killed_worker():

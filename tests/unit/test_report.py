@@ -91,7 +91,7 @@ def test_summary_values_none_and_large():
     s = summarize([outcome(None, task_id="a")], wall_s=0.0)
     lines = {line.split()[0]: line for line in summary_lines(s)}
     assert lines["speedup"] == "speedup             n/a  work / wall"
-    assert lines["jobs"] == "jobs                  1  jobs submitted: 1 failed"
+    assert lines["jobs"] == "jobs                  1  jobs submitted: 1 unfinished"  # no result yet: not failed
     long = summarize(waves(150, hosts=1), wall_s=150.5, slots_online=1)
     lines = {line.split()[0]: line for line in summary_lines(long)}
     assert lines["work_s"] == "work_s              150  sum of the jobs' durations: one after another"
