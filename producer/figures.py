@@ -548,7 +548,9 @@ def notes(s: Summary) -> list[str]:
         out.append(f"worker clocks differ from the producer's by up to {abs(offset):.3f} s ({host}): "
                    "their times were moved onto the producer's clock")
     if s.withdrawn:
-        out.append(f"{s.withdrawn} jobs were withdrawn from the queue before they started")
+        one = s.withdrawn == 1
+        out.append(f"{_jobs(s.withdrawn)} {'was' if one else 'were'} withdrawn from the queue before "
+                   f"{'it' if one else 'they'} started")
     if s.duplicates:
         out.append(f"{s.duplicates} jobs ran more than once (a worker thought dead came back, or a visibility "
                    "timeout shorter than the job): see each job's lines")
