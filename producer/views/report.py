@@ -130,10 +130,11 @@ def trouble_lines(outcomes: list[Outcome], timeout_s: float, named_above: bool) 
     withdrawn = [o for o in outcomes if o.status == "WITHDRAWN"]
     if named_above:
         counts = [f"{n} {what}" for n, what in ((len(failed), "failed"),
-                                                (len(unfinished), f"did not finish within {timeout_s:g} s"),
-                                                (len(withdrawn), f"withdrawn (not started within {timeout_s:g} s)"))
+                                                (len(unfinished), f"did not finish within {timeout_s:g} s"))
                   if n]
-        return [f"error: {', '.join(counts)}: each named above"] if counts else []
+        said = ", ".join(counts) + ("; " if counts and withdrawn else "")
+        said += f"withdrew {len(withdrawn)} that had not started" if withdrawn else ""
+        return [f"error: {said} (each job named above)"] if said else []
     lines = [f"error: {o.job.task} ({o.task_id}): {o.error}" for o in failed + unfinished]
     if withdrawn:
         lines.append(f"withdrew {len(withdrawn)} jobs that had not started within {timeout_s:g} s")

@@ -103,8 +103,8 @@ def test_each_job_that_did_not_succeed_is_named_once_not_on_stdout_and_stderr_bo
     for task_id in ("bad-1", "late-1", "gone-1"):
         assert (out + err).count(task_id) == 1, (task_id, out, err)
     assert "task1 did not finish within 1 s: still running on worker@h2 pid 9 (task late-1)" in out
-    assert err.splitlines() == ["error: 1 failed, 1 did not finish within 1 s, 1 withdrawn (not started within 1 s): "
-                                "each named above"]
+    assert err.splitlines() == ["error: 1 failed, 1 did not finish within 1 s; withdrew 1 that had not started "
+                                "(each job named above)"]
 
 
 def test_with_json_stderr_names_the_jobs_the_document_holds(a_run_with_trouble, capsys):
