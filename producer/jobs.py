@@ -165,6 +165,15 @@ class Outcome:
         run list does not have (no run list, a gap) is kept as the events saw it. On one clock when
         the outcome is a story's (producer.story).
         """
+        # told once per state: the figures and every picture ask again and again (20,000 jobs)
+        told = self.__dict__.get("_attempts")
+        if told is None or told[0] is not self.runs or told[1] is not self.seen or told[2] is not self.record \
+                or told[3] != self.status or told[4] is not self.given_up_at:
+            told = self.__dict__["_attempts"] = (self.runs, self.seen, self.record, self.status, self.given_up_at,
+                                                 self._tell_attempts())
+        return told[5]
+
+    def _tell_attempts(self) -> tuple[LostRun, ...]:
         seen = list(self.seen.lost) if self.seen is not None else []
         ordered = sorted(self.runs, key=lambda r: r.started_at)
         own = self._own_run(ordered)

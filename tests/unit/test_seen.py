@@ -211,3 +211,12 @@ def test_a_story_moves_the_runs_with_their_workers_clock():
     (cancelled,) = told.attempts
     assert cancelled.started_at == at(12.0 - offset) and cancelled.ended_at == at(12.5 - offset)
     assert ahead.runs[0].started_at == at(12.0)  # the recorded outcome keeps the worker's own times
+
+
+def test_attempts_follow_the_outcome_when_its_run_list_arrives_later():
+    o = outcome(None, task_id="j")
+    assert o.attempts == ()
+    o.runs = (ran(0.1, why=run_list.CANCELLED, cut=0.4),)  # as producer.submit.note_duplicates sets it
+    assert [a.end for a in o.attempts] == [CANCELLED]
+    o.status = "WITHDRAWN"
+    assert [a.end for a in o.attempts] == [CANCELLED]
