@@ -6,25 +6,30 @@ speedup means the same everywhere, and the summary reads the same outcomes the p
 
 - work: the sum of what the jobs were asked to take, the course page's one-after-another time;
 - wall: the producer's clock, first submit to last result;
-- slots: distinct (host, process, thread or greenlet) that ran jobs; for cpu jobs the
+- slots: distinct (host, process, thread or greenlet) that ran jobs, finished or not (a worker
+  that died before it finished any counts the slots it ran them on); for cpu jobs the
   parallelism is capped by the CPUs the workers share and by the processes (one GIL each);
 - ideal wall: ceil(jobs / slots) x duration, and for cpu jobs at least work / usable CPUs;
 - speedup = work / wall; efficiency = ideal wall / wall; stretch = run time / asked duration;
 - jobs that share the one cup (a lock, the quiz): the time they waited for it, and the most
-  that drank at once; Amdahl's law for when only part of each job needs it.
+  that drank at once; Amdahl's law for when only part of each job needs it;
+- what kept the batch from its pace, as measured: jobs queued ahead, slots held by something
+  outside the run while its jobs waited, workers lost, runs cancelled when a worker lost Redis,
+  failures, retries and their backoff, jobs still running when the producer stopped waiting.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from producer.jobs import Outcome
-from producer.story import Story, tell
+from producer.jobs import CANCELLED, RETRIED, WORKER_LOST, Outcome
+from producer.story import SlotRun, Story, slot_runs, tell
 from worker.records import JobRecord
 from worker.runs import FENCED
 
@@ -115,11 +120,94 @@ class Summary:
     resubmitted: int = 0  # jobs lost on their way to a worker and sent again (producer.inflight)
     run_list_gaps: int = 0  # jobs whose run list could not be written while they ran
     fenced_running: int = 0  # copies fenced off and not ended when the batch did: they may still run
+    unfinished: int = 0  # jobs without a result when the producer stopped waiting (running, or held by a worker)
+    cancelled: int = 0  # jobs that ran again after their worker lost Redis and cancelled them (not a death)
+    retry_wait_s: float = 0.0  # longest wait between a failed attempt's end and the retry's start (its backoff)
+    queued_while_idle_s: float = 0.0  # longest a job waited in the queue while the worker that ran it ran none of these
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["pools"], data["notes"] = list(self.pools), list(self.notes)
         return data
+
+
+def used(runs: Sequence[SlotRun]) -> tuple[int, int]:
+    """(slots, processes) that ran these runs, finished or not: per worker, the ones its records name, or,
+    for a worker that finished no job (killed first, or still running), the most of its runs at once.
+
+    A run without a record cannot always name its slot (the events name the worker's main
+    process; a pool process killed under its job is replaced by another pid), so it adds a slot
+    only where no record does.
+    """
+    recorded: dict[str, set[tuple[str, int, str]]] = {}
+    others: dict[str, list[SlotRun]] = {}
+    for run in runs:
+        if run.attempt is None:
+            recorded.setdefault(run.outcome.record.worker, set()).add(run.key)  # type: ignore[union-attr]
+        else:
+            others.setdefault(run.attempt.worker, []).append(run)
+    slots = len(set().union(*recorded.values()))
+    processes = len({(host, pid) for keys in recorded.values() for host, pid, _ in keys})
+    for worker, unrecorded in others.items():
+        if worker in recorded:
+            continue
+        at_once = max(1, peak_overlap((r.started_at, r.ended_at) for r in unrecorded))
+        slots += at_once
+        processes += min(at_once, len({r.key[:2] for r in unrecorded}))
+    return slots, processes
+
+
+def queued_while_idle(runs: Sequence[SlotRun]) -> float:
+    """The longest a job waited in the queue for its first run while the worker that then ran it was running
+    none of these jobs (seconds): from its submit, or that worker's last run of them before, to its start.
+
+    A worker, not a slot: threads and greenlets are new slots for every job, and a worker with
+    a free slot may still be busy with these jobs in the others. Dispatch takes milliseconds.
+    """
+    longest = 0.0
+    by_worker: dict[str, list[SlotRun]] = defaultdict(list)
+    for run in runs:
+        by_worker[run.worker].append(run)
+    for same in by_worker.values():
+        busy_until = None  # the latest end among the runs that started before this one
+        for run in sorted(same, key=lambda r: r.started_at):
+            if run.first:
+                since = max(run.outcome.submitted_at, busy_until) if busy_until else run.outcome.submitted_at
+                longest = max(longest, (run.started_at - since).total_seconds())
+            busy_until = max(busy_until, run.ended_at) if busy_until else run.ended_at
+    return longest
+
+
+def ran_again(outcomes: Iterable[Outcome]) -> tuple[int, int]:
+    """(lost their worker, cancelled) among the jobs that ran to their end: how they came to run again.
+
+    A run before that never ended, or was fenced off, lost its worker; one its worker cancelled on
+    losing Redis did not. Without a run list (worker.runs), the record's redelivered flag tells.
+    """
+    lost = cancelled = 0
+    for o in outcomes:
+        if o.record is None:
+            continue
+        ends = {a.end for a in o.attempts}
+        if ends & set(WORKER_LOST):
+            lost += 1
+        elif CANCELLED in ends:
+            cancelled += 1
+        elif o.record.redelivered:
+            lost += 1
+    return lost, cancelled
+
+
+def retry_waits(outcomes: Iterable[Outcome]) -> list[float]:
+    """Seconds each retried job waited between a failed attempt's end and the next run's start: its backoff."""
+    waits = []
+    for o in outcomes:
+        starts = sorted([a.started_at for a in o.attempts] + ([o.record.started_at] if o.record else []))
+        for a in o.attempts:
+            after = [t for t in starts if t > a.started_at]
+            if a.end == RETRIED and after:
+                waits.append(max(0.0, (after[0] - a.ended_at).total_seconds()))
+    return waits
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
@@ -139,12 +227,12 @@ def summarize(story: Story | Sequence[Outcome], *, wall_s: float, slots_online: 
     outcomes, offsets = list(story.outcomes), story.offsets
     ran = [o.record for o in outcomes if o.record is not None]
     done = [o.record for o in outcomes if o.status == "SUCCESS" and o.record is not None]
+    runs = slot_runs(outcomes)
     jobs = len(outcomes)
     kind = outcomes[0].job.kind if outcomes else "sleep"
     duration_s = max((o.job.duration_s for o in outcomes), default=0.0)
     work_s = sum(r.duration_s for r in done)
-    slots_used = len({r.slot_key for r in ran})
-    processes_used = len({(r.hostname, r.pid) for r in ran})
+    slots_used, processes_used = used(runs)
     slots = slots_online or slots_used
     cpus = usable_cpus(outcomes)
     pools = tuple(sorted({r.pool for r in ran}))
@@ -163,13 +251,17 @@ def summarize(story: Story | Sequence[Outcome], *, wall_s: float, slots_online: 
     stretches = sorted(s for r in done if (s := r.stretch) is not None)
     speedup = work_s / wall_s if wall_s > 0 and done else None
     efficiency = ideal / wall_s if ideal is not None and wall_s > 0 and done else None
-    peak = peak_overlap(span for r in ran for span in working(r))
+    spans = [span for r in ran for span in working(r)] + [(a.started_at, a.ended_at) for o in outcomes
+                                                            for a in o.attempts]
+    # an attempt nobody saw end runs until the next was known to start: never more at once than slots ran them
+    peak = min(peak_overlap(spans), slots_used)
     drinking = [(r.finished_at - timedelta(seconds=r.cup_s), r.finished_at) for r in ran if r.cup_s]
     shown_offsets = {h: round(s, 6) for h, s in sorted(offsets.items()) if abs(s) >= CLOCK_NOTICE_S}
+    lost, cancelled = ran_again(outcomes)
     summary = Summary(
         jobs=jobs,
         succeeded=len(done),
-        failed=sum(1 for o in outcomes if o.status in ("FAILURE", "PENDING")),
+        failed=sum(1 for o in outcomes if o.status == "FAILURE"),
         withdrawn=sum(1 for o in outcomes if o.status == "WITHDRAWN"),
         kind=kind,
         duration_s=duration_s,
@@ -177,7 +269,7 @@ def summarize(story: Story | Sequence[Outcome], *, wall_s: float, slots_online: 
         work_s=round(work_s, 6),
         slots_used=slots_used,
         processes_used=processes_used,
-        workers_used=len({r.worker for r in ran}),
+        workers_used=len({r.worker for r in ran} | {a.worker for o in outcomes for a in o.attempts}),
         pools=pools,
         slots_online=slots_online,
         cpus=cpus,
@@ -189,7 +281,7 @@ def summarize(story: Story | Sequence[Outcome], *, wall_s: float, slots_online: 
         stretch_median=_round(statistics.median(stretches)) if stretches else None,
         stretch_max=_round(stretches[-1]) if stretches else None,
         cpu_s=round(sum(r.cpu_s for r in ran), 6),
-        redelivered=sum(1 for r in ran if r.redelivered),
+        redelivered=lost,
         retried=sum(1 for r in ran if r.attempt > 1),
         queued_ahead=queued_ahead,
         clock_offsets_s=shown_offsets,
@@ -201,6 +293,10 @@ def summarize(story: Story | Sequence[Outcome], *, wall_s: float, slots_online: 
         run_list_gaps=sum(1 for r in ran if r.run_list_gap),
         fenced_running=sum(1 for o in outcomes for r in o.runs if r.finished_at is None and r.interrupted
                            and r.interrupted.startswith(FENCED)),
+        unfinished=sum(1 for o in outcomes if o.status == "PENDING"),
+        cancelled=cancelled,
+        retry_wait_s=round(max(retry_waits(outcomes), default=0.0), 6),
+        queued_while_idle_s=round(queued_while_idle(runs), 6),
     )
     return replace(summary, verdict=verdict(summary), notes=tuple(notes(summary)))
 
@@ -270,24 +366,59 @@ def _jobs(n: int) -> str:
     return f"{n} job" if n == 1 else f"{n} jobs"
 
 
+def _their(n: int, thing: str) -> str:
+    """`its worker` for one job, `their workers` for several."""
+    return f"its {thing}" if n == 1 else f"their {thing}s"
+
+
 def _seconds(value: float) -> str:
     return f"{value:.2f} s" if value >= 0.1 else f"{value * 1000:.1f} ms"
 
 
+#: A job waits a few milliseconds in the queue for a free slot to take it (the hand-off); a worker
+#: that leaves one of the run's jobs waiting longer than this, while running none of them, was
+#: kept by something outside the run.
+IDLE_NOTICE_S = 0.25
+
+
+def held_outside(s: Summary) -> bool:
+    """Jobs waited in the queue while the workers that then ran them ran none of this batch's jobs, beyond
+    the hand-off's milliseconds and not behind jobs known to be queued ahead."""
+    return not s.queued_ahead and s.queued_while_idle_s >= IDLE_NOTICE_S
+
+
+def interference(s: Summary) -> list[str]:
+    """What held this batch back from outside its slots' pace, as measured, most telling first."""
+    causes = []
+    if s.queued_ahead:
+        causes.append(f"{_jobs(s.queued_ahead)} queued ahead of these ran first")
+    if held_outside(s):
+        causes.append(f"its jobs waited up to {_seconds(s.queued_while_idle_s)} in the queue while the workers that "
+                      "ran them ran none of its jobs (kept by something outside this run)")
+    if s.redelivered:
+        causes.append(f"{_jobs(s.redelivered)} lost {_their(s.redelivered, 'worker')} and ran again")
+    if s.cancelled:
+        causes.append(f"{_jobs(s.cancelled)} ran again after {_their(s.cancelled, 'worker')} lost Redis and "
+                      f"cancelled {'it' if s.cancelled == 1 else 'them'}")
+    if s.unfinished:
+        causes.append(f"{s.unfinished} of {s.jobs} jobs had not finished when the producer stopped waiting")
+    if s.failed:
+        causes.append(f"{s.failed} of {s.jobs} jobs failed (their time is in the wall, not in the work)")
+    if s.retried:
+        backoff = f" and up to {_seconds(s.retry_wait_s)} of backoff" if s.retry_wait_s else ""
+        causes.append(f"{_jobs(s.retried)} retried: the failed attempts{backoff} are in the wall, not in the work")
+    return causes
+
+
 def why_not_faster(s: Summary, below_one: bool = False) -> str:
-    """The first cause, most telling first, of a batch running slower than its slots promise.
+    """Why a batch ran slower than its slots promise: what held it back from outside, all of it as measured,
+    else the first cause, most telling first, of the cluster's own pace.
 
     `below_one`: slower than one after another, which CPUs shared or rounds of jobs never explain.
     """
     one_process = s.processes_used <= 1 and s.slots_used > 1
-    if s.queued_ahead:
-        return f"{_jobs(s.queued_ahead)} queued ahead of these ran first"
-    if s.redelivered:
-        return f"{_jobs(s.redelivered)} lost their worker and ran again"
-    if s.failed:
-        return f"{s.failed} of {s.jobs} jobs failed: their time is in the wall, not in the work"
-    if s.retried:
-        return f"{_jobs(s.retried)} retried: the failed attempts' time is in the wall, not in the work"
+    if causes := interference(s):
+        return "; ".join(causes)
     if s.kind == "cpu" and one_process and s.pools == ("gevent",) and s.peak_overlap <= 1:
         return "greenlets switch only while they wait, and cpu jobs never wait"
     if s.kind == "cpu" and one_process:
@@ -315,7 +446,8 @@ def judge(s: Summary) -> Verdict:
     CLI accepts: zero durations, failures, retries, withdrawn jobs, jobs queued ahead, one slot.
     """
     if s.succeeded == 0:
-        lost = [f"{n} {what}" for n, what in ((s.failed, "failed"), (s.withdrawn, "withdrawn")) if n]
+        lost = [f"{n} {what}" for n, what in ((s.failed, "failed"), (s.withdrawn, "withdrawn"),
+                                              (s.unfinished, "unfinished when the producer stopped waiting")) if n]
         return Verdict(NOTHING_FINISHED, "no job finished" + (f" ({', '.join(lost)})" if lost else "")
                        + ": nothing to compare")
     if s.work_s <= 0:
@@ -378,6 +510,18 @@ def notes(s: Summary) -> list[str]:
     if s.queued_ahead:
         out.append(f"{s.queued_ahead} jobs from an earlier run were queued ahead of these: "
                    "the wall time includes theirs (python -m producer purge)")
+    if held_outside(s):
+        out.append(f"jobs waited up to {s.queued_while_idle_s:.2f} s in the queue while the workers that then ran them "
+                   "ran none of this run's jobs: something outside this run kept them from these (its records "
+                   "cannot say what: no older job was queued when it started)")
+    if s.cancelled:
+        out.append(f"{_jobs(s.cancelled)} ran again after {_their(s.cancelled, 'worker')} lost the connection to "
+                   "Redis and cancelled what it ran (no worker died): the cancelled runs' time is in the wall, "
+                   "not in the work")
+    if s.unfinished:
+        out.append(f"{_jobs(s.unfinished)} had no result when the producer stopped waiting after {s.wall_s:.2f} s "
+                   f"(running, or held by a worker): {'it' if s.unfinished == 1 else 'they'} may still finish, "
+                   "outside these figures")
     if s.kind == "cpu" and s.cpus is not None and s.slots_used > s.cpus:
         stretch = f" (stretch up to {s.stretch_max:.1f}x)" if s.stretch_max is not None else ""  # none succeeded
         out.append(f"{s.jobs} cpu jobs on {s.slots_used} slots sharing {s.cpus:g} CPUs: at best "
@@ -388,6 +532,9 @@ def notes(s: Summary) -> list[str]:
     if busy:
         out.append(f"jobs ran {s.stretch_median:.1f}x as long as asked (median): "
                    "their CPUs were busy with other work too")
+    if s.retry_wait_s:
+        out.append(f"retried jobs waited up to {s.retry_wait_s:.2f} s between a failed attempt and the next "
+                   "(the retry's backoff): the wall includes it")
     if s.speedup is not None and s.speedup < 1:
         if s.failed or s.retried:
             out.append("failed and retried attempts took time that counts in the wall but not in the work")
@@ -401,7 +548,9 @@ def notes(s: Summary) -> list[str]:
         out.append(f"worker clocks differ from the producer's by up to {abs(offset):.3f} s ({host}): "
                    "their times were moved onto the producer's clock")
     if s.withdrawn:
-        out.append(f"{s.withdrawn} jobs were withdrawn from the queue before they started")
+        one = s.withdrawn == 1
+        out.append(f"{_jobs(s.withdrawn)} {'was' if one else 'were'} withdrawn from the queue before "
+                   f"{'it' if one else 'they'} started")
     if s.duplicates:
         out.append(f"{s.duplicates} jobs ran more than once (a worker thought dead came back, or a visibility "
                    "timeout shorter than the job): see each job's lines")

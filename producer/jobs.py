@@ -1,8 +1,9 @@
 """The jobs of a batch and what became of them: pure data, no I/O.
 
 `plan` says what to submit; an `Outcome` holds one job's fate, with its result record
-parsed once into a typed `JobRecord` (worker.records), and, when the cluster's events were
-followed, what they saw of it (`Seen`, merged in by producer.story).
+parsed once into a typed `JobRecord` (worker.records), its run list (worker.runs), and, when
+the cluster's events were followed, what they saw of it (`Seen`, merged in by producer.story).
+`Outcome.attempts` tells every run of the job other than its record's, from both.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from worker import runs as run_list
 from worker.records import JobRecord, iso
 from worker.runs import Run
 
@@ -78,15 +80,41 @@ def plan(
 STATUSES = ("SUCCESS", "FAILURE", "PENDING", "WITHDRAWN")
 
 
+#: How a run that did not give its job the result ended (`LostRun.end`).
+DIED = "died"  # its worker died or left under it: it never finished, and the job was handed on (or is lost)
+CANCELLED = "cancelled"  # its worker lost Redis and cancelled it (worker.runs.CANCELLED): the job ran again
+FENCED = "fenced"  # its worker was fenced off (cut off, frozen) and the job handed on: it may still run
+RETRIED = "retried"  # it failed, and the job was retried (with backoff)
+FAILED = "failed"  # it failed for good, and no record came with the failure
+TWICE = "twice"  # it finished too, but another run's outcome is the job's (a duplicate)
+RUNNING = "running"  # it had not ended when the producer stopped waiting
+#: How each end is said in a picture: `task1 (lost)`.
+END_WORDS = {DIED: "lost", CANCELLED: "cancelled", FENCED: "fenced off", RETRIED: "failed, retried", FAILED: "failed",
+             TWICE: "ran twice", RUNNING: "still running"}
+#: The ends that put the job back to be handed out again by no doing of its own (a worker lost).
+WORKER_LOST = (DIED, FENCED)
+#: The ends after which the job waited in the queue again (a failed attempt waits for its retry's backoff).
+BACK_IN_QUEUE = (DIED, CANCELLED, FENCED)
+#: Seconds between a task-started event and the run list's start of the same run (both stamped as it starts).
+SAME_RUN_S = 2.0
+
+
 @dataclass(frozen=True)
 class LostRun:
-    """An attempt that never ended: its worker died (or left) under it, as the events saw it."""
+    """A run of a job that did not give it its result: lost with its worker, as the events saw it, or, as
+    its run list tells (worker.runs), cancelled, fenced off, failed and retried, run twice, or still running.
+    """
 
     worker: str  # node name, e.g. worker@a904c1d2e3f4
     hostname: str  # the part after @, the record's hostname
-    pid: int | None  # the pid its events carried: the worker's main process, not a pool process
+    pid: int | None  # the process that ran it when `ran_in` (its run list), else the pid its events carried
     started_at: datetime
-    ended_at: datetime  # the next attempt's start, or when its worker went silent or said goodbye
+    # when it was last known to run: its end or interruption, its worker's last sign of life, the next
+    # attempt's start, or when the producer stopped waiting, whichever came first
+    ended_at: datetime
+    end: str = DIED  # one of DIED, CANCELLED, FENCED, RETRIED, FAILED, TWICE, RUNNING
+    why: str = ""  # the run list's words, when it gave a reason
+    ran_in: bool = False  # `pid` is the process that ran it, as a record's pid; else the worker's main process
 
 
 @dataclass(frozen=True)
@@ -121,31 +149,90 @@ class Outcome:
     runs: tuple[Run, ...] = ()  # every run its run list tells of (worker.runs), interrupted ones too
     resubmitted: int = 0  # times the producer sent it again, lost on its way to a worker (producer.inflight)
     seen: Seen | None = None  # what the events saw, when they were followed (producer.story)
+    given_up_at: datetime | None = None  # when the producer stopped waiting for it without a result (its clock)
 
     @property
     def ran(self) -> bool:
         """Whether the job ran to its end (succeeded, or failed with its record)."""
         return self.record is not None
 
+    @property
+    def attempts(self) -> tuple[LostRun, ...]:
+        """Every run of the job other than the one its record tells of, in the order they started.
+
+        Its run list (worker.runs) names each run's process and how it ended; the events (`seen`)
+        tell when a run lost with its worker was last heard of. A run the events saw lost that the
+        run list does not have (no run list, a gap) is kept as the events saw it. On one clock when
+        the outcome is a story's (producer.story).
+        """
+        # told once per state: the figures and every picture ask again and again (20,000 jobs)
+        told = self.__dict__.get("_attempts")
+        if told is None or told[0] is not self.runs or told[1] is not self.seen or told[2] is not self.record \
+                or told[3] != self.status or told[4] is not self.given_up_at:
+            told = self.__dict__["_attempts"] = (self.runs, self.seen, self.record, self.status, self.given_up_at,
+                                                 self._tell_attempts())
+        return told[5]
+
+    def _tell_attempts(self) -> tuple[LostRun, ...]:
+        seen = list(self.seen.lost) if self.seen is not None else []
+        ordered = sorted(self.runs, key=lambda r: r.started_at)
+        own = self._own_run(ordered)
+        last_attempt = max([r.attempt for r in ordered] + ([self.record.attempt] if self.record else []), default=1)
+        finished = [r for r in ordered if r.finished_at is not None and r is not own]
+        found = []
+        for i, run in enumerate(ordered):
+            if run is own:
+                continue
+            event = _same_run(seen, run)
+            after = ordered[i + 1].started_at if i + 1 < len(ordered) else None
+            if after is None and self.record is not None and self.record.started_at > run.started_at:
+                after = self.record.started_at
+            ends = [t for t in (event.ended_at if event else None, run.interrupted_at, after) if t is not None]
+            if run.finished_at is not None:
+                end = RETRIED if run.attempt < last_attempt else \
+                    FAILED if self.record is None and self.status == "FAILURE" and run is finished[-1] else TWICE
+                ends = [run.finished_at]
+            elif run.interrupted is not None:
+                end = FENCED if run.interrupted.startswith(run_list.FENCED) else CANCELLED
+            elif self.record is not None and run.started_at > self.record.started_at:
+                end, ends = TWICE, ends[:1] if event else []  # beside the run that counts: a duplicate
+            elif after is not None or event is not None or self.status != "PENDING":
+                end = DIED
+            else:  # the last run of a job still without a result, its worker not seen gone
+                end, ends = RUNNING, [self.given_up_at] if self.given_up_at is not None else []
+            ended = min((t for t in ends if t >= run.started_at), default=run.started_at)
+            found.append(LostRun(run.worker, run.worker.partition("@")[2] or run.worker, run.pid, run.started_at,
+                                 ended, end, run.interrupted or "", ran_in=True))
+        return tuple(sorted(found + seen, key=lambda a: a.started_at))
+
+    def _own_run(self, ordered: list[Run]) -> Run | None:
+        """The run the record tells of: its worker, process and attempt, started by the record's start."""
+        r = self.record
+        if r is None:
+            return None
+        mine = [run for run in ordered if (run.worker, run.pid, run.attempt) == (r.worker, r.pid, r.attempt)
+                and run.started_at <= r.started_at]
+        return mine[-1] if mine else None
+
     def queue_waits(self) -> list[tuple[datetime, datetime, LostRun | None]]:
         """When the job waited in the queue, each wait with the attempt it ended in (None: the record's run).
 
-        On one clock (a story's outcomes, producer.story). Without events: submit to the record's start. As the
-        events saw it: submit until its first attempt, then from each lost attempt's end until
-        the next; the last wait ends when a worker took it off the queue. Empty waits left out.
+        On one clock (a story's outcomes, producer.story). From its submit until its first attempt,
+        then from each attempt's end that put it back in the queue (a worker lost, a run cancelled)
+        until the next; the last wait ends when a worker took it off the queue (as the events saw
+        it), else when the record's run started. After a failed attempt the job waits for its
+        retry's backoff, not in the queue; still running, it waits no more. Empty waits left out.
         """
-        if self.seen is None:
-            spans: list[tuple[datetime, datetime, LostRun | None]] = []
-            if self.record is not None:
-                spans.append((self.submitted_at, self.record.started_at, None))
-        else:
-            spans, since = [], self.submitted_at
-            for lost in self.seen.lost:
-                spans.append((since, lost.started_at, lost))
-                since = lost.ended_at
-            end = self.seen.received_at or (self.record.started_at if self.record is not None else None)
-            if end is not None:
-                spans.append((since, end, None))
+        spans: list[tuple[datetime, datetime, LostRun | None]] = []
+        since: datetime | None = self.submitted_at
+        for attempt in self.attempts:
+            if since is not None:
+                spans.append((since, attempt.started_at, attempt))
+            since = attempt.ended_at if attempt.end in BACK_IN_QUEUE else None
+        received = self.seen.received_at if self.seen is not None else None
+        end = received or (self.record.started_at if self.record is not None else None)
+        if since is not None and end is not None:
+            spans.append((since, end, None))
         return [(a, b, attempt) for a, b, attempt in spans if b > a]
 
     @property
@@ -177,6 +264,17 @@ class Outcome:
                                   "finished_at": iso(r.finished_at) if r.finished_at else None}
                                  for r in self.ran_twice]
         return base
+
+
+def _same_run(seen: list[LostRun], run: Run) -> LostRun | None:
+    """The attempt the events saw lost that is `run` (its worker, started within SAME_RUN_S), taken out of `seen`."""
+    near = [a for a in seen if a.worker == run.worker
+            and abs((a.started_at - run.started_at).total_seconds()) <= SAME_RUN_S]
+    if not near:
+        return None
+    event = min(near, key=lambda a: abs((a.started_at - run.started_at).total_seconds()))
+    seen.remove(event)
+    return event
 
 
 def failed(outcomes: list[Outcome]) -> list[Outcome]:

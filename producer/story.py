@@ -18,9 +18,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from cluster.events import Snapshot, TaskFacts, WorkerFacts
-from producer.jobs import LostRun, Outcome, Seen
+from producer.jobs import BACK_IN_QUEUE, LostRun, Outcome, Seen
+
+SlotKey = tuple[str, int, str]
+#: The third part of the slot key of a slot that only attempts without a record ran on (see `placed_attempts`).
+LOST_SLOT = "lost"
 
 
 @dataclass(frozen=True)
@@ -39,8 +44,8 @@ class Story:
 
     @property
     def ran(self) -> bool:
-        """Whether any job ran to its end (there is something to draw)."""
-        return any(o.record is not None for o in self.outcomes)
+        """Whether any job ran, to its end or not (there is something to draw)."""
+        return any(o.record is not None or o.attempts for o in self.outcomes)
 
 
 def tell(outcomes: Iterable[Outcome], seen: Snapshot | None = None) -> Story:
@@ -86,12 +91,110 @@ def clock_offsets(outcomes: Iterable[Outcome]) -> dict[str, float]:
 
 def align(outcomes: Sequence[Outcome],
           offsets: dict[str, float] | None = None) -> tuple[list[Outcome], dict[str, float]]:
-    """The outcomes with every record moved onto the producer's clock, and the offsets used (`clock_offsets`'s
-    by default)."""
+    """The outcomes with every record and run (worker.runs) moved onto the producer's clock, and the offsets
+    used (`clock_offsets`'s by default). A run goes with its worker's host, as its records name it."""
     offsets = clock_offsets(outcomes) if offsets is None else offsets
-    aligned = [o if o.record is None or not offsets.get(o.record.hostname)
-               else replace(o, record=o.record.shifted(-offsets[o.record.hostname])) for o in outcomes]
+    hosts = {o.record.worker: o.record.hostname for o in outcomes if o.record is not None}
+
+    def offset(node: str) -> float:
+        return offsets.get(hosts.get(node, host_of(node)), 0.0)
+
+    aligned = []
+    for o in outcomes:
+        moved: dict[str, Any] = {}
+        if o.record is not None and offsets.get(o.record.hostname):
+            moved["record"] = o.record.shifted(-offsets[o.record.hostname])
+        for name in ("runs", "ran_twice"):
+            if any(offset(r.worker) for r in getattr(o, name)):
+                moved[name] = tuple(r.shifted(-offset(r.worker)) for r in getattr(o, name))
+        aligned.append(replace(o, **moved) if moved else o)
     return aligned, offsets
+
+
+def placed_attempts(outcomes: Sequence[Outcome]) -> list[tuple[Outcome, LostRun, SlotKey]]:
+    """Every run of these jobs other than their records' (`Outcome.attempts`), with the slot it ran on.
+
+    That is the one slot the records name in the process that ran it (its run list names it),
+    or, for a run only the events saw (they name the worker's main process, not the pool
+    process), the one slot its worker's records name; else a slot of its own in that process.
+    """
+    of_process: dict[tuple[str, int | None], set[SlotKey]] = defaultdict(set)
+    of_worker: dict[str, set[SlotKey]] = defaultdict(set)
+    hosts: dict[str, str] = {}
+    for o in outcomes:
+        if (r := o.record) is not None:
+            of_process[(r.worker, r.pid)].add(r.slot_key)
+            of_worker[r.worker].add(r.slot_key)
+            hosts[r.worker] = r.hostname
+    placed = []
+    for o in outcomes:
+        for attempt in o.attempts:
+            slots = of_process.get((attempt.worker, attempt.pid), set()) if attempt.ran_in \
+                else of_worker.get(attempt.worker, set())
+            key = next(iter(slots)) if len(slots) == 1 else \
+                (hosts.get(attempt.worker, attempt.hostname), attempt.pid or 0, LOST_SLOT)
+            placed.append((o, attempt, key))
+    return placed
+
+
+@dataclass(frozen=True)
+class SlotRun:
+    """One run of a job on the slot that ran it: the record's (`attempt` None) or another (`Outcome.attempts`).
+
+    `idle_since`: from when the job waited in the queue while this slot ran none of these jobs
+    (since it was submitted or back in the queue, or since this slot's run before ended), until
+    `started_at`; None when it did not wait so (it followed a failed attempt: a retry's backoff).
+    """
+
+    key: SlotKey
+    started_at: datetime
+    ended_at: datetime
+    outcome: Outcome
+    attempt: LostRun | None
+    idle_since: datetime | None
+
+    @property
+    def worker(self) -> str:
+        """The node name of the worker that ran it."""
+        return self.attempt.worker if self.attempt is not None else self.outcome.record.worker  # type: ignore[union-attr]
+
+    @property
+    def first(self) -> bool:
+        """Whether this is the job's first run: its wait, if any, began with its submit."""
+        o = self.outcome
+        starts = [a.started_at for a in o.attempts] + ([o.record.started_at] if o.record is not None else [])
+        return self.started_at <= min(starts)
+
+
+def slot_runs(outcomes: Sequence[Outcome]) -> list[SlotRun]:
+    """Every run of these jobs (records' and `placed_attempts`) on its slot, in the order they started."""
+    runs = [(o.record.started_at, o.record.finished_at, o.record.slot_key, o, None)
+            for o in outcomes if o.record is not None]
+    runs += [(a.started_at, a.ended_at, key, o, a) for o, a, key in placed_attempts(outcomes)]
+    last_end: dict[SlotKey, datetime] = {}
+    told = []
+    for started, ended, key, o, attempt in sorted(runs, key=lambda r: r[0]):
+        since = waiting_since(o, attempt)
+        if since is not None and key in last_end:
+            since = max(since, last_end[key])
+        told.append(SlotRun(key, started, ended, o, attempt, since))
+        last_end[key] = ended
+    return told
+
+
+def waiting_since(outcome: Outcome, attempt: LostRun | None) -> datetime | None:
+    """When the job went (back) to the queue before this attempt (None: the record's run): its submit, or the
+    end of the attempt before it that put it back; None after a failed attempt (it waited for its retry's
+    backoff, not in the queue)."""
+    attempts = outcome.attempts
+    if attempt is not None:
+        before = attempts[:attempts.index(attempt)]
+    else:
+        started = outcome.record.started_at if outcome.record is not None else None
+        before = tuple(a for a in attempts if started is None or a.started_at < started)
+    if not before:
+        return outcome.submitted_at
+    return before[-1].ended_at if before[-1].end in BACK_IN_QUEUE else None
 
 
 def host_of(node: str) -> str:

@@ -277,10 +277,12 @@ def run_batch(
                 if not _redis_back(app, min(deadline, time.monotonic() + REDIS_BACK_S)):
                     raise OperationalError(str(exc)) from None
     except CeleryTimeout:
+        # the wall runs until the producer stopped waiting, not to the last result that came (none, maybe)
+        last, given_up_at = time.perf_counter(), utc_now()
         withdraw_pending(app, list(outcomes.values()))
         for outcome in outcomes.values():
             if outcome.status == "PENDING":
-                outcome.error = f"did not finish within {timeout_s:g} s"
+                outcome.error, outcome.given_up_at = f"did not finish within {timeout_s:g} s", given_up_at
     except OperationalError as exc:
         raise BrokerUnreachable(f"lost Redis at {masked(app.conf.result_backend)} while waiting: {exc}") from None
     except KeyboardInterrupt:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from worker.records import iso
@@ -30,6 +30,9 @@ from worker.records import iso
 PREFIX = "runs:"
 #: Why the recovery service ends a cut-off or frozen worker's runs: such a copy may still run.
 FENCED = "fenced off (host cut off or frozen)"
+#: Why a worker ends its own run: Celery cancels what it runs when its connection to Redis is lost
+#: (worker.tasks.JobRequest), and the job runs again. Not a death, not a fence.
+CANCELLED = "cancelled: its worker lost Redis"
 
 
 def key(task_id: str) -> str:
@@ -46,6 +49,7 @@ class Run:
     started_at: datetime
     finished_at: datetime | None = None
     interrupted: str | None = None  # why it ended unfinished (fenced, connection lost), if it did
+    interrupted_at: datetime | None = None  # when, as the interruption's writer saw it
 
     @property
     def ident(self) -> str:
@@ -55,6 +59,13 @@ class Run:
         """`worker@a pid 8 at 12:00:01.2` (and `, still running or lost` when it never ended)."""
         end = "" if self.finished_at else f", {self.interrupted}" if self.interrupted else ", never finished"
         return f"{self.worker} pid {self.pid} at {self.started_at:%H:%M:%S.%f}"[:-5] + end
+
+    def shifted(self, seconds: float) -> Run:
+        """The same run with its times moved by `seconds` (onto another clock, as JobRecord.shifted)."""
+        delta = timedelta(seconds=seconds)
+        return replace(self, started_at=self.started_at + delta,
+                       finished_at=None if self.finished_at is None else self.finished_at + delta,
+                       interrupted_at=None if self.interrupted_at is None else self.interrupted_at + delta)
 
 
 def entry(event: str, worker: str, pid: int, attempt: int, started_at: datetime, at: datetime) -> str:
@@ -82,7 +93,8 @@ def parse(entries: Iterable[bytes | str]) -> list[Run]:
             data: dict[str, Any] = json.loads(raw)
             if data["event"] == "interrupted":
                 interruptions.append((index, {"worker": data["worker"], "pid": data.get("pid"),
-                                              "why": str(data.get("why") or "interrupted")}))
+                                              "why": str(data.get("why") or "interrupted"),
+                                              "at": _moment(data.get("at"))}))
                 continue
             ident = (data["worker"], int(data["pid"]), data["started_at"])
             started = datetime.fromisoformat(data["started_at"])
@@ -91,15 +103,24 @@ def parse(entries: Iterable[bytes | str]) -> list[Run]:
                 runs.setdefault(ident, Run(data["worker"], int(data["pid"]), int(data["attempt"]), started))
             elif data["event"] == "finished":
                 run = runs.get(ident) or Run(data["worker"], int(data["pid"]), int(data["attempt"]), started)
-                runs[ident] = replace(run, finished_at=datetime.fromisoformat(data["at"]), interrupted=None)
+                runs[ident] = replace(run, finished_at=datetime.fromisoformat(data["at"]), interrupted=None,
+                                      interrupted_at=None)
         except (ValueError, KeyError, TypeError):
             continue
     for index, cut in interruptions:  # a finished run stays finished, whatever came after it
         for ident, run in runs.items():
             if (run.finished_at is None and run.interrupted is None and run.worker == cut["worker"]
                     and cut["pid"] in (None, run.pid) and position[ident] < index):
-                runs[ident] = replace(run, interrupted=cut["why"])
+                runs[ident] = replace(run, interrupted=cut["why"], interrupted_at=cut["at"])
     return sorted(runs.values(), key=lambda r: r.started_at)
+
+
+def _moment(text: Any) -> datetime | None:
+    """An entry's ISO time, or None when it has none or an unreadable one (the reason still counts)."""
+    try:
+        return datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def fenced_off(entries: Iterable[bytes | str], run: Run) -> str | None:

@@ -53,8 +53,8 @@ def note_cancelled(task_id: str, node: str, pid: int, give_up_s: float = 120.0) 
         deadline = time.monotonic() + give_up_s
         while True:
             try:
-                runs.record_interruption(app.backend.client, [task_id], node, pid, "cancelled: its worker lost Redis",
-                                         at, config.result_expires)
+                runs.record_interruption(app.backend.client, [task_id], node, pid, runs.CANCELLED, at,
+                                         config.result_expires)
                 return
             except redis.RedisError:
                 if time.monotonic() > deadline:

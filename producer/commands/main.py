@@ -32,7 +32,7 @@ from producer.jobs import TASKS, plan
 from producer.views.live import followed_run
 from producer.views.plot import check_format, gantt, speedup_curve
 from producer.views.progress import run_progress
-from producer.views.report import json_document, print_text
+from producer.views.report import json_document, print_text, trouble_lines
 from producer.views.trace import write_trace
 from producer.where import Where
 from worker import app, config
@@ -194,10 +194,8 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
     if plot:
         gantt(plot, story, summary)
         say(err, f"plot written to {Where.here().written(plot)}", style="")
-    for outcome in batch.failed:
-        say(err, f"error: {outcome.job.task} ({outcome.task_id}): {outcome.error}", style="")
-    if batch.withdrawn:
-        say(err, f"withdrew {len(batch.withdrawn)} jobs that had not started within {timeout:g} s", style="")
+    for line in trouble_lines(batch.outcomes, timeout, named_above=not as_json):  # each job said once
+        say(err, line, style="")
     return RET_JOBS_FAILED if batch.failed else RET_OK
 
 

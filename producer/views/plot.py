@@ -9,8 +9,9 @@ from typing import Any
 
 from cluster.errors import UsageError
 from producer.figures import Summary
-from producer.story import Story
-from producer.views.timeline import lost_runs, slot_labels
+from producer.jobs import DIED, END_WORDS
+from producer.story import Story, placed_attempts
+from producer.views.timeline import slot_labels
 from producer.where import Where
 
 _COLOURS = {"task1": "#1f9bb4", "task2": "#b4379b"}
@@ -49,12 +50,13 @@ def gantt_figure(story: Story, summary: Summary) -> Any:
     with the ideal parallel wall, the measured wall and the one-after-another time marked.
 
     When the events were followed (producer.story), the wait ends where a worker took the job
-    (then thin amber: reserved, waiting for a free slot), and attempts lost with their worker
-    are red hatched bars on that worker's row."""
+    (then thin amber: reserved, waiting for a free slot); every other run of a job (lost with
+    its worker, cancelled, failed and retried, still running: placed_attempts) is a red hatched bar
+    on the row of the slot that ran it, labelled with how it ended."""
     plt = pyplot()
     outcomes = list(story.outcomes)
     ran = [o for o in outcomes if o.record is not None]
-    lost = lost_runs(outcomes)
+    lost = placed_attempts(outcomes)
     origin = min(o.submitted_at for o in outcomes)
 
     def sec(moment: Any) -> float:
@@ -84,7 +86,7 @@ def gantt_figure(story: Story, summary: Summary) -> Any:
         shown = max(end - start, 0.004 * max(summary.wall_s or 1, 1e-6))
         ax.barh(row[key], shown, left=start, height=0.6, color="white", edgecolor=_LOST, hatch="//")
         if end - start > 0.04 * max(summary.wall_s or 1, 1e-6):
-            ax.text(start + (end - start) / 2, row[key], f"{o.job.task} lost", ha="center", va="center",
+            ax.text(start + (end - start) / 2, row[key], f"{o.job.task} {END_WORDS[run.end]}", ha="center", va="center",
                     color=_LOST, fontsize=8)
     for o in ran:
         r = o.record
@@ -112,7 +114,9 @@ def gantt_figure(story: Story, summary: Summary) -> Any:
     if reserved_drawn:
         handles.append(Patch(color=_RESERVED, label="reserved by a worker, waiting for a free slot"))
     if lost:
-        handles.append(Patch(facecolor="white", edgecolor=_LOST, hatch="//", label="lost with its worker"))
+        said = "lost with its worker" if all(run.end == DIED for _, run, _ in lost) else \
+            "a run that did not give the job its result"
+        handles.append(Patch(facecolor="white", edgecolor=_LOST, hatch="//", label=said))
     if any(o.record.cup_wait for o in ran):
         handles.append(Patch(facecolor="#eee", edgecolor="#bbb", hatch="...", label="waiting for the cup"))
     ax.set_yticks(range(len(row)), [labels[key] for key in sorted(labels)], fontsize=8)

@@ -13,8 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from producer.figures import Summary
-from producer.jobs import Outcome
+from producer.figures import Summary, held_outside
+from producer.jobs import RUNNING, Outcome
 from producer.story import Story
 from producer.views.timeline import layout, legend, render
 
@@ -34,7 +34,11 @@ def job_line(outcome: Outcome) -> str:
         return f"{outcome.job.task} FAILED{where}: {outcome.error} (task {outcome.task_id})" + ran_twice_line(outcome)
     if outcome.status == "WITHDRAWN":
         return f"{outcome.job.task} withdrawn: it had not started (task {outcome.task_id})"
-    return f"{outcome.job.task} did not finish: {outcome.error or 'no result'} (task {outcome.task_id})"
+    why = outcome.error or "no result"
+    said = why if why.startswith("did not finish") else f"did not finish: {why}"
+    running = [a for a in outcome.attempts if a.end == RUNNING]
+    where = f": still running on {running[-1].worker} pid {running[-1].pid}" if running else ""
+    return f"{outcome.job.task} {said}{where} (task {outcome.task_id})"
 
 
 def ran_twice_line(outcome: Outcome) -> str:
@@ -70,18 +74,26 @@ MEANINGS = {
     "efficiency": "ideal wall / wall (1.0 = no overhead)",
     "stretch_max": "longest run / asked duration (>1: it waited for CPU)",
     "redelivered": "jobs handed to another worker after theirs died",
+    "cancelled": "jobs run again after their worker lost Redis (shown when any)",
     "retried": "jobs that succeeded after a failed attempt",
+    "retry_wait_s": "longest wait for a retry: its backoff (shown when any)",
+    "queued_while_idle_s": "longest wait while its worker ran none of these (shown when long)",
     "duplicates": "jobs that ran more than once (shown when any did)",
     "runs": "runs started, as the run lists tell (shown when not one per job)",
     "resubmitted": "jobs lost on their way to a worker, sent again (shown when any)",
 }
 #: Figures shown only when they say something: the run lists' count when it differs from the jobs
-#: that ran, the others when not zero.
+#: that ran, the wait with no job of the run where the verdict would name it, the others when not zero.
 _WHEN = {
+    "cancelled": lambda s: bool(s.cancelled),
+    "retry_wait_s": lambda s: bool(s.retry_wait_s),
+    "queued_while_idle_s": held_outside,
     "duplicates": lambda s: bool(s.duplicates),
-    "runs": lambda s: bool(s.runs) and s.runs != s.succeeded + s.failed,
+    "runs": lambda s: bool(s.runs) and s.runs != s.succeeded + s.failed + s.unfinished,
     "resubmitted": lambda s: bool(s.resubmitted),
 }
+#: The wall's meaning when the producer stopped waiting before every job had its result.
+WALL_CUT_SHORT = "producer's clock, first submit until it stopped waiting"
 
 
 def _shown(value: Any) -> str:
@@ -100,10 +112,32 @@ def summary_lines(summary: Summary) -> list[str]:
         if key in _WHEN and not _WHEN[key](summary):
             continue
         shown = f"{data[key]:g}" if key == "cpus" and data[key] is not None else _shown(data[key])
+        if key == "wall_s" and (summary.unfinished or summary.withdrawn):
+            meaning = WALL_CUT_SHORT
         if key == "jobs":  # in the meaning's column: the values stay one column
-            extra = [f"{n} {what}" for n, what in ((summary.failed, "failed"), (summary.withdrawn, "withdrawn")) if n]
+            extra = [f"{n} {what}" for n, what in ((summary.failed, "failed"), (summary.withdrawn, "withdrawn"),
+                                                   (summary.unfinished, "unfinished")) if n]
             meaning += f": {', '.join(extra)}" if extra else ""
         lines.append(f"{key:<13} {shown:>9}  {meaning}")
+    return lines
+
+
+def trouble_lines(outcomes: list[Outcome], timeout_s: float, named_above: bool) -> list[str]:
+    """What stderr says of the jobs that did not succeed: each job once, when the report above did not name it
+    (`--json`), else one line that counts them (the job lines above name each)."""
+    failed = [o for o in outcomes if o.status == "FAILURE"]
+    unfinished = [o for o in outcomes if o.status == "PENDING"]
+    withdrawn = [o for o in outcomes if o.status == "WITHDRAWN"]
+    if named_above:
+        counts = [f"{n} {what}" for n, what in ((len(failed), "failed"),
+                                                (len(unfinished), f"did not finish within {timeout_s:g} s"))
+                  if n]
+        said = ", ".join(counts) + ("; " if counts and withdrawn else "")
+        said += f"withdrew {len(withdrawn)} that had not started" if withdrawn else ""
+        return [f"error: {said} (each job named above)"] if said else []
+    lines = [f"error: {o.job.task} ({o.task_id}): {o.error}" for o in failed + unfinished]
+    if withdrawn:
+        lines.append(f"withdrew {len(withdrawn)} jobs that had not started within {timeout_s:g} s")
     return lines
 
 

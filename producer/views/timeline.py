@@ -4,19 +4,21 @@
 Text, coloured on a terminal and plain elsewhere (rich decides). Outcomes are expected on
 the producer's clock (producer.story); anything outside the run is clamped to the axis.
 Columns, ticks and what a bar says come from `producer.views.axis`, the live view's too.
-When the events were followed (producer.story), attempts lost with their worker are drawn
-as the live view draws them, and the queue line counts a job until a worker took it.
+Every run of a job other than its record's (producer.story.placed_attempts: lost with its
+worker, cancelled, fenced off, failed and retried, still running) is a bar on the row of the
+slot that ran it; when the events were followed, the queue line counts a job until a worker took it.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from rich.text import Text
 
-from producer.jobs import LostRun, Outcome
+from producer import jobs
+from producer.jobs import Outcome
+from producer.story import SlotKey, placed_attempts, slot_runs
 from producer.views.axis import BAR, FAILED, Axis, bar_text, tick_labels, tick_line
 
 WAIT = "·"  # queued: submitted, not started yet
@@ -27,12 +29,11 @@ LEGEND = ("timeline: one row per worker slot; ━ a job, ✗ failed, · waited w
           "queued: jobs waiting (+ = 10 or more)")
 #: Added to LEGEND when a job waited for the cup.
 CUP_LEGEND = "; ░ waited for the cup"
-#: Added to LEGEND when an attempt was lost with its worker (seen by the events).
-LOST_LEGEND = "; ━✗ lost with its worker"
-#: The third part of the slot key of a row that only lost attempts have (see lost_runs).
-LOST_SLOT = "lost"
-
-SlotKey = tuple[str, int, str]
+#: Added to LEGEND when an attempt ended unfinished (its worker died, was cut off, or lost Redis).
+LOST_LEGEND = "; ━✗ ended unfinished (its worker died, was cut off, or lost Redis)"
+#: Added to LEGEND when a job was still running when the producer stopped waiting.
+RUNNING_LEGEND = "; ━… still running when the producer stopped waiting"
+RUNNING_MARK = "…"
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Bar:
     end: int
     failed: bool = False
     lost: bool = False
+    running: bool = False  # had not ended when the producer stopped waiting
     cup_waits: list[tuple[int, int]] = field(default_factory=list)  # [from, to) columns inside [start, end)
 
 
@@ -74,34 +76,15 @@ def legend(timeline: Timeline) -> str:
     """LEGEND, with the cup's mark when a job of this timeline waited for it, the lost mark when one was lost."""
     bars = [bar for row in timeline.rows for bar in row.bars]
     return (LEGEND + (CUP_LEGEND if any(bar.cup_waits for bar in bars) else "")
-            + (LOST_LEGEND if any(bar.lost for bar in bars) else ""))
-
-
-def lost_runs(outcomes: list[Outcome]) -> list[tuple[Outcome, LostRun, SlotKey]]:
-    """Every attempt the events saw lost, with the slot (row, track) it is drawn on.
-
-    That is the one slot its worker's records name, else a slot of its own for that worker:
-    an event's pid is the worker's main process, not the pool process a record names, so
-    which of several slots it was is not known.
-    """
-    slots_of: dict[str, set[SlotKey]] = defaultdict(set)
-    for o in outcomes:
-        if o.record is not None:
-            slots_of[o.record.worker].add(o.record.slot_key)
-    placed = []
-    for o in outcomes:
-        for lost in o.seen.lost if o.seen is not None else ():
-            slots = slots_of.get(lost.worker, set())
-            key = next(iter(slots)) if len(slots) == 1 else (lost.hostname, lost.pid or 0, LOST_SLOT)
-            placed.append((o, lost, key))
-    return placed
+            + (LOST_LEGEND if any(bar.lost for bar in bars) else "")
+            + (RUNNING_LEGEND if any(bar.running for bar in bars) else ""))
 
 
 def slot_labels(outcomes: list[Outcome]) -> dict[SlotKey, str]:
     """A short label per slot: `worker@host pid 8`, with `#2`... when a process has several.
 
-    A slot only lost attempts were seen on is labelled with its worker's name (and the pid
-    of its events when that worker had several).
+    A slot only attempts without a record ran on is labelled with its worker's name (and the
+    pid when that worker had several).
     """
     keys = sorted({o.record.slot_key: o.record.worker for o in outcomes if o.record}.items())
     per_process: dict[tuple[str, int], int] = {}
@@ -114,7 +97,7 @@ def slot_labels(outcomes: list[Outcome]) -> dict[SlotKey, str]:
             seen[(host, pid)] = seen.get((host, pid), 0) + 1
             label += f" #{seen[(host, pid)]}"
         labels[(host, pid, slot)] = label
-    lost_only = {key: lost.worker for _, lost, key in lost_runs(outcomes) if key not in labels}
+    lost_only = {key: lost.worker for _, lost, key in placed_attempts(outcomes) if key not in labels}
     for key, worker in lost_only.items():
         several = sum(1 for w in lost_only.values() if w == worker) > 1
         labels[key] = f"{worker} pid {key[1]}" if several else worker
@@ -122,14 +105,14 @@ def slot_labels(outcomes: list[Outcome]) -> dict[SlotKey, str]:
 
 
 def layout(outcomes: list[Outcome], width: int) -> Timeline:
-    """Lay out the jobs that ran (succeeded or failed with a record) in `width` characters.
+    """Lay out the jobs that ran (succeeded or failed with a record, and every other attempt) in `width` characters.
 
     The time axis starts at the first submit. A job's wait shows as dots where its row was
-    idle: time the job spent in the queue although this slot could have taken it. Attempts
-    the events saw lost are bars of their own, on their worker's row (lost_runs).
+    idle: time the job spent in the queue although this slot could have taken it. Every
+    other run of a job is a bar of its own on the row of the slot that ran it (placed_attempts).
     """
     ran = [o for o in outcomes if o.record is not None]
-    lost = lost_runs(outcomes)
+    lost = placed_attempts(outcomes)
     if not ran and not lost:
         return Timeline([], 0, 0.0, [], [])
     origin: datetime = min(o.submitted_at for o in outcomes)
@@ -143,20 +126,17 @@ def layout(outcomes: list[Outcome], width: int) -> Timeline:
     def at(moment: datetime) -> float:
         return (moment - origin).total_seconds()
 
-    # every attempt as (start, end, slot, outcome, lost run or None for the record's), drawn in order of start
-    attempts = [(o.record.started_at, o.record.finished_at, o.record.slot_key, o, None)  # type: ignore[union-attr]
-                for o in ran]
-    attempts += [(run.started_at, run.ended_at, key, o, run) for o, run, key in lost]
     rows = {key: Row(label) for key, label in labels.items()}
-    for started, finished, key, o, run in sorted(attempts, key=lambda a: a[0]):
-        row = rows[key]
-        start, end = axis.bar(at(started), at(finished))
+    for run in slot_runs(outcomes):  # in order of start: each after the bar before it on its row
+        row, o, lost = rows[run.key], run.outcome, run.attempt
+        start, end = axis.bar(at(run.started_at), at(run.ended_at))
         previous_end = row.bars[-1].end if row.bars else 0
-        wait_from = max(axis.column(at(_waiting_since(o, run))), previous_end)
+        wait_from = max(axis.column(at(run.idle_since)), previous_end) if run.idle_since is not None else start
         if wait_from < start:
             row.waits.append((wait_from, start))
-        if run is not None:
-            row.bars.append(Bar(o.job.task, start, end, lost=True))
+        if lost is not None:
+            row.bars.append(Bar(o.job.task, start, end, lost=lost.end in jobs.BACK_IN_QUEUE,
+                                failed=lost.end in (jobs.RETRIED, jobs.FAILED), running=lost.end == jobs.RUNNING))
             continue
         r = o.record
         assert r is not None
@@ -178,14 +158,6 @@ def layout(outcomes: list[Outcome], width: int) -> Timeline:
                     hidden_rows=max(0, len(ordered) - MAX_ROWS))
 
 
-def _waiting_since(outcome: Outcome, run: LostRun | None) -> datetime:
-    """When the job went (back) to the queue before this attempt (None: the record's): its submit, or
-    the end of the lost attempt before it."""
-    lost = outcome.seen.lost if outcome.seen is not None else ()
-    before = lost[:lost.index(run)] if run is not None else lost
-    return before[-1].ended_at if before else outcome.submitted_at
-
-
 def _bar_text(bar: Bar) -> str:
     """The bar's cells (producer.views.axis.bar_text): ✗ first for a failed job, then the task's name as far
     as it fits, then the bar.
@@ -195,6 +167,8 @@ def _bar_text(bar: Bar) -> str:
     """
     if bar.lost:
         return bar_text(bar.task, bar.end - bar.start, mark=FAILED)
+    if bar.running:
+        return bar_text(bar.task, bar.end - bar.start, mark=RUNNING_MARK)
     if bar.cup_waits:
         return _cup_bar_text(bar)
     return bar_text(bar.task, bar.end - bar.start, lead=FAILED if bar.failed else "")
@@ -232,7 +206,8 @@ def render(timeline: Timeline) -> list[Text]:
         for start, end in row.waits:
             cells = cells[:start] + Text(WAIT * (end - start), style="yellow") + cells[end:]
         for bar in row.bars:
-            style = LOST_STYLE if bar.lost else "bold red" if bar.failed else _STYLES.get(bar.task, "bold green")
+            style = LOST_STYLE if bar.lost else "bold red" if bar.failed else "dim" if bar.running else \
+                _STYLES.get(bar.task, "bold green")
             drawn = Text(_bar_text(bar), style=style)
             for start, end in bar.cup_waits:
                 drawn.stylize("dim yellow", start - bar.start, end - bar.start)

@@ -4,8 +4,9 @@ One process per worker container, one thread (track) per worker slot, one comple
 ("X") per job; the producer's submit and receive instants sit on a track of their own.
 When the events were followed (producer.story), each job's wait is split into async slices,
 "queued" (in Redis, on the producer's process) and "reserved" (taken off the queue by a
-worker, waiting for a free slot, on that worker's process), and each attempt lost with its
-worker is a slice "task1 (lost)" on that worker's track (timeline.lost_runs).
+worker, waiting for a free slot, on that worker's process). Every other run of a job (lost
+with its worker, cancelled, failed and retried, still running: producer.story.placed_attempts)
+is a slice "task1 (lost)", "task1 (cancelled)"... on the track of the slot that ran it.
 Times are microseconds from the first submit, on the producer's clock (the batch's story, producer.story).
 Format reference: https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU
 """
@@ -18,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from producer.figures import Summary
-from producer.jobs import Outcome
-from producer.story import Story, host_of
-from producer.views.timeline import lost_runs, slot_labels
+from producer.jobs import END_WORDS, Outcome
+from producer.story import Story, host_of, placed_attempts
+from producer.views.timeline import slot_labels
 
 PRODUCER_PID = 0
 
@@ -71,11 +72,12 @@ def build_trace(story: Story, summary: Summary | None = None) -> dict[str, Any]:
         if o.received_at is not None:
             events.append({"ph": "i", "s": "t", "name": f"receive {o.job.task}", "pid": PRODUCER_PID, "tid": 0,
                            "ts": _us(o.received_at, origin), "args": {"task_id": o.task_id, "status": o.status}})
-    for o, lost, key in lost_runs(outcomes):
-        start = _us(lost.started_at, origin)
-        events.append({"ph": "X", "name": f"{o.job.task} (lost)", "cat": o.job.kind, "pid": pid_of[key[0]],
+    for o, lost, key in placed_attempts(outcomes):
+        start, said = _us(lost.started_at, origin), END_WORDS[lost.end]
+        args = {"task_id": o.task_id, "worker": lost.worker, "status": said} | ({"why": lost.why} if lost.why else {})
+        events.append({"ph": "X", "name": f"{o.job.task} ({said})", "cat": o.job.kind, "pid": pid_of[key[0]],
                        "tid": tid_of[key], "ts": start, "dur": round(_us(lost.ended_at, origin) - start, 3),
-                       "args": {"task_id": o.task_id, "worker": lost.worker, "status": "lost"}})
+                       "args": args})
     for o in outcomes:
         events += _waits(o, origin, pid_of)
     trace: dict[str, Any] = {"traceEvents": events, "displayTimeUnit": "ms"}

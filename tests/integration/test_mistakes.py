@@ -131,7 +131,7 @@ WITH_A_CLUSTER = [
     (["compare", "--queue", "nobody"], RET_NO_WORKERS, "no worker consumes 'nobody'"),
     (["quiz", "--workers", "3"], RET_USAGE, "2 online: WORKERS=3 docker compose up -d --wait"),
     (["quiz", "--workers", "6"], RET_USAGE, "or quiz --workers 2"),
-    (["--jobs", "2", "--duration", "0", "--fail-rate", "1"], RET_JOBS_FAILED, "error: task"),
+    (["--jobs", "2", "--duration", "0", "--fail-rate", "1"], RET_JOBS_FAILED, "error: 2 failed (each job named above)"),
     (["--jobs", "4", "--duration", "2", "--timeout", "0.5"], RET_JOBS_FAILED, "withdrew"),
 ]
 

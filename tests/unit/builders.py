@@ -16,6 +16,7 @@ from producer.figures import Summary
 from producer.jobs import Job, LostRun, Outcome, Seen
 from producer.views.lanes import lanes
 from worker.records import JobRecord
+from worker.runs import Run
 
 #: The first submit of every made-up batch; times below are seconds after it.
 T0 = datetime(2026, 11, 24, 19, 0, 0, tzinfo=UTC)
@@ -38,6 +39,14 @@ def record(start: float, end: float, *, task: str = "task1", task_id: str = "id-
         runtime_s=end - start if runtime_s is None else runtime_s, cpu_s=cpu_s, attempt=attempt,
         redelivered=redelivered,
     )
+
+
+def run(start: float, end: float | None = None, *, worker: str = "worker@h1", pid: int = 8, attempt: int = 1,
+        why: str | None = None, cut: float | None = None) -> Run:
+    """One run of a job as its run list tells it (worker.runs): started at `start`, finished at `end`, or
+    interrupted at `cut` for `why`."""
+    return Run(worker, pid, attempt, at(start), None if end is None else at(end), why,
+               None if cut is None else at(cut))
 
 
 def cup_record(start: float, end: float, waited: float, held: float, cup: float = 1.0, **kw) -> JobRecord:
@@ -81,10 +90,10 @@ def waves(jobs: int, hosts: int, duration_s: float = 1.0, *, kind: str = "sleep"
 
 def made_up(*, kind="sleep", pool="prefork", slots=2, processes=None, duration=1.0, jobs=4, failed=0,
             withdrawn=0, retried=0, redelivered=0, queued=0, speedup=1.9, peak=None, cpus=2.0,
-            stretch=1.0) -> Summary:
+            stretch=1.0, unfinished=0, cancelled=0, backoff=0.0, held=0.0) -> Summary:
     """A summary as summarize() would make it, from the figures that matter to the verdict."""
     processes = processes if processes is not None else (1 if pool in ("threads", "gevent") else slots)
-    succeeded = jobs - failed - withdrawn
+    succeeded = jobs - failed - withdrawn - unfinished
     limit = slots
     if kind == "cpu":
         limit = max(1, min(limit, processes if pool != "prefork" else limit, math.floor(cpus)))
@@ -99,7 +108,8 @@ def made_up(*, kind="sleep", pool="prefork", slots=2, processes=None, duration=1
         ideal_wall_s=ideal, speedup=round(work / wall, 3) if succeeded and wall else None,
         efficiency=round(ideal / wall, 3) if succeeded and wall else None, peak_overlap=peak,
         stretch_median=stretch if succeeded else None, stretch_max=stretch if succeeded else None, cpu_s=0.0,
-        redelivered=redelivered, retried=retried, queued_ahead=queued)
+        redelivered=redelivered, retried=retried, queued_ahead=queued, unfinished=unfinished, cancelled=cancelled,
+        retry_wait_s=backoff if retried else 0.0, queued_while_idle_s=held)
 
 
 def killed_worker():

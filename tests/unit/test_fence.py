@@ -48,3 +48,20 @@ def test_only_a_cut_of_this_worker_and_process_after_this_start_fences_it():
 def test_unreadable_entries_are_passed_over():
     assert runs.fenced_off([b"junk", "[]", started(RUN), '{"event": "interrupted"}', cut(), finished(RUN)],
                            RUN) == "fenced off (host cut off or frozen)"
+
+
+def test_a_run_interrupted_keeps_why_and_when_and_a_finish_clears_both():
+    (run,) = runs.parse([started(RUN), cut(pid=8, why=runs.CANCELLED)])
+    assert (run.interrupted, run.interrupted_at) == (runs.CANCELLED, T0 + timedelta(seconds=6))
+    (done,) = runs.parse([started(RUN), cut(), finished(RUN)])
+    assert (done.interrupted, done.interrupted_at) == (None, None)
+    (undated,) = runs.parse([started(RUN), '{"event": "interrupted", "worker": "w@a", "why": "gone"}'])
+    assert (undated.interrupted, undated.interrupted_at) == ("gone", None)  # the reason counts without a time
+
+
+def test_a_run_moves_onto_another_clock_whole():
+    (run,) = runs.parse([started(RUN), cut()])
+    moved = run.shifted(-2.0)
+    assert moved.started_at == T0 - timedelta(seconds=2) and moved.interrupted_at == T0 + timedelta(seconds=4)
+    assert moved.finished_at is None and runs.parse([started(RUN), finished(RUN)])[0].shifted(1).finished_at \
+        == T0 + timedelta(seconds=31)

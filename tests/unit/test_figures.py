@@ -226,10 +226,12 @@ def test_failures_withdrawals_and_timeouts_are_counted_apart():
            outcome(None, task_id="late"),
            outcome(None, status="WITHDRAWN", task_id="w1"), outcome(None, status="WITHDRAWN", task_id="w2")]
     s = summarize(out, wall_s=1.1, slots_online=2)
-    assert (s.jobs, s.succeeded, s.failed, s.withdrawn) == (6, 1, 3, 2)
+    assert (s.jobs, s.succeeded, s.failed, s.unfinished, s.withdrawn) == (6, 1, 2, 1, 2)
     assert s.work_s == 1.0 and s.slots_used == 2 and s.peak_overlap == 2
     assert s.ideal_wall_s == 3.0  # ceil(6 / 2) x 1 s
-    assert s.notes == ("failed and retried attempts took time that counts in the wall but not in the work",
+    assert s.notes == ("1 job had no result when the producer stopped waiting after 1.10 s (running, or held by a "
+                       "worker): it may still finish, outside these figures",
+                       "failed and retried attempts took time that counts in the wall but not in the work",
                        "2 jobs were withdrawn from the queue before they started")
 
 
@@ -251,11 +253,11 @@ def test_cpu_time_adds_up_over_every_job_that_ran():
 
 def test_nothing_finished():
     s = summarize([outcome(task_id="a"), outcome(task_id="b")], wall_s=3.0, slots_online=2)
-    assert (s.succeeded, s.failed, s.workers_used, s.slots_used, s.peak_overlap) == (0, 2, 0, 0, 0)
+    assert (s.succeeded, s.failed, s.unfinished, s.workers_used, s.slots_used, s.peak_overlap) == (0, 0, 2, 0, 0, 0)
     assert s.speedup is None and s.efficiency is None and s.stretch_max is None and s.cpus is None
     assert s.ideal_wall_s == 1.0
-    assert s.verdict == "no job finished (2 failed): nothing to compare"
-    assert s.notes == ()
+    assert s.verdict == "no job finished (2 unfinished when the producer stopped waiting): nothing to compare"
+    assert [note.split(" had no result")[0] for note in s.notes] == ["2 jobs"]
 
 
 def test_no_wall_time_no_speedup():
@@ -358,7 +360,8 @@ def test_cpu_jobs_on_one_slot_get_no_gil_note():
 def test_cpu_jobs_when_no_record_tells_the_cpus():
     s = summarize([outcome(None, kind="cpu", task_id="a"), outcome(None, kind="cpu", task_id="b")], wall_s=1.0,
                   slots_online=2)
-    assert (s.cpus, s.parallel_limit, s.ideal_wall_s, s.notes) == (None, 2, 1.0, ())
+    assert (s.cpus, s.parallel_limit, s.ideal_wall_s) == (None, 2, 1.0)
+    assert not any("cpu" in note for note in s.notes)
 
 
 # --- times, verdict and notes ----------------------------------------------------------------------

@@ -63,7 +63,8 @@ def test_an_interruption_ends_the_runs_of_that_worker_and_pid_recorded_before_it
     # recorded after it (whatever its clock says): not cut off by it
     entries += [entry("started", "w@a", 8, 1, later.started_at, later.started_at)]
     runs = parse(entries)
-    assert runs == [replace(cut, interrupted="fenced"), other_pid, replace(finished, interrupted=None), later]
+    assert runs == [replace(cut, interrupted="fenced", interrupted_at=at(4)), other_pid,
+                    replace(finished, interrupted=None), later]
     assert never_finished(runs, 1) == [other_pid, later]  # an interrupted run is not a death
     assert parse([*entries, interruption("w@a", None, "lost Redis", at(9))])[1].interrupted == "lost Redis"
     assert parse([*entries, interruption("w@b", None, "x", at(9))])[1].interrupted is None

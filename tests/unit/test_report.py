@@ -10,7 +10,7 @@ from rich.console import Console
 from producer.figures import summarize
 from producer.story import tell
 from producer.views.report import MEANINGS, job_line, job_lines, json_document, print_text, summary_lines
-from tests.unit.builders import at, outcome, record, waves
+from tests.unit.builders import at, made_up, outcome, record, run, waves
 from worker.runs import Run
 
 WORKER = "worker@faea5785655b"
@@ -42,7 +42,10 @@ def test_failed_withdrawn_and_missing_jobs_are_named():
     assert job_line(outcome(None, status="WITHDRAWN", task="task2", task_id="id-3")) == (
         "task2 withdrawn: it had not started (task id-3)")
     assert job_line(outcome(None, error="did not finish within 3 s", task_id="id-4")) == (
-        "task1 did not finish: did not finish within 3 s (task id-4)")
+        "task1 did not finish within 3 s (task id-4)")
+    running = outcome(None, error="did not finish within 3 s", task_id="id-6")
+    running.runs, running.given_up_at = (run(0.01, worker=WORKER, pid=8),), at(3.0)
+    assert job_line(running) == f"task1 did not finish within 3 s: still running on {WORKER} pid 8 (task id-6)"
     assert job_line(outcome(None, task_id="id-5")) == "task1 did not finish: no result (task id-5)"
 
 
@@ -77,8 +80,8 @@ def test_summary_lines_have_a_figure_a_value_and_a_meaning_and_no_padding():
                                outcome(None, status="WITHDRAWN", task_id="w")]
     lines = summary_lines(summarize(out, wall_s=3.1, slots_online=2))
     # none ran twice, none has a run list here, none was sent again
-    assert [line.split()[0] for line in lines] == [k for k in MEANINGS if k not in ("duplicates", "runs",
-                                                                                     "resubmitted")]
+    assert [line.split()[0] for line in lines] == [k for k in MEANINGS if k not in (
+        "cancelled", "retry_wait_s", "queued_while_idle_s", "duplicates", "runs", "resubmitted")]
     assert all(line == line.rstrip() for line in lines)
     assert lines[0] == "jobs                  8  jobs submitted: 1 failed, 1 withdrawn"  # the values stay one column
     assert lines[3] == "cpus                  4  CPUs those workers share"
@@ -91,7 +94,7 @@ def test_summary_values_none_and_large():
     s = summarize([outcome(None, task_id="a")], wall_s=0.0)
     lines = {line.split()[0]: line for line in summary_lines(s)}
     assert lines["speedup"] == "speedup             n/a  work / wall"
-    assert lines["jobs"] == "jobs                  1  jobs submitted: 1 failed"
+    assert lines["jobs"] == "jobs                  1  jobs submitted: 1 unfinished"  # no result yet: not failed
     long = summarize(waves(150, hosts=1), wall_s=150.5, slots_online=1)
     lines = {line.split()[0]: line for line in summary_lines(long)}
     assert lines["work_s"] == "work_s              150  sum of the jobs' durations: one after another"
@@ -139,3 +142,16 @@ def test_runs_and_resubmissions_are_shown_when_they_say_something():
     once = replace(three_runs, runs=three_runs.runs[2:], resubmitted=0)
     shown = {line.split()[0] for line in summary_lines(summarize([replace(one, runs=once.runs), once], wall_s=3.0))}
     assert "runs" not in shown and "resubmitted" not in shown  # 2 runs for 2 jobs: nothing to say
+
+
+def test_what_interfered_is_shown_when_measured_and_a_wall_cut_short_says_so():
+    quiet = {line.split()[0] for line in summary_lines(made_up())}
+    assert not quiet & {"cancelled", "retry_wait_s", "queued_while_idle_s"}
+    lines = {line.split()[0]: line for line in summary_lines(
+        made_up(cancelled=2, retried=1, backoff=1.5, held=0.8, unfinished=1, jobs=5))}
+    assert lines["cancelled"] == ("cancelled             2  jobs run again after their worker lost Redis "
+                                  "(shown when any)")
+    assert lines["retry_wait_s"].split()[1] == "1.500"
+    assert lines["queued_while_idle_s"].split()[1] == "0.800"
+    assert lines["wall_s"].endswith("producer's clock, first submit until it stopped waiting")
+    assert lines["jobs"].endswith("jobs submitted: 1 unfinished")

@@ -1,5 +1,5 @@
 """A batch's story (producer.story): what the events saw, merged into the outcomes (receptions and lost
-attempts), and the records, all on the producer's clock."""
+attempts), every attempt the run lists tell, and the records, all on the producer's clock."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import pytest
 
 from cluster.events import Attempt, Holder, Snapshot, TaskFacts, WorkerFacts
 from producer.figures import summarize
-from producer.jobs import LostRun, Seen
+from producer.jobs import CANCELLED, DIED, FENCED, RETRIED, RUNNING, TWICE, LostRun, Seen
 from producer.results import BatchResult
 from producer.story import Story, tell, with_events
 from producer.submit import Collected
 from tests.unit.builders import T0, at, outcome, record
+from tests.unit.builders import run as ran
+from worker import runs as run_list
 
 E0 = T0.timestamp()  # event timestamps are seconds since the epoch: E0 + seconds after the first submit
 
@@ -154,3 +156,67 @@ def test_queue_waits_seen_end_at_the_reception_and_skip_the_lost_attempts():
     assert o.queue_waits() == [] and o.reserved == (at(0.1), at(3.0))
     o.seen = Seen(None, None, ())  # seen, but its reception was not: the record's start ends the wait
     assert o.queue_waits() == [(at(0.1), at(3.0), None)] and o.reserved is None
+
+
+# --- every attempt: the run lists (worker.runs) merged with the events ----------------------------------------
+
+def test_a_run_its_worker_cancelled_on_losing_redis_is_an_attempt_that_sent_the_job_back_to_the_queue():
+    rec = record(2.0, 3.0, task_id="j", hostname="h1", pid=12, redelivered=True)
+    o = outcome(rec, submitted=0.0)
+    o.runs = (ran(0.1, worker="worker@h1", pid=11, why=run_list.CANCELLED, cut=0.6), ran(1.9, 3.0, pid=12))
+    assert o.attempts == (LostRun("worker@h1", "h1", 11, at(0.1), at(0.6), CANCELLED, run_list.CANCELLED,
+                                  ran_in=True),)
+    (cancelled,) = o.attempts
+    assert o.queue_waits() == [(at(0.0), at(0.1), cancelled), (at(0.6), at(2.0), None)]
+
+
+def test_a_run_that_never_ended_before_the_job_ran_again_died_with_its_worker_as_the_events_tell_when():
+    o = outcome(record(6.0, 7.0, task_id="j", hostname="h1", pid=9), submitted=0.0)
+    o.runs = (ran(0.5, worker="worker@h0", pid=31), ran(5.99, 7.0, pid=9))
+    (died,) = o.attempts
+    assert (died.end, died.pid, died.ran_in, died.ended_at) == (DIED, 31, True, at(5.99))  # no events: the next start
+    o.seen = Seen("worker@h1", at(5.9), (LostRun("worker@h0", "h0", 100, at(0.49), at(1.5)),))
+    assert o.attempts == (LostRun("worker@h0", "h0", 31, at(0.5), at(1.5), DIED, "", ran_in=True),)  # one run, not two
+
+
+def test_a_failed_attempt_was_retried_and_the_job_waited_for_its_backoff_not_in_the_queue():
+    o = outcome(record(3.2, 4.2, task_id="j", attempt=2), submitted=0.0)
+    o.runs = (ran(0.01, 1.01), ran(3.19, 4.2, attempt=2))
+    (failed,) = o.attempts
+    assert (failed.end, failed.started_at, failed.ended_at) == (RETRIED, at(0.01), at(1.01))
+    assert o.queue_waits() == [(at(0.0), at(0.01), failed)]  # then its backoff: no queue wait
+
+
+def test_a_job_still_running_when_the_producer_stopped_waiting_runs_until_then():
+    o = outcome(None, task_id="j", submitted=0.0)
+    o.runs, o.given_up_at = (ran(0.02),), at(1.0)
+    assert o.attempts == (LostRun("worker@h1", "h1", 8, at(0.02), at(1.0), RUNNING, "", ran_in=True),)
+    assert o.queue_waits() == [(at(0.0), at(0.02), o.attempts[0])]
+    o.seen = Seen("worker@h1", at(0.01), (LostRun("worker@h1", "h1", 100, at(0.02), at(0.5)),))
+    assert o.attempts[0].end == DIED  # the events saw its worker gone: not running
+
+
+def test_fenced_and_twice_run_attempts_are_told_apart():
+    o = outcome(record(4.0, 5.0, task_id="j", hostname="h2", pid=5), submitted=0.0)
+    o.runs = (ran(0.1, worker="worker@h1", why=run_list.FENCED, cut=3.0), ran(3.9, 5.0, worker="worker@h2", pid=5),
+              ran(4.5, 5.5, worker="worker@h1"))
+    assert [a.end for a in o.attempts] == [FENCED, TWICE]
+
+
+def test_a_story_moves_the_runs_with_their_workers_clock():
+    ahead = outcome(record(13.01, 14.01, task_id="a"), submitted=0.0, received=1.012)
+    ahead.runs = (ran(12.0, why=run_list.CANCELLED, cut=12.5), ran(13.0, 14.01))
+    offset = 14.01 - 1.012
+    (told,) = tell([ahead]).outcomes
+    (cancelled,) = told.attempts
+    assert cancelled.started_at == at(12.0 - offset) and cancelled.ended_at == at(12.5 - offset)
+    assert ahead.runs[0].started_at == at(12.0)  # the recorded outcome keeps the worker's own times
+
+
+def test_attempts_follow_the_outcome_when_its_run_list_arrives_later():
+    o = outcome(None, task_id="j")
+    assert o.attempts == ()
+    o.runs = (ran(0.1, why=run_list.CANCELLED, cut=0.4),)  # as producer.submit.note_duplicates sets it
+    assert [a.end for a in o.attempts] == [CANCELLED]
+    o.status = "WITHDRAWN"
+    assert [a.end for a in o.attempts] == [CANCELLED]

@@ -15,6 +15,8 @@ from producer.views.timeline import (
     LOST_LEGEND,
     LOST_STYLE,
     MAX_ROWS,
+    RUNNING_LEGEND,
+    RUNNING_MARK,
     WAIT,
     Bar,
     Row,
@@ -24,7 +26,8 @@ from producer.views.timeline import (
     render,
     slot_labels,
 )
-from tests.unit.builders import at, killed_worker, outcome, record, waves
+from tests.unit.builders import at, killed_worker, outcome, record, run, waves
+from worker.runs import CANCELLED
 
 
 def plain(lines: list[Text]) -> list[str]:
@@ -358,3 +361,45 @@ def test_a_lost_attempt_on_a_worker_of_several_slots_gets_a_row_of_its_own():
 ])
 def test_a_lost_bar_keeps_its_cross_and_shows_its_task_as_far_as_it_fits(bar, cells):
     assert one_bar(bar) == cells
+
+
+# --- what the run lists tell (worker.runs): every attempt has its bar, none is idle time ----------------------------
+
+
+def test_runs_cancelled_when_redis_restarted_are_bars_on_their_rows_not_idle_time():
+    # two workers lose Redis at 0.6 s and cancel what they ran; both jobs run again on the same processes
+    out = []
+    for i, host in enumerate(("h1", "h2")):
+        o = outcome(record(1.0, 2.0, task_id=f"j{i}", hostname=host, pid=8, redelivered=True))
+        o.runs = (run(0.01, worker=f"worker@{host}", why=CANCELLED, cut=0.6), run(0.99, 2.0, worker=f"worker@{host}"))
+        out.append(o)
+    timeline = layout(out, width=60)
+    assert [row.label for row in timeline.rows] == ["worker@h1 pid 8", "worker@h2 pid 8"]  # no extra rows
+    for row in timeline.rows:
+        cancelled, again = row.bars
+        assert cancelled.lost and not again.lost and cancelled.start == 0
+        assert row.waits == [(cancelled.end, again.start)]  # back in the queue only after it was cancelled
+    assert legend(timeline) == LEGEND + LOST_LEGEND
+
+
+def test_a_retried_jobs_failed_attempt_is_drawn_failed_and_its_backoff_is_no_queue_wait():
+    o = outcome(record(2.5, 3.5, task_id="j", attempt=2))
+    o.runs = (run(0.01, 1.01), run(2.49, 3.5, attempt=2))
+    timeline = layout([o], width=60)
+    (row,) = timeline.rows
+    first, second = row.bars
+    assert first.failed and not second.failed and row.waits == []
+    assert set(timeline.queued) == {0}  # waiting for its retry is not waiting in the queue
+
+
+def test_jobs_still_running_when_the_producer_stopped_waiting_are_drawn_to_that_moment():
+    out = []
+    for i in range(2):
+        o = outcome(None, task_id=f"j{i}")
+        o.runs, o.given_up_at = (run(0.01, worker=f"worker@h{i}", pid=7),), at(1.0)
+        out.append(o)
+    timeline = layout(out, width=60)
+    assert [row.label for row in timeline.rows] == ["worker@h0", "worker@h1"]
+    assert all(row.bars[0].running and row.bars[0].end == timeline.columns for row in timeline.rows)
+    assert legend(timeline) == LEGEND + RUNNING_LEGEND
+    assert plain(render(timeline))[1].endswith(RUNNING_MARK)

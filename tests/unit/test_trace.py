@@ -9,7 +9,8 @@ import pytest
 from producer.figures import summarize
 from producer.story import tell
 from producer.views.trace import PRODUCER_PID, build_trace, write_trace
-from tests.unit.builders import killed_worker, outcome, record, waves
+from tests.unit.builders import killed_worker, outcome, record, run, waves
+from worker.runs import CANCELLED
 
 PRODUCER_EVENTS = [
     {"ph": "M", "name": "process_name", "pid": 0, "args": {"name": "producer"}},
@@ -145,3 +146,13 @@ def test_without_events_the_trace_is_what_it_always_was():
     assert [e["name"] for e in of(trace, "X")] == ["task1", "task2"]
     assert all("reserved_s" not in e["args"] for e in of(trace, "X"))
     assert {e["args"]["name"] for e in of(trace, "M") if e["name"] == "process_name"} == {"producer", "h0", "h1"}
+
+
+def test_a_run_its_worker_cancelled_is_a_slice_with_why_on_the_track_of_its_process():
+    again = outcome(record(1.0, 2.0, task_id="j", pid=8, redelivered=True))
+    again.runs = (run(0.01, worker="worker@h1", pid=8, why=CANCELLED, cut=0.6), run(0.99, 2.0, pid=8))
+    trace = build_trace(tell([again]))
+    cancelled, ran_again = sorted(of(trace, "X"), key=lambda e: e["ts"])
+    assert cancelled["name"] == "task1 (cancelled)" and cancelled["args"]["why"] == CANCELLED
+    assert (cancelled["pid"], cancelled["tid"]) == (ran_again["pid"], ran_again["tid"])  # one process, one track
+    assert (cancelled["ts"], cancelled["dur"]) == (0.01e6, pytest.approx(0.59e6))
