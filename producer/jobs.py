@@ -187,7 +187,10 @@ class Outcome:
             after = ordered[i + 1].started_at if i + 1 < len(ordered) else None
             if after is None and self.record is not None and self.record.started_at > run.started_at:
                 after = self.record.started_at
-            ends = [t for t in (event.ended_at if event else None, run.interrupted_at, after) if t is not None]
+            # its worker's last sign of life may be the task-started event, sent a moment before the
+            # pool process wrote the run's start: then the run ended as it started, not at the next
+            last_seen = max(event.ended_at, run.started_at) if event is not None and event.ended_at else None
+            ends = [t for t in (last_seen, run.interrupted_at, after) if t is not None]
             if run.finished_at is not None:
                 end = RETRIED if run.attempt < last_attempt else \
                     FAILED if self.record is None and self.status == "FAILURE" and run is finished[-1] else TWICE

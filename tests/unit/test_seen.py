@@ -179,6 +179,16 @@ def test_a_run_that_never_ended_before_the_job_ran_again_died_with_its_worker_as
     assert o.attempts == (LostRun("worker@h0", "h0", 31, at(0.5), at(1.5), DIED, "", ran_in=True),)  # one run, not two
 
 
+def test_a_run_whose_worker_was_last_heard_of_just_before_it_started_ends_there_not_at_the_next_run():
+    # the task-started event (the worker's last sign of life) came 10 ms before the pool process
+    # wrote the run's start: the run ended as it started, not 6 s later where the job ran again
+    o = outcome(record(6.0, 7.0, task_id="j", hostname="h1", pid=9), submitted=0.0)
+    o.runs = (ran(0.5, worker="worker@h0", pid=31), ran(6.0, 7.0, pid=9))
+    o.seen = Seen("worker@h1", at(5.9), (LostRun("worker@h0", "h0", 100, at(0.49), at(0.49)),))
+    (died,) = o.attempts
+    assert (died.end, died.started_at, died.ended_at) == (DIED, at(0.5), at(0.5))
+
+
 def test_a_failed_attempt_was_retried_and_the_job_waited_for_its_backoff_not_in_the_queue():
     o = outcome(record(3.2, 4.2, task_id="j", attempt=2), submitted=0.0)
     o.runs = (ran(0.01, 1.01), ran(3.19, 4.2, attempt=2))
