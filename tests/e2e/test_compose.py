@@ -385,6 +385,33 @@ def test_two_fresh_clones_get_passwords_of_their_own(cluster, tmp_path):
     assert not set(made[0].values()) & set(made[1].values())
 
 
+def test_each_clone_is_its_own_project_and_its_image_is_built_with_no_registry_asked(cluster, tmp_path):
+    names = set()
+    for name in ("a", "b"):  # two clones, in folders of their own: two projects, neither takes the other's
+        clone = tmp_path / "clones" / name / "celery-demo" if name == "a" else tmp_path / "clones" / name
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=60)
+        config = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=clone, capture_output=True,
+                                text=True, timeout=60, env={k: v for k, v in os.environ.items()
+                                                            if k != "COMPOSE_PROJECT_NAME"})
+        assert config.returncode == 0, config.stderr
+        names.add(json.loads(config.stdout)["name"])
+    assert names == {"celery-demo", "b"}
+    # An image not built yet (a tag of its own) is built at once: no pull tried, no registry error printed.
+    project, tag = f"{cluster.project}-fresh", f"{cluster.env['APP_TAG']}-fresh"
+    env = {**os.environ, "APP_TAG": tag}
+    try:
+        run = subprocess.run(["docker", "compose", "-p", project, "run", "--rm", "secrets"], cwd=clone, env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr
+        assert "Pulling" not in run.stderr and "registry" not in run.stderr and "pull access" not in run.stderr, \
+            run.stderr
+        assert f"celery-parallelism-demo:{tag}" in run.stderr  # built, as Compose says
+    finally:
+        subprocess.run(["docker", "compose", "-p", project, "down", "-v"], cwd=clone, env=env, capture_output=True,
+                       timeout=120)
+        subprocess.run(["docker", "image", "rm", f"celery-parallelism-demo:{tag}"], capture_output=True, timeout=60)
+
+
 def test_dot_env_and_the_owners_secrets_are_ignored_by_git():
     for path in (".env", "secrets.local/redis-producer", "out/run.json"):  # out: the producer's files
         assert subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0, path

@@ -13,7 +13,7 @@ from tests.helpers import ROOT
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 #: The two commands, exactly as `.ci/run` (which calls scripts/test) and a newcomer run them.
-COMMANDS = ("docker compose up -d --wait && docker compose run --rm producer", "scripts/test")
+COMMANDS = ("docker compose up -d --build --wait && docker compose run --rm producer", "scripts/test")
 
 FENCE = re.compile(r"^```.*?^```[^\n]*$", re.S | re.M)
 CODE_SPAN = re.compile(r"`[^`\n]*`")
