@@ -108,6 +108,10 @@ class ComposeCluster:
     def compose(self, *args: str, timeout_s: float = 600) -> str:
         return self.compose_project.run(*args, timeout_s=timeout_s, check=True).stdout
 
+    def producer(self, *args: str, timeout_s: float = 120) -> str:
+        """`docker compose run --rm producer ARGS`, as a user types it; its stdout."""
+        return self.compose("run", "--rm", "-T", "producer", *args, timeout_s=timeout_s)
+
     def start(self, workers: int) -> None:
         self.compose("build", "--quiet", "worker")
         self.scale(workers)
@@ -231,6 +235,14 @@ class LocalCluster:
         if self.cluster is None:
             raise RuntimeError("the local cluster is not started")
         return self.cluster
+
+    def producer(self, *args: str, timeout_s: float = 120) -> str:
+        """`python -m producer ARGS` against this cluster, as a user types it; its stdout."""
+        proc = subprocess.run([sys.executable, "-m", "producer", *args], env=self._started().env_of("producer"),
+                              capture_output=True, text=True, timeout=timeout_s)
+        if proc.returncode != 0:
+            raise RuntimeError(f"producer {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()[-800:]}")
+        return proc.stdout
 
     def start(self, workers: int) -> None:
         # idle CPU: workers only, no recovery service; Flower as in compose
