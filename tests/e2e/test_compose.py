@@ -78,7 +78,6 @@ def test_the_host_producer_finds_the_cluster_and_draws_a_plot(cluster, tmp_path)
 
 
 def test_ctrl_c_leaves_nothing_queued_and_the_next_run_is_clean(cluster):
-
     client = cluster.redis()
     producer = Background("--jobs", "40", "--duration", "2", env=cluster.host_env)
     wait_for(lambda: client.llen("jobs") >= 30, 30, "the jobs to be queued")
@@ -86,6 +85,8 @@ def test_ctrl_c_leaves_nothing_queued_and_the_next_run_is_clean(cluster):
     run = producer.finish(timeout_s=30)
     assert run.returncode == 130 and "withdrew" in run.stderr, run.stderr
     wait_for(lambda: client.llen("jobs") == 0, 5, "an empty queue")
+    # the jobs the interrupted run's workers had started run to their end (2 s at most)
+    wait_for(lambda: client.hlen("unacked") == 0, 10, "the running jobs to end")
     after = cluster.producer("--json")  # the default run: 2 jobs of 1 s
     assert after.returncode == 0, after.stderr
     assert after.document["summary"]["queued_ahead"] == 0 and after.document["summary"]["efficiency"] >= 0.9
