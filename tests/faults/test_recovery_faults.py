@@ -69,6 +69,9 @@ def test_a_frozen_worker_is_fenced_its_job_runs_elsewhere_and_it_comes_back(star
     result = workers.app.send_task("task1", kwargs={"duration": 4}, queue="jobs")
     (holder,) = wait_until_busy(workers)
     index = workers.names.index(holder)
+    # its run on record first (`inspect active` names the job as it goes to the pool process, a
+    # moment before that process writes its start): the fence is to end a run the list holds
+    wait_for(lambda: starts(workers.app, result.id), 10, "the job's start on record", 0.05)
     os.killpg(workers.procs[index].pid, signal.SIGSTOP)  # as `docker pause`: silent, its connections left open
     try:
         wait_for(lambda: "fenced off" in service.log.read_text(), 30, "the service to fence the frozen worker")
@@ -168,8 +171,11 @@ def test_a_job_run_twice_is_reported(start_workers, redis_env):
     run = producer.finish()
     assert run.returncode == 0, run.stderr
     (result,) = run.document["results"]
-    assert len(result["ran_twice"]) == 2 and run.document["summary"]["duplicates"] == 1
-    assert len({r["worker"] for r in result["ran_twice"]}) == 2  # the busy worker could not take it again
+    # handed on every 2 s while it ran: to the other worker, and maybe to the first again as it
+    # finished its first run (a third run, started as the result came)
+    assert len(result["ran_twice"]) >= 2 and run.document["summary"]["duplicates"] == 1
+    first, second = result["ran_twice"][:2]
+    assert first["worker"] != second["worker"]  # the busy worker could not take it again while it ran
 
 
 def test_a_killed_workers_attempt_is_in_the_trace_as_lost_on_its_track(start_workers, redis_env, recovery_service,
