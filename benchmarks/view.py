@@ -90,6 +90,10 @@ def view_figures(record: dict[str, Any], start: float, end: float) -> dict[str, 
     stamped = [i for i in load if sent[i] is not None and math.isfinite(sent[i])]
     by_sender = [d - sent[i] for i in stamped if (d := drawn[i]) is not None]
     during = [(took, cpu) for _, ended, took, cpu in frames if start <= ended <= end]
+    # the first bar: the load's first job started (its task-started event sent) -> the frame that drew it
+    starts = [i for i in stamped if types[i] == "task-started"]
+    first = min(starts, key=lambda i: sent[i], default=None)
+    first_bar = drawn[first] if first is not None else None
     span = max(end - start, 1e-9)
     return {
         "lag_received_ms": spread_ms(by_arrival),
@@ -102,6 +106,7 @@ def view_figures(record: dict[str, Any], start: float, end: float) -> dict[str, 
         "frame_cpu_ms": spread_ms([cpu for _, cpu in during]),
         "frames_per_s": len(during) / span,
         "events_per_s": sum(start <= at <= end for at in received) / span,
+        "first_bar_ms": None if first_bar is None else (first_bar - sent[first]) * 1e3,
         "events": len(load),
         "undrawn": sum(drawn[i] is None for i in load),
     }

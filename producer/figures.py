@@ -425,6 +425,10 @@ def why_not_faster(s: Summary, below_one: bool = False) -> str:
         return "greenlets take turns on one thread" if s.pools == ("gevent",) else \
             "one thread runs Python at a time (the GIL)"
     if busy_cpus(s):
+        expected = expected_stretch(s)
+        if expected > 1:  # both measured: the jobs' own sharing, and more than it explains
+            return (f"{min(s.jobs, s.slots_used)} cpu jobs share {s.cpus:g} CPUs ({expected:.1f}x as long each), "
+                    f"and their CPUs were busy with other work too (jobs ran {s.stretch_median:.1f}x as long as asked)")
         return f"their CPUs were busy with other work (jobs ran {s.stretch_median:.1f}x as long as asked)"
     if not below_one and s.kind == "cpu" and s.cpus is not None and s.cpus < min(s.slots_used, s.succeeded):
         return f"{s.succeeded} cpu jobs share {s.cpus:g} CPUs"

@@ -118,6 +118,7 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server, marke
     assert 0 < view["CPU % of a core"] < 200 and 0 < view["frame p50 ms"] <= view["frame p99 ms"] < 5_000
     assert 0 < view["frames/s"] <= 4.5  # rich's Live at 4 refreshes a second
     assert view["jobs/s"] > 0 and view["events/s"] > view["jobs/s"]  # several events per job
+    assert 0 < view["first bar ms, started → drawn"] < 30_000  # the first job's bar, from its start (issue #31)
     for sample in doc["samples"]["local"]["view"]["2"]:
         assert sample["failed"] == 0 and sample["events"] >= 3 * 200  # received, started, succeeded at least
     assert not any(key.startswith("view on") for key in bare | guaranteed)  # the view draws the project's cluster

@@ -47,6 +47,19 @@ def test_figures_count_the_load_only():
     assert figures["events"] == 4 and figures["undrawn"] == 1
 
 
+def test_the_first_bar_is_the_first_started_jobs_from_its_start_to_the_frame_that_drew_it():
+    record = {
+        "received": [100.1, 100.2, 100.3, 100.4],
+        "sent": [100.05, 100.15, 100.12, 100.35],
+        "types": ["task-received", "task-started", "task-started", "task-succeeded"],
+        "frames": [[2, 100.25, 0.001, 0.001], [4, 100.5, 0.001, 0.001]],
+    }
+    # the second task-started was sent first (100.12) and drawn with the second frame (100.5)
+    assert view_figures(record, start=100.0, end=101.0)["first_bar_ms"] == pytest.approx(380.0)
+    record["types"] = ["task-received"] * 4  # no job started: no first bar, not 0
+    assert view_figures(record, start=100.0, end=101.0)["first_bar_ms"] is None
+
+
 def test_events_without_a_sender_timestamp_count_for_arrival_lag_only():
     record = {"received": [1.0, 1.1], "sent": [None, 1.05], "frames": [[2, 1.2, 0.001, 0.001]]}
     figures = view_figures(record, start=0.5, end=1.5)

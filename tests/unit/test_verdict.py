@@ -197,6 +197,20 @@ def test_cpu_jobs_on_more_slots_than_cpus_say_why_not_more():
                          "4 cpu jobs share 2 CPUs")
 
 
+def test_cpu_jobs_sharing_the_cpus_on_a_busy_machine_name_both_not_only_the_other_work():
+    # four cpu jobs on four slots sharing 2 CPUs (2x each) that ran 2.6x: the sharing explains
+    # most of it, other work the rest; the verdict says both (it said "other work" alone)
+    jobs = [outcome(record(0, 2.6, task_id=f"j{i}", pid=i, kind="cpu", cpus=2.0, runtime_s=2.6), kind="cpu")
+            for i in range(4)]
+    s = summarize(jobs, wall_s=2.7, slots_online=4)
+    assert s.verdict == ("ran in parallel on 4 slots: 1.48x faster than one after another, not 4x: "
+                         "4 cpu jobs share 2 CPUs (2.0x as long each), and their CPUs were busy with other work "
+                         "too (jobs ran 2.6x as long as asked)")
+    sleeping = [outcome(record(0, 3, task_id=f"s{i}", pid=i, runtime_s=3.0)) for i in range(2)]
+    assert summarize(sleeping, wall_s=3.05, slots_online=2).verdict.endswith(
+        ": their CPUs were busy with other work (jobs ran 3.0x as long as asked)")
+
+
 def test_gevent_cpu_jobs_one_after_another_say_why():
     out = [outcome(record(i, i + 1, task_id=f"g{i}", kind="cpu", pool="gevent", slot=f"g{i}"), kind="cpu")
            for i in range(4)]
