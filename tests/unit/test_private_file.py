@@ -7,6 +7,7 @@ import stat
 
 import pytest
 
+from devcluster.local_cluster import LocalCluster, ManagedProcess
 from worker.private_file import write_private
 
 REAL_WRITE = os.write
@@ -77,3 +78,14 @@ def test_the_owner_is_set_before_the_first_byte(tmp_path, writes):
     assert writes and set(writes) == {(0o400, 1234, 5678)}
     assert (path.stat().st_uid, path.stat().st_gid) == (1234, 5678)
 
+
+def test_the_local_clusters_secrets_are_private_even_over_an_old_file(tmp_path):
+    cluster = LocalCluster(tmp_path, 6379, {"worker": "pw"}, ManagedProcess("redis", 1, None, tmp_path / "log"),
+                           flower_password="fl")
+    cluster.secrets_dir.mkdir()
+    (cluster.secrets_dir / "redis-worker").write_text("older and longer")
+    (cluster.secrets_dir / "redis-worker").chmod(0o644)
+    cluster.write_secrets()
+    for name, password in [("redis-worker", "pw"), ("flower", "fl")]:
+        path = cluster.secrets_dir / name
+        assert path.read_text() == password and stat.S_IMODE(path.stat().st_mode) == 0o600
