@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import celery
 import click
@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import price, validate
-from benchmarks.clusters import BareCluster, ComposeCluster, LocalCluster
+from benchmarks.clusters import BareCluster, Cluster, ComposeCluster, LocalCluster, ProjectCluster
 from benchmarks.measures import (
     FIRST_RESULT_ARGS,
     QUEUE,
@@ -86,7 +86,7 @@ PARTS = ("load", "idle", "cold", "view", "price", "model")
 CLUSTER_PARTS = ("load", "idle", "cold", "view")
 
 
-def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
+def measure(clusters: list[Cluster], sizes: Sizes, repeat: int, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
     """The figures of `parts` on each cluster, started here (stopped by the caller), every case interleaved.
 
     Each case runs on every cluster in turn, the order reversed every other repetition, so
@@ -94,7 +94,7 @@ def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ..
     guaranteed Celery) run the load and idle parts only: their start-up is not the
     project's to improve, and the view draws the project's cluster.
     """
-    def step(cluster: Any, text: str) -> None:
+    def step(cluster: Cluster, text: str) -> None:
         err.print(f"[{cluster.name}] {text}", style="dim", highlight=False, markup=False)
 
     apps: dict[str, Celery] = {}
@@ -110,7 +110,7 @@ def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ..
         raw[cluster.name] = {"efficiency": {}, "throughput": {}, "scaling": {}, "round_trip_s": [], "cold_start_s": {},
                              "view": {}}
 
-    def each(rep: int) -> list[Any]:
+    def each(rep: int) -> list[Cluster]:
         return clusters if rep % 2 else list(reversed(clusters))
 
     for rep in range(1, repeat + 1 if "load" in parts else 1):
@@ -154,7 +154,7 @@ def measure(clusters: list[Any], sizes: Sizes, repeat: int, parts: tuple[str, ..
     for c in clusters:
         for rep in range(1, repeat + 1 if "cold" in parts and not c.baseline else 1):
             step(c, f"Enter to exit: producer {' '.join(FIRST_RESULT_ARGS)}, and --version ({rep}/{repeat})")
-            raw[c.name].setdefault("first", []).append(first_result(c))
+            raw[c.name].setdefault("first", []).append(first_result(cast(ProjectCluster, c)))  # not a baseline
         for rep in range(1, repeat + 1 if "cold" in parts and not c.baseline else 1):
             for n in sizes.cold_starts:
                 step(c, f"cold start of {n} workers ({rep}/{repeat})")
@@ -287,7 +287,7 @@ def show(results: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
-def stop(clusters: list[Any]) -> None:
+def stop(clusters: list[Cluster]) -> None:
     """Stop every cluster, the ones started last first (the baselines use the local cluster's Redis)."""
     for cluster in reversed(clusters):
         cluster.stop()
@@ -322,7 +322,7 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
     extra: dict[str, Any] = {}  # the price list's samples, the model's validation
     for group in (["compose", "local"] if target == "both" else [target]):
         if group == "compose":
-            clusters: list[Any] = [ComposeCluster()]
+            clusters: list[Cluster] = [ComposeCluster()]
         else:
             project = LocalCluster()
             # the baselines run the load and idle parts only (see measure): not started for the others

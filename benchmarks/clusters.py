@@ -1,4 +1,4 @@
-"""The two clusters a benchmark runs against, started and always stopped by the benchmark.
+"""The clusters a benchmark runs against, one contract (`Cluster`), started and always stopped by the benchmark.
 
 `ComposeCluster` is the project as users run it (containers, Docker networking, password,
 Flower consuming events); `LocalCluster` is the same Celery app as plain processes, Flower
@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 import redis
 from celery import Celery
@@ -32,6 +33,63 @@ from devcluster.redis_server import HOST
 from worker.urls import redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class Metered(Protocol):
+    """What a cost sample reads of a cluster (benchmarks.measures.throughput): its Redis, as the owner
+    (INFO commandstats), and the CPU its components used so far, by component."""
+
+    @property
+    def admin_url(self) -> str: ...
+
+    def cpu_ns(self) -> dict[str, int]: ...
+
+
+class Cluster(Metered, Protocol):
+    """What a benchmark needs of a cluster (benchmarks.__main__.measure, benchmarks.measures): started with
+    N workers and stopped, an app to submit with, where its Redis is, and what it costs.
+
+    `ComposeCluster`, `LocalCluster` and `BareCluster` are one each; a benchmark starts it and
+    always stops it.
+    """
+
+    name: str  # the results' key: compose, local, bare, guaranteed
+    baseline: bool  # a baseline runs the load and idle parts only (measure)
+
+    @property
+    def workers(self) -> int: ...
+
+    @property
+    def broker_url(self) -> str: ...
+
+    @property
+    def result_backend(self) -> str: ...
+
+    def start(self, workers: int) -> None: ...
+
+    def scale(self, workers: int) -> None:
+        """Bring the cluster to `workers` workers that answer ping."""
+
+    def remove_workers(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def app(self) -> Celery:
+        """A producer's app with the workers' settings (the caller closes it)."""
+
+    def memory(self) -> dict[str, list[int]]:
+        """Bytes in use per component, a figure per process or container."""
+
+    def worker_cpu_ns(self) -> int: ...
+
+    def engine_cpu_ns(self) -> int:
+        """CPU of what runs the cluster besides its own processes (the Docker engine), else 0."""
+
+
+class ProjectCluster(Cluster, Protocol):
+    """The project's own cluster (not a baseline): its producer runs as a user types it."""
+
+    def producer(self, *args: str, timeout_s: float = 120) -> str: ...
 
 
 def proc_cpu_ns(pid: int) -> int:
@@ -216,29 +274,30 @@ class LocalCluster:
 
     @property
     def broker_url(self) -> str:
-        return self._started().broker_url
+        return self.started().broker_url
 
     @property
     def result_backend(self) -> str:
-        return self._started().result_backend
+        return self.started().result_backend
 
     @property
     def admin_url(self) -> str:
-        host = self._started()
+        host = self.started()
         return redis_url(HOST, host.port, 0, "admin", host.passwords["admin"])
 
     @property
     def workers(self) -> int:
         return len(self.cluster.workers) if self.cluster else 0
 
-    def _started(self) -> local.LocalCluster:
+    def started(self) -> local.LocalCluster:
+        """The running cluster (devcluster.local_cluster); RuntimeError before `start`."""
         if self.cluster is None:
             raise RuntimeError("the local cluster is not started")
         return self.cluster
 
     def producer(self, *args: str, timeout_s: float = 120) -> str:
         """`python -m producer ARGS` against this cluster, as a user types it; its stdout."""
-        proc = subprocess.run([sys.executable, "-m", "producer", *args], env=self._started().env_of("producer"),
+        proc = subprocess.run([sys.executable, "-m", "producer", *args], env=self.started().env_of("producer"),
                               capture_output=True, text=True, timeout=timeout_s)
         if proc.returncode != 0:
             raise RuntimeError(f"producer {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()[-800:]}")
@@ -251,7 +310,7 @@ class LocalCluster:
 
     def scale(self, workers: int) -> None:
         """Start or stop worker processes until `workers` run and answer ping."""
-        cluster = self._started()
+        cluster = self.started()
         if len(cluster.workers) > workers:
             cluster.remove_workers(len(cluster.workers) - workers)
         cluster.add_workers(workers - len(cluster.workers), prefix="bench", timeout_s=300)
@@ -268,17 +327,17 @@ class LocalCluster:
 
     def memory(self) -> dict[str, list[int]]:
         """PSS per worker (main process + pool) and of redis-server."""
-        cluster = self._started()
+        cluster = self.started()
         return {"worker": [sum(proc_pss_bytes(p) for p in [w.pid, *children(w.pid)]) for w in cluster.workers],
                 "redis": [proc_pss_bytes(cluster.redis.pid)],
                 "flower": [proc_pss_bytes(cluster.flower.pid)] if cluster.flower else []}
 
     def worker_cpu_ns(self) -> int:
-        return pids_cpu_ns([w.pid for w in self._started().workers])
+        return pids_cpu_ns([w.pid for w in self.started().workers])
 
     def cpu_ns(self) -> dict[str, int]:
         """CPU used so far by the workers (with their pools), Redis and Flower."""
-        cluster = self._started()
+        cluster = self.started()
         return {"worker": self.worker_cpu_ns(), "redis": pids_cpu_ns([cluster.redis.pid]),
                 "flower": pids_cpu_ns([cluster.flower.pid]) if cluster.flower else 0}
 
@@ -319,7 +378,7 @@ class BareCluster:
 
     def _url(self, db: int) -> str:
         # Bare Celery knows no roles: its default key layout, as the owner (admin).
-        host = self.beside._started()
+        host = self.beside.started()
         return redis_url(HOST, host.port, db, "admin", host.passwords["admin"])
 
     @property
@@ -343,7 +402,7 @@ class BareCluster:
         return bare_app.make_app(self.broker_url, self.result_backend, self.guarantees)
 
     def start(self, workers: int) -> None:
-        host = self.beside._started()
+        host = self.beside.started()
         env = {**os.environ, "BROKER_URL": self.broker_url, "RESULT_BACKEND": self.result_backend,
                "BENCH_GUARANTEES": ",".join(self.guarantees)}
         self.processes = local.start_workers(workers, env, host.log_dir, prefix=self.name,
@@ -376,7 +435,7 @@ class BareCluster:
 
     def cpu_ns(self) -> dict[str, int]:
         """CPU used so far by these workers and the shared Redis (no Flower of its own)."""
-        host = self.beside._started()
+        host = self.beside.started()
         return {"worker": self.worker_cpu_ns(), "redis": pids_cpu_ns([host.redis.pid]), "flower": 0}
 
     @staticmethod

@@ -15,7 +15,7 @@ from typing import Any
 
 from celery import Celery
 
-from benchmarks.clusters import command_calls, proc_cpu_ns
+from benchmarks.clusters import Cluster, Metered, ProjectCluster, command_calls, proc_cpu_ns
 from benchmarks.view import ViewProcess, view_figures
 from cluster.workers import wait_for_workers
 from producer.experiments.sweep import only
@@ -61,7 +61,7 @@ def round_trips(app: Celery, names: list[str], count: int) -> list[float]:
     return times
 
 
-def throughput(app: Celery, names: list[str], k: int, jobs: int, cluster: Any = None) -> dict[str, Any]:
+def throughput(app: Celery, names: list[str], k: int, jobs: int, cluster: Metered | None = None) -> dict[str, Any]:
     """No-op jobs per second end to end on `k` workers, the submit rate alone, and what each job cost.
 
     With `cluster`: Redis commands per job (INFO commandstats before and after) and CPU
@@ -86,7 +86,7 @@ def throughput(app: Celery, names: list[str], k: int, jobs: int, cluster: Any = 
 FIRST_RESULT_ARGS = ("--jobs", "2", "--duration", "0.1", "--no-live")
 
 
-def first_result(cluster: Any) -> dict[str, float]:
+def first_result(cluster: ProjectCluster) -> dict[str, float]:
     """Seconds from Enter to the producer's exit: for the smallest demo (FIRST_RESULT_ARGS: its
     results printed), and for `--version` alone, the part that is only starting the producer
     (`compose run`'s container, Python, the imports)."""
@@ -97,7 +97,7 @@ def first_result(cluster: Any) -> dict[str, float]:
     return {"start_s": started - t0, "demo_s": time.monotonic() - started}
 
 
-def cold_start(cluster: Any, app: Celery, workers: int) -> float:
+def cold_start(cluster: Cluster, app: Celery, workers: int) -> float:
     """Seconds from no worker at all to `workers` healthy workers that answer ping."""
     cluster.remove_workers()
     start = time.monotonic()
@@ -106,7 +106,7 @@ def cold_start(cluster: Any, app: Celery, workers: int) -> float:
     return time.monotonic() - start
 
 
-def idle_cpu(cluster: Any, seconds: float) -> dict[str, float]:
+def idle_cpu(cluster: Cluster, seconds: float) -> dict[str, float]:
     """Share of one core that idle workers (heartbeats, healthchecks) and the engine take."""
     workers0, engine0, t0 = cluster.worker_cpu_ns(), cluster.engine_cpu_ns(), time.monotonic()
     time.sleep(seconds)
@@ -119,7 +119,7 @@ def idle_cpu(cluster: Any, seconds: float) -> dict[str, float]:
     }
 
 
-def view_under_load(app: Celery, names: list[str], k: int, jobs: int, cluster: Any) -> dict[str, Any]:
+def view_under_load(app: Celery, names: list[str], k: int, jobs: int, cluster: Cluster) -> dict[str, Any]:
     """The live view (`watch`'s code, in a process of its own) while `k` workers run `jobs` no-op jobs at full rate.
 
     The view starts once the `k` workers are chosen, so it sees the load alone; its CPU and

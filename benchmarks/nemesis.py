@@ -36,10 +36,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from celery import Celery
+from celery import Celery, states
 
 from cluster.workers import wait_for_workers
 from devcluster.compose import ComposeProject, docker_ready
+from producer.jobs import Status
 from worker import layout, runs
 
 #: The faults, and how long each is held before it is healed (seconds, drawn between the two).
@@ -126,7 +127,7 @@ def judge(history: History, plain_results: dict[str, dict[str, Any] | None], run
             if how == "sent":
                 lost += 1
                 problems.append(f"plain job {task_id}: sent, no outcome (lost)")
-        elif result.get("status") != "SUCCESS":
+        elif result.get("status") != states.SUCCESS:  # Celery's state, read from its result backend
             failed += 1
             problems.append(f"plain job {task_id}: {result.get('status')} ({result.get('error', '')})"[:200])
         else:
@@ -143,9 +144,9 @@ def judge(history: History, plain_results: dict[str, dict[str, Any] | None], run
         results = document["results"]
         producer_jobs += len(results)
         for r in results:
-            if r["status"] == "SUCCESS":
+            if r["status"] == Status.SUCCESS:  # the producer's report
                 succeeded += 1
-            elif r["status"] == "PENDING":
+            elif r["status"] == Status.PENDING:
                 lost += 1
                 problems.append(f"producer job {r['task_id']}: no outcome (lost)")
             else:
@@ -172,7 +173,7 @@ def outcomes(app: Celery, task_ids: list[str], timeout_s: float) -> dict[str, di
     found: dict[str, dict[str, Any] | None] = dict.fromkeys(task_ids)
     deadline = time.monotonic() + timeout_s
     while True:
-        waiting = [t for t, o in found.items() if o is None or o["status"] not in ("SUCCESS", "FAILURE")]
+        waiting = [t for t, o in found.items() if o is None or o["status"] not in (states.SUCCESS, states.FAILURE)]
         if not waiting or time.monotonic() > deadline:
             return found
         try:
@@ -182,7 +183,7 @@ def outcomes(app: Celery, task_ids: list[str], timeout_s: float) -> dict[str, di
         for task_id, raw in zip(waiting, metas, strict=True):
             if raw is not None:
                 meta = json.loads(raw)
-                found[task_id] = {"status": meta.get("status"), "error": "" if meta.get("status") == "SUCCESS"
+                found[task_id] = {"status": meta.get("status"), "error": "" if meta.get("status") == states.SUCCESS
                                   else str(meta.get("result"))[:200]}
         time.sleep(1.0)
 

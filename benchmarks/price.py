@@ -77,7 +77,7 @@ class ProjectRow:
         return self.host.app()
 
     def start(self, workers: int) -> None:
-        cluster = self.host._started()
+        cluster = self.host.started()
         if self.row.recovery:
             cluster.start_recovery()
         self.host.scale(workers)
@@ -85,7 +85,7 @@ class ProjectRow:
             cluster.start_flower(timeout_s=120)
 
     def stop(self) -> None:
-        cluster = self.host._started()
+        cluster = self.host.started()
         if cluster.flower is not None:
             stop_processes([cluster.flower], grace_s=10)
             cluster.flower = cluster.flower_port = None
@@ -93,7 +93,7 @@ class ProjectRow:
         self.host.scale(0)
 
     def cpu_ns(self) -> dict[str, int]:
-        cluster = self.host._started()
+        cluster = self.host.started()
         return {**self.host.cpu_ns(), "recovery": pids_cpu_ns([cluster.recovery.pid]) if cluster.recovery else 0}
 
 

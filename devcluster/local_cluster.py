@@ -31,6 +31,7 @@ from cluster.workers import wait_for_workers
 from devcluster.redis_server import HOST, RedisProcess, free_port, last_line
 from worker import roles
 from worker.local_state import is_running, process_identity, read_state, state_dir, write_state
+from worker.private_file import write_private
 from worker.urls import redis_url
 
 #: Where `celery -A worker` finds the same `worker` package this process imports.
@@ -184,9 +185,7 @@ class LocalCluster:
         self.secrets_dir.chmod(0o700)
         for name, password in [*((roles.secret_name(r), p) for r, p in self.passwords.items()),
                                (roles.FLOWER, self.flower_password)]:
-            fd = os.open(self.secrets_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(password)
+            write_private(self.secrets_dir / name, password)
 
     @property
     def log_dir(self) -> Path:

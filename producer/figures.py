@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from producer.jobs import CANCELLED, RETRIED, WORKER_LOST, Outcome
+from producer.jobs import CANCELLED, RETRIED, WORKER_LOST, Outcome, Status
 from producer.story import SlotRun, Story, slot_runs, tell
 from worker.records import JobRecord
 from worker.runs import FENCED
@@ -226,7 +226,7 @@ def summarize(story: Story | Sequence[Outcome], *, wall_s: float, slots_online: 
         story = tell(story)
     outcomes, offsets = list(story.outcomes), story.offsets
     ran = [o.record for o in outcomes if o.record is not None]
-    done = [o.record for o in outcomes if o.status == "SUCCESS" and o.record is not None]
+    done = [o.record for o in outcomes if o.status == Status.SUCCESS and o.record is not None]
     runs = slot_runs(outcomes)
     jobs = len(outcomes)
     kind = outcomes[0].job.kind if outcomes else "sleep"
@@ -261,8 +261,8 @@ def summarize(story: Story | Sequence[Outcome], *, wall_s: float, slots_online: 
     summary = Summary(
         jobs=jobs,
         succeeded=len(done),
-        failed=sum(1 for o in outcomes if o.status == "FAILURE"),
-        withdrawn=sum(1 for o in outcomes if o.status == "WITHDRAWN"),
+        failed=sum(1 for o in outcomes if o.status == Status.FAILURE),
+        withdrawn=sum(1 for o in outcomes if o.status == Status.WITHDRAWN),
         kind=kind,
         duration_s=duration_s,
         wall_s=round(wall_s, 6),
@@ -293,7 +293,7 @@ def summarize(story: Story | Sequence[Outcome], *, wall_s: float, slots_online: 
         run_list_gaps=sum(1 for r in ran if r.run_list_gap),
         fenced_running=sum(1 for o in outcomes for r in o.runs if r.finished_at is None and r.interrupted
                            and r.interrupted.startswith(FENCED)),
-        unfinished=sum(1 for o in outcomes if o.status == "PENDING"),
+        unfinished=sum(1 for o in outcomes if o.status == Status.PENDING),
         cancelled=cancelled,
         retry_wait_s=round(max(retry_waits(outcomes), default=0.0), 6),
         queued_while_idle_s=round(queued_while_idle(runs), 6),

@@ -25,7 +25,7 @@ from typing import Any
 
 from celery import Celery
 
-from producer.jobs import Outcome
+from producer.jobs import Outcome, Status
 from worker import layout
 
 log = logging.getLogger("producer.inflight")
@@ -102,7 +102,7 @@ class InFlightWatch:
 
     def check(self, now: float) -> list[Outcome]:
         """One look; returns the jobs it sent again."""
-        pending = [o for o in list(self.outcomes.values()) if o.status == "PENDING"]
+        pending = [o for o in list(self.outcomes.values()) if o.status == Status.PENDING]
         if not pending:
             self.suspects.clear()
             return []
@@ -140,7 +140,7 @@ class InFlightWatch:
             outcome = lost[task_id]
             del self.suspects[task_id]
             # finished while its result was on its way to us (a reconnecting listener): not lost
-            if outcome.status != "PENDING" or self.app.backend.client.exists(
+            if outcome.status != Status.PENDING or self.app.backend.client.exists(
                     self.app.backend.get_key_for_task(task_id)):
                 continue
             self.app.send_task(outcome.job.task, kwargs=outcome.job.kwargs, queue=outcome.job.queue,

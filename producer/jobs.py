@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from worker import runs as run_list
@@ -75,9 +76,21 @@ def plan(
     return [Job(tasks[i % len(tasks)], duration_s, kind, queue, fail(i)) for i in range(jobs)]
 
 
-#: What can become of a job: it succeeded, failed, did not finish in time, or was withdrawn
-#: from the queue before it started (Ctrl-C, timeout).
-STATUSES = ("SUCCESS", "FAILURE", "PENDING", "WITHDRAWN")
+class Status(StrEnum):
+    """What can become of a job, as its outcome says (`Outcome.status`, the `--json` form's "status").
+
+    A `StrEnum`, so each member equals, prints and serialises as its name: the JSON stays the same.
+    The first three are named after Celery's states (celery.states), which the result carries.
+    """
+
+    SUCCESS = "SUCCESS"  # it ran and returned its record
+    FAILURE = "FAILURE"  # it raised (for good, after its retries), or its result said so
+    PENDING = "PENDING"  # no result when the producer stopped waiting: still running, or lost
+    WITHDRAWN = "WITHDRAWN"  # taken back out of the queue before it started (Ctrl-C, timeout)
+
+
+#: Every status, in the enum's order (kept for callers that want a tuple).
+STATUSES = tuple(Status)
 
 
 #: How a run that did not give its job the result ended (`LostRun.end`).
@@ -141,7 +154,7 @@ class Outcome:
     job: Job
     task_id: str
     submitted_at: datetime
-    status: str = "PENDING"
+    status: Status = Status.PENDING
     record: JobRecord | None = None  # also set for a failed job whose error carried one
     error: str | None = None
     received_at: datetime | None = None  # when the producer got the result
@@ -193,13 +206,13 @@ class Outcome:
             ends = [t for t in (last_seen, run.interrupted_at, after) if t is not None]
             if run.finished_at is not None:
                 end = RETRIED if run.attempt < last_attempt else \
-                    FAILED if self.record is None and self.status == "FAILURE" and run is finished[-1] else TWICE
+                    FAILED if self.record is None and self.status == Status.FAILURE and run is finished[-1] else TWICE
                 ends = [run.finished_at]
             elif run.interrupted is not None:
                 end = FENCED if run.interrupted.startswith(run_list.FENCED) else CANCELLED
             elif self.record is not None and run.started_at > self.record.started_at:
                 end, ends = TWICE, ends[:1] if event else []  # beside the run that counts: a duplicate
-            elif after is not None or event is not None or self.status != "PENDING":
+            elif after is not None or event is not None or self.status != Status.PENDING:
                 end = DIED
             else:  # the last run of a job still without a result, its worker not seen gone
                 end, ends = RUNNING, [self.given_up_at] if self.given_up_at is not None else []
@@ -282,9 +295,9 @@ def _same_run(seen: list[LostRun], run: Run) -> LostRun | None:
 
 def failed(outcomes: list[Outcome]) -> list[Outcome]:
     """Jobs that failed, did not finish in time, or were withdrawn."""
-    return [o for o in outcomes if o.status != "SUCCESS"]
+    return [o for o in outcomes if o.status != Status.SUCCESS]
 
 
 def withdrawn(outcomes: list[Outcome]) -> list[Outcome]:
     """Jobs withdrawn from the queue before they started (a timeout, Ctrl-C)."""
-    return [o for o in outcomes if o.status == "WITHDRAWN"]
+    return [o for o in outcomes if o.status == Status.WITHDRAWN]

@@ -27,7 +27,7 @@ from cluster.errors import BrokerUnreachable, Interrupted
 from cluster.queues import withdraw
 from cluster.workers import masked
 from producer.inflight import InFlightWatch
-from producer.jobs import TASKS, Job, Outcome, plan
+from producer.jobs import TASKS, Job, Outcome, Status, plan
 from producer.jobs import failed as failed_of
 from producer.jobs import withdrawn as withdrawn_of
 from worker.errors import JobFailed
@@ -150,13 +150,13 @@ def submit(app: Celery, jobs: list[Job], into: Submission,
 
 def withdraw_pending(app: Celery, outcomes: list[Outcome]) -> tuple[int, int]:
     """Withdraw every job of ours that has no result yet; returns (withdrawn, still running or reserved)."""
-    pending = [o for o in outcomes if o.status == "PENDING"]
+    pending = [o for o in outcomes if o.status == Status.PENDING]
     removed: set[str] = set()
     for queue in sorted({o.job.queue for o in pending}):
         removed |= withdraw(app, queue, [o.task_id for o in pending if o.job.queue == queue])
     for o in pending:
         if o.task_id in removed:
-            o.status, o.error = "WITHDRAWN", "withdrawn from the queue before it started"
+            o.status, o.error = Status.WITHDRAWN, "withdrawn from the queue before it started"
     return len(removed), len(pending) - len(removed)
 
 
@@ -180,9 +180,9 @@ def _interrupted(app: Celery, outcomes: list[Outcome]) -> Interrupted:
         withdrawn, _ = withdraw_pending(app, outcomes)
     except BrokerUnreachable as exc:
         return Interrupted(f"interrupted; could not withdraw the queued jobs: {exc}")
-    left = [o for o in outcomes if o.status == "PENDING"]  # neither withdrawn nor received: finished or running
+    left = [o for o in outcomes if o.status == Status.PENDING]  # neither withdrawn nor received: finished or running
     meanwhile = finished_meanwhile(app, left)
-    received = sum(1 for o in outcomes if o.status not in ("PENDING", "WITHDRAWN"))  # finished before Ctrl-C
+    received = sum(1 for o in outcomes if o.status not in (Status.PENDING, Status.WITHDRAWN))  # finished before Ctrl-C
     return Interrupted.after(withdrawn, received + meanwhile, len(left) - meanwhile)
 
 
@@ -249,11 +249,11 @@ def run_batch(
         outcome = outcomes[task_id]
         outcome.received_at = utc_now()
         if isinstance(value, BaseException):  # a failure arrives as the exception
-            outcome.status, outcome.error = "FAILURE", describe_error(value)
+            outcome.status, outcome.error = Status.FAILURE, describe_error(value)
             if isinstance(value, JobFailed) and value.record:
                 outcome.record = JobRecord.from_json(value.record)
         else:  # our tasks return a result record; bare Celery's (benchmarks.bare_app) nothing
-            outcome.status = "SUCCESS"
+            outcome.status = Status.SUCCESS
             outcome.record = JobRecord.from_json(value) if isinstance(value, dict) else None
         if on_result:
             on_result(outcome)
@@ -261,7 +261,7 @@ def run_batch(
     deadline = time.monotonic() + timeout_s
     try:
         while True:
-            waiting = [r for r in results if outcomes[r.id].status == "PENDING"]
+            waiting = [r for r in results if outcomes[r.id].status == Status.PENDING]
             try:
                 # interval: Celery's native join first polls the backend once and then sleeps
                 # `interval` (0.5 s by default) before listening on pub/sub; measured, 2 x 0.05 s
@@ -280,7 +280,7 @@ def run_batch(
         last, given_up_at = time.perf_counter(), utc_now()
         withdraw_pending(app, list(outcomes.values()))
         for outcome in outcomes.values():
-            if outcome.status == "PENDING":
+            if outcome.status == Status.PENDING:
                 outcome.error, outcome.given_up_at = f"did not finish within {timeout_s:g} s", given_up_at
     except OperationalError as exc:
         raise BrokerUnreachable(f"lost Redis at {masked(app.conf.result_backend)} while waiting: {exc}") from None

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from celery import Celery
+from celery import Celery, states
 
 from cluster.events import ClusterEvents, Snapshot
 from worker import config, layout, runs
@@ -483,7 +483,7 @@ class Recovery:
 
     def _finished(self, task_id: str) -> bool:
         """Its result is stored: acknowledged in a moment, not to be run again."""
-        return self.app.AsyncResult(task_id).state in ("SUCCESS", "FAILURE")
+        return self.app.AsyncResult(task_id).state in (states.SUCCESS, states.FAILURE)
 
     # --- running -----------------------------------------------------------------------
 

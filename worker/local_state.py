@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from worker.private_file import write_private
+
 #: Set it to keep a cluster's state elsewhere; the tests do, so they never touch a user's cluster.
 DIR_VARIABLE = "LOCAL_CLUSTER_DIR"
 
@@ -52,13 +54,8 @@ def read_state(directory: Path) -> dict[str, Any] | None:
 def write_state(directory: Path, state: dict[str, Any]) -> Path:
     """Write the state atomically, readable by the user alone: it holds Redis' password."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = directory / STATE_FILE
-    partial = directory / f".{STATE_FILE}.{os.getpid()}"
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(state, out, indent=1)
-    os.replace(partial, path)  # a reader sees the old state or the new one, never half of it
-    return path
+    # atomic: a reader sees the old state or the new one, never half of it
+    return write_private(directory / STATE_FILE, json.dumps(state, indent=1))
 
 
 def process_identity(pid: int) -> str | None:

@@ -34,6 +34,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from worker.private_file import write_private
+
 #: What every client needs to log in and talk: select its database, name its connection, tell
 #: its library (redis-py's CLIENT SETINFO, a subcommand Redis 7.0 does not know, so named by its
 #: category), and check the server is there. Not CLIENT LIST/KILL/PAUSE: those are @admin.
@@ -153,17 +155,6 @@ def acl_file(passwords: Mapping[str, str], queue: str, redis_version: tuple[int,
     return "\n".join(lines) + "\n"
 
 
-def _write(path: Path, text: str, mode: int, uid: int | None = None, gid: int | None = None) -> None:
-    """Write `text` to `path` with `mode` from the start (no moment of wider access), then hand it over."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    if uid is not None:
-        os.chown(partial, uid, uid if gid is None else gid)
-    os.replace(partial, path)
-
-
 def ensure(folder: Path, rotate: bool = False, owner: tuple[int, int] | None = None) -> dict[str, str]:
     """Every password in the owner's `folder` (0700, files 0600): read, made if missing, all new if `rotate`.
 
@@ -180,7 +171,7 @@ def ensure(folder: Path, rotate: bool = False, owner: tuple[int, int] | None = N
         value = "" if rotate or not path.is_file() else path.read_text().strip()
         if not value:
             value = new_password()
-            _write(path, value, 0o600, *(owner or (None, None)))
+            write_private(path, value, owner=owner)
         found[name] = value
     return found
 
@@ -207,12 +198,12 @@ def install(found: Mapping[str, str], target: Path, queue: str) -> None:
         folder.mkdir(exist_ok=True)
         os.chown(folder, 0, 0)
         folder.chmod(0o700)  # closed while it is written
-        _write(folder / "redis_password", found[secret_name(role.name)], 0o400, role.uid)
+        write_private(folder / "redis_password", found[secret_name(role.name)], 0o400, (role.uid, role.uid))
         if role.name == "flower":
-            _write(folder / "flower_password", found[FLOWER], 0o400, role.uid)
+            write_private(folder / "flower_password", found[FLOWER], 0o400, (role.uid, role.uid))
         os.chown(folder, role.uid, role.uid)
         folder.chmod(0o500)
-    _write(target / ACL_FILE, acl_file(passwords_of(found), queue), 0o444, 0)
+    write_private(target / ACL_FILE, acl_file(passwords_of(found), queue), 0o444, (0, 0))
 
 
 def open_output(folder: Path, owner: tuple[int, int]) -> None:
@@ -238,8 +229,9 @@ def give(role: str, given: Path, target: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     os.chown(folder, 0, 0)
     folder.chmod(0o700)
-    _write(folder / "redis_password", password, 0o400, ROLES[role].uid)
-    os.chown(folder, ROLES[role].uid, ROLES[role].uid)  # type: ignore[arg-type]
+    uid = ROLES[role].uid
+    write_private(folder / "redis_password", password, 0o400, (uid, uid))  # type: ignore[arg-type]
+    os.chown(folder, uid, uid)  # type: ignore[arg-type]
     folder.chmod(0o500)
 
 
@@ -263,7 +255,7 @@ def read_folder(folder: Path) -> dict[str, str]:
 def render_acl(folder: Path, out: Path, queue: str) -> bool:
     """Redis' ACL file at `out` (0400) from the passwords in `folder`; True if any is still a placeholder."""
     passwords = read_folder(folder)
-    _write(out, acl_file(passwords, queue), 0o400)
+    write_private(out, acl_file(passwords, queue), 0o400)
     return any(PLACEHOLDER in value for value in passwords.values())
 
 
@@ -319,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         owner = (stat.st_uid, stat.st_gid)
         found = ensure(args.owner_dir, rotate=args.action == "rotate", owner=owner)
         # Redis' users for a swarm stack (stack.yml), made from the owner's folder on the host.
-        _write(args.owner_dir / ACL_FILE, acl_file(passwords_of(found), queue), 0o600, *owner)
+        write_private(args.owner_dir / ACL_FILE, acl_file(passwords_of(found), queue), owner=owner)
         install(found, args.target, queue)
         if args.output_dir.is_dir():
             open_output(args.output_dir, owner)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from celery import states
+
 from cluster.events import Attempt, Snapshot, TaskFacts, WorkerFacts
 from producer.views.axis import FAILED, Axis, bar_text
 
@@ -199,15 +201,15 @@ def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float 
     view_lanes = sorted((lane for _, lane in built), key=lambda ln: (ln.node.partition("@")[2], ln.node,
                                                                         ln.pid or 0, ln.sub))
 
-    states = [t.state for t in snap.tasks]
+    task_states = [t.state for t in snap.tasks]  # Celery's own (celery.states), as its events tell
     running = sum(1 for items in by_slot.values() for item in items if item[2] == "running")
     return LiveView(
         lanes=view_lanes, columns=columns, label_width=label_width, window_start=window_start, span_s=window_s,
         ticks=axis.ticks(relative_to_end=start is None),
-        waiting=sum(s in ("PENDING", "RECEIVED", "RETRY") for s in states),
+        waiting=sum(s in (states.PENDING, states.RECEIVED, states.RETRY) for s in task_states),
         running=running,
-        succeeded=sum(s == "SUCCESS" for s in states),
-        failed=sum(s == "FAILURE" for s in states),
+        succeeded=sum(s == states.SUCCESS for s in task_states),
+        failed=sum(s == states.FAILURE for s in task_states),
         retried=sum(any(r.end == "retried" for r in t.runs) for t in snap.tasks),
         redelivered=sum(t.redelivered for t in snap.tasks),
         workers_alive=sum(w.alive for w in snap.workers),

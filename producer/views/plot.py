@@ -9,7 +9,7 @@ from typing import Any
 
 from cluster.errors import UsageError
 from producer.figures import Summary
-from producer.jobs import DIED, END_WORDS
+from producer.jobs import DIED, END_WORDS, Status
 from producer.story import Story, placed_attempts
 from producer.views.timeline import slot_labels
 from producer.where import Where
@@ -95,7 +95,7 @@ def gantt_figure(story: Story, summary: Summary) -> Any:
         if (cup_wait := r.cup_wait) is not None:  # running, but waiting for the one cup
             ax.barh(y, r.waited_for_cup_s, left=sec(cup_wait[0]), height=0.6, color="#eee", edgecolor="#bbb",
                     hatch="...", zorder=2)
-        failed = o.status != "SUCCESS"
+        failed = o.status != Status.SUCCESS
         ax.barh(y, end - start, left=start, height=0.6, color="#d33" if failed else _COLOURS.get(r.task, "#5a5"),
                 edgecolor="white", hatch="xx" if failed else None)
         if end - start > 0.04 * max(summary.wall_s or 1, 1e-6):

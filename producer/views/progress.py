@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from producer.jobs import Outcome
+from producer.jobs import Outcome, Status
 
 #: Seconds between two plain lines in a run's first minute: alive, and not a flood.
 EVERY_S = 5.0
@@ -56,7 +56,7 @@ class PlainLines(Shown):
 
     def on_result(self, outcome: Outcome) -> None:
         self.finished += 1
-        self.failed += outcome.status != "SUCCESS"
+        self.failed += outcome.status != Status.SUCCESS
 
     def tick(self) -> bool:
         """Write the line if its pause is over (EVERY_S, LATER_EVERY_S after the first minute); whether it did."""

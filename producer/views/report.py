@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from producer.figures import Summary, held_outside
-from producer.jobs import RUNNING, Outcome
+from producer.jobs import RUNNING, Outcome, Status
 from producer.story import Story
 from producer.views.timeline import layout, legend, render
 
@@ -22,17 +22,17 @@ from producer.views.timeline import layout, legend, render
 def job_line(outcome: Outcome) -> str:
     """`task1 finished at 13:24:09.184903 on worker@h pid 8, ran 1.00 s` (the date is said once above)."""
     r = outcome.record
-    if outcome.status == "SUCCESS" and r is not None:
+    if outcome.status == Status.SUCCESS and r is not None:
         line = f"{r.task} finished at {r.finished_at:%H:%M:%S.%f} on {r.worker} pid {r.pid}, ran {r.runtime_s:.2f} s"
         if r.attempt > 1 or r.redelivered:
             waited = (r.started_at - outcome.submitted_at).total_seconds()
             how = "redelivered" if r.redelivered else "retried"
             line += f"\n  attempt {r.attempt}, {how}: started {waited:.1f} s after it was submitted"
         return line + ran_twice_line(outcome)
-    if outcome.status == "FAILURE":
+    if outcome.status == Status.FAILURE:
         where = f" on {r.worker} pid {r.pid}" if r is not None else ""
         return f"{outcome.job.task} FAILED{where}: {outcome.error} (task {outcome.task_id})" + ran_twice_line(outcome)
-    if outcome.status == "WITHDRAWN":
+    if outcome.status == Status.WITHDRAWN:
         return f"{outcome.job.task} withdrawn: it had not started (task {outcome.task_id})"
     why = outcome.error or "no result"
     said = why if why.startswith("did not finish") else f"did not finish: {why}"
@@ -50,7 +50,7 @@ def ran_twice_line(outcome: Outcome) -> str:
 
 def job_lines(outcomes: list[Outcome]) -> list[str]:
     """A date line, then finished jobs in the order they finished, as the course page prints them; then the rest."""
-    done = sorted((o for o in outcomes if o.status == "SUCCESS" and o.record),
+    done = sorted((o for o in outcomes if o.status == Status.SUCCESS and o.record),
                   key=lambda o: o.record.finished_at)  # type: ignore[union-attr]
     finished = {id(o) for o in done}  # by identity: `in` on a list compares every field, O(n^2)
     rest = [o for o in outcomes if id(o) not in finished]
@@ -125,9 +125,9 @@ def summary_lines(summary: Summary) -> list[str]:
 def trouble_lines(outcomes: list[Outcome], timeout_s: float, named_above: bool) -> list[str]:
     """What stderr says of the jobs that did not succeed: each job once, when the report above did not name it
     (`--json`), else one line that counts them (the job lines above name each)."""
-    failed = [o for o in outcomes if o.status == "FAILURE"]
-    unfinished = [o for o in outcomes if o.status == "PENDING"]
-    withdrawn = [o for o in outcomes if o.status == "WITHDRAWN"]
+    failed = [o for o in outcomes if o.status == Status.FAILURE]
+    unfinished = [o for o in outcomes if o.status == Status.PENDING]
+    withdrawn = [o for o in outcomes if o.status == Status.WITHDRAWN]
     if named_above:
         counts = [f"{n} {what}" for n, what in ((len(failed), "failed"),
                                                 (len(unfinished), f"did not finish within {timeout_s:g} s"))

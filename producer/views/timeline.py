@@ -17,7 +17,7 @@ from datetime import datetime
 from rich.text import Text
 
 from producer import jobs
-from producer.jobs import Outcome
+from producer.jobs import Outcome, Status
 from producer.story import SlotKey, placed_attempts, slot_runs
 from producer.views.axis import BAR, FAILED, Axis, bar_text, tick_labels, tick_line
 
@@ -140,7 +140,7 @@ def layout(outcomes: list[Outcome], width: int) -> Timeline:
             continue
         r = o.record
         assert r is not None
-        bar = Bar(r.task, start, end, failed=o.status != "SUCCESS")
+        bar = Bar(r.task, start, end, failed=o.status != Status.SUCCESS)
         if (cup_wait := r.cup_wait) is not None:
             wait_start, wait_end = max(start, axis.column(at(cup_wait[0]))), min(end, axis.edge(at(cup_wait[1])))
             if wait_end > wait_start:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from producer.figures import Summary
-from producer.jobs import END_WORDS, Outcome
+from producer.jobs import END_WORDS, Outcome, Status
 from producer.story import Story, host_of, placed_attempts
 from producer.views.timeline import slot_labels
 
@@ -62,7 +62,7 @@ def build_trace(story: Story, summary: Summary | None = None) -> dict[str, Any]:
         if (reserved := o.reserved) is not None:
             args["reserved_s"] = round((reserved[1] - reserved[0]).total_seconds(), 6)
         events.append({
-            "ph": "X", "name": r.task if o.status == "SUCCESS" else f"{r.task} (failed)", "cat": r.kind,
+            "ph": "X", "name": r.task if o.status == Status.SUCCESS else f"{r.task} (failed)", "cat": r.kind,
             "pid": pid_of[r.hostname], "tid": tid_of[r.slot_key], "ts": start,
             "dur": round(_us(r.finished_at, origin) - start, 3), "args": args,
         })

@@ -13,7 +13,7 @@ import click
 
 from cluster.events import EventState, snapshot
 from producer.figures import Summary
-from producer.jobs import Job, LostRun, Outcome, Seen
+from producer.jobs import Job, LostRun, Outcome, Seen, Status
 from producer.views.lanes import lanes
 from worker.records import JobRecord
 from worker.runs import Run
@@ -68,9 +68,9 @@ def outcome(rec: JobRecord | None = None, *, submitted: float = 0.0, received: f
     job = Job(task or (rec.task if rec else "task1"),
               duration_s if duration_s is not None else (rec.duration_s if rec else 1.0),
               kind or (rec.kind if rec else "sleep"))
-    return Outcome(job, task_id or (rec.task_id if rec else "id-0"), at(submitted),
-                   status=status or ("SUCCESS" if rec else "PENDING"), record=rec, error=error,
-                   received_at=at(received) if received is not None else None)
+    said = Status(status) if status else Status.SUCCESS if rec else Status.PENDING
+    return Outcome(job, task_id or (rec.task_id if rec else "id-0"), at(submitted), status=said, record=rec,
+                   error=error, received_at=at(received) if received is not None else None)
 
 
 def waves(jobs: int, hosts: int, duration_s: float = 1.0, *, kind: str = "sleep", gap: float = 0.01,
