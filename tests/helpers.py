@@ -226,7 +226,7 @@ def stepped_out() -> Iterator[None]:
 
 #: Compose projects (or swarm stacks, or compose benchmarks) the test processes run at once: each
 #: is a handful of containers whose start-up and health checks must keep their time on 2 cores.
-COMPOSE_AT_ONCE = int(os.environ.get("TEST_COMPOSE_AT_ONCE", "3"))
+COMPOSE_AT_ONCE = int(os.environ.get("TEST_COMPOSE_AT_ONCE", "2"))
 
 
 def _take_slot(folder: Path, slots: int) -> IO[str] | None:

@@ -250,20 +250,25 @@ def freeze_send_kill_thaw(cluster) -> tuple[str | None, list[str]]:
     return victim, ids
 
 
-def test_jobs_from_a_plain_client_on_their_way_to_frozen_workers_are_not_lost(full):
-    # Whether a frozen worker's BLMOVE was still open when the jobs came is a matter of
-    # milliseconds: tried until one was, each time with nothing lost.
-    app = Celery(backend=full.url(1, "producer"))
+def until_one_was_on_its_way(cluster, app: Celery, strike) -> tuple[str, list[dict]]:
+    """`strike(cluster)` (freeze the workers, send four jobs, strike a frozen one whose hand-off list
+    holds a job, thaw: returns that container, or None, and the jobs' ids) until a job was on its
+    way to a frozen worker, a matter of milliseconds; each time every job ran, once. Returns the
+    container struck and the jobs' records."""
     for _ in range(8):
-        victim, ids = freeze_send_kill_thaw(full)
+        victim, ids = strike(cluster)
         results = [app.AsyncResult(task_id).get(timeout=90) for task_id in ids]
-        found = runs.read_runs(results_client(full), ids)
+        found = runs.read_runs(results_client(cluster), ids)
         assert all(len(found[t]) == 1 for t in ids), found  # each ran, once
         if victim is not None:
-            break
-        wait_for(lambda: all(health(c) == "healthy" for c in containers(full)), 90, "the thawed workers", 1)
-    else:
-        pytest.fail("in eight tries no job was on its way to a frozen worker")
+            return victim, results
+        wait_for(lambda: all(health(c) == "healthy" for c in containers(cluster)), 90, "the thawed workers", 1)
+    pytest.fail("in eight tries no job was on its way to a frozen worker")
+
+
+def test_jobs_from_a_plain_client_on_their_way_to_frozen_workers_are_not_lost(full):
+    app = Celery(backend=full.url(1, "producer"))
+    victim, results = until_one_was_on_its_way(full, app, freeze_send_kill_thaw)
     assert hostname(victim) not in {r["hostname"] for r in results}  # killed while frozen: ran none
     assert full.redis("admin").llen(layout.hand_off_key(f"worker@{hostname(victim)}")) == 0
     logs = full("logs", "--no-color", "recovery", timeout_s=30).stdout
@@ -276,26 +281,22 @@ def test_a_worker_stopped_with_a_job_in_its_socket_loses_it_not(full):
     # the job in its socket. It takes it and finishes it in its warm shutdown, or puts it back as
     # its channel closes; either way the job runs, once, and the worker exits cleanly.
     app = Celery(backend=full.url(1, "producer"))
-    for _ in range(8):
-        workers, taken, ids = freeze_and_send(full)
+    waiting: list[subprocess.Popen] = []
+
+    def freeze_send_stop_thaw(cluster) -> tuple[str | None, list[str]]:
+        workers, taken, ids = freeze_and_send(cluster)
         victim = next((c for c, count in taken.items() if count), None)
-        waiting = None
         try:
             if victim is not None:
-                waiting = subprocess.Popen(["docker", "wait", victim], stdout=subprocess.PIPE, text=True)
+                waiting.append(subprocess.Popen(["docker", "wait", victim], stdout=subprocess.PIPE, text=True))
                 time.sleep(0.5)  # `docker wait` is listening before the worker can exit
                 signal_frozen(victim, signal.SIGTERM, everyone=False)
         finally:
             docker("unpause", *workers, check=False)
-        results = [app.AsyncResult(task_id).get(timeout=90) for task_id in ids]
-        found = runs.read_runs(results_client(full), ids)
-        assert all(len(found[t]) == 1 for t in ids), found  # each ran, once
-        if victim is not None:
-            break
-        wait_for(lambda: all(health(c) == "healthy" for c in containers(full)), 90, "the thawed workers", 1)
-    else:
-        pytest.fail("in eight tries no job was on its way to a frozen worker")
-    exit_code, _ = waiting.communicate(timeout=60)
+        return victim, ids
+
+    victim, results = until_one_was_on_its_way(full, app, freeze_send_stop_thaw)
+    exit_code, _ = waiting[-1].communicate(timeout=60)
     assert exit_code.strip() == "0", exit_code  # a warm shutdown
     assert full.redis("admin").llen(layout.hand_off_key(f"worker@{hostname(victim)}")) == 0
     ran_there = hostname(victim) in {r["hostname"] for r in results}
