@@ -226,8 +226,9 @@ class Outcome:
         r = self.record
         if r is None:
             return None
-        mine = [run for run in ordered if (run.worker, run.pid, run.attempt) == (r.worker, r.pid, r.attempt)
-                and run.started_at <= r.started_at]
+        # a run's pid is known from its finish: one whose finish was never written has none
+        mine = [run for run in ordered if (run.worker, run.attempt) == (r.worker, r.attempt)
+                and run.pid in (None, r.pid) and run.started_at <= r.started_at]
         return mine[-1] if mine else None
 
     def queue_waits(self) -> list[tuple[datetime, datetime, LostRun | None]]:

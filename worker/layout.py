@@ -16,7 +16,9 @@ A job's way through the broker database (db 0), each step one atomic Redis step:
 3. held: moved by the CLAIM script out of the hand-off list into kombu's `unacked` hash
    and `unacked_index` (what kombu's QoS writes itself), only if it is still in the
    hand-off list: a job put back meanwhile (the worker fenced, gone, restarted) is not
-   claimed, and the worker drops its copy;
+   claimed, and the worker drops its copy. The same step appends the run's start to the
+   job's run list in the results database (worker/runs.py; Lua's SELECT, when the results
+   live on the same server);
 4. done: acknowledged (kombu's HDEL/ZREM), or put back into its queue.
 
 `unacked.takers` (a sorted set: node -> when it last started to take) names every worker
@@ -121,13 +123,36 @@ return false
 
 #: Claim a taken message: out of the hand-off list KEYS[1] into `unacked` KEYS[2] and
 #: `unacked_index` KEYS[3], only if it is still there (ARGV: the message as taken, its
-#: delivery tag, the time, the `unacked` entry). Returns 1 if claimed, 0 if it was put back.
+#: delivery tag, the time, the `unacked` entry). With a run list KEYS[4] in database ARGV[5]
+#: (the results', on the same server), the run's start (ARGV[6]) is appended to it in the same
+#: step (kept ARGV[7] s; worker/runs.py). Returns {0} if it was put back meanwhile, else {1}, or
+#: {1, the run list's entries before this start}.
 CLAIM = """
-if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
+if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return {0} end
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
-return 1
+if #KEYS < 4 then return {1} end
+redis.call('SELECT', ARGV[5])
+local before = redis.call('LRANGE', KEYS[4], 0, -1)
+redis.call('RPUSH', KEYS[4], ARGV[6])
+redis.call('EXPIRE', KEYS[4], ARGV[7])
+return {1, before}
 """
+
+
+def claim(client: Any, node: str, raw: bytes, payload: dict[str, Any], at: float,
+          run_list: tuple[str, int, str, int] | None = None) -> list[bytes] | None:
+    """Claim the message `raw` (decoded: `payload`) `node` took (CLAIM, one round trip); None if it was
+    put back meanwhile. With `run_list` (its key, database, the start entry, seconds kept), the run's
+    start goes in too; returns the entries recorded before it (empty without one)."""
+    tag = payload["properties"]["delivery_tag"]
+    keys, args = [hand_off_key(node), UNACKED, UNACKED_INDEX], [raw, tag, at, unacked_entry(payload)]
+    if run_list is not None:
+        key, db, start, expires_s = run_list
+        keys.append(key)
+        args += [db, start, expires_s]
+    claimed, *before = client.eval(CLAIM, len(keys), *keys, *args)
+    return (before[0] if before else []) if claimed else None
 
 
 def restorable(raw: bytes | str) -> dict[str, Any] | None:

@@ -14,12 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
 import redis
-from celery import Task
+from celery import Task, states
 from celery.exceptions import Ignore
 from celery.utils.log import get_task_logger
 from celery.worker.request import Request
@@ -44,16 +45,17 @@ T = TypeVar("T")
 
 DEFAULT_DURATION_S = 1.0
 
-def note_cancelled(task_id: str, node: str, pid: int, give_up_s: float = 120.0) -> None:
-    """Mark the run process `pid` of `node` had of this job interrupted, from a thread that keeps
-    trying while Redis is away (this is called because the worker just lost it)."""
+def note_cancelled(task_id: str, node: str, run: datetime | None, give_up_s: float = 120.0) -> None:
+    """Mark the run `node` had of this job (the one claimed at `run`; None: every run of it there, as
+    Celery cancels them all at once) interrupted, from a thread that keeps trying while Redis is away
+    (this is called because the worker just lost it)."""
     at = utc_now()
 
     def write() -> None:
         deadline = time.monotonic() + give_up_s
         while True:
             try:
-                runs.record_interruption(app.backend.client, [task_id], node, pid, runs.CANCELLED, at,
+                runs.record_interruption(app.backend.client, [task_id], node, run, runs.CANCELLED, at,
                                          config.result_expires)
                 return
             except redis.RedisError:
@@ -75,7 +77,8 @@ class JobRequest(Request):
         running = bool(self.time_start and self.worker_pid)
         super().cancel(pool, signal=signal, emit_retry=emit_retry)  # raises where the pool cannot (threads)
         if running:
-            note_cancelled(self.id, self.hostname, self.worker_pid)
+            claimed = runs.Claimed.from_header(self.request_dict.get(runs.CLAIM_HEADER))
+            note_cancelled(self.id, self.hostname, claimed.run.started_at if claimed else None)
 
 
 #: Shared by task1 and task2. A transient error is retried up to 3 times, after about
@@ -150,6 +153,16 @@ def bookkeeping(write: Callable[..., T], client: Any, task_id: str, *args: Any,
         return result if result is not None else True
 
 
+def stored_result(task: Task, value: Any) -> runs.Result:
+    """The result Celery's Redis backend would store for `value` (its key, encoded state, expiry): what
+    the run's finish stores in the same step (runs.FINISH) in place of Celery's own two round trips."""
+    backend = task.backend
+    meta = backend._get_result_meta(result=backend.encode_result(value, states.SUCCESS), state=states.SUCCESS,
+                                    traceback=None, request=task.request)
+    meta["task_id"] = task.request.id
+    return runs.Result(backend.get_key_for_task(task.request.id), backend.encode(meta), backend.expires)
+
+
 def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = None,
             cup_name: Any = None) -> dict[str, Any]:
     """Spend `duration` seconds the way `kind` says, and return the result record.
@@ -165,12 +178,16 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
     if share:
         cup_name = check_cup_name(cup_name)
     request = task.request
-    attempt = request.retries + 1
     pool = pool_kind()
     worker = request.hostname or socket.gethostname()
-    run = runs.Run(worker, os.getpid(), attempt, utc_now())
     client = task.backend.client  # the results database: runs:<id> lives beside the result
-    before = bookkeeping(runs.record_start, client, request.id, run, config.result_expires)
+    claimed = runs.Claimed.from_header(request.get(runs.CLAIM_HEADER))
+    if claimed is not None:  # the worker's claim wrote the start (worker/layout.py's CLAIM)
+        run, before = replace(claimed.run, pid=os.getpid()), claimed.before
+    else:  # the results on another Redis than the jobs: the start is written here
+        run = runs.Run(worker, os.getpid(), request.retries + 1, utc_now())
+        before = bookkeeping(runs.record_start, client, request.id, run, config.result_expires)
+    attempt = run.attempt
     gap = before is None
     lost = runs.never_finished(before or [], attempt)
     if len(lost) >= config.RECOVERY_MAX_DEATHS:
@@ -197,14 +214,6 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
     else:
         spend(seconds, kind)
         runtime_s, cpu_s, finished_at = time.perf_counter() - t0, time.thread_time() - cpu0, utc_now()
-    ended = bookkeeping(runs.record_finish, client, request.id, run, finished_at, config.result_expires,
-                        retry_s=FINISH_RETRY_S)
-    if isinstance(ended, str):  # fenced off meanwhile: another copy was handed on, and that one counts
-        logger.warning("%s %s: this run was %s before it finished; its end is on record (a duplicate if the copy "
-                       "handed on finishes too), its outcome is not: the job's result is that copy's",
-                       task.name, request.id, ended)
-        raise Ignore()
-    gap = ended is None or gap
     # kombu's Redis transport marks a job it put back in the queue (worker lost, visibility
     # timeout) in the message headers, which Celery copies onto the request.
     delivery_info = request.delivery_info or {}
@@ -218,10 +227,26 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
         attempt=attempt, redelivered=redelivered, cup=share, waited_for_cup_s=waited_s, cup_s=cup_s,
         run_list_gap=gap,
     )
+    failure: Exception | None = None
     if fail == "always":  # the record rides along, so the producer can draw the failed job
-        raise JobFailed(f"{task.name} was asked to fail (attempt {attempt})", record.to_json())
-    if fail == "once" and attempt == 1:
-        raise TransientJobError(f"{task.name} failed on its first attempt, as asked; it will be retried")
+        failure = JobFailed(f"{task.name} was asked to fail (attempt {attempt})", record.to_json())
+    elif fail == "once" and attempt == 1:
+        failure = TransientJobError(f"{task.name} failed on its first attempt, as asked; it will be retried")
+    # The run's finish, and with it (but for a failure, which Celery stores) the result, in one step.
+    result = None if failure else stored_result(task, record.to_json())
+    ended = bookkeeping(runs.record_finish, client, request.id, run, finished_at, config.result_expires, result,
+                        retry_s=FINISH_RETRY_S)
+    if isinstance(ended, str):  # fenced off meanwhile: another copy was handed on, and that one counts
+        logger.warning("%s %s: this run was %s before it finished; its end is on record (a duplicate if the copy "
+                       "handed on finishes too), its outcome is not: the job's result is that copy's",
+                       task.name, request.id, ended)
+        raise Ignore()
+    if failure is not None:
+        raise failure
+    if ended is None:  # its finish not written (Redis out of reach): Celery stores the result, as it can
+        record = replace(record, run_list_gap=True)
+    else:  # stored with the finish: Celery's own write would be a second one (mark_as_done reads this)
+        request.ignore_result = True
     # The course page's own line, in the worker's log (docker compose logs worker).
     logger.info("%s finished at %s (%s pid %s)", task.name, finished_at.strftime("%Y-%m-%d %H:%M:%S.%f"),
                 record.worker, record.pid)

@@ -42,7 +42,9 @@ from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads
 
-from worker import layout
+from worker import layout, runs
+from worker.records import utc_now
+from worker.urls import db_beside
 
 log = logging.getLogger("worker.transport")
 
@@ -97,24 +99,44 @@ def wait_plan(lists: list[str], queues: int, brpop_timeout: float) -> tuple[str,
     return lists[queues - 1], min(WAIT_SLICE_S, brpop_timeout)
 
 
+def _attempt(headers: dict[str, Any]) -> int:
+    """Which attempt of its job a message is: Celery's `retries` header plus one."""
+    retries = headers.get("retries")
+    return retries + 1 if isinstance(retries, int) and not isinstance(retries, bool) and retries >= 0 else 1
+
+
 class TakenBack(Exception):
     """A job taken into this worker's hand-off list was put back before the worker claimed it."""
 
 
 class QoS(kombu_redis.QoS):
     """kombu's Redis QoS; a job this worker took is claimed from its hand-off list (layout.CLAIM)
-    in one step with kombu's own `unacked` writes, or not at all."""
+    in one step with kombu's own `unacked` writes and its run's start (worker/runs.py), or not at all."""
 
     def append(self, message: Any, delivery_tag: str) -> None:
         raw = self.channel._taken.pop(delivery_tag, None)
         if raw is None:  # not taken through the hand-off (another consumer, another path): kombu's way
             return super().append(message, delivery_tag)
-        with self.channel.conn_or_acquire() as client:
-            claimed = client.eval(layout.CLAIM, 3, self.channel.hand_off_key, self.unacked_key, self.unacked_index_key,
-                                  raw, delivery_tag, time.time(), layout.unacked_entry(message._raw))
-        if not claimed:
+        chan, now = self.channel, utc_now()
+        task_id, attempt = message.headers.get("id"), _attempt(message.headers)
+        run_list = None
+        if chan.runs_db is not None and isinstance(task_id, str):
+            start = runs.entry("started", chan.holder, None, attempt, now, now)
+            run_list = (runs.key(task_id), chan.runs_db, start, chan.runs_expire_s)
+        with chan.conn_or_acquire() as client:
+            before = layout.claim(client, chan.holder, raw, message._raw, now.timestamp(), run_list)
+        if before is None:
             raise TakenBack(delivery_tag)
         kombu_redis.virtual.QoS.append(self, message, delivery_tag)
+        if run_list is not None:  # the task reads it from its request (Celery copies the headers there)
+            message.headers = {**message.headers,
+                               runs.CLAIM_HEADER: runs.claim_header(chan.holder, attempt, now, before)}
+
+    def restore_unacked(self, client: Any = None) -> None:
+        """kombu's restore of what it holds as its channel closes, each run of them first marked
+        interrupted (runs.PUT_BACK): a job put back as its worker stops did not take it down."""
+        self.channel.note_put_back(list(self._delivered.values()))
+        super().restore_unacked(client)
 
     def restore_visible(self, start: int = 0, num: int = 10, interval: int = 10) -> None:
         super().restore_visible(start, num, interval)
@@ -131,10 +153,13 @@ class Channel(kombu_redis.Channel):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from worker.config import WORKER_CLIENT_PREFIX  # the app's settings are loaded by the time a channel opens
+        from worker import config  # the app's settings are loaded by the time a channel opens
 
         #: The worker node this channel takes jobs for, or None (not a worker: kombu's BRPOP).
-        self.holder = holder_of(self.client_name, WORKER_CLIENT_PREFIX)
+        self.holder = holder_of(self.client_name, config.WORKER_CLIENT_PREFIX)
+        #: The results' database, when a claim can write the run's start there (same server), else None.
+        self.runs_db = db_beside(config.broker_url, config.result_backend)
+        self.runs_expire_s = int(config.result_expires)
         self.hand_off_key = layout.hand_off_key(self.holder) if self.holder else ""
         self._taken: dict[str, bytes] = {}  # delivery tag -> the message as taken, until claimed
         self._sent: str | None = None  # the command in flight: "TAKE", "WAIT" (BLMOVE on _waited_on) or kombu's BRPOP
@@ -245,6 +270,27 @@ class Channel(kombu_redis.Channel):
             return
         if moved:
             log.warning("%s put back %d job(s) it had taken but not claimed, %s", self.holder, len(moved), when)
+
+    def note_put_back(self, messages: list[Any]) -> None:
+        """Mark interrupted (runs.PUT_BACK) the runs its claims recorded of these jobs, which it is
+        about to put back (one round trip, into the results' database)."""
+        if self.holder is None or self.runs_db is None:
+            return
+        entries = {}
+        for message in messages:
+            claimed = runs.Claimed.from_header(message.headers.get(runs.CLAIM_HEADER))
+            task_id = message.headers.get("id")
+            if claimed is not None and isinstance(task_id, str):
+                entries[runs.key(task_id)] = runs.interruption(self.holder, claimed.run.started_at, runs.PUT_BACK,
+                                                               utc_now())
+        if not entries:
+            return
+        try:
+            with self.conn_or_acquire() as client:
+                client.eval(runs.APPEND_IN, len(entries), *entries, self.runs_db, self.runs_expire_s,
+                            *entries.values())
+        except self.connection_errors as exc:  # Redis away: the jobs go back all the same, if it is back
+            log.warning("%s could not mark the runs of %d job(s) it puts back (%s)", self.holder, len(entries), exc)
 
     def put_back_stuck(self) -> None:
         """Its own hand-off list, if it held something at two sweeps in a row (seconds apart, where a

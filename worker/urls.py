@@ -28,3 +28,14 @@ def redis_url(host: str, port: int, db: int = 0, user: str | None = None, passwo
 def with_db(url: str, db: int) -> str:
     """The same Redis URL with another database number."""
     return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
+
+
+def db_beside(broker_url: str, backend_url: str) -> int | None:
+    """The results' database number when they live on the broker's Redis server (same scheme, host and
+    port): a Lua script on the jobs' side can then SELECT it. None when they live elsewhere."""
+    broker, backend = urlsplit(broker_url), urlsplit(backend_url)
+    if (broker.scheme, broker.hostname, broker.port or 6379) != (backend.scheme, backend.hostname,
+                                                                  backend.port or 6379):
+        return None
+    path = backend.path.strip("/")
+    return int(path) if path.isdigit() else 0

@@ -112,7 +112,29 @@ def test_a_job_in_the_socket_of_a_worker_told_to_stop_is_not_lost(start_workers,
         log = workers.logs[leaving].read_text()
         assert ("put back 1 job(s) it had taken but not claimed, as it stopped" in log
                 or "Restoring 1 unacknowledged message(s)" in log), log
-    assert len(runs.read_runs(redis_server.client(db=1), [task_id])[task_id]) == 1
+    # One run finished; a claim it put back unstarted is on record, interrupted, not a death.
+    found = runs.read_runs(redis_server.client(db=1), [task_id])[task_id]
+    assert [r.worker for r in found if r.finished_at] == [result["worker"]], found
+    assert all(r.interrupted == runs.PUT_BACK for r in found if not r.finished_at), found
+
+
+def test_a_job_cut_short_by_a_cold_shutdown_goes_back_and_is_no_death_of_its_worker(start_workers, redis_server,
+                                                                                   plain_client):
+    workers = start_workers(1)
+    results_db = redis_server.client(db=1)
+    (task_id,) = send(plain_client, 1, 5.0)
+    wait_for(lambda: runs.read_runs(results_db, [task_id])[task_id], 30, "the job claimed")
+    time.sleep(0.5)  # in the pool process now
+    os.kill(workers.procs[0].pid, signal.SIGQUIT)  # cold shutdown: the running job is cut short
+    workers.procs[0].wait(30)
+    assert "Restoring 1 unacknowledged message(s)" in workers.logs[0].read_text()
+    (cut,) = runs.read_runs(results_db, [task_id])[task_id]
+    assert cut.interrupted in (runs.PUT_BACK, runs.CANCELLED) and runs.never_finished([cut], 1) == [], cut
+    again = start_workers(1)
+    result = plain_client.AsyncResult(task_id).get(timeout=60)
+    assert result["worker"] == again.names[0]
+    first, second = runs.read_runs(results_db, [task_id])[task_id]
+    assert first.interrupted and second.finished_at and runs.duplicate_runs([first, second]) == []
 
 
 def test_a_worker_killed_with_a_job_on_its_way_gets_it_back_when_it_starts_again(start_workers, redis_server,

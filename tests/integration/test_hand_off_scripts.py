@@ -49,9 +49,8 @@ def take(client, queue: str = "jobs", node: str = NODE, at: float = 100.0):
 
 
 def claim(client, raw: bytes, node: str = NODE) -> int:
-    tag = json.loads(raw)["properties"]["delivery_tag"]
-    return client.eval(layout.CLAIM, 3, layout.hand_off_key(node), layout.UNACKED, layout.UNACKED_INDEX, raw, tag,
-                       200.0, layout.unacked_entry(json.loads(raw)))
+    """1 if claimed, 0 if it was put back meanwhile (layout.claim, with no run list)."""
+    return int(layout.claim(client, node, raw, json.loads(raw), 200.0) is not None)
 
 
 def test_a_take_moves_the_first_job_in_kombus_order_into_the_workers_list_and_names_it_a_taker(as_worker, admin):

@@ -56,16 +56,16 @@ def test_a_run_that_never_finished_counts_as_a_death_of_that_attempt_only():
     assert never_finished(runs, 2) == [runs[3]]
 
 
-def test_an_interruption_ends_the_runs_of_that_worker_and_pid_recorded_before_it():
-    cut, other_pid, later, finished = run("w@a", 0), run("w@a", 1, pid=9), run("w@a", 5), run("w@a", 2, 3)
-    entries = [entry("started", r.worker, r.pid, 1, r.started_at, r.started_at) for r in (cut, other_pid)]
-    entries += [entry("finished", "w@a", 8, 1, at(2), at(3)), interruption("w@a", 8, "fenced", at(4))]
+def test_an_interruption_ends_the_runs_of_that_worker_or_the_one_it_names_recorded_before_it():
+    cut, other_run, later, finished = run("w@a", 0), run("w@a", 1, pid=9), run("w@a", 5), run("w@a", 2, 3)
+    entries = [entry("started", r.worker, r.pid, 1, r.started_at, r.started_at) for r in (cut, other_run)]
+    entries += [entry("finished", "w@a", 8, 1, at(2), at(3)), interruption("w@a", at(0), "fenced", at(4))]
     # recorded after it (whatever its clock says): not cut off by it
     entries += [entry("started", "w@a", 8, 1, later.started_at, later.started_at)]
     runs = parse(entries)
-    assert runs == [replace(cut, interrupted="fenced", interrupted_at=at(4)), other_pid,
+    assert runs == [replace(cut, interrupted="fenced", interrupted_at=at(4)), other_run,
                     replace(finished, interrupted=None), later]
-    assert never_finished(runs, 1) == [other_pid, later]  # an interrupted run is not a death
+    assert never_finished(runs, 1) == [other_run, later]  # an interrupted run is not a death
     assert parse([*entries, interruption("w@a", None, "lost Redis", at(9))])[1].interrupted == "lost Redis"
     assert parse([*entries, interruption("w@b", None, "x", at(9))])[1].interrupted is None
 
