@@ -1,5 +1,6 @@
 """A run off a terminal says it is alive and how far it got (issue #31): a plain line on stderr at a
-steady pace, none for a short run, and nothing new on a terminal."""
+steady pace, none for a short run, and nothing new on a terminal. A command of parts (compare, sweep,
+quiz) names the part that runs in each line."""
 
 from __future__ import annotations
 
@@ -110,3 +111,85 @@ def test_a_piped_run_prints_progress_lines_on_stderr_while_it_waits(monkeypatch,
     assert exit_info.value.code == 0, err
     assert "run 0 s: 1 of 3 jobs finished" in err.splitlines()
     assert "summary" in out and not [line for line in out.splitlines() if line.startswith("run ")]  # stdout: the report
+
+
+# --- commands that run their jobs in parts: compare's rows, sweep's points, the quiz's scenes ---------------------
+
+
+def test_a_part_is_named_in_the_line_and_counted_afresh():
+    clock, written = Clock(), []
+    lines = PlainLines(0, written.append, clock, name="sweep", parts=True)
+    with lines.part("1 of 2 workers", 4):
+        lines.on_submitted(4)
+        for status in ("SUCCESS", "FAILURE"):
+            lines.on_result(outcome(status=status))
+        clock.now += 5
+        assert lines.tick()
+    with lines.part("2 of 2 workers", 4):
+        clock.now += 5
+        assert lines.tick()
+    assert written == ["sweep 5 s: 1 of 2 workers, 2 of 4 jobs finished, 1 failed",
+                       "sweep 10 s: 2 of 2 workers, 0 of 4 jobs submitted, 0 finished"]
+
+
+def test_the_pace_runs_across_parts_shorter_than_a_pause():
+    """Ten sweep points of 2 s each: a line every 5 s all the same (a pace per part would write none)."""
+    clock, written = Clock(), []
+    lines = PlainLines(0, written.append, clock, name="sweep", parts=True)
+    for k in range(1, 11):
+        with lines.part(f"{k} of 10 workers", 8):
+            lines.on_submitted(8)
+            for _ in range(4):  # looked at every 0.5 s, as the thread does
+                clock.now += 0.5
+                lines.tick()
+    assert written == ["sweep 5 s: 3 of 10 workers, 0 of 8 jobs finished",
+                       "sweep 10 s: 5 of 10 workers, 0 of 8 jobs finished",
+                       "sweep 15 s: 8 of 10 workers, 0 of 8 jobs finished",
+                       "sweep 20 s: 10 of 10 workers, 0 of 8 jobs finished"]
+
+
+def test_nothing_is_written_before_the_first_part_nor_between_two():
+    """Between two scenes the quiz may wait for the learner's answer: no job runs, no line says one does."""
+    clock, written = Clock(), []
+    lines = PlainLines(0, written.append, clock, name="quiz", parts=True)
+    clock.now += 10
+    assert not lines.tick()
+    with lines.part("scene 1 of 3 (cashier)", 4):
+        assert lines.tick()  # the pause is long over: said at once
+    clock.now += 60
+    assert not lines.tick()
+    assert written == ["quiz 10 s: scene 1 of 3 (cashier), 0 of 4 jobs submitted, 0 finished"]
+
+
+def test_a_part_without_jobs_in_redis_is_said_by_its_name_alone():
+    clock, written = Clock(), []
+    lines = PlainLines(0, written.append, clock, name="compare", parts=True)
+    with lines.part("cpu jobs one after another here", 0):
+        clock.now += 5
+        assert lines.tick()
+    assert written == ["compare 5 s: cpu jobs one after another here"]
+
+
+def test_on_a_terminal_each_part_has_a_bar_drawn_only_while_it_runs():
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=80)
+    with progress.parts_progress(terminal, "sweep") as shown:
+        assert isinstance(shown, Bar) and not shown.progress.live.is_started  # nothing before the first part
+        with shown.part("1 of 2 workers", 4):
+            shown.on_result(outcome(status="SUCCESS"))
+            (task,) = shown.progress.tasks
+            assert shown.progress.live.is_started
+            assert (task.description, task.total, task.completed) == ("sweep: 1 of 2 workers", 4, 1)
+        assert not shown.progress.live.is_started  # gone before the command prints (a quiz's next question)
+        with shown.part("cpu jobs one after another here", 0):
+            (task,) = shown.progress.tasks
+            assert task.total is None and task.completed == 0  # a pulse: no jobs to count
+    assert "sweep: 1 of 2 workers" in terminal.file.getvalue()
+
+
+def test_piped_a_command_of_parts_ticks_plain_lines_under_its_name_and_no_progress_shows_nothing():
+    piped = Console(file=io.StringIO(), force_terminal=False)
+    with progress.parts_progress(piped, "quiz") as shown:
+        assert isinstance(shown, PlainLines) and (shown.name, shown.between_parts) == ("quiz", True)
+    with progress.parts_progress(piped, "quiz", show=False) as shown, shown.part("scene 1 of 3 (cashier)", 4):
+        assert type(shown) is Shown
+    assert piped.file.getvalue() == ""
