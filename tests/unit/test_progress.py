@@ -1,9 +1,10 @@
 """A run off a terminal says it is alive and how far it got (issue #31): a plain line on stderr at a
-steady pace, none for a short run, and nothing new on a terminal. A command of parts (compare, sweep,
-quiz) names the part that runs in each line."""
+steady pace, none for a short run, and nothing new on a terminal. compare, sweep and quiz too, each
+line naming the part that runs (a row, a point, a scene)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 import time
@@ -11,12 +12,14 @@ import time
 import pytest
 from rich.console import Console
 
+from cluster.workers import Worker
 from producer import api
+from producer.experiments import compare, course_quiz, sweep
 from producer.results import BatchResult
 from producer.submit import Collected
 from producer.views import progress
 from producer.views.progress import Bar, PlainLines, Shown, run_progress
-from tests.unit.builders import outcome, record
+from tests.unit.builders import outcome, record, waves
 
 
 class Clock:
@@ -193,3 +196,65 @@ def test_piped_a_command_of_parts_ticks_plain_lines_under_its_name_and_no_progre
     with progress.parts_progress(piped, "quiz", show=False) as shown, shown.part("scene 1 of 3 (cashier)", 4):
         assert type(shown) is Shown
     assert piped.file.getvalue() == ""
+
+
+class Batches:
+    """A made-up run_batch that tells its callbacks about every job and writes a line in the middle, as
+    the ticking thread would: what each experiment's progress says, on a clock moved 5 s a batch."""
+
+    def __init__(self, lines: PlainLines, clock: Clock) -> None:
+        self.lines, self.clock = lines, clock
+
+    def __call__(self, app, jobs, timeout_s, on_result=None, on_submitted=None) -> Collected:
+        done = waves(len(jobs), hosts=2)
+        on_submitted(len(jobs))
+        on_result(done[0])
+        self.clock.now += 5
+        self.lines.tick()
+        for o in done[1:]:
+            on_result(o)
+        return Collected(done, wall_s=1.0, submit_s=0.01)
+
+
+def experiment(monkeypatch, module, name: str) -> tuple[list[str], PlainLines]:
+    """Plain lines named `name`, fed by `module`'s batches (run_batch made up, no consumer switched),
+    and what they write."""
+    clock, written = Clock(), []
+    lines = PlainLines(0, written.append, clock, name=name, parts=True)
+    monkeypatch.setattr(module, "run_batch", Batches(lines, clock))
+    if hasattr(module, "only"):
+        monkeypatch.setattr(module, "only", lambda *_, **__: contextlib.nullcontext())
+    if hasattr(module, "restore"):
+        monkeypatch.setattr(module, "restore", lambda *_, **__: set())
+    return written, lines
+
+
+def test_compare_names_each_row_as_it_runs(monkeypatch):
+    written, lines = experiment(monkeypatch, compare, "compare")
+    online = [Worker("worker@p", ("jobs",), 2), Worker("worker@t", ("jobs-threads",), 4, pool="threads")]
+    rows, skipped = compare.compare(None, online, 2, 0.0, ("sleep", "cpu"), "jobs", 60, shown=lines)
+    assert written == ["compare 5 s: sleep jobs on processes, 1 of 2 jobs finished",
+                       "compare 10 s: sleep jobs on threads, 1 of 2 jobs finished",
+                       "compare 15 s: cpu jobs on processes, 1 of 2 jobs finished",
+                       "compare 20 s: cpu jobs on threads, 1 of 2 jobs finished"]
+    assert len(rows) == 6 and len(skipped) == 1  # the progress changed nothing of the comparison
+
+
+def test_sweep_names_each_point_as_it_runs(monkeypatch):
+    written, lines = experiment(monkeypatch, sweep, "sweep")
+    workers = [Worker(f"worker@{i}", ("jobs",), 1) for i in range(3)]
+    points = sweep.sweep(None, workers, "jobs", 4, 0.5, "sleep", 60, shown=lines)
+    assert written == [f"sweep {5 * k} s: {k} of 3 workers, 1 of 4 jobs finished" for k in (1, 2, 3)]
+    assert [p.workers for p in points] == [1, 2, 3]
+
+
+def test_the_quiz_names_each_scene_and_amdahl_step_as_it_runs(monkeypatch):
+    written, lines = experiment(monkeypatch, course_quiz, "quiz")
+    workers = [Worker("worker@a", ("jobs",), 1), Worker("worker@b", ("jobs",), 2)]
+    result = course_quiz.run_quiz(None, workers, workers, 0.5, 60, shown=lines)
+    assert written == ["quiz 5 s: scene 1 of 3 (cashier), 1 of 4 jobs finished",
+                       "quiz 10 s: scene 2 of 3 (showers), 1 of 3 jobs finished",
+                       "quiz 15 s: scene 3 of 3 (cup), 1 of 3 jobs finished",
+                       "quiz 20 s: Amdahl on 1 of 2 workers, 1 of 1 jobs finished",
+                       "quiz 25 s: Amdahl on 2 of 2 workers, 1 of 3 jobs finished"]
+    assert len(result.steps) == 3 and len(result.amdahl) == 2
