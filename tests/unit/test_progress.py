@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import threading
 import time
 
@@ -14,6 +15,7 @@ from rich.console import Console
 
 from cluster.workers import Worker
 from producer import api
+from producer.commands import quiz as quiz_command
 from producer.experiments import compare, course_quiz, sweep
 from producer.results import BatchResult
 from producer.submit import Collected
@@ -258,3 +260,70 @@ def test_the_quiz_names_each_scene_and_amdahl_step_as_it_runs(monkeypatch):
                        "quiz 20 s: Amdahl on 1 of 2 workers, 1 of 1 jobs finished",
                        "quiz 25 s: Amdahl on 2 of 2 workers, 1 of 3 jobs finished"]
     assert len(result.steps) == 3 and len(result.amdahl) == 2
+
+
+@pytest.fixture
+def a_piped_cluster(monkeypatch):
+    """Three workers (one with a single slot, the quiz's cashier) and batches that wait, bounded, until the
+    progress thread wrote a line: `producer compare|sweep|quiz | cat` with the cluster faked. Returns the
+    event that says a line was written."""
+    monkeypatch.setattr(progress, "EVERY_S", 0.05)
+    monkeypatch.setattr(progress, "TICK_S", 0.01)
+    wrote = threading.Event()
+    tick = PlainLines.tick
+
+    def noted_tick(self):
+        done = tick(self)
+        if done:
+            wrote.set()
+        return done
+
+    def run_batch(app, jobs, timeout_s, on_result=None, on_submitted=None):
+        done = waves(len(jobs), hosts=2)
+        on_submitted(len(jobs))
+        on_result(done[0])
+        wrote.wait(5)  # the line comes from the progress thread: wait for it, bounded
+        for o in done[1:]:
+            on_result(o)
+        return Collected(done, wall_s=1.0, submit_s=0.01)
+
+    workers = [Worker("worker@a", ("jobs",), 1), Worker("worker@b", ("jobs",), 2), Worker("worker@c", ("jobs",), 2)]
+    monkeypatch.setattr(PlainLines, "tick", noted_tick)
+    for module in (compare, sweep, course_quiz):
+        monkeypatch.setattr(module, "run_batch", run_batch)
+    for module in (sweep, course_quiz):
+        monkeypatch.setattr(module, "only", lambda *_, **__: contextlib.nullcontext())
+        monkeypatch.setattr(module, "restore", lambda *_, **__: set())
+    monkeypatch.setattr(api, "flavours_online", lambda app, queue: workers)
+    monkeypatch.setattr(api, "workers_on", lambda app, queue, on_wait=None: workers)
+    monkeypatch.setattr(quiz_command, "quiz_workers", lambda app, n: (workers, workers))
+    return wrote
+
+
+@pytest.mark.parametrize("args, first", [
+    (["compare", "--jobs", "2", "--duration", "0", "--kind", "sleep"], r"compare \d+ s: sleep jobs on processes, "),
+    (["sweep", "--jobs", "4", "--duration", "0"], r"sweep \d+ s: 1 of 3 workers, "),
+    (["quiz", "--no-amdahl", "--answers", "not,p,not", "--duration", "0.05"],
+     r"quiz \d+ s: scene 1 of 3 \(cashier\), "),
+], ids=["compare", "sweep", "quiz"])
+def test_piped_compare_sweep_and_quiz_say_on_stderr_which_part_runs(a_piped_cluster, capsys, args, first):
+    from producer.commands.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    out, err = capsys.readouterr()
+    assert exit_info.value.code in (0, 1), err  # 1: the made-up quiz scenes need not agree with the page
+    assert any(re.fullmatch(first + r"1 of \d+ jobs finished", line) for line in err.splitlines()), err
+    assert not re.search(r"^(compare|sweep|quiz) \d+ s: ", out, re.MULTILINE)  # stdout: the report alone
+
+
+def test_no_progress_keeps_a_piped_sweep_quiet(a_piped_cluster, capsys, monkeypatch):
+    from producer.commands.main import main
+
+    monkeypatch.setattr(progress, "ticking", None)  # would fail if plain lines were set up at all
+    a_piped_cluster.set()  # no line will come: the batches need not wait for one
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "--jobs", "4", "--duration", "0", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0, err
+    assert not re.search(r"^sweep \d+ s: ", err, re.MULTILINE)
