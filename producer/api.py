@@ -27,6 +27,7 @@ from producer.experiments import sweep as _sweep
 from producer.jobs import TASKS, Job, Outcome, plan
 from producer.results import BatchResult
 from producer.submit import run_batch
+from producer.views.progress import Shown
 from worker import config
 
 __all__ = ["BatchResult", "SweepResult", "compare", "default_timeout", "quiz", "run_jobs", "sweep"]
@@ -125,9 +126,11 @@ def flavours_online(app: Celery, queue: str) -> list[Worker]:
 
 
 def compare_on(app: Celery, online: list[Worker], jobs: int, duration: float, kinds: Sequence[str],
-               queue: str) -> tuple[list[_compare.Row], list[str]]:
-    """`compare` on the workers `online` (`flavours_online`): the rows, and the flavours skipped (no worker)."""
-    return _compare.compare(app, online, jobs, duration, tuple(kinds), queue, default_timeout(jobs, duration))
+               queue: str, shown: Shown | None = None) -> tuple[list[_compare.Row], list[str]]:
+    """`compare` on the workers `online` (`flavours_online`): the rows, and the flavours skipped (no worker);
+    each row's batch told to `shown` as a part (the command's progress)."""
+    return _compare.compare(app, online, jobs, duration, tuple(kinds), queue, default_timeout(jobs, duration),
+                            shown=shown)
 
 
 @dataclass
@@ -168,12 +171,12 @@ def sweep_jobs(workers: list[Worker]) -> int:
 
 
 def sweep_on(app: Celery, workers: list[Worker], queue: str, jobs: int, duration: float, kind: str,
-             on_restored: Callable[[set[str]], None] | None = None) -> list[_sweep.Point]:
-    """`sweep` on `workers`: one point per step. Afterwards, even on Ctrl-C, all of them consume `queue` again;
-    `on_restored` is told the ones that still do not."""
+             on_restored: Callable[[set[str]], None] | None = None, shown: Shown | None = None) -> list[_sweep.Point]:
+    """`sweep` on `workers`: one point per step, each told to `shown` as a part (the command's progress).
+    Afterwards, even on Ctrl-C, all of them consume `queue` again; `on_restored` is told the ones that still do not."""
     names = [w.name for w in workers]
     try:
-        return _sweep.sweep(app, workers, queue, jobs, duration, kind, default_timeout(jobs, duration))
+        return _sweep.sweep(app, workers, queue, jobs, duration, kind, default_timeout(jobs, duration), shown=shown)
     finally:
         missing = _sweep.restore(app, queue, names)
         if on_restored is not None:

@@ -23,7 +23,7 @@ from cluster.workers import check_brokers, masked, online_workers
 from producer import __version__, api
 from producer.api import default_timeout
 from producer.commands.local import local
-from producer.commands.options import Number, WholeNumber, picture, writable
+from producer.commands.options import PROGRESS_OPTION, Number, WholeNumber, err_console, picture, writable
 from producer.commands.quiz import quiz
 from producer.commands.watch import watch
 from producer.compose_env import compose_setting, typo_warning
@@ -31,7 +31,7 @@ from producer.experiments.compare import flavours, slots_note
 from producer.jobs import TASKS, plan
 from producer.views.live import followed_run
 from producer.views.plot import check_format, gantt, speedup_curve
-from producer.views.progress import run_progress
+from producer.views.progress import parts_progress, run_progress
 from producer.views.report import json_document, print_text, trouble_lines
 from producer.views.trace import write_trace
 from producer.where import Where
@@ -92,11 +92,6 @@ def not_blank(_: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
-def err_console() -> Console:
-    """stderr, for progress and notes: never wrapped (a message stays one line for grep)."""
-    return Console(stderr=True, soft_wrap=True, highlight=False)
-
-
 def stdout_console() -> Console:
     """The report's console: the terminal's width; when piped, COLUMNS or 120, never padded."""
     if sys.stdout.isatty():
@@ -146,8 +141,7 @@ QUEUE_OPTION = click.option("--queue", "-q", default=config.QUEUE, show_default=
               help="Seconds to wait for all results; jobs not started by then are withdrawn "
                    "[default: 2 x jobs x duration + RECOVERY_SILENCE + 30].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the report.")
-@click.option("--progress/--no-progress", default=True,
-              help="Progress while waiting: a bar on a terminal, else a line on stderr every few seconds.")
+@PROGRESS_OPTION
 @click.option("--live/--no-live", default=True,
               help="On a terminal, draw the run live from the cluster's events (lanes, queue) while waiting.")
 @click.option("--timeline/--no-timeline", default=True, help="Draw the run per worker slot in the terminal.")
@@ -219,7 +213,8 @@ def _speedup(value: float | None) -> str:
               help="Only this kind of job (repeatable) [default: sleep and cpu].")
 @click.option("--queue", "-q", default=config.QUEUE, show_default=True, callback=not_blank,
               help="The processes' queue; threads and gevent use QUEUE-threads and QUEUE-gevent.")
-def compare(jobs: int, duration: float, kinds: tuple[str, ...], queue: str) -> int:
+@PROGRESS_OPTION
+def compare(jobs: int, duration: float, kinds: tuple[str, ...], queue: str, progress: bool) -> int:
     """The same jobs, sleep and cpu, on each worker flavour online: concurrency vs parallelism.
 
     Start the flavours first: FLAVOURS=1 docker compose up -d --wait
@@ -227,7 +222,8 @@ def compare(jobs: int, duration: float, kinds: tuple[str, ...], queue: str) -> i
     online = api.flavours_online(app, queue)
     err = err_console()
     say(err, f"running {jobs} x {duration:g} s jobs one after another here, then on each flavour...")
-    rows, skipped = api.compare_on(app, online, jobs, duration, kinds or KINDS, queue)
+    with parts_progress(err, "compare", show=progress) as shown:
+        rows, skipped = api.compare_on(app, online, jobs, duration, kinds or KINDS, queue, shown=shown)
     out = stdout_console()
     say(out, f"{jobs} jobs of {duration:g} s each (speedup = work / wall)", style="bold")
     for line in _table_lines(["kind", "how", "slots", "wall", "speedup", "efficiency", "verdict"],
@@ -252,7 +248,8 @@ def compare(jobs: int, duration: float, kinds: tuple[str, ...], queue: str) -> i
 @QUEUE_OPTION
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), callback=picture(check_format),
               help="Save speedup against workers (.png, .svg, .pdf), with the ideal diagonal.")
-def sweep(jobs: int | None, duration: float, kind: str, queue: str, plot: Path | None) -> int:
+@PROGRESS_OPTION
+def sweep(jobs: int | None, duration: float, kind: str, queue: str, plot: Path | None, progress: bool) -> int:
     """Speedup against the number of workers, 1..N, without restarting anything.
 
     Celery's remote control lets only k workers consume the queue for each step; all of
@@ -270,7 +267,8 @@ def sweep(jobs: int | None, duration: float, kind: str, queue: str, plot: Path |
             say(err, f"warning: {', '.join(sorted(still_wrong))} still not consuming '{queue}': "
                      f"celery -A worker control add_consumer {queue}", style="yellow")
 
-    points = api.sweep_on(app, workers, queue, jobs, duration, kind, on_restored=restored)
+    with parts_progress(err, "sweep", show=progress) as shown:
+        points = api.sweep_on(app, workers, queue, jobs, duration, kind, on_restored=restored, shown=shown)
     out = stdout_console()
     say(out, f"{jobs} x {duration:g} s {kind} jobs (speedup = work / wall)", style="bold")
     for line in _table_lines(["workers", "slots", "wall", "ideal wall", "speedup", "ideal speedup", "efficiency"],

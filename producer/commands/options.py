@@ -3,6 +3,7 @@
 click's IntRange says "'abc' is not a valid integer range"; these say "whole number" and
 "number", and `picture` checks a picture's extension before it tries to write the file (the
 extension is the mistake to name); in the container a read-only folder is named with where to write.
+Every command that runs jobs shares `--progress/--no-progress` and the stderr console it is drawn on.
 """
 
 from __future__ import annotations
@@ -13,8 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
 
 from producer.where import Where
+
+PROGRESS_OPTION = click.option(
+    "--progress/--no-progress", default=True,
+    help="Progress while waiting: a bar on a terminal, else a line on stderr every few seconds.")
+
+
+def err_console() -> Console:
+    """stderr, for progress and notes: never wrapped (a message stays one line for grep)."""
+    return Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 class WholeNumber(click.IntRange):

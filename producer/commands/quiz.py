@@ -10,8 +10,9 @@ import click
 
 from cluster.errors import UsageError
 from producer.api import default_timeout, quiz_workers
-from producer.commands.options import Number, WholeNumber
+from producer.commands.options import PROGRESS_OPTION, Number, WholeNumber, err_console
 from producer.experiments import course_quiz as quizzes
+from producer.views.progress import parts_progress
 from worker import app
 
 
@@ -60,7 +61,9 @@ def terminal_width() -> int:
 @click.option("--duration", "-d", type=Number(0.05, 10), default=1.0, show_default=True,
               help="Seconds each job takes.")
 @click.option("--no-amdahl", is_flag=True, help="Skip the variant where only half of each job needs the cup.")
-def quiz(ask: bool, answers: list[str] | None, workers: int | None, duration: float, no_amdahl: bool) -> int:
+@PROGRESS_OPTION
+def quiz(ask: bool, answers: list[str] | None, workers: int | None, duration: float, no_amdahl: bool,
+         progress: bool) -> int:
     """For three scenes of the course page, run the tasks on the cluster and see: parallel or not?
 
     One cashier for two lines (one worker slot, two queues); a pool's shower stalls (N slots,
@@ -82,8 +85,9 @@ def quiz(ask: bool, answers: list[str] | None, workers: int | None, duration: fl
     def show(step: quizzes.Step) -> None:
         click.echo("\n".join(quizzes.step_lines(next(numbered), step, terminal_width())) + "\n")
 
-    result = quizzes.run_quiz(app, online, chosen, duration, default_timeout(2 * slots, duration), ask=ask_fn,
-                              on_step=show, amdahl_steps=not no_amdahl)
+    with parts_progress(err_console(), "quiz", show=progress) as shown:
+        result = quizzes.run_quiz(app, online, chosen, duration, default_timeout(2 * slots, duration), ask=ask_fn,
+                                  on_step=show, amdahl_steps=not no_amdahl, shown=shown)
     if result.amdahl:
         click.echo("\n".join(quizzes.amdahl_lines(result.amdahl, result.cup_share)) + "\n")
     click.echo(quizzes.score_line(result.steps))

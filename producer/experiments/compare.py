@@ -18,6 +18,7 @@ from producer.figures import Summary, judge
 from producer.jobs import plan
 from producer.results import BatchResult
 from producer.submit import run_batch
+from producer.views.progress import Shown
 from worker.burn import burn_cpu
 
 
@@ -71,23 +72,28 @@ def one_after_another(jobs: int, duration_s: float, kind: str) -> float:
 
 
 def compare(app: Celery, online: list[Worker], jobs: int, duration_s: float, kinds: tuple[str, ...],
-            queue: str, timeout_s: float) -> tuple[list[Row], list[str]]:
+            queue: str, timeout_s: float, shown: Shown | None = None) -> tuple[list[Row], list[str]]:
     """Run `jobs` jobs of each kind on the baseline and every flavour that has workers.
 
-    Returns the rows and the flavours skipped for lack of workers.
+    Returns the rows and the flavours skipped for lack of workers. Each row is a part of `shown`
+    (`sleep jobs on threads`): piped, the command says which one runs.
     """
+    shown = shown if shown is not None else Shown()
     rows: list[Row] = []
     available = [(f, consuming(online, f.queue)) for f in flavours(queue)]
     skipped = [f"{f.pool} (no worker on queue '{f.queue}')" for f, workers in available if not workers]
     for kind in kinds:
-        base = one_after_another(jobs, duration_s, kind)
+        with shown.part(f"{kind} jobs one after another here", 0):  # no job in Redis: nothing to count
+            base = one_after_another(jobs, duration_s, kind)
         rows.append(Row(kind, "one after another", 1, base, jobs * duration_s / base if base else None, 1,
                         "the course page's loop"))
         for flavour, workers in available:
             if not workers:
                 continue
             slots = sum(w.slots for w in workers)
-            collected = run_batch(app, plan(jobs, duration_s, kind, flavour.queue), timeout_s)
+            with shown.part(f"{kind} jobs on {flavour.pool}", jobs):
+                collected = run_batch(app, plan(jobs, duration_s, kind, flavour.queue), timeout_s,
+                                      on_result=shown.on_result, on_submitted=shown.on_submitted)
             batch = BatchResult.of(collected, slots_online=slots)
             summary = batch.summary
             rows.append(Row(kind, flavour.pool, slots, collected.wall_s, summary.speedup, summary.peak_overlap,

@@ -28,12 +28,15 @@ from producer.figures import judge as verdict_of
 from producer.jobs import Job
 from producer.results import BatchResult
 from producer.submit import run_batch
+from producer.views.progress import Shown
 
 PARALLEL, NOT_PARALLEL = "parallel", "not parallel"
 ANSWERS = (PARALLEL, NOT_PARALLEL)
 LINE_A, LINE_B, STALLS, CUP = "quiz-line-a", "quiz-line-b", "quiz-stalls", "quiz-cup"
 #: The quiz's own queues: nobody consumes them before or after the quiz.
 QUEUES = (LINE_A, LINE_B, STALLS, CUP)
+#: The cashier's customers: 2 jobs wait in each line.
+CUSTOMERS = 4
 #: Share of each job that needs the cup in the Amdahl variant (the rest runs side by side).
 AMDAHL_CUP_SHARE = 0.5
 #: What a learner may type for each answer.
@@ -200,19 +203,29 @@ def cashier_worker(workers: list[Worker]) -> Worker:
     raise UsageError("the cashier needs a worker with one process (WORKER_CONCURRENCY=1 / --concurrency 1)")
 
 
-def _batch(app: Celery, jobs: list[Job], slots: int, timeout_s: float) -> BatchResult:
-    return BatchResult.of(run_batch(app, jobs, timeout_s), slots_online=slots)
+def _batch(app: Celery, jobs: list[Job], slots: int, timeout_s: float, shown: Shown) -> BatchResult:
+    collected = run_batch(app, jobs, timeout_s, on_result=shown.on_result, on_submitted=shown.on_submitted)
+    return BatchResult.of(collected, slots_online=slots)
+
+
+def scene_label(scenario: Scenario) -> str:
+    """`scene 2 of 3 (showers)`: which scene runs, as the progress names it."""
+    return f"scene {SCENARIOS.index(scenario) + 1} of {len(SCENARIOS)} ({scenario.key})"
 
 
 def run_quiz(app: Celery, online: list[Worker], chosen: list[Worker], duration_s: float = 1.0,
              timeout_s: float = 120.0, ask: Callable[[Scenario], str] | None = None,
-             on_step: Callable[[Step], None] | None = None, amdahl_steps: bool = True) -> QuizResult:
+             on_step: Callable[[Step], None] | None = None, amdahl_steps: bool = True,
+             shown: Shown | None = None) -> QuizResult:
     """Run the three scenes on `chosen` workers (of the `online` ones), then the Amdahl variant.
 
     `ask` is called before each scene and returns the learner's answer; `on_step` gets each
-    scene as soon as it ran. Every worker's consumers are put back in the `finally`
+    scene as soon as it ran. Each scene and each Amdahl step is a part of `shown`, its switch of
+    consumers included; the question is asked before the part begins, so no bar is drawn under it.
+    Every worker's consumers are put back in the `finally`
     (nobody consumes the quiz's queues afterwards); run_batch withdraws the jobs on Ctrl-C.
     """
+    shown = shown if shown is not None else Shown()
     if len(chosen) < 2:
         raise UsageError(f"the quiz needs at least 2 workers, {len(chosen)} chosen")
     everyone = [w.name for w in online]
@@ -222,9 +235,11 @@ def run_quiz(app: Celery, online: list[Worker], chosen: list[Worker], duration_s
     cup_name = f"quiz-{uuid.uuid4().hex}"  # a cup of this run only: a leftover lock never blocks another
     steps: list[Step] = []
 
-    def scene(scenario: Scenario, setup: str, n: int, run: Callable[[], BatchResult]) -> None:
+    def scene(scenario: Scenario, setup: str, n: int, jobs: int, run: Callable[[], BatchResult]) -> None:
         given = ask(scenario) if ask else None
-        step = Step(scenario, setup, n, run(), given)
+        with shown.part(scene_label(scenario), jobs):
+            result = run()
+        step = Step(scenario, setup, n, result, given)
         steps.append(step)
         if on_step:
             on_step(step)
@@ -232,33 +247,34 @@ def run_quiz(app: Celery, online: list[Worker], chosen: list[Worker], duration_s
     def cashier_batch() -> BatchResult:
         with only(app, (LINE_A, LINE_B), everyone, [cashier.name], after=[]):
             jobs = [Job("task1", duration_s, queue=LINE_A) if i % 2 == 0 else Job("task2", duration_s, queue=LINE_B)
-                    for i in range(4)]
-            return _batch(app, jobs, 1, timeout_s)
+                    for i in range(CUSTOMERS)]
+            return _batch(app, jobs, 1, timeout_s, shown)
 
     def stalls_batch() -> BatchResult:
         with only(app, STALLS, everyone, names, after=[]):
             return _batch(app, [Job(("task1", "task2")[i % 2], duration_s, queue=STALLS) for i in range(slots)],
-                          slots, timeout_s)
+                          slots, timeout_s, shown)
 
     def cup_batch(k_names: list[str], k_slots: int, share: float) -> BatchResult:
         with only(app, CUP, everyone, k_names, after=[]):
             jobs = [Job(("task1", "task2")[i % 2], duration_s, queue=CUP, cup=share, cup_name=cup_name)
                     for i in range(k_slots)]
-            return _batch(app, jobs, k_slots, timeout_s)
+            return _batch(app, jobs, k_slots, timeout_s, shown)
 
     points = []
     try:
         scene(SCENARIOS[0], f"one worker slot ({cashier.name}) consumes two queues: line A ({LINE_A}, task1 "
-                            f"jobs) and line B ({LINE_B}, task2 jobs); 2 jobs of {duration_s:g} s wait in each",
-              1, cashier_batch)
+                            f"jobs) and line B ({LINE_B}, task2 jobs); {CUSTOMERS // 2} jobs of {duration_s:g} s "
+                            "wait in each", 1, CUSTOMERS, cashier_batch)
         scene(SCENARIOS[1], f"{slots} worker slots consume {STALLS}; {slots} jobs of {duration_s:g} s, one per stall",
-              slots, stalls_batch)
+              slots, slots, stalls_batch)
         scene(SCENARIOS[2], f"{slots} worker slots, {slots} jobs of {duration_s:g} s; each must hold the one cup "
-                            f"(a Redis lock) while it drinks", slots, lambda: cup_batch(names, slots, 1.0))
+                            f"(a Redis lock) while it drinks", slots, slots, lambda: cup_batch(names, slots, 1.0))
         if amdahl_steps:
             for k in range(1, len(chosen) + 1):
                 k_slots = sum(w.slots for w in chosen[:k])
-                s = cup_batch(names[:k], k_slots, AMDAHL_CUP_SHARE).summary
+                with shown.part(f"Amdahl on {k} of {len(chosen)} workers", k_slots):
+                    s = cup_batch(names[:k], k_slots, AMDAHL_CUP_SHARE).summary
                 points.append(AmdahlPoint(k, k_slots, s.speedup or 0.0, amdahl(1 - AMDAHL_CUP_SHARE, k_slots)))
     finally:
         for queue in QUEUES:  # checked, and sent again until every worker says so

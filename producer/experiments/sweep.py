@@ -20,6 +20,7 @@ from cluster.workers import Worker
 from producer.jobs import plan
 from producer.results import BatchResult
 from producer.submit import run_batch
+from producer.views.progress import Shown
 
 
 def steps(n: int) -> list[int]:
@@ -118,15 +119,20 @@ def restore(app: Celery, queue: str, everyone: list[str], timeout_s: float = 30,
 
 
 def sweep(app: Celery, workers: list[Worker], queue: str, jobs: int, duration_s: float, kind: str,
-          timeout_s: float) -> list[Point]:
-    """The same batch on 1..N of `workers`, one measurement per step (figures as in producer.figures)."""
+          timeout_s: float, shown: Shown | None = None) -> list[Point]:
+    """The same batch on 1..N of `workers`, one measurement per step (figures as in producer.figures).
+
+    Each step is a part of `shown` (`2 of 4 workers`), the switch of consumers included: it can take seconds.
+    """
+    shown = shown if shown is not None else Shown()
     names = [w.name for w in workers]
     slots_of = {w.name: w.slots for w in workers}
     points = []
     for k in steps(len(names)):
         chosen = names[:k]
-        with only(app, queue, names, chosen):
-            collected = run_batch(app, plan(jobs, duration_s, kind, queue), timeout_s)
+        with shown.part(f"{k} of {len(names)} workers", jobs), only(app, queue, names, chosen):
+            collected = run_batch(app, plan(jobs, duration_s, kind, queue), timeout_s,
+                                  on_result=shown.on_result, on_submitted=shown.on_submitted)
         slots = sum(slots_of[n] for n in chosen)
         batch = BatchResult.of(collected, slots_online=slots)
         s = batch.summary
