@@ -198,8 +198,12 @@ class Nemesis:
     def containers(self) -> list[str]:
         return sorted(self.compose.run("ps", "-q", "worker", check=True).stdout.split())
 
-    def _docker(self, *args: str) -> None:
-        subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
+    def _docker(self, *args: str) -> bool:
+        """Run a docker command; whether it did what it says (a fault that failed is said, not assumed)."""
+        done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
+        if done.returncode != 0 and args[0] in ("pause", "network") and "connect" not in args[:2]:
+            self.say(f"  docker {' '.join(args[:2])} failed: {done.stderr.strip()[:200]}")
+        return done.returncode == 0
 
     def strike(self, fault: Fault) -> None:
         containers = self.containers()
@@ -212,7 +216,11 @@ class Nemesis:
             if pid.isdigit() and int(pid) > 0:
                 os.kill(int(pid), signal.SIGKILL)  # as the kernel's OOM killer: the restart policy brings it back
         elif fault.kind == "pause" and target:
-            self._docker("pause", target)
+            # runc's freezer may give up on a busy machine ("unable to freeze"): thaw, one more try
+            if not self._docker("pause", target):
+                self._docker("unpause", target)
+                time.sleep(1)
+                self._docker("pause", target)
             time.sleep(fault.hold_s)
             self._docker("unpause", target)
         elif fault.kind == "cut" and target:

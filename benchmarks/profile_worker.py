@@ -29,8 +29,9 @@ from producer.submit import run_batch
 
 #: (process, label, pattern): a stack goes to the first of its process whose pattern it contains.
 CATEGORIES = (
-    ("pool", "the job's run list, runs:<id> (duplicates, deaths)", r"record_start|record_finish"),
-    ("pool", "storing the result (Celery: read, SETEX, PUBLISH)", r"mark_as_done|store_result"),
+    ("pool", "the run's finish and the result, one Lua step (runs:<id>, its result)", r"record_finish|stored_result"),
+    ("pool", "the run's start (only with the results on another Redis)", r"record_start"),
+    ("pool", "storing the result (Celery: read, SETEX, PUBLISH; a failure's)", r"mark_as_done|store_result"),
     ("pool", "the result back to the main process (pipe)", r"_SimpleQueue\.put"),
     ("pool", "the job from the main process (pipe)", r"_make_protected_receive|_recv"),
     ("pool", "the job itself (arguments, record, log line, sleep)", r"run_job"),

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from cluster.workers import wait_for_workers
+from devcluster.local_cluster import make_app
 from devcluster.redis_server import free_port
 from tests.compose_cluster import Compose, compose_project
 from tests.helpers import ROOT, run_producer
+from worker.urls import redis_url
 
 pytestmark = pytest.mark.docker
 
@@ -46,9 +49,24 @@ def clusters(network, tmp_path_factory):
                                                     "REDIS_PASSWORD_FILE": f"{main.env['SECRETS_DIR']}/redis-worker"})
         try:
             remote(*REMOTE, "up", "-d", "--wait", timeout_s=300)
+            all_answer(main, 4)
             yield main, remote
         finally:
             remote(*REMOTE, "down", "-v", "--timeout", "10", check=False, timeout_s=180)
+
+
+def all_answer(main: Compose, workers: int) -> None:
+    """Wait until `workers` workers of both hosts answer ping (over TLS, from the host): healthy
+    containers are not yet answering ones on a busy machine, and the producer counts the slots
+    online from who answers within a second."""
+    ca = f"{main.env['REDIS_TLS_DIR']}/ca.crt"
+    port, password = int(main.env["REDIS_TLS_PORT"]), main.password("producer")
+    app = make_app(redis_url("127.0.0.1", port, 0, "producer", password, tls_ca_file=ca),
+                   redis_url("127.0.0.1", port, 1, "producer", password, tls_ca_file=ca))
+    try:
+        wait_for_workers(app, workers, timeout_s=120)
+    finally:
+        app.close()
 
 
 def container_ids(compose: Compose, files: list[str]) -> set[str]:

@@ -161,7 +161,7 @@ def test_worker_profile_puts_the_samples_of_both_processes_in_categories(tmp_pat
     assert lines[0].startswith("300 no-op jobs on one worker, 1 run(s):")
     rows = {line[14:]: float(line[6:12].rstrip("%")) for line in lines[1:]}
     assert rows["task events: task-received, -started, -succeeded (a PUBLISH each)"] > 0
-    assert rows["storing the result (Celery: read, SETEX, PUBLISH)"] > 0
+    assert rows["the run's finish and the result, one Lua step (runs:<id>, its result)"] > 0
     for process in ("main", "pool"):
         shares = [float(line[6:12].rstrip("%")) for line in lines[1:] if line.startswith(process)]
         assert sum(shares) == pytest.approx(100, abs=0.5)  # each process's shares add up

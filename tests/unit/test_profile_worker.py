@@ -23,14 +23,14 @@ def test_raw_lines_become_stacks_and_counts_and_junk_is_skipped():
 
 def test_each_stack_goes_to_its_process_and_its_first_matching_category():
     found = categorize([
-        (f"{POOL};run_job (worker/tasks.py:3);record_start (worker/runs.py:4)", 6),  # runs before run_job
+        (f"{POOL};run_job (worker/tasks.py:3);record_finish (worker/runs.py:4)", 6),  # runs before run_job
         (f"{POOL};run_job (worker/tasks.py:3);spend (worker/tasks.py:5)", 4),
         (f"{POOL};_SimpleQueue.put (billiard/queues.py:1)", 5),
         (f"{MAIN};Consumer._flush_events (celery/worker/consumer/consumer.py:1)", 9),
         (f"{MAIN};Channel._brpop_read (kombu/transport/redis.py:1)", 3),
         (f"{MAIN};Timer.apply_entry (kombu/asynchronous/timer.py:1)", 2),
     ])
-    assert found["pool"] == {"the job's run list, runs:<id> (duplicates, deaths)": 6,
+    assert found["pool"] == {"the run's finish and the result, one Lua step (runs:<id>, its result)": 6,
                              "the job itself (arguments, record, log line, sleep)": 4,
                              "the result back to the main process (pipe)": 5}
     assert found["main"] == {"task events: task-received, -started, -succeeded (a PUBLISH each)": 9,
@@ -57,7 +57,7 @@ def test_shares_are_of_each_process_in_category_order_with_other_last():
     rows = [(p, label, share) for p, label, share in shares(found) if share]
     assert rows == [("main", "task events: task-received, -started, -succeeded (a PUBLISH each)", 0.75),
                     ("main", OTHER, 0.25),
-                    ("pool", "storing the result (Celery: read, SETEX, PUBLISH)", 1.0)]
+                    ("pool", "storing the result (Celery: read, SETEX, PUBLISH; a failure's)", 1.0)]
     assert sum(share for p, _, share in shares(found) if p == "main") == pytest.approx(1.0)
 
 
