@@ -184,7 +184,9 @@ redis_socket_keepalive = True
 # to start would hoard the first jobs while the others sat idle: no parallelism to see.
 # Measured (benchmark, local, 4 x 0.2 s on 2 workers): efficiency 0.92 here, 0.65 for bare
 # Celery with the default 4, whose first worker took three of the four jobs.
-worker_prefetch_multiplier = 1
+#: WORKER_PREFETCH: jobs each process reserves; more than 1 trades that picture for fewer
+#: idle gaps with very short jobs (and a worker that loses Redis drops what it reserved).
+worker_prefetch_multiplier = _int("WORKER_PREFETCH", 1)
 # Celery 5.6+ can fetch a job only when a pool process is free (Redis only); that is what
 # prefetch 1 already gives one-process workers, and it cost here: 500 no-op jobs on one
 # worker ran at 0.69x the jobs/s of this setting left off (3 interleaved runs, medians).
@@ -219,6 +221,8 @@ result_backend_max_retries = 30
 # When the broker connection drops, the worker puts its unacknowledged jobs back in the
 # queue; cancel the copies still running, so each job runs once, not twice (Celery 6's default).
 worker_cancel_long_running_tasks_on_connection_loss = True
+#: Celery's consumer, which marks the runs of the jobs it drops as it loses Redis (worker.tasks).
+worker_consumer = "worker.tasks:JobConsumer"
 # The producer's result listener pings Redis this often, so it notices a restart and
 # reconnects instead of waiting on a dead socket.
 redis_backend_health_check_interval = 10

@@ -23,7 +23,9 @@ import redis
 from celery import Task, states
 from celery.exceptions import Ignore
 from celery.utils.log import get_task_logger
+from celery.worker.consumer import Consumer
 from celery.worker.request import Request
+from celery.worker.state import active_requests, reserved_requests
 
 from worker import app, config, runs
 from worker.burn import burn_cpu
@@ -76,9 +78,27 @@ class JobRequest(Request):
     def cancel(self, pool: Any, signal: Any = None, emit_retry: bool = True) -> None:
         running = bool(self.time_start and self.worker_pid)
         super().cancel(pool, signal=signal, emit_retry=emit_retry)  # raises where the pool cannot (threads)
-        if running:
-            claimed = runs.Claimed.from_header(self.request_dict.get(runs.CLAIM_HEADER))
-            note_cancelled(self.id, self.hostname, claimed.run.started_at if claimed else None)
+        claimed = self.claimed()
+        if claimed is not None:  # its claim recorded the run, started or not
+            note_cancelled(self.id, claimed.run.worker, claimed.run.started_at)
+        elif running:  # the pool process recorded it (the results on another Redis)
+            note_cancelled(self.id, self.hostname, None)
+
+    def claimed(self) -> runs.Claimed | None:
+        """The run its worker's claim recorded (worker/layout.py's CLAIM), if it did."""
+        return runs.Claimed.from_header(self.request_dict.get(runs.CLAIM_HEADER))
+
+
+class JobConsumer(Consumer):
+    """Celery's consumer. When its connection to Redis is lost it cancels the jobs that run
+    (JobRequest.cancel) and drops the ones it had reserved and not started yet, which Redis
+    hands out again: their runs, recorded by the claim, are marked cancelled too, not deaths."""
+
+    def on_close(self) -> None:
+        for request in [r for r in tuple(reserved_requests) if r not in active_requests]:
+            if isinstance(request, JobRequest) and (claimed := request.claimed()) is not None:
+                note_cancelled(request.id, claimed.run.worker, claimed.run.started_at)
+        super().on_close()
 
 
 #: Shared by task1 and task2. A transient error is retried up to 3 times, after about

@@ -12,6 +12,7 @@ import pytest
 
 from tests.compose_cluster import compose_project
 from tests.helpers import RECOVERY_BOUND_S, ROOT, Finished, wait_for
+from worker import runs
 
 pytestmark = [pytest.mark.faults, pytest.mark.docker]
 
@@ -43,6 +44,26 @@ def running_jobs(compose) -> int:
     """Jobs started but not finished, from the workers' own logs."""
     logs = compose("logs", "--no-color", "worker", timeout_s=30).stdout
     return logs.count("] received")
+
+
+def run_lists(compose) -> set[bytes]:
+    """The jobs' run lists in Redis now (their keys)."""
+    client = compose.redis("admin", db=1)
+    try:
+        return set(client.keys(f"{runs.PREFIX}*"))
+    finally:
+        client.close()
+
+
+def running_on(compose, skip: set[bytes]) -> set[str]:
+    """Worker nodes with a job claimed and not finished, from the run lists (worker.runs) not in `skip`:
+    a container restarted after an earlier test keeps its name, and its killed run stays unfinished."""
+    client = compose.redis("admin", db=1)
+    try:
+        return {r.worker for key in set(client.keys(f"{runs.PREFIX}*")) - skip
+                for r in runs.parse(client.lrange(key, 0, -1)) if r.finished_at is None and r.interrupted is None}
+    finally:
+        client.close()
 
 
 def wait_for_jobs_running(compose, before: int) -> None:
@@ -77,12 +98,15 @@ def test_forty_jobs_survive_a_killed_worker_and_a_redis_restart(cluster):
 
 def test_two_killed_workers_jobs_start_elsewhere_within_seconds(cluster):
     cluster("up", "-d", "--wait", "--scale", f"worker={WORKERS}", timeout_s=300)
-    before = running_jobs(cluster)
+    earlier = run_lists(cluster)
     # as the issue tries it: --jobs 12 (of 1 s) on 4 workers; jobs this short leave no queue
     # for a job put back to wait in, so the bound measures the recovery alone
     producer = BackgroundProducer(cluster, "--jobs", "12", "--json")
-    wait_for_jobs_running(cluster, before + WORKERS - 1)  # every worker has a job (1 s each, ms apart)
     victims = cluster("ps", "-q", "worker").stdout.split()[:2]
+    # both victims in the middle of a job (1 s each): as their claims and run lists tell, at once
+    wait_for(lambda: {f"worker@{v[:12]}" for v in victims} <= running_on(cluster, earlier), 60,
+             "both victims running a job",
+             interval_s=0.05)
     killed_at = datetime.now(UTC)
     try:
         subprocess.run(["docker", "kill", *victims], check=True, capture_output=True, timeout=30)

@@ -67,6 +67,31 @@ def test_a_job_whose_worker_lost_redis_three_times_is_not_failed_as_a_poison_job
     assert run.document["summary"]["duplicates"] == 0
 
 
+def test_jobs_a_worker_had_reserved_when_it_lost_redis_are_no_deaths_of_it(persistent_redis, start_workers,
+                                                                          recovery_service):
+    # Celery drops the jobs it reserved and had not started when its connection is lost; the
+    # recovery service's sweep puts them back. Their runs, recorded by the claim, are no deaths.
+    recovery_service(env=persistent_redis.env_of("recovery"))
+    workers = start_workers(1, redis=persistent_redis.env_of("worker"), env={"WORKER_PREFETCH": "3"})
+    producer = Background("--jobs", "3", "--duration", "4", "--timeout", "120", "--json", env=persistent_redis.env)
+    client = persistent_redis.client(db=1)
+
+    def claimed() -> list[runs.Run]:
+        return [r for key in client.keys(f"{runs.PREFIX}*") for r in runs.parse(client.lrange(key, 0, -1))]
+
+    wait_for(lambda: len(claimed()) == 3, 60, "three jobs claimed by the one worker", 0.2)  # one runs, two wait
+    persistent_redis.stop()
+    time.sleep(1)
+    persistent_redis.start()
+    run = producer.finish(150)
+    assert run.returncode == 0, run.stderr + workers.logs[0].read_text()[-3000:]
+    assert [r["status"] for r in run.document["results"]] == ["SUCCESS"] * 3
+    first_three = sorted(claimed(), key=lambda r: r.started_at)[:3]
+    assert all(r.interrupted for r in first_three), first_three  # cancelled or dropped: none a death
+    assert all(runs.never_finished(v, 1) == [] for v in runs.read_runs(client, [r["task_id"] for r in
+                                                                                 run.document["results"]]).values())
+
+
 def test_a_job_taken_off_the_queue_by_a_worker_that_died_is_sent_again(start_workers, redis_env, redis_server):
     workers = start_workers(1)
     producer = Background("--jobs", "2", "--duration", "2", "--json", env=redis_env)
