@@ -90,7 +90,7 @@ class Frame:
         redelivered), so each rendering marks them its own way: rich's styles, the picture's swatches."""
         view = self.view
         pieces = [(self.title, "title")]
-        if self.depths is not None:
+        if self.depths:  # none asked (a quiz's scenes each have their own) or none read: nothing to say
             pieces.append(("queue " + " ".join(f"{q} {n}" for q, n in self.depths.items()), "queue"))
         pieces += [(f"waiting {view.waiting}", "waiting"), (f"running {view.running}", "running"),
                    (f"done {view.succeeded}", "succeeded")]
