@@ -53,7 +53,8 @@ def front_end() -> bool:
 
 def bundle(frame: Frame) -> dict[str, str]:
     """A frame as a display's data: the picture, and the terminal's text of it for front ends without HTML."""
-    console = Console(file=io.StringIO(), width=COLUMNS + 1, color_system=None, legacy_windows=False)
+    # force_jupyter=False: in a kernel, rich would display what it prints as an output of its own
+    console = Console(file=io.StringIO(), width=COLUMNS + 1, color_system=None, force_jupyter=False)
     console.print(draw(frame))
     text = "\n".join(line.rstrip() for line in console.file.getvalue().splitlines())
     return {"text/html": picture(frame), "text/plain": text}
@@ -109,12 +110,12 @@ class Drawn:
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         try:
+            run = not self.following.scrolling
+            if run and exc_type is None:
+                self.settle()  # still drawn meanwhile
             self._stop.set()
             if self._thread is not None:
                 self._thread.join()
-            run = not self.following.scrolling
-            if run and exc_type is None:
-                self.settle()
             self._handle.update(self.bundle(settled=run), raw=True)
             self.updates += 1
         finally:

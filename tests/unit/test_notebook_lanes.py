@@ -7,6 +7,7 @@ tests/integration/test_notebook.py's.
 
 from __future__ import annotations
 
+import builtins
 import contextvars
 import sys
 import threading
@@ -220,3 +221,11 @@ def test_the_parts_of_a_sweep_are_a_picture_each(shown, monkeypatch):
     assert made == [(("jobs",), "sweep: 1 of 2 workers", 4), (("jobs",), "sweep: 2 of 2 workers", 4)]
     assert len(shown) == 2
 
+
+
+def test_a_frames_text_is_written_into_its_bundle_not_displayed_by_rich_in_a_kernel(shown, monkeypatch):
+    """rich prints into a kernel's output by itself when it sees one (its own test: a ZMQInteractiveShell)."""
+    ZMQInteractiveShell = type("ZMQInteractiveShell", (), {})  # noqa: N806  (the class name is what rich reads)
+    monkeypatch.setattr(builtins, "get_ipython", ZMQInteractiveShell, raising=False)
+    data = notebook.bundle(Frame(one_running_job().view(1.0, width=notebook.COLUMNS), "run", {"jobs": 0}, True))
+    assert not shown and data["text/plain"].splitlines()[1].startswith("w1@h")
