@@ -162,8 +162,9 @@ class Following:
                and time.monotonic() < deadline):
             time.sleep(0.02)
 
-    def stop(self) -> None:
-        self.events.stop()
+    def stop(self, wait_s: float = 3.0) -> None:
+        """Stop following the events, waiting up to `wait_s` for their thread (it notices within a second)."""
+        self.events.stop(timeout_s=wait_s)
 
 
 class LiveCluster(Following):

@@ -71,7 +71,7 @@ class Drawn:
     def __init__(self, following: Following, columns: int = COLUMNS) -> None:
         self.following = following
         self.columns = columns
-        self.updates = 0  # frames sent after the first: what the tests and the benchmark count
+        self.updates = 0  # frames sent after the first
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._handle: Any = None
@@ -83,7 +83,7 @@ class Drawn:
             self.following.start()
             self._handle = display(self.bundle(), raw=True, display_id=True)
         except BaseException:  # the kernel's interrupt while it waited for the first lanes: follow no more
-            self.following.stop()
+            self.following.stop(wait_s=0)
             raise
         # the thread runs in a copy of this context: ipykernel names the cell an output belongs to in a
         # context variable, so the updates go to this cell's output, as a frame of this cell
@@ -109,17 +109,21 @@ class Drawn:
             time.sleep(0.02)
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        run = not self.following.scrolling
         try:
-            run = not self.following.scrolling
             if run and exc_type is None:
                 self.settle()  # still drawn meanwhile
+        finally:  # an interrupt in the wait too: the thread stops, the last frame is drawn, the events let go
             self._stop.set()
             if self._thread is not None:
                 self._thread.join()
-            self._handle.update(self.bundle(settled=run), raw=True)
-            self.updates += 1
-        finally:
-            self.following.stop()
+            try:
+                self._handle.update(self.bundle(settled=run), raw=True)
+                self.updates += 1
+            finally:
+                # not waited for: the events thread notices within a second and ends by itself (a daemon),
+                # and a sweep's next step or the next cell need not wait that second
+                self.following.stop(wait_s=0)
 
 
 @contextmanager

@@ -117,7 +117,7 @@ class Followed:
     def start(self) -> None:
         self.started = True
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 3.0) -> None:
         self.stopped = True
 
     def facts(self, width: int, max_lanes: int | None = None, settled: bool = False) -> Frame:
