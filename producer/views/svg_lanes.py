@@ -70,7 +70,7 @@ def picture(frame: Frame) -> str:
         if i % 2:  # every other lane shaded: the eye follows a row across the page
             parts.append(f'<rect x="0" y="{top}" width="{width}" height="{LANE_H}" fill-opacity="0.06"/>')
         parts.append(f'<text x="0" y="{top + LANE_H // 2 + TEXT_DY}">{escape(lane.label)}</text>')
-        parts += [bar(seg, x0, top, view.columns) for seg in lane.segments]
+        parts += [bar(seg, x0, top, view.columns) for seg in visible(lane.segments, view.columns)]
         parts.append("</g>")
     for k, note in enumerate(notes):
         parts.append(f'<text x="{x0}" y="{lanes_top + (len(view.lanes) + k) * LANE_H + LANE_H // 2 + TEXT_DY}" '
@@ -88,6 +88,14 @@ def headline(frame: Frame, baseline: int) -> str:
         swatch = f'<tspan fill="{FILLS[kind][0]}">■</tspan> ' if kind in FILLS else ""
         spans.append(f"{swatch}<tspan{weight}>{escape(text)}</tspan>")
     return f'<text class="headline" x="0" y="{baseline}" xml:space="preserve">' + "   ".join(spans) + "</text>"
+
+
+def visible(segments: list[Segment], columns: int) -> list[Segment]:
+    """The bars of a lane a reader can see, in order: each that is last to cover some column, as the terminal's
+    text overprints them (`Lane.text`). Jobs shorter than a column are drawn a column wide, so a thousand of
+    them would be a thousand rectangles on a few columns, sent a few times a second: at most `columns` are."""
+    last_over = {column: i for i, seg in enumerate(segments) for column in range(seg.start, min(seg.end, columns))}
+    return [segments[i] for i in sorted(set(last_over.values()))]
 
 
 def label(seg: Segment) -> str:

@@ -138,6 +138,24 @@ def test_the_picture_has_as_many_lanes_as_the_layout_and_grows_with_them():
     assert int(tall.get("height")) > int(small.get("height")) and tall.get("viewBox").endswith(tall.get("height"))
 
 
+def test_jobs_shorter_than_a_column_are_drawn_as_the_terminal_shows_them_at_most_a_bar_a_column():
+    c = Cluster()
+    c.heartbeat("w1@h", 0)
+    for i in range(1000):  # a thousand jobs of 5 ms, one after another: 5 s over the 10 s window
+        c.runs(f"j{i}", "w1@h", i * 0.005, (i + 1) * 0.005)
+    c.runs("long", "w1@h", 5.0, 8.0, name="task2")
+    c.heartbeat("w1@h", 8.5)
+    view = c.view(9.0, width=120)
+    (lane,) = lanes_of(drawn(view))
+    shown = bars_of(lane)
+    assert len(view.lanes[0].segments) == 1001 and len(shown) <= view.columns
+    columns_drawn = {c for b in shown for c in range(int(rect(b).get("x")), int(rect(b).get("x")) + CELL_W * int(
+        b.get("data-columns")), CELL_W)}
+    columns_of_jobs = {c for seg in view.lanes[0].segments for c in range(seg.start, seg.end)}
+    assert len(columns_drawn) == len(columns_of_jobs)  # every column the jobs ran in still has a bar
+    assert shown[-1].get("data-task") == "long" and said(shown[-1]) == "task2"
+
+
 def test_task_names_and_worker_names_are_escaped_not_read_as_markup():
     c = Cluster()
     c.heartbeat("w<1>@h", 0)
