@@ -176,9 +176,10 @@ def sweep(jobs: int | None = None, duration: float = 0.5, kind: str = "sleep", q
     app = _app(app)
     queue = queue or config.QUEUE
     workers = workers_on(app, queue)
-    shown = notebook.parts(app, "sweep", (queue,), sum(w.slots for w in workers), duration,
-                           workers=len(workers)) if live else None
-    return SweepResult(sweep_on(app, workers, queue, jobs or sweep_jobs(workers), duration, kind, shown=shown))
+    drawn = notebook.parts(app, "sweep", (queue,), sum(w.slots for w in workers), duration,
+                           workers=len(workers)) if live else nullcontext(None)
+    with drawn as shown:
+        return SweepResult(sweep_on(app, workers, queue, jobs or sweep_jobs(workers), duration, kind, shown=shown))
 
 
 def sweep_jobs(workers: list[Worker]) -> int:
@@ -231,9 +232,10 @@ def quiz(workers: int | None = None, duration: float = 1.0, answers: Sequence[st
     ask = (lambda scenario: given[_quiz.SCENARIOS.index(scenario)]) if given else None
     slots = sum(w.slots for w in chosen)
     # no queue depths in its headline: each scene has queues of its own, and `waiting` counts its jobs
-    shown = notebook.parts(app, "quiz", (), slots, duration, workers=len(online)) if live else None
-    return _quiz.run_quiz(app, online, chosen, duration, default_timeout(2 * slots, duration), ask=ask,
-                          amdahl_steps=amdahl, shown=shown)
+    drawn = notebook.parts(app, "quiz", (), slots, duration, workers=len(online)) if live else nullcontext(None)
+    with drawn as shown:
+        return _quiz.run_quiz(app, online, chosen, duration, default_timeout(2 * slots, duration), ask=ask,
+                              amdahl_steps=amdahl, shown=shown)
 
 
 def watch(seconds: float = 30.0, queues: Sequence[str] = (), stop_after: float | None = None,

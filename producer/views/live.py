@@ -124,6 +124,13 @@ class Following:
         self.title = title
         self.drawn: Snapshot | None = None  # the last frame's facts: `benchmarks.view` reads its event count
         self.expected_workers = expected_workers  # the first frame waits (briefly) for their lanes
+        self.since: float | None = None  # a run's frames leave out the jobs finished before then (`begin`)
+
+    def begin(self, title: str, window_s: float) -> None:
+        """A new run followed by the same follower (a sweep's next step): its frames start at its first job,
+        the jobs finished before now left out. Saves a follower's start (a second: the workers' first
+        heartbeats) for each step."""
+        self.title, self.window_s, self.since = title, window_s, time.time()
 
     def facts(self, width: int, max_lanes: int | None = None, settled: bool = False) -> Frame:
         """One frame as of now, `width` columns: snapshot, lanes, queue depth.
@@ -134,7 +141,7 @@ class Following:
         now = time.time()
         if self.scrolling:
             window, start, title = self.window_s, None, f"{self.title} last {self.window_s:g} s"
-        snap = self.events.snapshot(now, since=now - self.window_s if self.scrolling else None)
+        snap = self.events.snapshot(now, since=now - self.window_s if self.scrolling else self.since)
         if not self.scrolling:  # a run: from its first submit, over the expected time, stretched if it runs longer
             start = min((t.sent or t.received or now for t in snap.tasks), default=now)
             if settled:

@@ -60,12 +60,25 @@ def bundle(frame: Frame) -> dict[str, str]:
     return {"text/html": picture(frame), "text/plain": text}
 
 
+@contextmanager
+def followed(following: Following) -> Iterator[Following]:
+    """`following` started for the block (its events, then the expected workers' lanes), then let go: not
+    waited for, as its events thread notices within a second and ends by itself (a daemon), and the next
+    cell need not wait that second."""
+    try:
+        following.start()
+        yield following
+    finally:
+        following.stop(wait_s=0)
+
+
 class Drawn:
     """`following` drawn in the cell's output while the block runs: a frame now, then REFRESH_PER_S a second
     from a thread of its own, and a last one as the block ends (the run's picture).
 
     A run's last frame waits up to SETTLE_S for its jobs' last events and ends its window where the
     run did; a block left by an exception (Ctrl-C, the kernel's interrupt) draws its last frame at once.
+    The follower is its caller's, started before (`followed`).
     """
 
     def __init__(self, following: Following, columns: int = COLUMNS) -> None:
@@ -79,12 +92,7 @@ class Drawn:
     def __enter__(self) -> Drawn:
         from IPython.display import display  # only here: front_end() said IPython runs this process
 
-        try:
-            self.following.start()
-            self._handle = display(self.bundle(), raw=True, display_id=True)
-        except BaseException:  # the kernel's interrupt while it waited for the first lanes: follow no more
-            self.following.stop(wait_s=0)
-            raise
+        self._handle = display(self.bundle(), raw=True, display_id=True)
         # the thread runs in a copy of this context: ipykernel names the cell an output belongs to in a
         # context variable, so the updates go to this cell's output, as a frame of this cell
         context = contextvars.copy_context()
@@ -113,17 +121,12 @@ class Drawn:
         try:
             if run and exc_type is None:
                 self.settle()  # still drawn meanwhile
-        finally:  # an interrupt in the wait too: the thread stops, the last frame is drawn, the events let go
+        finally:  # an interrupt in the wait too: the thread stops, and the last frame is drawn
             self._stop.set()
             if self._thread is not None:
                 self._thread.join()
-            try:
-                self._handle.update(self.bundle(settled=run), raw=True)
-                self.updates += 1
-            finally:
-                # not waited for: the events thread notices within a second and ends by itself (a daemon),
-                # and a sweep's next step or the next cell need not wait that second
-                self.following.stop(wait_s=0)
+            self._handle.update(self.bundle(settled=run), raw=True)
+            self.updates += 1
 
 
 @contextmanager
@@ -136,36 +139,41 @@ def followed_run(app: Celery, queue: str, jobs: int, slots: int, duration_s: flo
         return
     following = Following(app, (queue,), expected_run_s(jobs, slots, duration_s), scrolling=False, title="run",
                           expected_workers=workers, max_tasks=max(MAX_TASKS, 2 * jobs))
-    with Drawn(following):
+    with followed(following), Drawn(following):
         yield following.events
 
 
 class Parts(Shown):
     """Each part of a command that runs its batches in parts (the sweep's points, the quiz's scenes) drawn live
-    in the cell's output while it runs, each a picture of its own that stays when the part ends."""
+    in the cell's output while it runs, each a picture of its own that stays when the part ends; one
+    follower for them all (`parts`)."""
 
-    def __init__(self, app: Celery, name: str, queues: tuple[str, ...], slots: int, duration_s: float,
-                 workers: int = 0) -> None:
-        self.app = app
+    def __init__(self, following: Following, name: str, slots: int, duration_s: float) -> None:
+        self.following = following
         self.name = name
-        self.queues = queues  # whose depth the headline shows: none for the quiz, whose scenes each have their own
         self.slots = slots  # the most a part runs on: its first window, stretched when it takes longer
         self.duration_s = duration_s
-        self.workers = workers
 
     @contextmanager
     def part(self, label: str, total: int) -> Iterator[Parts]:
-        following = Following(self.app, self.queues, expected_run_s(total, self.slots, self.duration_s),
-                              scrolling=False, title=f"{self.name}: {label}", expected_workers=self.workers,
-                              max_tasks=max(MAX_TASKS, 2 * total))
-        with Drawn(following):
+        self.following.begin(f"{self.name}: {label}", expected_run_s(total, self.slots, self.duration_s))
+        with Drawn(self.following):
             yield self
 
 
+@contextmanager
 def parts(app: Celery, name: str, queues: tuple[str, ...], slots: int, duration_s: float,
-          workers: int = 0) -> Shown:
-    """`Parts` where a notebook shows them (`front_end`), else a `Shown` that shows nothing."""
-    return Parts(app, name, queues, slots, duration_s, workers) if front_end() else Shown()
+          workers: int = 0) -> Iterator[Shown]:
+    """`Parts` for the block where a notebook shows them (`front_end`), following the cluster from now on; else a
+    `Shown` that shows nothing. `queues`: whose depth the headline shows (the quiz's scenes each have their own:
+    none)."""
+    if not front_end():
+        yield Shown()
+        return
+    following = Following(app, queues, expected_run_s(1, slots, duration_s), scrolling=False, title=name,
+                          expected_workers=workers)
+    with followed(following):
+        yield Parts(following, name, slots, duration_s)
 
 
 def watch(app: Celery, queues: tuple[str, ...], seconds: float, stop_after_s: float | None = None) -> None:
@@ -174,7 +182,7 @@ def watch(app: Celery, queues: tuple[str, ...], seconds: float, stop_after_s: fl
     expected = len(app.control.ping(timeout=0.5) or [])  # who is up: the first frame shows them all
     following = Following(app, queues, seconds, scrolling=True, title="watch", expected_workers=expected)
     deadline = math.inf if stop_after_s is None else time.monotonic() + stop_after_s
-    with Drawn(following):
+    with followed(following), Drawn(following):
         try:
             while time.monotonic() < deadline:
                 time.sleep(0.1)

@@ -18,10 +18,10 @@ import pytest
 
 from cluster.errors import UsageError
 from producer import api
-from producer.views import notebook
+from producer.views import live, notebook
 from producer.views.lanes import Frame
 from producer.views.progress import Shown
-from tests.unit.builders import Cluster
+from tests.unit.builders import EVENTS_T0, Cluster
 
 
 class KernelShell:
@@ -67,7 +67,8 @@ def test_without_a_front_end_the_library_follows_nothing_and_prints_nothing(monk
     api.run_jobs(jobs=2, app=object())
     assert given == {"events": None} and threading.active_count() == threads
     assert capsys.readouterr() == ("", "")
-    assert type(notebook.parts(object(), "sweep", ("jobs",), 4, 0.5)) is Shown  # the sweep's and the quiz's parts
+    with notebook.parts(object(), "sweep", ("jobs",), 4, 0.5) as shown:  # the sweep's and the quiz's parts
+        assert type(shown) is Shown
 
 
 def test_watch_off_a_notebook_says_where_it_draws_instead_of_waiting_for_nothing():
@@ -109,6 +110,7 @@ class Followed:
     def __init__(self, cluster: Cluster, scrolling: bool = False) -> None:
         self.cluster = cluster
         self.scrolling = scrolling
+        self.begun: list[str] = []
         self.started = self.stopped = False
         self.settled: list[bool] = []
         self.events = SimpleNamespace(snapshot=lambda: SimpleNamespace(tasks=()))
@@ -119,6 +121,9 @@ class Followed:
 
     def stop(self, wait_s: float = 3.0) -> None:
         self.stopped = True
+
+    def begin(self, title: str, window_s: float) -> None:
+        self.begun.append(title)
 
     def facts(self, width: int, max_lanes: int | None = None, settled: bool = False) -> Frame:
         self.settled.append(settled)
@@ -160,7 +165,6 @@ def test_a_run_is_one_display_updated_a_few_times_a_second_from_its_cell_and_its
     finally:
         CELL.reset(token)
     (handle,) = shown
-    assert followed.started and followed.stopped
     assert 3 <= drawn.updates - 1 <= elapsed * notebook.REFRESH_PER_S + 1  # at its pace, never faster; and the last
     assert len(handle.frames) == drawn.updates + 1 and set(handle.cells) == {"cell 8"}
     assert followed.settled[-1] is True and not any(followed.settled[:-1])
@@ -178,7 +182,7 @@ def test_an_interrupted_run_draws_its_last_frame_at_once_and_stops_following(sho
     followed.events = SimpleNamespace(snapshot=lambda: waited.append(1) or SimpleNamespace(tasks=()))
     with pytest.raises(KeyboardInterrupt), notebook.Drawn(followed):
         raise KeyboardInterrupt
-    assert followed.stopped and not waited and len(shown[0].frames) == 2
+    assert not waited and len(shown[0].frames) == 2 and followed.settled == [False, True]
 
 
 def test_a_run_waits_briefly_for_its_last_jobs_events_before_its_last_frame(shown, monkeypatch):
@@ -206,21 +210,44 @@ def test_watch_ends_quietly_on_the_kernels_interrupt_with_its_last_frame(shown, 
     assert followed.stopped and followed.settled[-1] is False and len(shown[0].frames) >= 2
 
 
-def test_the_parts_of_a_sweep_are_a_picture_each(shown, monkeypatch):
+def test_the_parts_of_a_sweep_share_one_follower_and_are_a_picture_each(shown, monkeypatch):
+    as_if(monkeypatch, KernelShell())
     made = []
 
-    def following(app, queues, window_s, scrolling, title, expected_workers=0, max_tasks=0):
-        made.append((queues, title, expected_workers))
+    def following(app, queues, window_s, scrolling, title, expected_workers=0):
+        made.append((queues, expected_workers))
         return Followed(one_running_job())
 
     monkeypatch.setattr(notebook, "Following", following)
-    parts = notebook.Parts(object(), "sweep", ("jobs",), 4, 0.5, workers=4)
-    for label in ("1 of 2 workers", "2 of 2 workers"):
-        with parts.part(label, 8):
-            pass
-    assert made == [(("jobs",), "sweep: 1 of 2 workers", 4), (("jobs",), "sweep: 2 of 2 workers", 4)]
-    assert len(shown) == 2
+    with notebook.parts(object(), "sweep", ("jobs",), 4, 0.5, workers=4) as parts:
+        for label in ("1 of 2 workers", "2 of 2 workers"):
+            with parts.part(label, 8):
+                pass
+    (followed,) = [parts.following]
+    assert made == [(("jobs",), 4)] and followed.started and followed.stopped
+    assert followed.begun == ["sweep: 1 of 2 workers", "sweep: 2 of 2 workers"] and len(shown) == 2
 
+
+def test_a_follower_begun_again_frames_only_the_jobs_since(monkeypatch):
+    """A sweep's second step: the first step's jobs are done, and left out of its window and counts."""
+    c = Cluster()
+    c.heartbeat("w1@h", 0)
+    c.sent("a", 0.0)
+    c.runs("a", "w1@h", 0.0, 1.0)
+    c.heartbeat("w1@h", 2.0)
+    following = live.Following(live.default_app, ("jobs",), 2.0, scrolling=False, title="sweep")
+    following.events.state = c.state  # nothing started: no thread, no Redis
+    monkeypatch.setattr(following.depth, "read", lambda: {"jobs": 0})
+    clock = SimpleNamespace(time=lambda: EVENTS_T0 + 1.5)
+    monkeypatch.setattr(live, "time", clock)
+    assert following.facts(120).view.succeeded == 1
+    following.begin("sweep: 2 of 2 workers", 2.0)
+    c.sent("b", 2.0)
+    c.runs("b", "w1@h", 2.0, 3.0, name="task2")
+    clock.time = lambda: EVENTS_T0 + 3.5
+    frame = following.facts(120, settled=True)
+    assert frame.view.succeeded == 1 and frame.title == "sweep: 2 of 2 workers 1.0 s"
+    assert [seg.task_id for lane in frame.view.lanes for seg in lane.segments] == ["b"]
 
 
 def test_a_frames_text_is_written_into_its_bundle_not_displayed_by_rich_in_a_kernel(shown, monkeypatch):
