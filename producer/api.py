@@ -4,6 +4,10 @@
     batch = run_jobs(jobs=8, duration=1)
     batch.summary.speedup, batch.records, batch.timeline(), batch.gantt(), batch.to_dataframe()
 
+In a notebook, `run_jobs`, `sweep` and `quiz` draw their jobs live in the cell's output while they
+run, as `python -m producer run` does on a terminal, and `watch()` follows the whole cluster;
+anywhere else (a script, a plain `python`, the tests) they draw nothing (producer.views.notebook).
+
 The cluster is found the way the command line finds it (worker.config: BROKER_URL, REDIS_*,
 or the local cluster `python -m producer local up` recorded). Errors are raised as the
 producer's exceptions (cluster.errors), each with a one-line message.
@@ -12,6 +16,7 @@ producer's exceptions (cluster.errors), each with a one-line message.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +32,11 @@ from producer.experiments import sweep as _sweep
 from producer.jobs import TASKS, Job, Outcome, plan
 from producer.results import BatchResult
 from producer.submit import run_batch
+from producer.views import notebook
 from producer.views.progress import Shown
 from worker import config
 
-__all__ = ["BatchResult", "SweepResult", "compare", "default_timeout", "quiz", "run_jobs", "sweep"]
+__all__ = ["BatchResult", "SweepResult", "compare", "default_timeout", "quiz", "run_jobs", "sweep", "watch"]
 
 
 def _app(app: Celery | None) -> Celery:
@@ -90,17 +96,22 @@ def run_on(app: Celery, found: Ready, jobs: list[Job], timeout_s: float,
 
 def run_jobs(jobs: int = 2, duration: float = 1.0, kind: str = "sleep", queue: str | None = None,
              tasks: Sequence[str] = TASKS, fail_rate: float = 0.0, flaky_rate: float = 0.0,
-             timeout: float | None = None, app: Celery | None = None) -> BatchResult:
+             timeout: float | None = None, live: bool = True, app: Celery | None = None) -> BatchResult:
     """Submit `jobs` jobs (task1, task2, ... in turn) of `duration` seconds, wait for all, and return the batch.
 
     Like `python -m producer run`: waits up to WORKER_WAIT for a worker on the queue, then
-    submits; a job that fails or does not finish in time is in `.failed`, not raised.
+    submits; a job that fails or does not finish in time is in `.failed`, not raised. In a
+    notebook the run is drawn live in the cell's output, its last frame kept (`live=False`: not),
+    and what the cluster's events saw of each job joins the batch's story, as with the live view.
     """
     app = _app(app)
     queue = queue or config.QUEUE
     found = ready(app, queue)
-    return run_on(app, found, plan(jobs, duration, kind, queue, tuple(tasks), fail_rate, flaky_rate),
-                  timeout if timeout is not None else default_timeout(jobs, duration))
+    followed = (notebook.followed_run(app, queue, jobs, found.slots, duration, workers=len(found.workers))
+                if live else nullcontext())
+    with followed as events:
+        return run_on(app, found, plan(jobs, duration, kind, queue, tuple(tasks), fail_rate, flaky_rate),
+                      timeout if timeout is not None else default_timeout(jobs, duration), events=events)
 
 
 def compare(jobs: int = 4, duration: float = 1.0, kinds: Sequence[str] = ("sleep", "cpu"),
@@ -157,12 +168,18 @@ class SweepResult:
 
 
 def sweep(jobs: int | None = None, duration: float = 0.5, kind: str = "sleep", queue: str | None = None,
-          app: Celery | None = None) -> SweepResult:
-    """The same batch on 1..N of the workers online (2 jobs per slot by default); all consume the queue again after."""
+          live: bool = True, app: Celery | None = None) -> SweepResult:
+    """The same batch on 1..N of the workers online (2 jobs per slot by default); all consume the queue again after.
+
+    In a notebook each step is drawn live in the cell's output, a picture per step (`live=False`: not).
+    """
     app = _app(app)
     queue = queue or config.QUEUE
     workers = workers_on(app, queue)
-    return SweepResult(sweep_on(app, workers, queue, jobs or sweep_jobs(workers), duration, kind))
+    drawn = notebook.parts(app, "sweep", (queue,), sum(w.slots for w in workers), duration,
+                           workers=len(workers)) if live else nullcontext(None)
+    with drawn as shown:
+        return SweepResult(sweep_on(app, workers, queue, jobs or sweep_jobs(workers), duration, kind, shown=shown))
 
 
 def sweep_jobs(workers: list[Worker]) -> int:
@@ -200,11 +217,12 @@ def quiz_workers(app: Celery, workers: int | None = None) -> tuple[list[Any], li
 
 
 def quiz(workers: int | None = None, duration: float = 1.0, answers: Sequence[str] | None = None,
-         amdahl: bool = True, app: Celery | None = None) -> _quiz.QuizResult:
+         amdahl: bool = True, live: bool = True, app: Celery | None = None) -> _quiz.QuizResult:
     """The course page's quiz on the cluster: cashier, shower stalls, one cup (and Amdahl's law).
 
     `answers` (three of parallel / not parallel, or p / not) are checked against the page's;
-    `print(result.report())` shows it all, `result.answers` what was measured.
+    `print(result.report())` shows it all, `result.answers` what was measured. In a notebook each
+    scene and Amdahl step is drawn live in the cell's output, a picture each (`live=False`: not).
     """
     app = _app(app)
     given = [_quiz.parse_answer(a) for a in answers] if answers is not None else None
@@ -212,6 +230,26 @@ def quiz(workers: int | None = None, duration: float = 1.0, answers: Sequence[st
         raise UsageError(f"give {len(_quiz.SCENARIOS)} answers, one per question, not {len(given)}")
     online, chosen = quiz_workers(app, workers)
     ask = (lambda scenario: given[_quiz.SCENARIOS.index(scenario)]) if given else None
-    jobs = 2 * sum(w.slots for w in chosen)
-    return _quiz.run_quiz(app, online, chosen, duration, default_timeout(jobs, duration), ask=ask,
-                          amdahl_steps=amdahl)
+    slots = sum(w.slots for w in chosen)
+    # no queue depths in its headline: each scene has queues of its own, and `waiting` counts its jobs
+    drawn = notebook.parts(app, "quiz", (), slots, duration, workers=len(online)) if live else nullcontext(None)
+    with drawn as shown:
+        return _quiz.run_quiz(app, online, chosen, duration, default_timeout(2 * slots, duration), ask=ask,
+                              amdahl_steps=amdahl, shown=shown)
+
+
+def watch(seconds: float = 30.0, queues: Sequence[str] = (), stop_after: float | None = None,
+          app: Celery | None = None) -> None:
+    """The whole cluster live in a notebook's cell, anyone's jobs, over its last `seconds`: as `python -m
+    producer watch` on a terminal, until you interrupt the kernel (■), or for `stop_after` seconds.
+
+    The interrupt ends it quietly, its last frame kept in the output. Only in a notebook: anywhere
+    else it says to use the command line (a loop that draws nothing would look like a hang).
+    """
+    if not notebook.front_end():
+        raise UsageError("watch() draws in a notebook's output; on a terminal: python -m producer watch")
+    if seconds <= 0 or (stop_after is not None and stop_after <= 0):
+        raise UsageError(f"watch(seconds={seconds:g}, stop_after={stop_after}): both are seconds, above 0")
+    app = _app(app)
+    check_brokers(app, config.BROKER_TIMEOUT)  # a stopped Redis is one line now, not a picture that never fills
+    notebook.watch(app, tuple(queues) or (config.QUEUE,), seconds, stop_after)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -130,23 +131,50 @@ def refusals(server: Any) -> list[dict]:
     return entries
 
 
-def execute_notebook(env: dict[str, str], tmp_path: Path) -> None:
-    """Run every cell of the notebook in a real kernel whose environment is ours plus `env`."""
+@dataclass(frozen=True)
+class Displayed:
+    """A display message the kernel sent while a cell ran: a display's first data or an update of it."""
+
+    cell: int
+    kind: str  # display_data, update_display_data
+    display_id: str
+    sent_at: datetime  # the kernel's clock, from the message's header
+    data: dict[str, Any]
+
+
+def execute_notebook(env: dict[str, str], tmp_path: Path) -> tuple[Any, list[Displayed]]:
+    """Run every cell of the notebook in a real kernel whose environment is ours plus `env`: the executed
+    notebook, and every display message with a display id its cells sent (what a front end redraws live)."""
     import nbclient  # the test extra's; only the notebook's tests need them
     import nbformat
+
+    displayed: list[Displayed] = []
+
+    class Recording(nbclient.NotebookClient):
+        """nbclient as it is, noting each display message on its way (nbclient keeps only their sum)."""
+
+        def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
+            display_id = (msg["content"].get("transient") or {}).get("display_id")
+            if display_id and msg["msg_type"] in ("display_data", "update_display_data"):
+                sent = msg["header"]["date"]
+                displayed.append(Displayed(cell_index, msg["msg_type"], display_id,
+                                           sent if isinstance(sent, datetime) else datetime.fromisoformat(sent),
+                                           msg["content"]["data"]))
+            return super().process_message(msg, cell, cell_index)
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
     saved = dict(os.environ)
     os.environ.update(env)  # the kernel inherits it: the notebook finds the cluster as a user's would
     try:
-        client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                                         resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+        client = Recording(nb, timeout=120, kernel_name="python3",
+                           resources={"metadata": {"path": str(NOTEBOOK.parent)}})
         client.execute()  # raises CellExecutionError naming the cell and its assert
     finally:
         os.environ.clear()
         os.environ.update(saved)
     nbformat.write(nb, tmp_path / "executed.ipynb")  # kept with the test's files, to look at when it fails
     assert all(cell.execution_count for cell in nb.cells if cell.cell_type == "code")
+    return nb, displayed
 
 
 #: The machine share this process holds now (its lock files and whether alone), so a test that

@@ -97,20 +97,29 @@ class Axis:
         return sorted(marks)
 
 
-def tick_labels(ticks: list[tuple[int, str]], columns: int) -> str:
-    """The ticks' labels on one line of `columns` characters, each starting under its tick.
+def placed_labels(ticks: list[tuple[int, str]], columns: int) -> list[tuple[int, str]]:
+    """(first column, label) of the ticks' labels that fit on one line of `columns` characters, left to right.
 
     A label that would run past the right edge moves left; one that would touch or cover its
     right-hand neighbour is left out (placed from the right: the axis' end, "now" or the run's
-    last second, is the one kept); one longer than the axis is left out.
+    last second, is the one kept); one longer than the axis is left out. The one rule for the
+    terminal's line (`tick_labels`) and the notebook's picture (`producer.views.svg_lanes`).
     """
-    cells = [" "] * columns
+    placed = []
     free_until = columns  # cells [0, free_until) are free; a placed label keeps one blank cell before it
     for column, label in sorted(ticks, reverse=True):
         at = min(column, columns - len(label))
         if 0 <= at and at + len(label) <= free_until:
-            cells[at:at + len(label)] = label
+            placed.append((at, label))
             free_until = at - 1
+    return placed[::-1]
+
+
+def tick_labels(ticks: list[tuple[int, str]], columns: int) -> str:
+    """The ticks' labels on one line of `columns` characters, each starting under its tick (`placed_labels`)."""
+    cells = [" "] * columns
+    for at, label in placed_labels(ticks, columns):
+        cells[at:at + len(label)] = label
     return "".join(cells)
 
 

@@ -5,7 +5,8 @@ events. One lane per worker slot: (node, pid) as the worker's task-started event
 and, where one pid runs several jobs at once (threads, gevent, prefork with concurrency > 1),
 one sub-lane per job running at the same time, each job on the first sub-lane free, so bars
 never overprint. Columns, ticks and what a bar says come from `producer.views.axis`, as for
-the run's timeline. `producer.views.live` draws the result with rich.
+the run's timeline. `producer.views.live` draws the result with rich on a terminal,
+`producer.views.svg_lanes` as a picture in a notebook's output: one layout, two renderings.
 """
 
 from __future__ import annotations
@@ -72,6 +73,37 @@ class LiveView:
     workers_alive: int
     workers_dead: int
     hidden_lanes: int = 0
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame's facts: the lanes, and what the line above them says (what runs, the queues, the broker)."""
+
+    view: LiveView
+    title: str  # `run 1.5 s`, `watch last 20 s`
+    depths: dict[str, int] | None  # jobs waiting in each queue; None while Redis does not answer
+    connected: bool  # whether the cluster's events flow
+    error: str | None = None  # why they do not
+
+    def headline(self) -> list[tuple[str, str]]:
+        """The header's pieces, each with its kind (title, queue, waiting, running, succeeded, failed, retried,
+        redelivered), so each rendering marks them its own way: rich's styles, the picture's swatches."""
+        view = self.view
+        pieces = [(self.title, "title")]
+        if self.depths:  # none asked (a quiz's scenes each have their own) or none read: nothing to say
+            pieces.append(("queue " + " ".join(f"{q} {n}" for q, n in self.depths.items()), "queue"))
+        pieces += [(f"waiting {view.waiting}", "waiting"), (f"running {view.running}", "running"),
+                   (f"done {view.succeeded}", "succeeded")]
+        pieces += [(f"{word} {n}", kind) for word, n, kind in (("failed", view.failed, "failed"),
+                                                                ("retried", view.retried, "retried"),
+                                                                ("redelivered", view.redelivered, "redelivered")) if n]
+        return pieces
+
+    def trouble(self) -> str | None:
+        """The line under the header while Redis is away (events stopped, or the queue's depth unread)."""
+        if self.connected and self.depths is not None:
+            return None
+        return f"broker unreachable, reconnecting… {self.error or ''}".rstrip()
 
 
 def short_names(nodes: list[str]) -> dict[str, str]:

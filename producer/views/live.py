@@ -6,6 +6,8 @@ rich's `Live` asks for a frame: a snapshot of the events, laid out by `producer.
 the view costs one snapshot and one LLEN per frame. The snapshot holds the event model's lock
 only while it copies plain values (cluster.events); the facts, the layout and the drawing
 come after, so the events thread is never kept waiting by a frame.
+`Following` is that follower and its frames' facts without the drawing: the notebook draws the
+same frames as pictures (`producer.views.notebook`).
 `python -m benchmarks --only view` measures it under load (docs/performance.md).
 """
 
@@ -30,7 +32,7 @@ from cluster.events import ClusterEvents, EventState, Snapshot
 from cluster.queues import priority_steps, read_depths
 from cluster.workers import check_brokers, masked
 from producer.views.axis import tick_labels
-from producer.views.lanes import LiveView, lanes
+from producer.views.lanes import Frame, lanes
 from producer.views.timeline import LOST_STYLE
 from worker import app as default_app
 from worker import config
@@ -69,29 +71,25 @@ class QueueDepth:
         return self._depths
 
 
-def header(view: LiveView, depths: dict[str, int] | None, connected: bool, error: str | None,
-           title: str) -> list[Text]:
+#: The terminal's style of each piece of the header (Frame.headline); the others are plain.
+HEADLINE_STYLES = {"title": "bold", "failed": "bold red", "retried": "magenta", "redelivered": "yellow"}
+
+
+def header(frame: Frame) -> list[Text]:
     """The lines above the lanes: what, the queue, counts, and the broker's state when it is away."""
-    line = Text(title, style="bold", no_wrap=True, overflow="ellipsis")
-    if depths is not None:
-        line.append("  queue " + " ".join(f"{q} {n}" for q, n in depths.items()))
-    line.append(f"  waiting {view.waiting}  running {view.running}  done {view.succeeded}")
-    if view.failed:
-        line.append(f"  failed {view.failed}", style="bold red")
-    if view.retried:
-        line.append(f"  retried {view.retried}", style="magenta")
-    if view.redelivered:
-        line.append(f"  redelivered {view.redelivered}", style="yellow")
+    line = Text(no_wrap=True, overflow="ellipsis")
+    for i, (text, kind) in enumerate(frame.headline()):
+        line.append(("  " if i else "") + text, style=HEADLINE_STYLES.get(kind, ""))
     lines = [line]
-    if not connected or depths is None:
-        lines.append(Text(f"broker unreachable, reconnecting… {error or ''}".rstrip(), style="bold red",
-                          no_wrap=True, overflow="ellipsis"))
+    if (trouble := frame.trouble()) is not None:
+        lines.append(Text(trouble, style="bold red", no_wrap=True, overflow="ellipsis"))
     return lines
 
 
-def draw(view: LiveView, lines: list[Text]) -> Group:
+def draw(frame: Frame) -> Group:
     """One frame: header lines, a lane per worker slot, the time axis."""
-    out = list(lines)
+    view = frame.view
+    out = header(frame)
     for lane in view.lanes:
         row = Text(lane.label.ljust(view.label_width)[: view.label_width] + " ",
                    style="dim" if lane.status != "alive" else "")
@@ -108,43 +106,60 @@ def draw(view: LiveView, lines: list[Text]) -> Group:
     return Group(*out)
 
 
-class LiveCluster:
-    """Follow the events and redraw at REFRESH_PER_S; `start` fixes the window's left edge (a run)."""
+class Following:
+    """The cluster's events followed, and each frame's facts as of now: what both renderings draw,
+    rich's Live on a terminal (`LiveCluster`) and a notebook's display (`producer.views.notebook`).
 
-    def __init__(self, app: Celery, console: Console, queues: tuple[str, ...], window_s: float,
-                 scrolling: bool, title: str, transient: bool = False, expected_workers: int = 0) -> None:
+    `scrolling` shows the last `window_s` seconds up to now (`watch`); otherwise the window starts at the
+    run's first submit, `window_s` wide, stretched while the run takes longer.
+    """
+
+    def __init__(self, app: Celery, queues: tuple[str, ...], window_s: float, scrolling: bool, title: str,
+                 expected_workers: int = 0, max_tasks: int = MAX_TASKS) -> None:
         # the tasks a frame walks through: 10,000 (Celery's default) cost ~50 ms a frame, 3,000 ~15 ms
-        self.events = ClusterEvents(app, EventState(max_tasks_in_memory=MAX_TASKS))
+        self.events = ClusterEvents(app, EventState(max_tasks_in_memory=max_tasks))
         self.depth = QueueDepth(app.conf.broker_url, queues, priority_steps(app))
-        self.console = console
         self.window_s = window_s
         self.scrolling = scrolling
         self.title = title
-        self.live = Live(get_renderable=self.frame, console=console, refresh_per_second=REFRESH_PER_S,
-                         transient=transient, redirect_stdout=False, redirect_stderr=False)
         self.drawn: Snapshot | None = None  # the last frame's facts: `benchmarks.view` reads its event count
         self.expected_workers = expected_workers  # the first frame waits (briefly) for their lanes
+        self.since: float | None = None  # a run's frames leave out the jobs finished before then (`begin`)
 
-    def frame(self) -> Group:
-        """One frame as of now: snapshot, lanes, queue depth; sized to the console (any file, no terminal needed)."""
+    def begin(self, title: str, window_s: float) -> None:
+        """A new run followed by the same follower (a sweep's next step): its frames start at its first job,
+        the jobs finished before now left out. Saves a follower's start (a second: the workers' first
+        heartbeats) for each step."""
+        self.title, self.window_s, self.since = title, window_s, time.time()
+
+    def facts(self, width: int, max_lanes: int | None = None, settled: bool = False) -> Frame:
+        """One frame as of now, `width` columns: snapshot, lanes, queue depth.
+
+        `settled`: the run is over and this frame is kept as its picture (the notebook's last), so its
+        window ends where the run did instead of leaving room for it to go on.
+        """
         now = time.time()
         if self.scrolling:
             window, start, title = self.window_s, None, f"{self.title} last {self.window_s:g} s"
-        snap = self.events.snapshot(now, since=now - self.window_s if self.scrolling else None)
+        snap = self.events.snapshot(now, since=now - self.window_s if self.scrolling else self.since)
         if not self.scrolling:  # a run: from its first submit, over the expected time, stretched if it runs longer
             start = min((t.sent or t.received or now for t in snap.tasks), default=now)
-            elapsed = now - start
-            window, title = max(self.window_s, elapsed * 1.25), f"{self.title} {elapsed:.1f} s"
-        width, height = self.console.size
-        view = lanes(snap, now, window, width - 1, start=start, max_lanes=max(1, height - 5))
+            if settled:
+                end = max((r.ended or now for t in snap.tasks for r in t.runs), default=now)
+                window = end - start if end > start else self.window_s
+                title = f"{self.title} {end - start:.1f} s"
+            else:
+                elapsed = now - start
+                window, title = max(self.window_s, elapsed * 1.25), f"{self.title} {elapsed:.1f} s"
+        view = lanes(snap, now, window, width, start=start, max_lanes=max_lanes)
         self.drawn = snap
-        return draw(view, header(view, self.depth.read(), self.events.connected, self.events.error, title))
+        return Frame(view, title, self.depth.read(), self.events.connected, self.events.error)
 
-    def __enter__(self) -> LiveCluster:
+    def start(self) -> None:
+        """Follow the events (waiting for the first connection, so no early event is missed), then for the
+        expected workers' lanes."""
         self.events.start(wait_s=config.BROKER_TIMEOUT)
         self.wait_for_lanes()
-        self.live.start()
-        return self
 
     def wait_for_lanes(self, timeout_s: float = FIRST_FRAME_WAIT_S) -> None:
         """Until every expected worker was heard of (its heartbeat answers the receiver's wake-up at
@@ -154,11 +169,36 @@ class LiveCluster:
                and time.monotonic() < deadline):
             time.sleep(0.02)
 
+    def stop(self, wait_s: float = 3.0) -> None:
+        """Stop following the events, waiting up to `wait_s` for their thread (it notices within a second)."""
+        self.events.stop(timeout_s=wait_s)
+
+
+class LiveCluster(Following):
+    """Follow the events and redraw on `console` at REFRESH_PER_S, with rich's Live."""
+
+    def __init__(self, app: Celery, console: Console, queues: tuple[str, ...], window_s: float,
+                 scrolling: bool, title: str, transient: bool = False, expected_workers: int = 0) -> None:
+        super().__init__(app, queues, window_s, scrolling, title, expected_workers)
+        self.console = console
+        self.live = Live(get_renderable=self.frame, console=console, refresh_per_second=REFRESH_PER_S,
+                         transient=transient, redirect_stdout=False, redirect_stderr=False)
+
+    def frame(self) -> Group:
+        """One frame as of now, sized to the console (any file, no terminal needed)."""
+        width, height = self.console.size
+        return draw(self.facts(width - 1, max_lanes=max(1, height - 5)))
+
+    def __enter__(self) -> LiveCluster:
+        self.start()
+        self.live.start()
+        return self
+
     def __exit__(self, *exc: object) -> None:
         try:
             self.live.stop()
         finally:
-            self.events.stop()
+            self.stop()
 
 def expected_run_s(jobs: int, slots: int, duration_s: float) -> float:
     """The window a run starts with: its ideal time plus a little, so bars fill most of the width."""
