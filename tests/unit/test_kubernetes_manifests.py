@@ -408,7 +408,8 @@ def test_scaled_object_scales_the_workers_on_waiting_plus_held_jobs():
 
 
 def _prefetch_multiplier() -> int:
-    match = re.search(r"^worker_prefetch_multiplier = (\d+)$", (ROOT / "worker" / "config.py").read_text(), re.M)
+    match = re.search(r'^worker_prefetch_multiplier = _int\("WORKER_PREFETCH", (\d+)\)$',
+                      (ROOT / "worker" / "config.py").read_text(), re.M)
     return int(match.group(1))
 
 
