@@ -43,9 +43,10 @@ FENCED = "fenced off (host cut off or frozen)"
 #: Why a worker ends its own run: Celery cancels what it runs when its connection to Redis is lost
 #: (worker.tasks.JobRequest), and the job runs again. Not a death, not a fence.
 CANCELLED = "cancelled: its worker lost Redis"
-#: Why a worker ends the run of a job it claimed and puts back as it stops (kombu's restore of what
-#: it holds unacknowledged: never started, or cut short by a cold shutdown). Not a death.
-PUT_BACK = "put back as its worker stopped"
+#: Why a worker ends the run of a job it claimed and puts back (kombu's restore of what it holds
+#: unacknowledged as a channel closes: it stops, never started or cut short by a cold shutdown, or a
+#: connection it lost is closed). Not a death.
+PUT_BACK = "put back by its worker (it stopped, or lost its connection)"
 #: The message header in which a worker's claim hands the task its run: {"worker", "started_at",
 #: "attempt", "before": the entries recorded before it}. Celery puts headers on `task.request`.
 CLAIM_HEADER = "run_claim"

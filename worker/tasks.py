@@ -23,6 +23,7 @@ import redis
 from celery import Task, states
 from celery.exceptions import Ignore
 from celery.utils.log import get_task_logger
+from celery.worker import state as worker_state
 from celery.worker.consumer import Consumer
 from celery.worker.request import Request
 from celery.worker.state import active_requests, reserved_requests
@@ -47,18 +48,30 @@ T = TypeVar("T")
 
 DEFAULT_DURATION_S = 1.0
 
+#: Set as a cold shutdown cancels what runs (JobConsumer.cancel_active_requests), before Celery's flags.
+_cold_shutdown = threading.Event()
+
+
+def why_cancelled() -> str:
+    """Why Celery cancels or drops a job now: its worker stops (a cold shutdown cuts what runs, a
+    warm one puts back what waits), or it lost Redis."""
+    # Celery sets them to the exit code (0 for a clean warm shutdown): None or False means not stopping
+    stopping = _cold_shutdown.is_set() or any(flag is not None and flag is not False  # by identity: 0 == False
+                                              for flag in (worker_state.should_stop, worker_state.should_terminate))
+    return runs.PUT_BACK if stopping else runs.CANCELLED
+
+
 def note_cancelled(task_id: str, node: str, run: datetime | None, give_up_s: float = 120.0) -> None:
     """Mark the run `node` had of this job (the one claimed at `run`; None: every run of it there, as
     Celery cancels them all at once) interrupted, from a thread that keeps trying while Redis is away
-    (this is called because the worker just lost it)."""
-    at = utc_now()
+    (this is called because the worker just lost it, or stops)."""
+    at, why = utc_now(), why_cancelled()
 
     def write() -> None:
         deadline = time.monotonic() + give_up_s
         while True:
             try:
-                runs.record_interruption(app.backend.client, [task_id], node, run, runs.CANCELLED, at,
-                                         config.result_expires)
+                runs.record_interruption(app.backend.client, [task_id], node, run, why, at, config.result_expires)
                 return
             except redis.RedisError:
                 if time.monotonic() > deadline:
@@ -93,6 +106,11 @@ class JobConsumer(Consumer):
     """Celery's consumer. When its connection to Redis is lost it cancels the jobs that run
     (JobRequest.cancel) and drops the ones it had reserved and not started yet, which Redis
     hands out again: their runs, recorded by the claim, are marked cancelled too, not deaths."""
+
+    def cancel_active_requests(self) -> None:
+        """Celery's cancel of what runs, called by its cold (and soft) shutdown only."""
+        _cold_shutdown.set()
+        super().cancel_active_requests()
 
     def on_close(self) -> None:
         for request in [r for r in tuple(reserved_requests) if r not in active_requests]:

@@ -44,7 +44,11 @@ def clusters(network, tmp_path_factory):
                          BRIDGE_NETWORK=network) as main:
         main(*MAIN, "up", "-d", "--build", "--wait", timeout_s=600)
         # The other host gets the CA and the workers' password, copied: nothing else of the main host's.
-        remote = Compose(f"{main.project}-remote", {**main.env, "BROKER_HOST": "broker.test",
+        redis_id = main(*MAIN, "ps", "-q", "redis").stdout.strip()
+        on_bridge = f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}'  # its address there
+        address = subprocess.run(["docker", "inspect", "-f", on_bridge, redis_id], capture_output=True, text=True,
+                                 check=True, timeout=60).stdout.strip()
+        remote = Compose(f"{main.project}-remote", {**main.env, "BROKER_HOST": "broker.test", "BROKER_IP": address,
                                                     "APP_IMAGE": f"celery-parallelism-demo:{main.env['APP_TAG']}",
                                                     "REDIS_PASSWORD_FILE": f"{main.env['SECRETS_DIR']}/redis-worker"})
         try:

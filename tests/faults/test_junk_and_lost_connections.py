@@ -62,7 +62,8 @@ def test_a_job_whose_worker_lost_redis_three_times_is_not_failed_as_a_poison_job
     keys = client.keys(f"{runs.PREFIX}*")
     seen = runs.parse(client.lrange(keys[0], 0, -1))
     assert len(seen) == 4 and seen[-1].finished_at is not None, seen
-    assert all(r.interrupted == "cancelled: its worker lost Redis" for r in seen[:3]), seen
+    # cancelled as Celery lost Redis, or put back as kombu closed the lost connection's channel
+    assert all(r.interrupted in (runs.CANCELLED, runs.PUT_BACK) for r in seen[:3]), [r.interrupted for r in seen]
     assert runs.never_finished(seen, 1) == []  # no deaths counted
     assert run.document["summary"]["duplicates"] == 0
 

@@ -84,3 +84,29 @@ def test_a_run_moves_onto_another_clock_whole():
     assert moved.started_at == T0 - timedelta(seconds=2) and moved.interrupted_at == T0 + timedelta(seconds=4)
     assert moved.finished_at is None and runs.parse([started(RUN), finished(RUN)])[0].shifted(1).finished_at \
         == T0 + timedelta(seconds=31)
+
+
+def test_a_job_cut_or_dropped_as_its_worker_stops_is_put_back_and_else_cancelled(monkeypatch):
+    from celery.worker import state
+
+    from worker.tasks import why_cancelled
+
+    for stop, terminate, why in ((None, None, runs.CANCELLED), (False, None, runs.CANCELLED),
+                                 (0, None, runs.PUT_BACK),  # a clean warm shutdown's exit code
+                                 (None, 1, runs.PUT_BACK), (None, 0, runs.PUT_BACK)):
+        monkeypatch.setattr(state, "should_stop", stop)
+        monkeypatch.setattr(state, "should_terminate", terminate)
+        assert why_cancelled() == why, (stop, terminate)
+
+
+def test_a_cold_shutdown_cancelling_what_runs_is_a_stop_before_celerys_flags_say_so(monkeypatch):
+    from celery.worker import state
+
+    from worker import tasks
+
+    monkeypatch.setattr(state, "should_stop", None)
+    monkeypatch.setattr(state, "should_terminate", None)
+    monkeypatch.setattr(tasks, "_cold_shutdown", tasks.threading.Event())
+    assert tasks.why_cancelled() == runs.CANCELLED
+    tasks._cold_shutdown.set()
+    assert tasks.why_cancelled() == runs.PUT_BACK
