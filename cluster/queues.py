@@ -27,7 +27,7 @@ def channel(app: Celery) -> Iterator[Any]:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=app.conf.broker_connection_timeout)
             yield conn.default_channel
-    except (OperationalError, OSError) as exc:
+    except (OperationalError, OSError, redis.ConnectionError, redis.TimeoutError) as exc:  # kombu's client's own too
         raise BrokerUnreachable(f"cannot reach Redis at {masked(app.conf.broker_url)}: {exc}") from None
 
 

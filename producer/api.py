@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from celery import Celery
@@ -31,7 +32,7 @@ from producer.experiments import course_quiz as _quiz
 from producer.experiments import sweep as _sweep
 from producer.jobs import TASKS, Job, Outcome, plan
 from producer.results import BatchResult
-from producer.submit import run_batch
+from producer.submit import riding_out_a_restart, run_batch
 from producer.views import notebook
 from producer.views.progress import Shown
 from worker import config
@@ -77,7 +78,7 @@ def ready(app: Celery, queue: str, on_wait: Callable[[], None] | None = None) ->
     """The workers on `queue` (`workers_on`), then the queue's depth: the first half of a run (`run_jobs`;
     the command line shows what it found before it submits)."""
     workers = workers_on(app, queue, on_wait)
-    return Ready(queue, workers, sum(w.slots for w in workers), depth(app, queue))
+    return Ready(queue, workers, sum(w.slots for w in workers), riding_out_a_restart(app, partial(depth, app, queue)))
 
 
 def run_on(app: Celery, found: Ready, jobs: list[Job], timeout_s: float,

@@ -15,7 +15,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import redis
 from celery import Celery
@@ -33,6 +34,8 @@ from producer.jobs import withdrawn as withdrawn_of
 from worker.errors import JobFailed
 from worker.records import JobRecord, utc_now
 from worker.runs import duplicate_runs, read_runs
+
+T = TypeVar("T")
 
 __all__ = ["TASKS", "Collected", "Job", "Outcome", "plan", "run_batch"]
 
@@ -212,6 +215,19 @@ def _redis_back(app: Celery, until: float) -> bool:
     return False
 
 
+def riding_out_a_restart(app: Celery, step: Callable[[], T]) -> T:
+    """`step()`, once more if Redis went away under it (restarted) and answers again within
+    REDIS_BACK_S: what a producer does before its jobs are out (look at the queue, warm up) is
+    safe to repeat. Still away: BrokerUnreachable."""
+    try:
+        return step()
+    except (redis.ConnectionError, redis.TimeoutError, ConnectionError, BrokerUnreachable, OperationalError) as exc:
+        if not _redis_back(app, time.monotonic() + REDIS_BACK_S):
+            raise BrokerUnreachable(f"lost Redis at {masked(app.conf.broker_url)} and it did not answer again "
+                                    f"within {REDIS_BACK_S:g} s: {exc}") from None
+        return step()
+
+
 def run_batch(
     app: Celery,
     jobs: list[Job],
@@ -231,7 +247,7 @@ def run_batch(
     start = time.perf_counter()
     try:
         for queue in sorted({job.queue for job in jobs}):
-            warm_up(app, queue)
+            riding_out_a_restart(app, partial(warm_up, app, queue))
         start = time.perf_counter()
         submit(app, jobs, submission, on_flushed=on_submitted)
     except (OperationalError, BatchPublishError) as exc:

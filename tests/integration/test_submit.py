@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from typing import Any
 
@@ -82,5 +83,32 @@ def test_an_empty_batch_publishes_nothing(redis_env, redis_server):
         submission = Submission({}, [])
         submit(app, [], submission)
         assert submission.reached == 0 and redis_server.client().llen(QUEUE) == 0
+    finally:
+        app.close()
+
+
+def test_a_look_at_the_queue_rides_out_a_redis_restart_and_a_redis_that_stays_away_is_one_clear_error(
+        persistent_redis, monkeypatch):
+    # A producer starting while Redis restarts (the nemesis run's `compose restart redis` met one
+    # between the workers' check and the queue's depth): it waits for Redis, looks again.
+    from cluster.errors import BrokerUnreachable
+    from cluster.queues import depth
+    from producer import submit as submitting
+
+    app = make_app(persistent_redis.env["BROKER_URL"], persistent_redis.env["RESULT_BACKEND"])
+    try:
+        assert submitting.riding_out_a_restart(app, lambda: depth(app, "jobs")) == 0
+        persistent_redis.stop()
+        back = threading.Timer(1.5, persistent_redis.start)
+        back.start()
+        started = time.monotonic()
+        assert submitting.riding_out_a_restart(app, lambda: depth(app, "jobs")) == 0
+        assert 1.0 < time.monotonic() - started < 15
+        back.join()
+        persistent_redis.stop()
+        monkeypatch.setattr(submitting, "REDIS_BACK_S", 1.0)
+        with pytest.raises(BrokerUnreachable, match="did not answer again within 1 s"):
+            submitting.riding_out_a_restart(app, lambda: depth(app, "jobs"))
+        persistent_redis.start()
     finally:
         app.close()
