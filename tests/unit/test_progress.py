@@ -79,10 +79,9 @@ def test_a_terminal_keeps_its_bar_and_no_progress_shows_nothing():
     assert piped.file.getvalue() == ""
 
 
-def test_a_piped_run_prints_progress_lines_on_stderr_while_it_waits(monkeypatch, capsys):
-    """`producer --jobs 3 | cat`: the command, with the cluster faked, says how far it got while it waits."""
-    from producer.commands.main import main
 
+def lines_paced_fast(monkeypatch) -> threading.Event:
+    """Plain lines every 0.05 s (looked at every 0.01 s); returns an event set once one is written."""
     monkeypatch.setattr(progress, "EVERY_S", 0.05)
     monkeypatch.setattr(progress, "TICK_S", 0.01)
     wrote = threading.Event()
@@ -95,6 +94,14 @@ def test_a_piped_run_prints_progress_lines_on_stderr_while_it_waits(monkeypatch,
         return done
 
     monkeypatch.setattr(PlainLines, "tick", noted_tick)
+    return wrote
+
+
+def test_a_piped_run_prints_progress_lines_on_stderr_while_it_waits(monkeypatch, capsys):
+    """`producer --jobs 3 | cat`: the command, with the cluster faked, says how far it got while it waits."""
+    from producer.commands.main import main
+
+    wrote = lines_paced_fast(monkeypatch)
     monkeypatch.setattr(api, "ready", lambda app, queue, on_wait=None: api.Ready(queue, [], 2, 0))
     done = [outcome(record(0, 1, task_id=f"id-{i}", hostname=f"h{i}"), task_id=f"id-{i}") for i in range(3)]
 
@@ -267,16 +274,7 @@ def a_piped_cluster(monkeypatch):
     """Three workers (one with a single slot, the quiz's cashier) and batches that wait, bounded, until the
     progress thread wrote a line: `producer compare|sweep|quiz | cat` with the cluster faked. Returns the
     event that says a line was written."""
-    monkeypatch.setattr(progress, "EVERY_S", 0.05)
-    monkeypatch.setattr(progress, "TICK_S", 0.01)
-    wrote = threading.Event()
-    tick = PlainLines.tick
-
-    def noted_tick(self):
-        done = tick(self)
-        if done:
-            wrote.set()
-        return done
+    wrote = lines_paced_fast(monkeypatch)
 
     def run_batch(app, jobs, timeout_s, on_result=None, on_submitted=None):
         done = waves(len(jobs), hosts=2)
@@ -288,7 +286,6 @@ def a_piped_cluster(monkeypatch):
         return Collected(done, wall_s=1.0, submit_s=0.01)
 
     workers = [Worker("worker@a", ("jobs",), 1), Worker("worker@b", ("jobs",), 2), Worker("worker@c", ("jobs",), 2)]
-    monkeypatch.setattr(PlainLines, "tick", noted_tick)
     for module in (compare, sweep, course_quiz):
         monkeypatch.setattr(module, "run_batch", run_batch)
     for module in (sweep, course_quiz):
