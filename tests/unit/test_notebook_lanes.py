@@ -194,7 +194,8 @@ def test_a_run_waits_briefly_for_its_last_jobs_events_before_its_last_frame(show
     started = time.monotonic()
     with notebook.Drawn(followed):
         pass
-    assert 0.2 <= time.monotonic() - started < 1.0 and len(calls) > 1  # asked again until the deadline
+    # asked again until its deadline (SETTLE_S), then drew: bounded, with room for a busy machine's scheduling
+    assert 0.2 <= time.monotonic() - started < 3.0 and len(calls) > 1
 
 
 def test_watch_ends_quietly_on_the_kernels_interrupt_with_its_last_frame(shown, monkeypatch):
