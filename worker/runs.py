@@ -267,12 +267,16 @@ def record_finish(client: Any, task_id: str, run: Run, finished_at: datetime, ex
     """Append `run`'s finish and, unless it was fenced off before it finished, store its `result`
     (one atomic step, one round trip: FINISH). Returns why it was fenced off, or None: then the
     result is stored (or a success stored before it kept)."""
-    stored = ("", "", 0) if result is None else (result.value, result.key, result.expires_s or 0)
-    reply = client.eval(FINISH, 2, key(task_id), stored[1] or key(task_id),
+    runs_key = key(task_id)
+    if result is None:  # a failure's finish alone (Celery stores the failure): no result's key touched
+        result_key, value, keep_s = runs_key, "", 0
+    else:
+        result_key, value, keep_s = result.key, result.value, result.expires_s or 0
+    reply = client.eval(FINISH, 2, runs_key, result_key,
                         entry("finished", run.worker, run.pid, run.attempt, run.started_at, finished_at),
-                        run.worker, iso(run.started_at), expires_s, stored[0], stored[2])
-    outcome = [part.decode() if isinstance(part, bytes) else part for part in reply]
-    return outcome[1] if outcome[0] == "fenced" else None
+                        run.worker, iso(run.started_at), expires_s, value, keep_s)
+    verdict, *why = (part.decode() if isinstance(part, bytes) else part for part in reply)
+    return why[0] if verdict == "fenced" else None
 
 
 #: Append ARGV[i + 2] to the run list KEYS[i] in database ARGV[1] (the results', from a client of
