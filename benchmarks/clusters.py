@@ -138,7 +138,7 @@ class ComposeCluster:
     def __init__(self) -> None:
         # The project's `secrets` service makes its passwords on the first `up`, in a folder
         # of the benchmark's own (SECRETS_DIR), not the clone's secrets.local.
-        self.compose_project = ComposeProject.new("cpd-bench", APP_TAG="bench", WORKERS="1")
+        self.compose_project = ComposeProject.new("cpd-bench", WORKERS="1")
         self.workers = 0
 
     @property

@@ -13,6 +13,7 @@ from kombu.exceptions import OperationalError
 from kombu.utils.url import maybe_sanitize_url
 
 from cluster.errors import BrokerUnreachable, LocalClusterError, no_workers
+from worker import layout
 
 
 def masked(url: str) -> str:
@@ -53,13 +54,29 @@ class Worker:
     pool: str = "prefork"
 
 
+def listening_nodes(app: Celery) -> int:
+    """How many workers' remote-control queues are bound now (kombu's binding set of the
+    remote control's exchange): the most answers a broadcast can get. 0 if none is known (a
+    Redis restarted a moment ago: each worker binds its queue again as it reconnects)."""
+    with app.connection_for_read() as conn:
+        return len(layout.bound_queues(conn.default_channel.client, app.control.mailbox.exchange.name))
+
+
 def online_workers(app: Celery, timeout_s: float = 1.0) -> list[Worker]:
-    """Every worker that answers Celery's remote inspection within `timeout_s`.
+    """Every worker that answers Celery's remote inspection within `timeout_s` of the last answer.
 
     Two broadcasts, sent at once: `active_queues` says what each consumes, `stats` how many
-    pool processes (or threads) each has.
+    pool processes (or threads) each has. Each stops as soon as every worker bound to the
+    remote control has answered (`listening_nodes`), instead of waiting `timeout_s` after the
+    last answer in case more come: a second off every run (measured: 1.05 s of a 2.1 s demo).
+    A worker killed a moment ago may still be bound: then the wait is `timeout_s`, as before.
     """
-    inspect = app.control.inspect(timeout=timeout_s)
+    try:
+        limit = listening_nodes(app)
+    except (OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+        raise BrokerUnreachable(f"lost Redis at {masked(app.conf.broker_url)} while asking who listens: "
+                                f"{exc}") from None
+    inspect = app.control.inspect(timeout=timeout_s, limit=limit or None)
     try:
         with ThreadPoolExecutor(2) as pool:
             queues_future = pool.submit(inspect.active_queues)

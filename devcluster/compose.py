@@ -57,11 +57,12 @@ class ComposeProject:
     def new(cls, prefix: str = "cpd", **env: str) -> ComposeProject:
         """A project of its own: a unique name, free ports on 127.0.0.1 for Redis and Flower, and
         a fresh folder whose `s` the `secrets` service fills with passwords on the first `up`.
-        `env` adds or overrides any variable of .env.example."""
+        `env` adds or overrides any variable of .env.example. The projects of one `prefix` share
+        one image (`celery-parallelism-demo:<prefix>`), built by the first `up --build`."""
         home = Path(tempfile.mkdtemp(prefix=f"{prefix}-secrets-"))
         return cls(f"{prefix}-{uuid.uuid4().hex[:8]}",
                    {"REDIS_PORT": str(free_port()), "FLOWER_PORT": str(free_port()), "SECRETS_DIR": str(home / "s"),
-                    **env}, home)
+                    "APP_IMAGE": f"celery-parallelism-demo:{prefix}", **env}, home)
 
     def run(self, *args: str, timeout_s: float = 300, check: bool = False,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

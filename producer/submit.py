@@ -77,13 +77,12 @@ def warm_up(app: Celery, queue: str) -> None:
     """
     with app.producer_or_acquire() as producer:
         app.amqp.queues[queue](producer.channel).declare()
-    probe = app.AsyncResult(f"warm-up-{uuid.uuid4()}")  # starts the result listener
-    try:
-        probe.get(timeout=0.001, interval=0.001)
-    except CeleryTimeout:
-        pass
-    finally:
-        app.backend.remove_pending_result(probe)
+    # Starts the result listener (its connection, subscribed). Not `get(timeout=0.001)`: Celery
+    # waits its first second-long interval for a result that never comes before it checks the
+    # timeout: a whole second before the first job (measured: 1.05 s of a 3.2 s demo).
+    probe = app.AsyncResult(f"warm-up-{uuid.uuid4()}")
+    app.backend.add_pending_result(probe)
+    app.backend.remove_pending_result(probe)
 
 
 #: The most messages one pipeline flush carries. The first job goes out alone, so a worker

@@ -71,7 +71,7 @@ def compose_project(**env: str) -> Iterator[Compose]:
     if reason:
         skip_unless_required(f"Docker tests need an engine: {reason}")
     with compose_slot():
-        cluster = Compose.new("cpd-test", **{"APP_TAG": "test", "FLOWER_USER": "tester", "WORKERS": "2", **env})
+        cluster = Compose.new("cpd-test", **{"FLOWER_USER": "tester", "WORKERS": "2", **env})
         try:
             yield cluster
         finally:

@@ -19,6 +19,9 @@ from worker.local_state import local_urls as _local_urls  # standard library onl
 from worker.roles import ROLES  # standard library only
 from worker.urls import redis_url, with_db
 
+#: Where compose mounts each role's password (docker-compose.yml's `secrets` volume).
+COMPOSE_SECRETS = "/run/secrets/"
+
 
 def _raw(name: str) -> str | None:
     """The variable's value, or the content of the file NAME_FILE names (for secrets)."""
@@ -30,7 +33,10 @@ def _raw(name: str) -> str | None:
         try:
             return Path(path).read_text().strip()
         except OSError as exc:
-            raise SettingError(f"{name}_FILE={path}: cannot read it ({exc.strerror})") from None
+            # compose's secrets volume, filled by the cluster's first `up` (a `run` starts nothing)
+            hint = ("; the cluster's first `docker compose up -d --wait` makes it"
+                    if isinstance(exc, FileNotFoundError) and path.startswith(COMPOSE_SECRETS) else "")
+            raise SettingError(f"{name}_FILE={path}: cannot read it ({exc.strerror}){hint}") from None
     return None
 
 

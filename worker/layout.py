@@ -52,10 +52,19 @@ UNACKED_INDEX: str = _KombuChannel.unacked_index_key
 HAND_OFF_PREFIX = f"{UNACKED}.taken:"
 #: Workers that may hold a hand-off list: node -> when it last started to take (time.time()).
 TAKERS = f"{UNACKED}.takers"
+#: kombu's bindings of an exchange (`_kombu.binding.<exchange>`): a set of `routing key SEP pattern SEP queue`.
+BINDINGS: str = _KombuChannel.keyprefix_queue
 #: The suffix of a queue's dead-letter list: jobs -> jobs.dead.
 DEAD_LETTER_SUFFIX = ".dead"
 #: Entries a dead-letter list keeps (the newest): set aside, not a way to fill Redis.
 DEAD_LETTER_MAX = 1000
+
+
+def bound_queues(client: Any, exchange: str) -> list[str]:
+    """The queues bound to `exchange` now (kombu's binding set), e.g. each worker's remote-control
+    queue `<node>.celery.pidbox` on the exchange `celery.pidbox`."""
+    members = client.smembers(BINDINGS % exchange)
+    return sorted((m.decode() if isinstance(m, bytes) else m).split(SEP)[-1] for m in members)
 
 
 def queue_lists(queue: str, steps: Iterable[int] = PRIORITY_STEPS, sep: str = SEP) -> list[str]:

@@ -354,7 +354,7 @@ def test_no_password_in_docker_inspect_ps_or_any_process_environment(cluster):
 
 
 def test_the_image_holds_no_secret_and_no_stray_files(cluster):
-    image = f"celery-parallelism-demo:{cluster.env['APP_TAG']}"
+    image = cluster.env["APP_IMAGE"]
     facts = subprocess.run(["docker", "image", "inspect", image], capture_output=True, text=True, check=True,
                            timeout=30).stdout
     facts += subprocess.run(["docker", "history", "--no-trunc", image], capture_output=True, text=True, check=True,
@@ -373,7 +373,7 @@ def test_two_fresh_clones_get_passwords_of_their_own(cluster, tmp_path):
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=60)
         assert not (clone / "secrets.local").exists() and not (clone / "secrets").exists()  # nothing committed
         project = f"{cluster.project}-clone-{name}"
-        env = {**os.environ, "APP_TAG": cluster.env["APP_TAG"]}
+        env = {**os.environ, "APP_IMAGE": cluster.env["APP_IMAGE"]}  # this clone's code: no build of its own
         try:
             run = subprocess.run(["docker", "compose", "-p", project, "run", "--rm", "secrets"], cwd=clone, env=env,
                                  capture_output=True, text=True, timeout=300)
@@ -387,30 +387,41 @@ def test_two_fresh_clones_get_passwords_of_their_own(cluster, tmp_path):
 
 
 def test_each_clone_is_its_own_project_and_its_image_is_built_with_no_registry_asked(cluster, tmp_path):
-    names = set()
+    own = {k: v for k, v in os.environ.items() if k not in ("COMPOSE_PROJECT_NAME", "APP_IMAGE", "APP_TAG")}
+    names, images = set(), set()
     for name in ("a", "b"):  # two clones, in folders of their own: two projects, neither takes the other's
         clone = tmp_path / "clones" / name / "celery-demo" if name == "a" else tmp_path / "clones" / name
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=60)
         config = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=clone, capture_output=True,
-                                text=True, timeout=60, env={k: v for k, v in os.environ.items()
-                                                            if k != "COMPOSE_PROJECT_NAME"})
+                                text=True, timeout=60, env=own)
         assert config.returncode == 0, config.stderr
-        names.add(json.loads(config.stdout)["name"])
+        document = json.loads(config.stdout)
+        names.add(document["name"])
+        images |= {service["image"] for service in document["services"].values() if "build" in service}
     assert names == {"celery-demo", "b"}
-    # An image not built yet (a tag of its own) is built at once: no pull tried, no registry error printed.
-    project, tag = f"{cluster.project}-fresh", f"{cluster.env['APP_TAG']}-fresh"
-    env = {**os.environ, "APP_TAG": tag}
+    # each its own image (the worker, Flower, the producer and the secrets share it): neither runs the other's code
+    assert images == {"celery-parallelism-demo-celery-demo:latest", "celery-parallelism-demo-b:latest"}
+    # An image not built yet is built at once: no pull tried, no registry error printed. The producer
+    # run in a project never started starts nothing and says to start it, in one line.
+    project = f"{cluster.project}-fresh"
+    image = f"celery-parallelism-demo-{project}:latest"
     try:
-        run = subprocess.run(["docker", "compose", "-p", project, "run", "--rm", "secrets"], cwd=clone, env=env,
-                             capture_output=True, text=True, timeout=600)
-        assert run.returncode == 0, run.stderr
+        run = subprocess.run(["docker", "compose", "-p", project, "run", "--rm", "-T", "producer", "--jobs", "1"],
+                             cwd=clone, env=own, capture_output=True, text=True, timeout=600)
         assert "Pulling" not in run.stderr and "registry" not in run.stderr and "pull access" not in run.stderr, \
             run.stderr
-        assert f"celery-parallelism-demo:{tag}" in run.stderr  # built, as Compose says
+        assert image in run.stderr  # built, as Compose says
+        said = run.stderr.strip().splitlines()[-1]
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+        assert said.startswith("producer: error: REDIS_PASSWORD_FILE=/run/secrets/producer/redis_password") \
+            and said.endswith("the cluster's first `docker compose up -d --wait` makes it"), said
+        ran = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label=com.docker.compose.project={project}"],
+                             capture_output=True, text=True, timeout=60).stdout.split()
+        assert ran == [], ran  # no Redis, no secrets one-shot: `run` started nothing else
     finally:
-        subprocess.run(["docker", "compose", "-p", project, "down", "-v"], cwd=clone, env=env, capture_output=True,
+        subprocess.run(["docker", "compose", "-p", project, "down", "-v"], cwd=clone, env=own, capture_output=True,
                        timeout=120)
-        subprocess.run(["docker", "image", "rm", f"celery-parallelism-demo:{tag}"], capture_output=True, timeout=60)
+        subprocess.run(["docker", "image", "rm", image], capture_output=True, timeout=60)
 
 
 def test_dot_env_and_the_owners_secrets_are_ignored_by_git():

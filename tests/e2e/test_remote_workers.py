@@ -49,7 +49,7 @@ def clusters(network, tmp_path_factory):
         address = subprocess.run(["docker", "inspect", "-f", on_bridge, redis_id], capture_output=True, text=True,
                                  check=True, timeout=60).stdout.strip()
         remote = Compose(f"{main.project}-remote", {**main.env, "BROKER_HOST": "broker.test", "BROKER_IP": address,
-                                                    "APP_IMAGE": f"celery-parallelism-demo:{main.env['APP_TAG']}",
+                                                    "APP_IMAGE": main.env["APP_IMAGE"],
                                                     "REDIS_PASSWORD_FILE": f"{main.env['SECRETS_DIR']}/redis-worker"})
         try:
             remote(*REMOTE, "up", "-d", "--wait", timeout_s=300)

@@ -13,7 +13,9 @@ import time
 from datetime import datetime
 
 import pytest
+from celery import Celery
 
+from cluster.workers import listening_nodes, online_workers
 from devcluster.redis_server import free_port
 from tests.helpers import ROOT, Background, run_producer, wait_for
 
@@ -46,6 +48,20 @@ def test_two_workers_share_four_jobs_in_parallel(start_workers, redis_env):
     assert summary["wall_s"] < 0.8 * summary["work_s"]  # well under one after another (ideal: 1.0 s)
     assert summary["speedup"] == pytest.approx(summary["work_s"] / summary["wall_s"], abs=0.002)
     assert summary["verdict"].startswith("ran in parallel on 2 slots")
+
+
+def test_asking_who_listens_ends_with_the_last_bound_workers_answer(start_workers, redis_env):
+    workers = start_workers(2)
+    app = Celery(broker=redis_env["BROKER_URL"], backend=redis_env["RESULT_BACKEND"])
+    try:
+        assert listening_nodes(app) == 2  # each worker's remote-control queue, bound to the broadcast
+        started = time.monotonic()
+        found = online_workers(app, timeout_s=5)
+        took = time.monotonic() - started
+    finally:
+        app.close()
+    assert sorted(w.name for w in found) == sorted(workers.names)
+    assert took < 2.5, took  # not the 5 s a broadcast waits after the last answer in case more come
 
 
 def test_one_worker_runs_jobs_one_after_another(start_workers, redis_env):

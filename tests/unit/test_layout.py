@@ -81,3 +81,23 @@ def test_one_queue_waits_as_long_as_kombus_brpop_several_only_a_slice_on_the_las
     assert both[:2] == ["jobs", "quiz-a"]  # kombu's order: every queue's priority 0 first
     assert wait_plan(both, 2, 1.0) == ("quiz-a", WAIT_SLICE_S)  # the queue last added, or that last had work
     assert wait_plan(both, 2, 0.05) == ("quiz-a", 0.05)
+
+
+class Bindings:
+    """A client holding kombu's binding sets, as Redis answers SMEMBERS (bytes)."""
+
+    def __init__(self, sets: dict[str, set[bytes]]) -> None:
+        self.sets = sets
+
+    def smembers(self, key: str) -> set[bytes]:
+        return self.sets.get(key, set())
+
+
+def test_the_queues_bound_to_an_exchange_are_read_from_kombus_binding_set():
+    sep = Channel.sep.encode()
+    client = Bindings({Channel.keyprefix_queue % "celery.pidbox": {sep * 2 + b"w2@b.celery.pidbox",
+                                                                   sep * 2 + b"w1@a.celery.pidbox"},
+                       Channel.keyprefix_queue % "jobs": {b"jobs" + sep * 2 + b"jobs"}})
+    assert layout.bound_queues(client, "celery.pidbox") == ["w1@a.celery.pidbox", "w2@b.celery.pidbox"]
+    assert layout.bound_queues(client, "jobs") == ["jobs"]
+    assert layout.bound_queues(client, "nothing") == []
