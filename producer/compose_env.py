@@ -21,8 +21,9 @@ from worker import config
 
 #: The clone's top folder: docker-compose.yml, and the .env compose reads beside it.
 ROOT = Path(__file__).resolve().parent.parent
-#: The clone's .env, which `docker compose` reads (and the host's producer, for Flower's address).
-DOTENV = ROOT / ".env"
+#: The clone's .env, which `docker compose` reads (and the host's producer: worker/config.py).
+DOTENV = config.DOTENV
+read_dotenv = config.read_dotenv
 #: Compose's own variables (COMPOSE_PROJECT_NAME, COMPOSE_FILE, DOCKER_HOST, ...): settings too.
 COMPOSE_PREFIXES = ("COMPOSE_", "DOCKER_")
 #: How close a name must be to a known one to be called its typo (difflib's ratio; 0.6 is its default).
@@ -30,26 +31,9 @@ CLOSE = 0.75
 _READERS = {"_raw", "_int", "_float"}  # worker/config.py's readers of the environment
 
 
-def read_dotenv(dotenv: Path = DOTENV) -> dict[str, str]:
-    """NAME -> value of each `NAME=value` line (quotes and blanks stripped, comments skipped); {} without a file."""
-    try:
-        text = dotenv.read_text()
-    except OSError:
-        return {}
-    found = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        key = key.strip().removeprefix("export ").strip()  # compose reads `export NAME=value` too
-        if sep and key and not line.lstrip().startswith("#"):
-            found[key] = value.strip().strip("'\"")
-    return found
-
-
 def compose_setting(name: str, default: str, dotenv: Path = DOTENV) -> str:
     """A compose setting as `docker compose` sees it: the shell's variable, else the clone's .env, else the default."""
-    if value := os.environ.get(name, "").strip():
-        return value
-    return read_dotenv(dotenv).get(name) or default
+    return config.lookup(name, os.environ, read_dotenv(dotenv)) or default
 
 
 def compose_names(root: Path = ROOT) -> set[str]:

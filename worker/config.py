@@ -11,6 +11,7 @@ import math
 import os
 import socket
 import ssl
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,14 +22,44 @@ from worker.urls import redis_url, with_db
 
 #: Where compose mounts each role's password (docker-compose.yml's `secrets` volume).
 COMPOSE_SECRETS = "/run/secrets/"
+#: The clone's .env, which `docker compose` reads. A process of the clone on the host (the
+#: producer, `producer status`) reads it too, as compose does, so a setting put there
+#: (REDIS_PORT, WORKER_WAIT, ...) reaches both. No image holds one (.dockerignore).
+DOTENV = Path(__file__).resolve().parent.parent / ".env"
+
+
+def read_dotenv(dotenv: Path = DOTENV) -> dict[str, str]:
+    """NAME -> value of each `NAME=value` line (quotes and blanks stripped, comments skipped); {} without a file."""
+    try:
+        text = dotenv.read_text()
+    except OSError:
+        return {}
+    found = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()  # compose reads `export NAME=value` too
+        if sep and key and not line.lstrip().startswith("#"):
+            found[key] = value.strip().strip("'\"")
+    return found
+
+
+def lookup(name: str, environ: Mapping[str, str], dotenv: Mapping[str, str]) -> str:
+    """A variable as compose sees it (pure): the environment's, else the .env's, else "". A name the
+    environment holds, even blank, is the environment's: a blank one clears the .env's (as the local
+    cluster does for the workers it starts with URLs of their own)."""
+    return (environ[name] if name in environ else dotenv.get(name, "")).strip()
+
+
+_DOTENV_VALUES = read_dotenv()
 
 
 def _raw(name: str) -> str | None:
-    """The variable's value, or the content of the file NAME_FILE names (for secrets)."""
-    value = os.environ.get(name, "").strip()
+    """The variable's value (`lookup`: the environment, else the clone's .env), or the content of
+    the file NAME_FILE names (for secrets)."""
+    value = lookup(name, os.environ, _DOTENV_VALUES)
     if value:
         return value
-    path = os.environ.get(f"{name}_FILE", "").strip()
+    path = lookup(f"{name}_FILE", os.environ, _DOTENV_VALUES)
     if path:
         try:
             return Path(path).read_text().strip()
