@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from celery import states
+
 from worker import runs as run_list
 from worker.records import JobRecord, iso
 from worker.runs import Run
@@ -80,12 +82,13 @@ class Status(StrEnum):
     """What can become of a job, as its outcome says (`Outcome.status`, the `--json` form's "status").
 
     A `StrEnum`, so each member equals, prints and serialises as its name: the JSON stays the same.
-    The first three are named after Celery's states (celery.states), which the result carries.
+    The first three are Celery's own states (celery.states), which the result carries, so a member
+    equals the state Celery reports; WITHDRAWN is the producer's own.
     """
 
-    SUCCESS = "SUCCESS"  # it ran and returned its record
-    FAILURE = "FAILURE"  # it raised (for good, after its retries), or its result said so
-    PENDING = "PENDING"  # no result when the producer stopped waiting: still running, or lost
+    SUCCESS = states.SUCCESS  # it ran and returned its record
+    FAILURE = states.FAILURE  # it raised (for good, after its retries), or its result said so
+    PENDING = states.PENDING  # no result when the producer stopped waiting: still running, or lost
     WITHDRAWN = "WITHDRAWN"  # taken back out of the queue before it started (Ctrl-C, timeout)
 
 
