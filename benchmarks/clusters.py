@@ -40,9 +40,11 @@ class Metered(Protocol):
     (INFO commandstats), and the CPU its components used so far, by component."""
 
     @property
-    def admin_url(self) -> str: ...
+    def admin_url(self) -> str:
+        """The URL of its Redis as the owner (user admin): INFO commandstats is no role's business."""
 
-    def cpu_ns(self) -> dict[str, int]: ...
+    def cpu_ns(self) -> dict[str, int]:
+        """CPU time used so far, in nanoseconds, by component (worker, redis, flower; 0 for one it lacks)."""
 
 
 class Cluster(Metered, Protocol):
@@ -57,22 +59,28 @@ class Cluster(Metered, Protocol):
     baseline: bool  # a baseline runs the load and idle parts only (measure)
 
     @property
-    def workers(self) -> int: ...
+    def workers(self) -> int:
+        """How many workers run now (0 before `start` and after `remove_workers`)."""
 
     @property
-    def broker_url(self) -> str: ...
+    def broker_url(self) -> str:
+        """The producer's URL of the broker: what `app` submits to."""
 
     @property
-    def result_backend(self) -> str: ...
+    def result_backend(self) -> str:
+        """The producer's URL of the result backend: where `app` reads results."""
 
-    def start(self, workers: int) -> None: ...
+    def start(self, workers: int) -> None:
+        """Start the cluster with `workers` workers, each ready as `scale` leaves them."""
 
     def scale(self, workers: int) -> None:
-        """Bring the cluster to `workers` workers that answer ping."""
+        """Bring the cluster to `workers` workers, each ready: answering ping (compose: healthy)."""
 
-    def remove_workers(self) -> None: ...
+    def remove_workers(self) -> None:
+        """Stop every worker and leave the rest (Redis, Flower) running: the cold start's empty cluster."""
 
-    def stop(self) -> None: ...
+    def stop(self) -> None:
+        """Stop everything it started; the benchmark calls it even after a `start` that failed."""
 
     def app(self) -> Celery:
         """A producer's app with the workers' settings (the caller closes it)."""
@@ -80,7 +88,8 @@ class Cluster(Metered, Protocol):
     def memory(self) -> dict[str, list[int]]:
         """Bytes in use per component, a figure per process or container."""
 
-    def worker_cpu_ns(self) -> int: ...
+    def worker_cpu_ns(self) -> int:
+        """CPU time the workers (with their pools) used so far, in nanoseconds (measures.idle_cpu)."""
 
     def engine_cpu_ns(self) -> int:
         """CPU of what runs the cluster besides its own processes (the Docker engine), else 0."""
@@ -89,7 +98,9 @@ class Cluster(Metered, Protocol):
 class ProjectCluster(Cluster, Protocol):
     """The project's own cluster (not a baseline): its producer runs as a user types it."""
 
-    def producer(self, *args: str, timeout_s: float = 120) -> str: ...
+    def producer(self, *args: str, timeout_s: float = 120) -> str:
+        """Run the producer with `args` against this cluster, as a user types it; its stdout (raises when
+        it exits non-zero)."""
 
 
 def proc_cpu_ns(pid: int) -> int:
