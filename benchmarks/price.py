@@ -27,7 +27,6 @@ from benchmarks.clusters import BareCluster, LocalCluster, pids_cpu_ns
 from benchmarks.measures import QUEUE, batch, round_trips, throughput
 from benchmarks.stats import describe, percentile
 from cluster.workers import consuming, online_workers
-from devcluster.local_cluster import stop_processes
 
 err = Console(stderr=True)
 
@@ -86,9 +85,7 @@ class ProjectRow:
 
     def stop(self) -> None:
         cluster = self.host.started()
-        if cluster.flower is not None:
-            stop_processes([cluster.flower], grace_s=10)
-            cluster.flower = cluster.flower_port = None
+        cluster.stop_flower()
         cluster.stop_recovery()
         self.host.scale(0)
 
@@ -97,7 +94,7 @@ class ProjectRow:
         return {**self.host.cpu_ns(), "recovery": pids_cpu_ns([cluster.recovery.pid]) if cluster.recovery else 0}
 
 
-def _runner(host: LocalCluster, row: Row, index: int) -> Any:
+def _runner(host: LocalCluster, row: Row, index: int) -> ProjectRow | BareCluster:
     if row.project:
         return ProjectRow(host, row)
     return BareCluster(host, f"price{index}", row.guarantees, db=6 + 2 * index)
