@@ -1,11 +1,12 @@
 """The clusters a benchmark runs against, one contract (`Cluster`), started and always stopped by the benchmark.
 
 `ComposeCluster` is the project as users run it (containers, Docker networking, password,
-Flower consuming events); `LocalCluster` is the same Celery app as plain processes, Flower
-and a loopback redis-server, so the cost of the containers shows as a ratio; `BareCluster`
-is bare Celery on that same redis-server, with its defaults (`bare`) or with the project's
-guarantees and nothing else of the project (`guaranteed`), so what the guarantees cost and
-what the project's own code costs show as two ratios.
+Flower consuming events); `BenchLocalCluster` is the same Celery app as plain processes,
+Flower and a loopback redis-server (it wraps devcluster's `LocalCluster`, the launcher behind
+`local up`), so the cost of the containers shows as a ratio; `BareCluster` is bare Celery on
+that same redis-server, with its defaults (`bare`) or with the project's guarantees and
+nothing else of the project (`guaranteed`), so what the guarantees cost and what the
+project's own code costs show as two ratios.
 
 Each cluster tells the CPU its components used so far (`cpu_ns`) and where its Redis is,
 so a measure can report CPU and Redis commands per job.
@@ -51,7 +52,7 @@ class Cluster(Metered, Protocol):
     """What a benchmark needs of a cluster (benchmarks.__main__.measure, benchmarks.measures): started with
     N workers and stopped, an app to submit with, where its Redis is, and what it costs.
 
-    `ComposeCluster`, `LocalCluster` and `BareCluster` are one each; a benchmark starts it and
+    `ComposeCluster`, `BenchLocalCluster` and `BareCluster` are one each; a benchmark starts it and
     always stops it.
     """
 
@@ -268,10 +269,13 @@ def parse_size(text: str) -> int:
     return int(float(number) * scale)
 
 
-class LocalCluster:
-    """A loopback redis-server (append-only, password), `celery worker` processes and Flower
-    (devcluster.local_cluster).
+class BenchLocalCluster:
+    """The benchmark's wrapper around devcluster.local_cluster.LocalCluster (the launcher `local up` uses):
+    a loopback redis-server (append-only, password), `celery worker` processes and Flower.
 
+    The launcher starts and stops the processes; this adds what a benchmark needs of them: a
+    folder of its own, started on `start` (no recovery service: the idle CPU is the workers'),
+    scaled up and down, its CPU and memory read from /proc, the producer run against it.
     Flower runs as in compose, so its CPU and the events it consumes count here too.
     """
 
@@ -374,7 +378,8 @@ class BareCluster:
 
     baseline = True  # runs the load and idle parts only (benchmarks.__main__.measure)
 
-    def __init__(self, beside: LocalCluster, name: str = "bare", guarantees: tuple[str, ...] = (), db: int = 2) -> None:
+    def __init__(self, beside: BenchLocalCluster, name: str = "bare", guarantees: tuple[str, ...] = (),
+                 db: int = 2) -> None:
         bare_app.settings(guarantees)  # an unknown name fails here, not in 32 workers
         self.beside = beside
         self.name = name
@@ -383,7 +388,7 @@ class BareCluster:
         self.processes: list[local.ManagedProcess] = []
 
     @classmethod
-    def guaranteed(cls, beside: LocalCluster) -> BareCluster:
+    def guaranteed(cls, beside: BenchLocalCluster) -> BareCluster:
         """Celery with the project's guarantees (prefetch 1, acks late, events, task-sent events), nothing else."""
         return cls(beside, "guaranteed", tuple(bare_app.GUARANTEES), db=4)
 
