@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import price, validate
-from benchmarks.clusters import BareCluster, Cluster, ComposeCluster, LocalCluster, ProjectCluster
+from benchmarks.clusters import BareCluster, BenchLocalCluster, Cluster, ComposeCluster, ProjectCluster
 from benchmarks.measures import (
     FIRST_RESULT_ARGS,
     QUEUE,
@@ -324,7 +324,7 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
         if group == "compose":
             clusters: list[Cluster] = [ComposeCluster()]
         else:
-            project = LocalCluster()
+            project = BenchLocalCluster()
             # the baselines run the load and idle parts only (see measure): not started for the others
             bare_too = bare and bool({"load", "idle"} & set(parts or PARTS))
             clusters = [project, *([BareCluster(project), BareCluster.guaranteed(project)] if bare_too else [])]

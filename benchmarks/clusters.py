@@ -1,11 +1,12 @@
 """The clusters a benchmark runs against, one contract (`Cluster`), started and always stopped by the benchmark.
 
 `ComposeCluster` is the project as users run it (containers, Docker networking, password,
-Flower consuming events); `LocalCluster` is the same Celery app as plain processes, Flower
-and a loopback redis-server, so the cost of the containers shows as a ratio; `BareCluster`
-is bare Celery on that same redis-server, with its defaults (`bare`) or with the project's
-guarantees and nothing else of the project (`guaranteed`), so what the guarantees cost and
-what the project's own code costs show as two ratios.
+Flower consuming events); `BenchLocalCluster` is the same Celery app as plain processes,
+Flower and a loopback redis-server (it wraps devcluster's `LocalCluster`, the launcher behind
+`local up`), so the cost of the containers shows as a ratio; `BareCluster` is bare Celery on
+that same redis-server, with its defaults (`bare`) or with the project's guarantees and
+nothing else of the project (`guaranteed`), so what the guarantees cost and what the
+project's own code costs show as two ratios.
 
 Each cluster tells the CPU its components used so far (`cpu_ns`) and where its Redis is,
 so a measure can report CPU and Redis commands per job.
@@ -40,16 +41,18 @@ class Metered(Protocol):
     (INFO commandstats), and the CPU its components used so far, by component."""
 
     @property
-    def admin_url(self) -> str: ...
+    def admin_url(self) -> str:
+        """The URL of its Redis as the owner (user admin): INFO commandstats is no role's business."""
 
-    def cpu_ns(self) -> dict[str, int]: ...
+    def cpu_ns(self) -> dict[str, int]:
+        """CPU time used so far, in nanoseconds, by component (worker, redis, flower; 0 for one it lacks)."""
 
 
 class Cluster(Metered, Protocol):
     """What a benchmark needs of a cluster (benchmarks.__main__.measure, benchmarks.measures): started with
     N workers and stopped, an app to submit with, where its Redis is, and what it costs.
 
-    `ComposeCluster`, `LocalCluster` and `BareCluster` are one each; a benchmark starts it and
+    `ComposeCluster`, `BenchLocalCluster` and `BareCluster` are one each; a benchmark starts it and
     always stops it.
     """
 
@@ -57,22 +60,28 @@ class Cluster(Metered, Protocol):
     baseline: bool  # a baseline runs the load and idle parts only (measure)
 
     @property
-    def workers(self) -> int: ...
+    def workers(self) -> int:
+        """How many workers run now (0 before `start` and after `remove_workers`)."""
 
     @property
-    def broker_url(self) -> str: ...
+    def broker_url(self) -> str:
+        """The producer's URL of the broker: what `app` submits to."""
 
     @property
-    def result_backend(self) -> str: ...
+    def result_backend(self) -> str:
+        """The producer's URL of the result backend: where `app` reads results."""
 
-    def start(self, workers: int) -> None: ...
+    def start(self, workers: int) -> None:
+        """Start the cluster with `workers` workers, each ready as `scale` leaves them."""
 
     def scale(self, workers: int) -> None:
-        """Bring the cluster to `workers` workers that answer ping."""
+        """Bring the cluster to `workers` workers, each ready: answering ping (compose: healthy)."""
 
-    def remove_workers(self) -> None: ...
+    def remove_workers(self) -> None:
+        """Stop every worker and leave the rest (Redis, Flower) running: the cold start's empty cluster."""
 
-    def stop(self) -> None: ...
+    def stop(self) -> None:
+        """Stop everything it started; the benchmark calls it even after a `start` that failed."""
 
     def app(self) -> Celery:
         """A producer's app with the workers' settings (the caller closes it)."""
@@ -80,7 +89,8 @@ class Cluster(Metered, Protocol):
     def memory(self) -> dict[str, list[int]]:
         """Bytes in use per component, a figure per process or container."""
 
-    def worker_cpu_ns(self) -> int: ...
+    def worker_cpu_ns(self) -> int:
+        """CPU time the workers (with their pools) used so far, in nanoseconds (measures.idle_cpu)."""
 
     def engine_cpu_ns(self) -> int:
         """CPU of what runs the cluster besides its own processes (the Docker engine), else 0."""
@@ -89,7 +99,9 @@ class Cluster(Metered, Protocol):
 class ProjectCluster(Cluster, Protocol):
     """The project's own cluster (not a baseline): its producer runs as a user types it."""
 
-    def producer(self, *args: str, timeout_s: float = 120) -> str: ...
+    def producer(self, *args: str, timeout_s: float = 120) -> str:
+        """Run the producer with `args` against this cluster, as a user types it; its stdout (raises when
+        it exits non-zero)."""
 
 
 def proc_cpu_ns(pid: int) -> int:
@@ -257,10 +269,13 @@ def parse_size(text: str) -> int:
     return int(float(number) * scale)
 
 
-class LocalCluster:
-    """A loopback redis-server (append-only, password), `celery worker` processes and Flower
-    (devcluster.local_cluster).
+class BenchLocalCluster:
+    """The benchmark's wrapper around devcluster.local_cluster.LocalCluster (the launcher `local up` uses):
+    a loopback redis-server (append-only, password), `celery worker` processes and Flower.
 
+    The launcher starts and stops the processes; this adds what a benchmark needs of them: a
+    folder of its own, started on `start` (no recovery service: the idle CPU is the workers'),
+    scaled up and down, its CPU and memory read from /proc, the producer run against it.
     Flower runs as in compose, so its CPU and the events it consumes count here too.
     """
 
@@ -363,7 +378,8 @@ class BareCluster:
 
     baseline = True  # runs the load and idle parts only (benchmarks.__main__.measure)
 
-    def __init__(self, beside: LocalCluster, name: str = "bare", guarantees: tuple[str, ...] = (), db: int = 2) -> None:
+    def __init__(self, beside: BenchLocalCluster, name: str = "bare", guarantees: tuple[str, ...] = (),
+                 db: int = 2) -> None:
         bare_app.settings(guarantees)  # an unknown name fails here, not in 32 workers
         self.beside = beside
         self.name = name
@@ -372,7 +388,7 @@ class BareCluster:
         self.processes: list[local.ManagedProcess] = []
 
     @classmethod
-    def guaranteed(cls, beside: LocalCluster) -> BareCluster:
+    def guaranteed(cls, beside: BenchLocalCluster) -> BareCluster:
         """Celery with the project's guarantees (prefetch 1, acks late, events, task-sent events), nothing else."""
         return cls(beside, "guaranteed", tuple(bare_app.GUARANTEES), db=4)
 

@@ -23,11 +23,10 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.bare_app import GUARANTEES
-from benchmarks.clusters import BareCluster, LocalCluster, pids_cpu_ns
+from benchmarks.clusters import BareCluster, BenchLocalCluster, pids_cpu_ns
 from benchmarks.measures import QUEUE, batch, round_trips, throughput
 from benchmarks.stats import describe, percentile
 from cluster.workers import consuming, online_workers
-from devcluster.local_cluster import stop_processes
 
 err = Console(stderr=True)
 
@@ -62,7 +61,7 @@ CONTAINERS = "+ containers (compose: Docker network, healthchecks)"
 class ProjectRow:
     """The project's workers (and maybe its recovery service, Flower) on the price list's redis-server."""
 
-    def __init__(self, host: LocalCluster, row: Row) -> None:
+    def __init__(self, host: BenchLocalCluster, row: Row) -> None:
         self.host, self.row = host, row
 
     @property
@@ -86,9 +85,7 @@ class ProjectRow:
 
     def stop(self) -> None:
         cluster = self.host.started()
-        if cluster.flower is not None:
-            stop_processes([cluster.flower], grace_s=10)
-            cluster.flower = cluster.flower_port = None
+        cluster.stop_flower()
         cluster.stop_recovery()
         self.host.scale(0)
 
@@ -97,7 +94,7 @@ class ProjectRow:
         return {**self.host.cpu_ns(), "recovery": pids_cpu_ns([cluster.recovery.pid]) if cluster.recovery else 0}
 
 
-def _runner(host: LocalCluster, row: Row, index: int) -> Any:
+def _runner(host: BenchLocalCluster, row: Row, index: int) -> ProjectRow | BareCluster:
     if row.project:
         return ProjectRow(host, row)
     return BareCluster(host, f"price{index}", row.guarantees, db=6 + 2 * index)
@@ -107,7 +104,7 @@ def measure(case: tuple[int, float, int], throughput_jobs: int, trips: int, repe
             rows: tuple[Row, ...] = ROWS) -> dict[str, Any]:
     """Raw samples of every row, `repeat` times, interleaved; starts and always stops its own redis-server."""
     jobs, duration, most = case
-    host = LocalCluster(flower=False)
+    host = BenchLocalCluster(flower=False)
     raw: dict[str, Any] = {row.label: {"throughput": [], "round_trip_s": [], "efficiency": []} for row in rows}
     try:
         host.start(0)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
-from benchmarks.clusters import BareCluster, LocalCluster, children
+from benchmarks.clusters import BareCluster, BenchLocalCluster, children
 from producer.jobs import plan
 from producer.submit import run_batch
 
@@ -78,7 +78,7 @@ def traced(main_pid: int, run: Callable[[], object], jobs: int, out: Path) -> di
 
 def measure(jobs: int) -> dict[str, dict[str, float]]:
     """{"project": {"main", "pool"}, "guaranteed": {...}}: round trips per job, one worker each."""
-    project = LocalCluster(flower=False)
+    project = BenchLocalCluster(flower=False)
     found = {}
     try:
         project.start(1)

@@ -29,7 +29,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.clusters import ROOT, LocalCluster
+from benchmarks.clusters import ROOT, BenchLocalCluster
 from benchmarks.measures import QUEUE, batch, round_trips, throughput
 from benchmarks.model import Costs, error, predict, sizing
 from cluster.workers import consuming, online_workers
@@ -55,7 +55,7 @@ def cpu_list(cores: int) -> str:
     return ",".join(str(c) for c in allowed[:cores])
 
 
-def calibrate(app: Any, names: list[str], cluster: LocalCluster, jobs: int, repeat: int) -> dict[str, Any]:
+def calibrate(app: Any, names: list[str], cluster: BenchLocalCluster, jobs: int, repeat: int) -> dict[str, Any]:
     """The model's inputs, measured: medians of `repeat` runs of each."""
     alone = [throughput(app, names, 1, jobs)["jobs_per_s"] for _ in range(repeat)]
     costed = [throughput(app, names, min(4, len(names)), jobs, cluster) for _ in range(repeat)]
@@ -84,7 +84,7 @@ def costs_of(calibration: dict[str, Any]) -> Costs:
 
 def child(cases: list[tuple[int, float, int]], repeat: int, calibration_jobs: int) -> dict[str, Any]:
     """In the confined child: start a local cluster, calibrate if asked, run every case `repeat` times."""
-    cluster = LocalCluster()
+    cluster = BenchLocalCluster()
     try:
         cluster.start(max(w for *_, w in cases) if cases else 4)
         app = cluster.app()

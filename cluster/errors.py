@@ -1,4 +1,12 @@
-"""The producer's errors and exit codes: each error is reported once, as one line, by the CLI."""
+"""The errors of anything that talks to the cluster, and their exit codes: each is reported once,
+as one line, by the producer's CLI (producer.commands.main.main).
+
+Raised by the producer, by cluster.workers and cluster.queues (Redis unreachable, no worker on
+the queue) and by devcluster's launchers (LocalClusterError, RedisServerMissing); a benchmark
+catches Interrupted. Besides the classes, the messages some carry are built here: what became of
+an interrupted batch (`Interrupted.after`), which queues do have workers (`no_workers`), and how
+to start workers on a queue (`start_workers_hint`).
+"""
 
 from __future__ import annotations
 

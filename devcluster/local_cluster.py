@@ -295,6 +295,13 @@ class LocalCluster:
                     raise LocalClusterError(f"flower did not start: {last_line(self.flower.log)}") from None
                 time.sleep(0.2)
 
+    def stop_flower(self, grace_s: float = 10) -> None:
+        """Stop Flower, if it runs; the cluster goes on without it (and without its port)."""
+        if self.flower is not None:
+            stop_processes([self.flower], grace_s)
+        self.flower = self.flower_port = None
+        self.save()
+
     # --- the state file ------------------------------------------------------------------
 
     def save(self) -> None:

@@ -19,6 +19,7 @@ import redis
 
 from cluster.errors import LocalClusterError, RedisServerMissing
 from worker import roles
+from worker.private_file import write_private
 from worker.urls import redis_url
 
 HOST = "127.0.0.1"  # loopback only: the password is a second lock, not the first
@@ -179,9 +180,8 @@ class RedisProcess:
         return self.data_dir / roles.ACL_FILE
 
     def write_acl(self) -> None:
-        fd = os.open(self.acl_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(roles.acl_file(self.passwords, self.queue, self.version or MIN_REDIS))
+        """The users' file (password hashes), 0600 from its first byte and replaced whole (worker.private_file)."""
+        write_private(self.acl_path, roles.acl_file(self.passwords, self.queue, self.version or MIN_REDIS))
 
     def start(self, timeout_s: float = 10) -> RedisProcess:
         """Start the server and wait until it answers PING; on failure raise with its last log line.

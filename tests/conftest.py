@@ -28,15 +28,8 @@ from cluster.workers import wait_for_workers
 from devcluster.local_cluster import ManagedProcess, start_recovery, stop_processes
 from devcluster.local_cluster import start_workers as spawn_workers
 from devcluster.redis_server import RedisProcess, find_redis_server
-from tests.helpers import (
-    SHARE,
-    current_process,
-    longest_first,
-    on_timeline,
-    refusals,
-    sharing_the_machine,
-    skip_unless_required,
-)
+from tests.helpers import refusals, skip_unless_required
+from tests.scheduling import SHARE, current_process, longest_first, on_timeline, sharing_the_machine
 from worker.local_state import DIR_VARIABLE
 
 #: Each file's own seconds in a recent run: `python -m tests.run_timeline FILE --durations tests/durations.json`.
@@ -72,7 +65,7 @@ def machine_share(request: pytest.FixtureRequest, machine_share_folder: None) ->
 def machine_share_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Under xdist, the run's folder (above each process's) holds the machine share's locks:
     the tests' (`machine_share`) and those of compose commands outside any test
-    (tests.helpers.shared_outside_tests)."""
+    (tests.scheduling.shared_outside_tests)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         SHARE["folder"] = tmp_path_factory.getbasetemp().parent
 

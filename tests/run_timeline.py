@@ -1,5 +1,5 @@
 """`python -m tests.run_timeline FILE [--durations OUT]`: where a suite run's time went, from
-TEST_TIMELINE=FILE (tests/conftest.py).
+TEST_TIMELINE=FILE (tests/scheduling.py writes it: each test, wait, compose slot and command).
 
 Per file: its time (setup and teardown included), how much of it was waiting for the machine
 (a test marked `alone`) or a compose slot, its process and marks; per process: busy and idle;

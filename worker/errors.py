@@ -1,4 +1,9 @@
-"""Errors a job raises when asked to fail, so the demo can show failures and retries."""
+"""The worker package's exceptions: a setting it cannot use, and what a job raises.
+
+`SettingError`: worker.config refuses an environment variable. `JobFailed` and
+`TransientJobError`: a job asked to fail, for good or once, so the demo can show failures and
+retries. `WorkerLost`: a job refused because it took its worker down too often.
+"""
 
 from __future__ import annotations
 

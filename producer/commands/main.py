@@ -1,7 +1,14 @@
 """The producer's command line: `producer [run] --jobs 8 --duration 1 --json`, and friends.
 
-A thin shell over producer.api (the orchestration) and the views. Errors are handled once,
-in `main`: one line on stderr and a named exit code, never a traceback (PRODUCER_DEBUG=1 shows one).
+`run`, `compare` and `sweep` are a thin shell over producer.api (the orchestration) and the
+views. `status` and `purge` are not: they ask the cluster themselves (cluster.workers,
+cluster.queues and Celery's inspect: is Redis there, who is online and what each runs, how
+deep each queue is; emptying them), and `status` says where Flower is and its login, read
+from the local cluster's state file, or from compose's settings and the owner's password
+file (`flower_login`). `local`, `watch` and `quiz` live in their own modules.
+
+Errors are handled once, in `main`: one line on stderr and a named exit code, never a
+traceback (PRODUCER_DEBUG=1 shows one).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""`python -m producer quiz`: the course page's quiz run on the cluster (a shell over producer.api.quiz)."""
+"""`python -m producer quiz`: the course page's quiz run on the cluster (a shell over
+producer.experiments.course_quiz, on the workers producer.api.quiz_workers chooses)."""
 
 from __future__ import annotations
 

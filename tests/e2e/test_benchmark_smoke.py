@@ -14,7 +14,8 @@ import sys
 import pytest
 
 from tests.compose_cluster import docker_ready
-from tests.helpers import RECOVERY_BOUND_S, ROOT, compose_slot, skip_unless_required
+from tests.helpers import RECOVERY_BOUND_S, ROOT, skip_unless_required
+from tests.scheduling import compose_slot
 
 pytestmark = pytest.mark.docker
 

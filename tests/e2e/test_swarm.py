@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.compose_cluster import docker_ready
-from tests.helpers import ROOT, compose_slot, skip_unless_required, wait_for
+from tests.helpers import ROOT, skip_unless_required, wait_for
+from tests.scheduling import compose_slot
 
 pytestmark = pytest.mark.docker
 

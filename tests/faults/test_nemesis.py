@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from tests.compose_cluster import docker_ready
-from tests.helpers import ROOT, compose_slot, skip_unless_required
+from tests.helpers import ROOT, skip_unless_required
+from tests.scheduling import compose_slot
 
 pytestmark = [pytest.mark.faults, pytest.mark.docker]
 

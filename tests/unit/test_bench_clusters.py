@@ -8,7 +8,7 @@ from typing import Protocol
 
 import pytest
 
-from benchmarks.clusters import BareCluster, Cluster, ComposeCluster, LocalCluster, Metered, ProjectCluster
+from benchmarks.clusters import BareCluster, BenchLocalCluster, Cluster, ComposeCluster, Metered, ProjectCluster
 
 
 def members(protocol: type) -> set[str]:
@@ -20,7 +20,7 @@ def members(protocol: type) -> set[str]:
 @pytest.fixture
 def clusters():
     """One of each, not started (nothing runs: a folder of its own each, removed after)."""
-    compose, local = ComposeCluster(), LocalCluster()
+    compose, local = ComposeCluster(), BenchLocalCluster()
     yield {"compose": compose, "local": local, "bare": BareCluster(local), "guaranteed": BareCluster.guaranteed(local)}
     local.stop()
     shutil.rmtree(compose.compose_project.home, ignore_errors=True)

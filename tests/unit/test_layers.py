@@ -74,7 +74,7 @@ def test_no_import_points_up(path: Path) -> None:
 
 
 def test_no_module_imports_a_test_module() -> None:
-    """Tests share helpers (tests/helpers.py, tests/unit/builders.py) and fixtures (conftest.py),
+    """Tests share helpers (tests/helpers.py, tests/scheduling.py, tests/unit/builders.py) and fixtures (conftest.py),
     never another test module, and conftest.py imports no test module either."""
     wrong = [f"{p.relative_to(ROOT)}:{line} imports {module}"
              for p in (ROOT / "tests").rglob("*.py") for line, module in imports(p)

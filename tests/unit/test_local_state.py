@@ -66,3 +66,14 @@ def test_the_cluster_survives_its_state_file(tmp_path):
     assert loaded.broker_url == "redis://producer:pw@127.0.0.1:6390/0" and loaded.result_backend.endswith(":6390/1")
     assert loaded.env_of("worker")["REDIS_PASSWORD_FILE"] == str(tmp_path / "secrets" / "redis-worker")
     assert [p.name for p in loaded.processes()] == ["local-0@host", "local-1@host", "redis-server"]  # Redis last
+
+
+def test_flower_stops_and_the_state_file_forgets_it(tmp_path):
+    redis = ManagedProcess("redis-server", 11, "123", tmp_path / "redis" / "redis.log")
+    flower = ManagedProcess.spawn("flower", ["sleep", "60"], {}, tmp_path / "logs" / "flower.log")  # stands in
+    cluster = LocalCluster(tmp_path, 6390, {"producer": "pw"}, redis, flower=flower, flower_port=5555)
+    cluster.save()
+    cluster.stop_flower(grace_s=5)
+    assert not flower.running() and cluster.flower is None and cluster.flower_url is None
+    assert LocalCluster.load(tmp_path) == cluster
+    cluster.stop_flower()  # a second time: nothing to stop

@@ -1,5 +1,5 @@
 """The suite's processes share the machine, except with a test marked `alone`, and run at most
-COMPOSE_AT_ONCE compose projects at a time (tests/helpers.py)."""
+COMPOSE_AT_ONCE compose projects at a time (tests/scheduling.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.helpers import SHARE, compose_slot, shared_outside_tests, sharing_the_machine
+from tests.scheduling import SHARE, compose_slot, shared_outside_tests, sharing_the_machine
 
 
 def enter(folder: Path, alone: bool, log: list[str], name: str, inside: threading.Event | None = None,

@@ -7,7 +7,10 @@ import stat
 
 import pytest
 
+from devcluster import redis_server
 from devcluster.local_cluster import LocalCluster, ManagedProcess
+from devcluster.redis_server import RedisProcess
+from worker import roles
 from worker.private_file import write_private
 
 REAL_WRITE = os.write
@@ -89,3 +92,13 @@ def test_the_local_clusters_secrets_are_private_even_over_an_old_file(tmp_path):
     for name, password in [("redis-worker", "pw"), ("flower", "fl")]:
         path = cluster.secrets_dir / name
         assert path.read_text() == password and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_redis_servers_users_file_is_private_even_over_an_old_one(tmp_path, monkeypatch, writes):
+    monkeypatch.setattr(redis_server, "redis_version", lambda binary: (7, 2, 0))  # no redis-server is run
+    server = RedisProcess(tmp_path, port=6379, passwords={role: "pw" for role in roles.ROLES}, binary="redis-server")
+    server.acl_path.write_text("an older and longer file " * 100)
+    server.acl_path.chmod(0o644)
+    server.write_acl()
+    assert server.acl_path.read_text() == roles.acl_file(server.passwords, "jobs", (7, 2, 0))
+    assert stat.S_IMODE(server.acl_path.stat().st_mode) == 0o600 and writes and {m for m, *_ in writes} == {0o600}

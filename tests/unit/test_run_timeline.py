@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-from tests.helpers import longest_first
 from tests.run_timeline import main
+from tests.scheduling import longest_first
 
 
 def test_the_timeline_sums_files_and_processes_and_lists_the_compose_chain(tmp_path, capsys):
