@@ -285,10 +285,19 @@ class ClusterEvents:
             self.on_event(event)
 
     def _ready_to_consume(self, *args: Any, **kwargs: Any) -> None:
+        channel = args[1] if len(args) > 1 else None
+        # kombu's Redis transport subscribes only at its next poll, after this callback: an event
+        # published before it (the first job's, by a producer that waited on `start`) was lost. Its
+        # poller's own step, taken now, subscribes before anyone is told to go on (the poll then
+        # finds it done). kombu internals, pinned by tests/integration/test_events.py.
+        poller = getattr(getattr(channel, "connection", None), "cycle", None)
+        if channel is not None and getattr(channel, "active_fanout_queues", None) \
+                and hasattr(poller, "_register_LISTEN"):
+            poller._register_LISTEN(channel)
         self.connected, self.error = True, None
         self.connections += 1
+        self._receiver.wakeup_workers(channel=channel)  # heartbeats now, not in 2 s
         self._ready.set()
-        self._receiver.wakeup_workers(channel=args[1] if len(args) > 1 else None)  # heartbeats now, not in 2 s
 
     def _follow(self) -> None:
         backoff = 0.5

@@ -92,15 +92,18 @@ def skip_unless_required(reason: str) -> None:
     pytest.skip(reason)
 
 
-def wait_for(condition: Callable[[], T], timeout_s: float, what: str, interval_s: float = 0.1) -> T:
-    """Poll `condition` until it returns something truthy, or fail after `timeout_s` saying `what`."""
+def wait_for(condition: Callable[[], T], timeout_s: float, what: str, interval_s: float = 0.1,
+             on_timeout: Callable[[], str] | None = None) -> T:
+    """Poll `condition` until it returns something truthy, or fail after `timeout_s` saying `what`
+    (and what `on_timeout` finds, for the failure's reader)."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}", pytrace=False)
+            found = f":\n{on_timeout()}" if on_timeout is not None else ""
+            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}{found}", pytrace=False)
         time.sleep(interval_s)
 
 
