@@ -18,12 +18,10 @@ import re
 from pathlib import Path
 
 from worker import config
+from worker.config import DOTENV, read_dotenv  # the clone's .env and its one parser, the settings module's
 
 #: The clone's top folder: docker-compose.yml, and the .env compose reads beside it.
 ROOT = Path(__file__).resolve().parent.parent
-#: The clone's .env, which `docker compose` reads (and the host's producer: worker/config.py).
-DOTENV = config.DOTENV
-read_dotenv = config.read_dotenv
 #: Compose's own variables (COMPOSE_PROJECT_NAME, COMPOSE_FILE, DOCKER_HOST, ...): settings too.
 COMPOSE_PREFIXES = ("COMPOSE_", "DOCKER_")
 #: How close a name must be to a known one to be called its typo (difflib's ratio; 0.6 is its default).
