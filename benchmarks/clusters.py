@@ -30,7 +30,9 @@ from benchmarks import bare_app
 from cluster.workers import wait_for_workers
 from devcluster import local_cluster as local
 from devcluster.compose import ComposeProject
-from devcluster.redis_server import HOST
+from devcluster.redis_server import HOST, free_port
+from worker import roles
+from worker.private_file import write_private
 from worker.urls import redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +96,22 @@ class Cluster(Metered, Protocol):
 
     def engine_cpu_ns(self) -> int:
         """CPU of what runs the cluster besides its own processes (the Docker engine), else 0."""
+
+
+class FlowerOnDemand(Protocol):
+    """A cluster whose Flower the benchmark starts for a measure and stops after it (the local cluster and
+    guaranteed Celery: the with-Flower figures compare the two under the same Flower)."""
+
+    def start_flower(self) -> None:
+        """Start Flower on the cluster's events; returns once it answers."""
+
+    def stop_flower(self) -> None:
+        """Stop it (nothing if it does not run)."""
+
+
+def flower_on_demand(cluster: object) -> FlowerOnDemand | None:
+    """The cluster, if its Flower is started on demand (compose runs Flower always, bare Celery never)."""
+    return cluster if getattr(cluster, "flower_on_demand", False) else None  # type: ignore[return-value]
 
 
 class ProjectCluster(Cluster, Protocol):
@@ -276,7 +294,8 @@ class BenchLocalCluster:
     The launcher starts and stops the processes; this adds what a benchmark needs of them: a
     folder of its own, started on `start` (no recovery service: the idle CPU is the workers'),
     scaled up and down, its CPU and memory read from /proc, the producer run against it.
-    Flower runs as in compose, so its CPU and the events it consumes count here too.
+    With `flower`, Flower runs from the start, as in compose; without, the benchmark starts it
+    for the measures that compare with Flower (`start_flower`), beside guaranteed Celery's own.
     """
 
     name = "local"
@@ -286,6 +305,7 @@ class BenchLocalCluster:
         self.tmp = Path(tempfile.mkdtemp(prefix="cpd-bench-"))
         self.cluster: local.LocalCluster | None = None
         self.flower = flower  # the price list starts Flower only for its row
+        self.flower_on_demand = not flower
 
     @property
     def broker_url(self) -> str:
@@ -333,6 +353,12 @@ class BenchLocalCluster:
     def remove_workers(self) -> None:
         self.scale(0)
 
+    def start_flower(self) -> None:
+        self.started().start_flower(timeout_s=120)
+
+    def stop_flower(self) -> None:
+        self.started().stop_flower()
+
     def stop(self) -> None:
         """Stop everything it started; a second call does nothing."""
         if self.cluster is not None:
@@ -379,18 +405,20 @@ class BareCluster:
     baseline = True  # runs the load and idle parts only (benchmarks.__main__.measure)
 
     def __init__(self, beside: BenchLocalCluster, name: str = "bare", guarantees: tuple[str, ...] = (),
-                 db: int = 2) -> None:
+                 db: int = 2, flower_on_demand: bool = False) -> None:
         bare_app.settings(guarantees)  # an unknown name fails here, not in 32 workers
         self.beside = beside
         self.name = name
         self.guarantees = guarantees
         self.db = db  # broker db; results in db + 1
         self.processes: list[local.ManagedProcess] = []
+        self.flower: local.ManagedProcess | None = None
+        self.flower_on_demand = flower_on_demand  # its Flower started for the with-Flower figures (guaranteed)
 
     @classmethod
     def guaranteed(cls, beside: BenchLocalCluster) -> BareCluster:
         """Celery with the project's guarantees (prefetch 1, acks late, events, task-sent events), nothing else."""
-        return cls(beside, "guaranteed", tuple(bare_app.GUARANTEES), db=4)
+        return cls(beside, "guaranteed", tuple(bare_app.GUARANTEES), db=4, flower_on_demand=True)
 
     def _url(self, db: int) -> str:
         # Bare Celery knows no roles: its default key layout, as the owner (admin).
@@ -417,10 +445,25 @@ class BareCluster:
         """A producer app with the same settings as the workers': Celery's defaults plus the guarantees."""
         return bare_app.make_app(self.broker_url, self.result_backend, self.guarantees)
 
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "BROKER_URL": self.broker_url, "RESULT_BACKEND": self.result_backend,
+                "BENCH_GUARANTEES": ",".join(self.guarantees)}
+
+    def start_flower(self) -> None:
+        """The same Flower as the local cluster's (devcluster's launcher, its settings), on these workers' events."""
+        host = self.beside.started()
+        password = write_private(host.log_dir / f"{self.name}-flower-password", roles.new_password())
+        self.flower = local.start_flower("benchmarks.bare_app", free_port(), self._env(), password,
+                                         host.log_dir / self.name, timeout_s=120)
+
+    def stop_flower(self) -> None:
+        if self.flower is not None:
+            local.stop_processes([self.flower], grace_s=10)
+        self.flower = None
+
     def start(self, workers: int) -> None:
         host = self.beside.started()
-        env = {**os.environ, "BROKER_URL": self.broker_url, "RESULT_BACKEND": self.result_backend,
-               "BENCH_GUARANTEES": ",".join(self.guarantees)}
+        env = self._env()
         self.processes = local.start_workers(workers, env, host.log_dir, prefix=self.name,
                                              app_module="benchmarks.bare_app",
                                              events="events" in self.guarantees)
@@ -440,6 +483,7 @@ class BareCluster:
         self.stop()
 
     def stop(self) -> None:
+        self.stop_flower()
         local.stop_processes(self.processes, grace_s=20)
         self.processes = []
 
@@ -450,9 +494,10 @@ class BareCluster:
         return pids_cpu_ns([w.pid for w in self.processes])
 
     def cpu_ns(self) -> dict[str, int]:
-        """CPU used so far by these workers and the shared Redis (no Flower of its own)."""
+        """CPU used so far by these workers, the shared Redis and their Flower (0 when it does not run)."""
         host = self.beside.started()
-        return {"worker": self.worker_cpu_ns(), "redis": pids_cpu_ns([host.redis.pid]), "flower": 0}
+        return {"worker": self.worker_cpu_ns(), "redis": pids_cpu_ns([host.redis.pid]),
+                "flower": pids_cpu_ns([self.flower.pid]) if self.flower else 0}
 
     @staticmethod
     def engine_cpu_ns() -> int:

@@ -15,11 +15,12 @@ def _num(value: Any, fmt: str) -> str:
 def price_table(rows: list[dict[str, Any]], case: str) -> list[str]:
     """The price list: each row adds one thing to the row above."""
     out = ["| row | no-op jobs/s (2 workers) | round trip p50 ms | CPU ms per job | Redis commands per job "
-           f"| efficiency {case} |", "|---|---|---|---|---|---|"]
+           f"| efficiency {case} | recovery service % of a core |", "|---|---|---|---|---|---|---|"]
     for r in rows:
+        recovery = _num(r.get("recovery service % of a core"), "{:.1f}") if "recovery service % of a core" in r else ""
         out.append(f"| {r['row']} | {_num(r['jobs/s'], '{:,.0f}')} | {_num(r['round trip p50 ms'], '{:.2f}')} "
                    f"| {_num(r['CPU ms per job'], '{:.2f}')} | {_num(r['Redis commands per job'], '{:.1f}')} "
-                   f"| {_num(r['efficiency'], '{:.3f}')} |")
+                   f"| {_num(r['efficiency'], '{:.3f}')} | {recovery} |")
     return out
 
 

@@ -56,6 +56,8 @@ ROWS = (
     Row("+ Flower (= the local cluster, with recovery)", project=True, recovery=True, flower=True),
 )
 CONTAINERS = "+ containers (compose: Docker network, healthchecks)"
+#: The recovery service's CPU at full no-op load, in % of one core (issue #32's goal: at most 3).
+RECOVERY_SHARE = "recovery service % of a core"
 
 
 class ProjectRow:
@@ -143,6 +145,9 @@ def figures(raw: dict[str, Any]) -> list[dict[str, Any]]:
                                             for c in runs[0]["cpu_ms_per_job"]} if runs else {},
             "Redis commands per job": describe([sum(r["commands_per_job"].values()) for r in runs]),
             "efficiency": describe([r["efficiency"] for r in samples["efficiency"]]),
+            # issue #32: its CPU over the run, as a share of one core (ms per job x jobs per s = ms per s)
+            **({RECOVERY_SHARE: describe([r["cpu_ms_per_job"]["recovery"] * r["jobs_per_s"] / 10 for r in runs])}
+               if runs and runs[0]["cpu_ms_per_job"].get("recovery") else {}),
         })
     return out
 
@@ -164,7 +169,8 @@ def containers_row(compose: dict[str, Any], case: str) -> dict[str, Any]:
 def show(rows: list[dict[str, Any]], case: str) -> Table:
     table = Table(title=f"the price list (medians; each row adds one thing to the row above; no-op jobs on "
                         f"{THROUGHPUT_WORKERS} workers)", title_justify="left")
-    for col in ("row", "no-op jobs/s", "round trip p50 ms", "CPU ms/job", "Redis cmds/job", f"efficiency {case}"):
+    for col in ("row", "no-op jobs/s", "round trip p50 ms", "CPU ms/job", "Redis cmds/job", f"efficiency {case}",
+                "recovery % core"):
         table.add_column(col, justify="left" if col == "row" else "right")
 
     def med(value: Any, fmt: str) -> str:
@@ -174,6 +180,6 @@ def show(rows: list[dict[str, Any]], case: str) -> Table:
     for r in rows:
         table.add_row(r["row"], med(r["jobs/s"], "{:.0f}"), med(r["round trip p50 ms"], "{:.2f}"),
                       med(r["CPU ms per job"], "{:.2f}"), med(r["Redis commands per job"], "{:.1f}"),
-                      med(r["efficiency"], "{:.3f}"))
+                      med(r["efficiency"], "{:.3f}"), med(r.get(RECOVERY_SHARE), "{:.1f}"))
     return table
 

@@ -4,7 +4,7 @@
 failed/retried/rejected and worker heartbeats from workers run with `-E`) in a daemon thread,
 into Celery's own `events.State`, reconnecting with backoff when Redis goes away. Readers take
 a `Snapshot`: plain frozen facts, built from values copied under the State's lock (the copy
-alone holds it), that pure code (lanes, seen, a recovery service deciding whom to requeue)
+alone holds it), that pure code (lanes, seen, the recovery service judging who is gone)
 can use without any I/O.
 
 Clocks: a task's times (`sent`, `received`, `started`, `succeeded`, ...) are the *sender's*
@@ -173,13 +173,6 @@ class Snapshot:
         """Tasks whose latest attempt started on `node` and never ended: lost with it if it is dead."""
         return [t for t in self.tasks if t.runs and t.runs[-1].node == node and t.runs[-1].end is None]
 
-    def held_by(self, node: str, received_before: float | None = None) -> list[TaskFacts]:
-        """Tasks `node` received last and has not finished with: running, or reserved behind a
-        running one. With `received_before` (worker clock), only those received before then
-        (a restarted worker: what its previous process held)."""
-        return [t for t in self.tasks if t.holder is not None and t.holder.node == node and not t.holder.settled
-                and (received_before is None or t.holder.received < received_before)]
-
 
 def _copy(state: State, since: float | None) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
     """The plain values a Snapshot needs, as tuples: what runs under the State's lock, kept to the minimum.
@@ -226,6 +219,10 @@ def snapshot(state: State, now: float, since: float | None = None) -> Snapshot:
     return Snapshot(now, tuple(sorted(workers, key=lambda w: w.name)), tuple(tasks), events)
 
 
+#: The routing key of the workers' own events (online, heartbeat, offline), without the tasks'.
+WORKER_EVENTS = "worker.#"
+
+
 class ClusterEvents:
     """Follows the cluster's events in a daemon thread; thread-safe snapshots; reconnects.
 
@@ -235,8 +232,9 @@ class ClusterEvents:
     """
 
     def __init__(self, app: Celery, state: State | None = None,
-                 on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_event: Callable[[dict[str, Any]], None] | None = None, routing_key: str = "#") -> None:
         self.app = app
+        self.routing_key = routing_key  # "#": every event; WORKER_EVENTS: the workers' only (Redis: PSUBSCRIBE)
         self.state = state if state is not None else EventState()
         self.on_event = on_event
         self.connected = False
@@ -304,7 +302,8 @@ class ClusterEvents:
         while not self.should_stop:
             try:
                 with self.app.connection_for_read() as connection:
-                    receiver = self.app.events.Receiver(connection, handlers={"*": self._handle})
+                    receiver = self.app.events.Receiver(connection, handlers={"*": self._handle},
+                                                        routing_key=self.routing_key)
                     receiver.connect_max_retries = 0  # fail fast: this loop reports, backs off and retries
                     receiver.on_connection_error = lambda *_: None  # kombu would log a traceback over the view
                     receiver.on_consume_ready = self._ready_to_consume

@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,6 +132,31 @@ def start_recovery(env: Mapping[str, str], log_dir: Path) -> ManagedProcess:
     argv = [sys.executable, "-m", "recovery"]
     return ManagedProcess.spawn("recovery", argv, {**env, "RECOVERY_HEALTH_FILE": str(log_dir / "recovery.alive")},
                                 log_dir / "recovery.log")
+
+
+def start_flower(app_module: str, port: int, env: Mapping[str, str], password_file: Path, log_dir: Path,
+                 timeout_s: float = 60, on_start: Callable[[ManagedProcess], None] | None = None) -> ManagedProcess:
+    """`celery -A <app_module> flower` on loopback `port`, its login (user `admin`) read from
+    `password_file` (worker/flowerconfig.py); returns once it answers its healthcheck. `on_start`
+    is told the process as soon as it runs (the local cluster records it: `local down` stops it)."""
+    argv = [sys.executable, "-m", "celery", "-A", app_module, "flower", f"--port={port}", f"--address={HOST}",
+            f"--conf={APP_ROOT / 'worker' / 'flowerconfig.py'}"]
+    # FLOWER_MAX_TASKS: the tasks Flower keeps in memory, bounded as in compose (its default,
+    # 100,000, grew it to 185 MiB in the benchmark; 10,000 to 136 MiB).
+    flower_env = {"FLOWER_MAX_TASKS": "5000", **env, "FLOWER_BASIC_AUTH": "", "FLOWER_USER": "admin",
+                  "FLOWER_PASSWORD_FILE": str(password_file)}
+    flower = ManagedProcess.spawn("flower", argv, flower_env, log_dir / "flower.log")
+    if on_start is not None:
+        on_start(flower)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            urllib.request.urlopen(f"http://{HOST}:{port}/healthcheck", timeout=1).close()
+            return flower
+        except OSError:
+            if not flower.running() or time.monotonic() > deadline:
+                raise LocalClusterError(f"flower did not start: {last_line(flower.log)}") from None
+            time.sleep(0.2)
 
 
 def make_app(broker_url: str, result_backend: str) -> Celery:
@@ -277,23 +302,12 @@ class LocalCluster:
     def start_flower(self, timeout_s: float = 60) -> None:
         """Flower on a free loopback port, behind a login of its own (user `admin`), read from its file."""
         self.flower_port = free_port()
-        argv = [sys.executable, "-m", "celery", "-A", "worker", "flower", f"--port={self.flower_port}",
-                f"--address={HOST}", f"--conf={APP_ROOT / 'worker' / 'flowerconfig.py'}"]
-        # FLOWER_MAX_TASKS: the tasks Flower keeps in memory, bounded as in compose (its default,
-        # 100,000, grew it to 185 MiB in the benchmark; 10,000 to 136 MiB).
-        env = {"FLOWER_MAX_TASKS": "5000", **self.env_of("flower"), "FLOWER_BASIC_AUTH": "", "FLOWER_USER": "admin",
-               "FLOWER_PASSWORD_FILE": str(self.secrets_dir / roles.FLOWER)}
-        self.flower = ManagedProcess.spawn("flower", argv, env, self.log_dir / "flower.log")
-        self.save()
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.flower_url}/healthcheck", timeout=1).close()
-                return
-            except OSError:
-                if not self.flower.running() or time.monotonic() > deadline:
-                    raise LocalClusterError(f"flower did not start: {last_line(self.flower.log)}") from None
-                time.sleep(0.2)
+        def started(flower: ManagedProcess) -> None:
+            self.flower = flower
+            self.save()
+
+        start_flower("worker", self.flower_port, self.env_of("flower"), self.secrets_dir / roles.FLOWER,
+                     self.log_dir, timeout_s, on_start=started)
 
     def stop_flower(self, grace_s: float = 10) -> None:
         """Stop Flower, if it runs; the cluster goes on without it (and without its port)."""

@@ -2,9 +2,12 @@
 
 With Redis as broker, a job a worker took and never acknowledged waits in kombu's `unacked`
 hash until the visibility timeout (an hour: worker/config.py) hands it to another worker.
-This service follows the cluster's events (cluster/events.py: Celery's EventReceiver and
-State) and, when a worker is gone, puts the jobs it had received and not finished back in
-the queue at once, through kombu's own Redis QoS (`restore_by_tag`, the call kombu's
+This service follows the workers' events only (heartbeats, online, offline: Celery's
+EventReceiver on the routing key `worker.#`, cluster/events.py) and, when a worker is gone,
+puts the jobs it held back in the queue at once. Who holds what it reads from the broker, not
+from task events: each `unacked` entry a worker claimed names it (worker/layout.py's
+CLAIMED_BY), and what a worker took and had not claimed yet is in its hand-off list. The jobs
+go back through kombu's own Redis QoS (`restore_by_tag`, the call kombu's
 visibility-timeout sweep makes), so a restored job carries kombu's `redelivered` flag.
 
 A worker is gone when
@@ -20,17 +23,19 @@ A worker is gone when
   previous process had received is lost with it;
 - or it said goodbye (worker-offline): it has acknowledged or put back its jobs itself, so
   this finds nothing, unless something went wrong.
-Only tags that are still unacknowledged AND were last received by that worker are restored;
-a job that finished is acknowledged, so it is not in the hash any more.
+Only tags that are still unacknowledged AND were last claimed by that worker (that process,
+for a restart) are restored; a job that finished is acknowledged, so it is not in the hash any
+more. A job a worker took with kombu's plain BRPOP (a worker of another image) names no
+holder: the catch-up below, run at once after every loss, finds it.
 
 When the service starts (or its event stream reconnects), it has not seen who received
 what: once every live worker had time to heartbeat, it asks the workers that have Redis
 connections open what they hold (inspect scheduled/reserved/active) and restores the
-unacknowledged jobs no one holds. If one of them does not answer, it does nothing and asks
-again a few seconds later. What the workers answer decides, not the events: after a Redis
-restart the live workers have cancelled the jobs they ran (the connection was lost) and
-kombu's attempt to put them back failed while Redis was away, so those jobs are in the hash,
-held by nobody, while the events still say a live worker received them and never ended them.
+unacknowledged jobs no one holds. If one of them does not answer, only the jobs it may hold
+wait, and it asks again a few seconds later. What the workers answer decides, not the
+entries' names: after a Redis restart the live workers have cancelled the jobs they ran (the
+connection was lost) and kombu's attempt to put them back failed while Redis was away, so
+those jobs are in the hash, held by nobody, while their entries still name a live worker.
 
 `python -m recovery` runs it; it touches RECOVERY_HEALTH_FILE while it follows the
 events (the container's healthcheck reads its age). Each action is one log line.
@@ -54,7 +59,7 @@ from typing import Any
 import redis
 from celery import Celery, states
 
-from cluster.events import ClusterEvents, Snapshot
+from cluster.events import WORKER_EVENTS, ClusterEvents, Snapshot
 from worker import config, layout, runs
 
 log = logging.getLogger("recovery")
@@ -83,6 +88,7 @@ class Unacked:
     task_id: str
     task: str
     delivered: float | None = None  # kombu's clock (time.time()) when a worker took it
+    holder: tuple[str, int] | None = None  # (node, pid) that claimed it, when the claim named it
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,8 @@ def short(task_id: str) -> str:
 
 
 def parse_unacked(entries: Mapping[Any, Any], delivered: Mapping[Any, float] | None = None) -> dict[str, Unacked]:
-    """kombu's `unacked` hash (tag -> [message, exchange, routing key]) by task id; others skipped."""
+    """kombu's `unacked` hash (tag -> [message, exchange, routing key]) by task id, with when each was
+    delivered (`unacked_index`) and who claimed it (worker/layout.py's `claimant`); others skipped."""
     found: dict[str, Unacked] = {}
     for raw_tag, raw in entries.items():
         tag = raw_tag.decode() if isinstance(raw_tag, bytes) else str(raw_tag)
@@ -112,7 +119,7 @@ def parse_unacked(entries: Mapping[Any, Any], delivered: Mapping[Any, float] | N
         except (ValueError, KeyError, TypeError, IndexError):
             continue  # not a Celery task message (protocol 2): not ours to judge
         when = (delivered or {}).get(raw_tag, (delivered or {}).get(tag))
-        found[task_id] = Unacked(tag, task_id, task, when)
+        found[task_id] = Unacked(tag, task_id, task, when, layout.claimant(raw, when))
     return found
 
 
@@ -204,14 +211,15 @@ def silent_losses(snap: Snapshot, now: float, silence_s: float, connected: set[s
     return gone, waiting
 
 
-def to_restore(snap: Snapshot, loss: Loss, unacked: Mapping[str, Unacked]) -> list[Unacked]:
-    """The unacknowledged messages of the jobs the lost worker held (received, not finished)."""
-    held = snap.held_by(loss.node, received_before=loss.before)
-    return [unacked[t.id] for t in held if t.id in unacked
-            and (loss.pid is None or t.holder is None or t.holder.pid in (None, loss.pid))
-            # a worker that started again may have taken a job since, before its event arrived:
-            # only what was delivered before its new start (kombu's clock there, the worker's)
-            and (loss.before is None or (unacked[t.id].delivered or math.inf) < loss.before)]
+def to_restore(loss: Loss, unacked: Mapping[str, Unacked]) -> list[Unacked]:
+    """The unacknowledged messages the lost worker claimed (with `pid`, that process; with `before`,
+    before then): what its entries name it the holder of, in the order they were delivered."""
+    return sorted((u for u in unacked.values() if u.holder is not None and u.holder[0] == loss.node
+                   and (loss.pid is None or u.holder[1] == loss.pid)
+                   # a worker that started again may have claimed a job since: only what was
+                   # delivered before its new start (the claim's clock is the worker's own)
+                   and (loss.before is None or (u.delivered or math.inf) < loss.before)),
+                  key=lambda u: (u.delivered or 0.0, u.tag))
 
 
 def orphans(unacked: Mapping[str, Unacked], held_anywhere: set[str], now: float, min_age_s: float) -> list[Unacked]:
@@ -226,25 +234,12 @@ def held_in(answers: Mapping[str, Iterable[Mapping[str, Any]]]) -> set[str]:
     return {(j.get("request") or j).get("id") for jobs in answers.values() for j in jobs or ()}
 
 
-def attributable(orphan: Unacked, holders: Mapping[str, str], unanswered: set[str]) -> bool:
+def attributable(orphan: Unacked, unanswered: set[str]) -> bool:
     """Whether an orphan may be restored although `unanswered` workers did not say what they hold:
-    the events say (`holders`: task id -> node) a worker that did answer, or one gone, received it
-    last. One that a silent worker received, or that no event attributes, waits for that worker's
-    answer or its fencing."""
-    if not unanswered:
-        return True
-    holder = holders.get(orphan.task_id)
-    return holder is not None and holder not in unanswered
-
-
-def received_since(snap: Snapshot, nodes: set[str], since: float) -> set[str]:
-    """Tasks one of `nodes` received at or after `since` and has not ended: maybe taken after it answered.
-
-    Only recent receptions: an older one the worker did not list is not held any more (cancelled
-    when its connection to Redis was lost, say, with no event to tell it while Redis was away).
-    """
-    return {t.id for t in snap.tasks if t.holder is not None and not t.holder.settled
-            and t.holder.node in nodes and t.holder.received >= since}
+    its entry names (`holder`) a worker that did answer, or one gone. One a silent worker claimed,
+    or that names no one (taken with kombu's plain BRPOP), waits for that worker's answer or its
+    fencing."""
+    return not unanswered or (orphan.holder is not None and orphan.holder[0] not in unanswered)
 
 
 def action_line(who: str, why: str, restored: list[Unacked], taken: int = 0) -> str:
@@ -264,7 +259,7 @@ class Recovery:
     def __init__(self, app: Celery, silence_s: float = config.RECOVERY_SILENCE) -> None:
         self.app = app
         self.silence_s = silence_s
-        self.events = ClusterEvents(app, on_event=self._on_event)
+        self.events = ClusterEvents(app, on_event=self._on_event, routing_key=WORKER_EVENTS)
         self.handled: dict[str, float | None] = {}
         self.waiting: set[str] = set()  # silent but connected: said once
         self.pids: dict[str, int] = {}
@@ -424,7 +419,7 @@ class Recovery:
         losses = restarts + fenced + gone
         unacked = self.read_unacked() if losses else {}
         for loss in losses:
-            due = [u for u in to_restore(snap, loss, unacked) if not self._finished(u.task_id)]
+            due = [u for u in to_restore(loss, unacked) if not self._finished(u.task_id)]
             if loss.fenced:  # first: a worker taking the restored job must not count the cut-off run as a death
                 self.interrupt([u.task_id for u in due], {loss.node: now})
             restored = self.restore(due)
@@ -437,13 +432,13 @@ class Recovery:
         if losses:
             self.sweep_at = now  # what it took without telling (its events died with it)
         if self.sweep_at is not None and now >= self.sweep_at:
-            if self.sweep(snap, now):
+            if self.sweep(now):
                 self.sweep_at, self.sweep_retry_s = now + SWEEP_EVERY_S, SWEEP_RETRY_S
             else:  # someone did not answer: soon again (a worker reconnecting after a Redis restart)
                 self.sweep_at = now + self.sweep_retry_s
                 self.sweep_retry_s = min(SWEEP_EVERY_S, 2 * self.sweep_retry_s)
 
-    def sweep(self, snap: Snapshot, now: float) -> bool:
+    def sweep(self, now: float) -> bool:
         """Restore unacknowledged jobs that no worker with an open connection holds; False if some
         had to wait (a worker that did not answer may hold them: only those wait)."""
         workers = self.connected()
@@ -471,10 +466,10 @@ class Recovery:
             log.info("catch-up: %s did not answer; only the jobs it may hold wait (asking again in %g s)",
                      ", ".join(sorted(missing)), self.sweep_retry_s)
         self.unanswered = frozenset(missing)
-        held = held_in(answers) | received_since(snap, connected, now - SWEEP_MIN_AGE_S)
-        candidates = [u for u in orphans(unacked, held, now, SWEEP_MIN_AGE_S) if not self._finished(u.task_id)]
-        holders = {t.id: t.holder.node for t in snap.tasks if t.holder is not None} if missing else {}
-        lost = [u for u in candidates if attributable(u, holders, missing)]
+        # A job claimed after its worker answered is younger than SWEEP_MIN_AGE_S: `orphans` leaves it.
+        candidates = [u for u in orphans(unacked, held_in(answers), now, SWEEP_MIN_AGE_S)
+                      if not self._finished(u.task_id)]
+        lost = [u for u in candidates if attributable(u, missing)]
         if lost:
             self.fenced = {node: at for node, at in self.fenced.items() if now - at < config.VISIBILITY_TIMEOUT}
             self.interrupt([u.task_id for u in lost], self.fenced)

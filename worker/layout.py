@@ -15,7 +15,9 @@ A job's way through the broker database (db 0), each step one atomic Redis step:
    it loses nothing. Redis >= 6.2 (BLMOVE; the ACL files want 7);
 3. held: moved by the CLAIM script out of the hand-off list into kombu's `unacked` hash
    and `unacked_index` (what kombu's QoS writes itself), only if it is still in the
-   hand-off list: a job put back meanwhile (the worker fenced, gone, restarted) is not
+   hand-off list. The `unacked` entry names its holder (`claimed_by`: node, pid and the
+   claim's time, the same as its `unacked_index` score), so who holds what is read from
+   the broker, not from task events (`claimant`): a job put back meanwhile (the worker fenced, gone, restarted) is not
    claimed, and the worker drops its copy. The same step appends the run's start to the
    job's run list in the results database (worker/runs.py; Lua's SELECT, when the results
    live on the same server);
@@ -111,10 +113,34 @@ def unacked_task_id(raw: bytes | str) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def unacked_entry(payload: dict[str, Any]) -> str:
-    """The `unacked` hash value kombu's QoS.append writes for a message (its JSON, as kombu dumps it)."""
+#: The message property of an `unacked` entry that names its holder: [node, pid, when claimed].
+CLAIMED_BY = "claimed_by"
+
+
+def unacked_entry(payload: dict[str, Any], holder: tuple[str, int, float] | None = None) -> str:
+    """The `unacked` hash value kombu's QoS.append writes for a message (its JSON, as kombu dumps it);
+    with `holder` (node, pid, when), the message's properties name who claimed it (CLAIMED_BY)."""
     info = payload["properties"]["delivery_info"]
+    if holder is not None:
+        payload = {**payload, "properties": {**payload["properties"], CLAIMED_BY: list(holder)}}
     return json.dumps([payload, info["exchange"], info["routing_key"]])
+
+
+def claimant(raw: bytes | str, delivered: float | None) -> tuple[str, int] | None:
+    """Who holds an `unacked` entry (node, pid), if a claim wrote it; None for anything else.
+
+    The name counts only if its time is the entry's `unacked_index` score (`delivered`): a
+    message put back by kombu's own restore keeps the property, and a worker that takes it
+    with kombu's plain BRPOP writes the entry again with a new score and no new name.
+    """
+    try:
+        node, pid, at = json.loads(raw)[0]["properties"][CLAIMED_BY]
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+    if not isinstance(node, str) or not isinstance(pid, int) or not isinstance(at, (int, float)) \
+            or delivered is None or abs(at - delivered) > 1e-3:
+        return None
+    return node, pid
 
 
 #: Take the first job waiting in KEYS[1..n-2] (kombu's BRPOP order: priority, then queue)
@@ -150,12 +176,14 @@ return {1, before}
 
 
 def claim(client: Any, node: str, raw: bytes, payload: dict[str, Any], at: float,
-          run_list: tuple[str, int, str, int] | None = None) -> list[bytes] | None:
+          run_list: tuple[str, int, str, int] | None = None, pid: int | None = None) -> list[bytes] | None:
     """Claim the message `raw` (decoded: `payload`) `node` took (CLAIM, one round trip); None if it was
     put back meanwhile. With `run_list` (its key, database, the start entry, seconds kept), the run's
-    start goes in too; returns the entries recorded before it (empty without one)."""
+    start goes in too; returns the entries recorded before it (empty without one). With `pid` (the
+    worker process's), the `unacked` entry names its holder (CLAIMED_BY)."""
     tag = payload["properties"]["delivery_tag"]
-    keys, args = [hand_off_key(node), UNACKED, UNACKED_INDEX], [raw, tag, at, unacked_entry(payload)]
+    entry = unacked_entry(payload, None if pid is None else (node, pid, at))
+    keys, args = [hand_off_key(node), UNACKED, UNACKED_INDEX], [raw, tag, at, entry]
     if run_list is not None:
         key, db, start, expires_s = run_list
         keys.append(key)
@@ -216,6 +244,7 @@ def put_back_unacked(chan: Any, client: Any, tag: str) -> None:
         if raw:
             message, exchange, routing_key = json.loads(raw)
             message["properties"]["delivery_tag"] = str(uuid.uuid4())
+            message["properties"].pop(CLAIMED_BY, None)
             chan._do_restore_message(message, exchange, routing_key, pipe, False)
 
     client.transaction(transaction, UNACKED)

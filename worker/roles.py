@@ -60,6 +60,9 @@ _TRANSACTION = "+multi +exec +discard +watch +unwatch"
 #: Channels everyone uses: kombu's fanouts (events, remote control; db 0) and each result's
 #: channel. A PSUBSCRIBE pattern must be granted as written, hence the two literal ones.
 _CHANNELS = "&/* &celery-task-meta-* &/0.celery.pidbox &/0.celeryev/*"
+#: The recovery service follows the workers' events only (routing key `worker.#`: PSUBSCRIBE
+#: `/0.celeryev/worker.*`, a pattern granted as written).
+_WORKER_EVENTS = "&/0.celeryev/worker.*"
 #: Every client: log in, its exchanges and replies, events and results' channels.
 _COMMON = f"{_CONNECT} {_FANOUT} {_BINDINGS} {_PIDBOX} {_EVENTS} {_CHANNELS} {_SWEEP}"
 
@@ -93,7 +96,7 @@ ROLES: dict[str, Role] = {role.name: role for role in (
         +llen +brpop +get +mget
         %R~{{q}}* %R~quiz-* %R~celery-task-meta-*"""),
     Role("recovery", 10004, "puts a lost worker's jobs back, fences a vanished worker (CLIENT LIST/KILL)", f"""
-        {_COMMON} {_TRANSACTION}
+        {_COMMON} {_TRANSACTION} {_WORKER_EVENTS}
         +client|list +client|kill
         +lpush +rpush +llen +brpop +lrange +hget +hgetall +hdel +hexists +zrange +zscore +get +mget +expire
         ~{{q}}* ~quiz-* ~unacked* %R~celery-task-meta-* ~runs:*"""),

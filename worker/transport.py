@@ -77,12 +77,12 @@ def why_not_a_task(payload: Any, reply: bool = False) -> str | None:
     return None
 
 
-def holder_of(client_name: str | None, prefix: str) -> str | None:
-    """The worker node a connection name (`<prefix><node>/<pid>`) belongs to; None for other clients."""
+def holder_of(client_name: str | None, prefix: str) -> tuple[str, int] | None:
+    """The worker node and process a connection name (`<prefix><node>/<pid>`) belongs to; None for other clients."""
     if not client_name or not client_name.startswith(prefix):
         return None
     node, _, pid = client_name[len(prefix):].rpartition("/")
-    return node if node and pid.isdigit() else None
+    return (node, int(pid)) if node and pid.isdigit() else None
 
 
 def wait_plan(lists: list[str], queues: int, brpop_timeout: float) -> tuple[str, float]:
@@ -124,7 +124,7 @@ class QoS(kombu_redis.QoS):
             start = runs.entry("started", chan.holder, None, attempt, now, now)
             run_list = (runs.key(task_id), chan.runs_db, start, chan.runs_expire_s)
         with chan.conn_or_acquire() as client:
-            before = layout.claim(client, chan.holder, raw, message._raw, now.timestamp(), run_list)
+            before = layout.claim(client, chan.holder, raw, message._raw, now.timestamp(), run_list, chan.holder_pid)
         if before is None:
             raise TakenBack(delivery_tag)
         kombu_redis.virtual.QoS.append(self, message, delivery_tag)
@@ -155,8 +155,8 @@ class Channel(kombu_redis.Channel):
         super().__init__(*args, **kwargs)
         from worker import config  # the app's settings are loaded by the time a channel opens
 
-        #: The worker node this channel takes jobs for, or None (not a worker: kombu's BRPOP).
-        self.holder = holder_of(self.client_name, config.WORKER_CLIENT_PREFIX)
+        #: The worker node this channel takes jobs for, or None (not a worker: kombu's BRPOP), and its process.
+        self.holder, self.holder_pid = holder_of(self.client_name, config.WORKER_CLIENT_PREFIX) or (None, None)
         #: The results' database, when a claim can write the run's start there (same server), else None.
         self.runs_db = db_beside(config.broker_url, config.result_backend)
         self.runs_expire_s = int(config.result_expires)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from cluster.events import ClusterEvents
+from cluster.events import WORKER_EVENTS, ClusterEvents
 from tests.helpers import wait_for
 from worker import config
 
@@ -66,3 +66,28 @@ def test_the_follower_is_subscribed_before_it_says_it_is_ready(redis_server, red
         follower.stop()
         app.close()
         admin.close()
+
+
+def test_the_recovery_service_follows_the_workers_events_only_as_its_role(redis_server, redis_env, start_workers):
+    # Issue #32: it needs heartbeats, not every task event; its PSUBSCRIBE pattern must be granted as
+    # written (worker/roles.py), or Redis refuses it and the service hears no worker at all.
+    workers = start_workers(1)
+    recovery = redis_server.env_of("recovery")
+    app = Celery()
+    app.config_from_object(config)
+    app.conf.update(broker_url=recovery["BROKER_URL"], result_backend=recovery["RESULT_BACKEND"])
+    seen: list[str] = []
+    follower = ClusterEvents(app, on_event=lambda event: seen.append(event["type"]), routing_key=WORKER_EVENTS)
+    try:
+        follower.start(wait_s=5)
+        assert follower.connected, follower.error
+        result = workers.app.send_task("task1", kwargs={"duration": 0.0}, queue="jobs")
+        result.get(timeout=10)
+        wait_for(lambda: "worker-heartbeat" in seen, 5, "a heartbeat")  # asked for at once as it connects
+        assert follower.snapshot().worker(workers.names[0]) is not None
+        time.sleep(0.5)  # the job's own events, had they been sent its way, are in by now
+        assert not [kind for kind in seen if not kind.startswith("worker-")], seen
+        assert follower.snapshot().tasks == ()
+    finally:
+        follower.stop()
+        app.close()

@@ -48,9 +48,9 @@ def take(client, queue: str = "jobs", node: str = NODE, at: float = 100.0):
     return client.eval(layout.TAKE, len(lists) + 2, *lists, layout.hand_off_key(node), layout.TAKERS, node, at)
 
 
-def claim(client, raw: bytes, node: str = NODE) -> int:
+def claim(client, raw: bytes, node: str = NODE, at: float = 200.0, pid: int | None = None) -> int:
     """1 if claimed, 0 if it was put back meanwhile (layout.claim, with no run list)."""
-    return int(layout.claim(client, node, raw, json.loads(raw), 200.0) is not None)
+    return int(layout.claim(client, node, raw, json.loads(raw), at, pid=pid) is not None)
 
 
 def test_a_take_moves_the_first_job_in_kombus_order_into_the_workers_list_and_names_it_a_taker(as_worker, admin):
@@ -76,6 +76,22 @@ def test_a_claim_moves_the_job_into_kombus_unacked_once_and_only_if_still_taken(
     assert layout.unacked_task_id(as_worker.hget(layout.UNACKED, tag)) == "a"
     assert admin.zscore(layout.UNACKED_INDEX, tag) == 200.0
     assert claim(as_worker, raw) == 0  # gone from the list: a second claim takes nothing
+
+
+def test_the_claim_names_its_holder_in_the_unacked_entry_and_a_put_back_copy_names_none(as_worker, admin,
+                                                                                      recovery_channel):
+    raw = message("a")
+    as_worker.lpush("jobs", raw)
+    take(as_worker)
+    at = 1765000000.123456  # the clock's own digits, read back from the index as Redis stores them
+    assert claim(as_worker, raw, at=at, pid=4242) == 1
+    tag = json.loads(raw)["properties"]["delivery_tag"]
+    entry, score = as_worker.hget(layout.UNACKED, tag), admin.zscore(layout.UNACKED_INDEX, tag)
+    assert layout.claimant(entry, score) == (NODE, 4242)
+    layout.put_back_unacked(recovery_channel, recovery_channel.client, tag)
+    back = json.loads(admin.lindex("jobs", -1))  # the head: taken next
+    assert back["headers"]["id"] == "a" and layout.CLAIMED_BY not in back["properties"]
+    assert back["properties"]["delivery_tag"] != tag
 
 
 def test_what_a_worker_had_taken_goes_back_to_the_head_of_its_queue_marked_redelivered(as_worker, admin,

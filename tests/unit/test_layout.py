@@ -54,6 +54,20 @@ def test_the_unacked_entry_is_what_kombus_qos_writes_and_reads_back():
     assert layout.unacked_task_id(json.dumps([{"headers": {"id": 1}}])) is None
 
 
+def test_the_unacked_entry_names_its_holder_only_while_its_time_is_the_entrys_own():
+    entry = layout.unacked_entry(TASK, ("w@h", 7, 1700000000.123456))
+    message, _, _ = json.loads(entry)
+    assert message["properties"]["delivery_tag"] == "t" and TASK["properties"].get(layout.CLAIMED_BY) is None
+    assert layout.claimant(entry, 1700000000.123456) == ("w@h", 7)
+    assert layout.claimant(entry, 1700000000.1236) == ("w@h", 7)  # a score read back within a millisecond
+    assert layout.claimant(entry, 1700000005.0) is None  # taken again since, by a plain BRPOP: not its holder
+    assert layout.claimant(entry, None) is None
+    assert layout.claimant(layout.unacked_entry(TASK), 1.0) is None  # written by kombu's own QoS
+    for junk in (b"junk", "[]", json.dumps([{"properties": {layout.CLAIMED_BY: ["w@h", "7", 1.0]}}]),
+                 json.dumps([{"properties": {layout.CLAIMED_BY: ["w@h", 7]}}])):
+        assert layout.claimant(junk, 1.0) is None
+
+
 @pytest.mark.parametrize(("raw", "ok"), [
     (json.dumps(TASK), True),
     (b"\x00junk", False),
@@ -67,8 +81,8 @@ def test_only_a_message_with_kombus_delivery_info_can_go_back_to_a_queue(raw, ok
 
 def test_a_worker_is_known_by_its_connection_name_and_nothing_else_takes_through_the_hand_off():
     prefix = "celery-worker:"
-    assert holder_of("celery-worker:worker@a1b2/7", prefix) == "worker@a1b2"
-    assert holder_of("celery-worker:w@h/x/12", prefix) == "w@h/x"
+    assert holder_of("celery-worker:worker@a1b2/7", prefix) == ("worker@a1b2", 7)
+    assert holder_of("celery-worker:w@h/x/12", prefix) == ("w@h/x", 12)
     for other in (None, "", "producer", "celery-worker:w@h", "celery-worker:/7", "celery-worker:w@h/x"):
         assert holder_of(other, prefix) is None
 

@@ -24,14 +24,13 @@ from recovery.service import (
     held_in,
     orphans,
     parse_unacked,
-    received_since,
     silent_losses,
     to_restore,
     vanished,
 )
 from tests.unit.builders import EVENTS_T0 as T0
 from tests.unit.builders import Cluster, at, outcome, record
-from worker import config
+from worker import config, layout
 from worker.health import client_name
 from worker.runs import FENCED, Run, duplicate_runs, entry, interruption, never_finished, parse
 
@@ -105,13 +104,18 @@ def test_a_duplicate_is_described_with_where_and_when():
 
 # --- cluster.events: who holds what ----------------------------------------------------
 
+def held_by(snap, node: str) -> list:
+    """What the events say `node` received last and has not finished with (the story's holder)."""
+    return [t for t in snap.tasks if t.holder is not None and t.holder.node == node and not t.holder.settled]
+
+
 def test_a_worker_holds_what_it_received_until_it_ends_it_running_or_waiting():
     c = Cluster()
     c.heartbeat("w1@h", 0, pid=11)
     c.runs("running", "w1@h", 0.5, pid=11)
     c.event("task-received", 0.6, "w1@h", uuid="reserved", name="task1", pid=11)
     c.runs("done", "w1@h", 0.1, 0.4, pid=11)
-    held = snapshot(c.state, T0 + 1).held_by("w1@h")
+    held = held_by(snapshot(c.state, T0 + 1), "w1@h")
     assert sorted(t.id for t in held) == ["reserved", "running"]
     assert {t.holder.pid for t in held} == {11}
 
@@ -121,19 +125,29 @@ def test_a_job_received_elsewhere_since_is_no_longer_held_by_the_first_worker():
     c.runs("job", "w1@h", 0.5)
     c.event("task-received", 8.0, "w2@h", uuid="job", name="task1", pid=22)
     snap = snapshot(c.state, T0 + 9)
-    assert snap.held_by("w1@h") == [] and [t.id for t in snap.held_by("w2@h")] == ["job"]
+    assert held_by(snap, "w1@h") == [] and [t.id for t in held_by(snap, "w2@h")] == ["job"]
 
 
 # --- recovery.service -------------------------------------------------------------------
 
-def message(task_id: str, task: str = "task1") -> str:
-    return json.dumps([{"body": "...", "headers": {"id": task_id, "task": task}, "properties": {}}, "", "jobs"])
+def message(task_id: str, task: str = "task1", properties: dict | None = None) -> str:
+    return json.dumps([{"body": "...", "headers": {"id": task_id, "task": task}, "properties": properties or {}},
+                       "", "jobs"])
 
 
-def test_kombus_unacked_hash_is_read_by_task_id_with_its_delivery_time():
-    found = parse_unacked({b"tag-1": message("a"), b"tag-2": "garbage", "tag-3": message("b", "task2")},
-                          {b"tag-1": 100.0})
-    assert found == {"a": Unacked("tag-1", "a", "task1", 100.0), "b": Unacked("tag-3", "b", "task2", None)}
+def held(task_id: str, node: str, pid: int, delivered: float) -> Unacked:
+    """An `unacked` entry a worker's claim wrote: it names the worker process."""
+    return Unacked(f"tag-{task_id}", task_id, "task1", delivered, (node, pid))
+
+
+def test_kombus_unacked_hash_is_read_by_task_id_with_its_delivery_time_and_the_holder_its_claim_named():
+    claimed = {layout.CLAIMED_BY: ["w@h", 7, 100.0]}
+    found = parse_unacked({b"tag-1": message("a"), b"tag-2": "garbage", "tag-3": message("b", "task2"),
+                           b"tag-4": message("c", properties=claimed), b"tag-5": message("d", properties=claimed)},
+                          {b"tag-1": 100.0, b"tag-4": 100.0, b"tag-5": 130.0})
+    assert found == {"a": Unacked("tag-1", "a", "task1", 100.0), "b": Unacked("tag-3", "b", "task2", None),
+                     "c": Unacked("tag-4", "c", "task1", 100.0, ("w@h", 7)),
+                     "d": Unacked("tag-5", "d", "task1", 130.0)}  # taken again since, by plain BRPOP: no holder
 
 
 def test_worker_connections_are_known_by_the_name_the_worker_gives_them():
@@ -172,21 +186,16 @@ def test_no_worker_is_gone_before_the_silence_is_long_enough():
     assert silent_losses(snap, T0 + 5, 6.0, connected=set(), handled={}) == ([], [])
 
 
-def test_only_the_dead_workers_unacknowledged_jobs_go_back():
-    snap = snapshot(silent_cluster().state, T0 + 10)
-    unacked = {i: Unacked(f"tag-{i}", i, "task1") for i in ("lost", "blocked", "fine")}
-    assert to_restore(snap, Loss("dead@h", "silent"), unacked) == [unacked["lost"]]
-    assert to_restore(snap, Loss("dead@h", "silent"), {}) == []  # it finished and was acknowledged
+def test_only_the_unacknowledged_jobs_the_dead_worker_claimed_go_back_oldest_first():
+    unacked = {"lost": held("lost", "dead@h", 11, 2.0), "lost-first": held("lost-first", "dead@h", 11, 1.0),
+               "blocked": held("blocked", "busy@h", 12, 1.0), "plain": Unacked("tag-plain", "plain", "task1", 1.0)}
+    assert to_restore(Loss("dead@h", "silent"), unacked) == [unacked["lost-first"], unacked["lost"]]
+    assert to_restore(Loss("dead@h", "silent"), {}) == []  # it finished and was acknowledged
 
 
 def test_a_restarted_worker_loses_only_what_its_previous_process_held():
-    c = Cluster()
-    c.heartbeat("w@h", 0, pid=5)
-    c.runs("old", "w@h", 0.5, pid=5)
-    c.heartbeat("w@h", 3.0, pid=6)
-    c.runs("new", "w@h", 3.5, pid=6)
-    unacked = {i: Unacked(f"tag-{i}", i, "task1") for i in ("old", "new")}
-    assert to_restore(snapshot(c.state, T0 + 4), Loss("w@h", "restarted", pid=5), unacked) == [unacked["old"]]
+    unacked = {"old": held("old", "w@h", 5, 0.5), "new": held("new", "w@h", 6, 3.5)}
+    assert to_restore(Loss("w@h", "restarted", pid=5), unacked) == [unacked["old"]]
 
 
 def test_catch_up_restores_only_old_messages_no_one_holds():
@@ -198,15 +207,6 @@ def test_catch_up_restores_only_old_messages_no_one_holds():
 def test_inspect_answers_name_the_jobs_a_worker_holds_in_any_list():
     answers = {"w1@h": [{"id": "running"}], "w2@h": [{"request": {"id": "scheduled"}}], "w3@h": []}
     assert held_in(answers) == {"running", "scheduled"}
-
-
-def test_only_a_recent_reception_counts_as_held_beyond_what_the_worker_answered():
-    c = Cluster()
-    c.runs("cancelled", "w1@h", 0.5)  # running when Redis went away: cancelled, no event sent
-    c.runs("just-taken", "w1@h", 19.5)
-    c.runs("elsewhere", "gone@h", 19.5)
-    snap = snapshot(c.state, T0 + 20)
-    assert received_since(snap, {"w1@h"}, since=T0 + 18) == {"just-taken"}
 
 
 class FakeInspect:
@@ -282,8 +282,8 @@ def redis_restarted() -> Cluster:
 
 
 def test_after_a_redis_restart_the_jobs_live_workers_cancelled_go_back_and_theirs_stay(caplog):
-    unacked = {t: Unacked(f"tag-{t}", t, "task1", T0 + d) for t, d in
-               (("cancelled-w1@h", 0.5), ("cancelled-w2@h", 0.5), ("new", 12.0))}
+    unacked = {t: held(t, node, pid, T0 + d) for t, node, pid, d in
+               (("cancelled-w1@h", "w1@h", 11, 0.5), ("cancelled-w2@h", "w2@h", 12, 0.5), ("new", "w2@h", 12, 12.0))}
     service = SweepingRecovery(redis_restarted(), unacked, {"w1@h": {}, "w2@h": {"active": [{"id": "new"}]}},
                                {("w1@h", 11), ("w2@h", 12)})
     service.sweep_at = T0 + 20
@@ -297,7 +297,8 @@ def test_after_a_redis_restart_the_jobs_live_workers_cancelled_go_back_and_their
 
 
 def test_a_worker_that_does_not_answer_holds_back_only_its_own_jobs_and_is_asked_again_soon(caplog):
-    unacked = {t: Unacked(f"tag-{t}", t, "task1", T0 + 0.5) for t in ("cancelled-w1@h", "cancelled-w2@h")}
+    unacked = {t: held(t, node, pid, T0 + 0.5) for t, node, pid in
+               (("cancelled-w1@h", "w1@h", 11), ("cancelled-w2@h", "w2@h", 12))}
     service = SweepingRecovery(redis_restarted(), unacked, {"w2@h": {}}, {("w1@h", 11), ("w2@h", 12)})
     service.sweep_at = T0 + 20
     with caplog.at_level("INFO", logger="recovery"):
@@ -315,8 +316,8 @@ def test_a_worker_that_does_not_answer_holds_back_only_its_own_jobs_and_is_asked
     assert service.sweep_at == T0 + 20 + 3 * SWEEP_RETRY_S + SWEEP_EVERY_S
 
 
-def test_a_job_no_event_attributes_waits_while_any_worker_does_not_answer():
-    unacked = {"unknown": Unacked("tag", "unknown", "task1", T0 + 0.5)}
+def test_a_job_whose_entry_names_no_holder_waits_while_any_worker_does_not_answer():
+    unacked = {"unknown": Unacked("tag", "unknown", "task1", T0 + 0.5)}  # taken with kombu's plain BRPOP
     service = SweepingRecovery(redis_restarted(), unacked, {"w2@h": {}}, {("w1@h", 11), ("w2@h", 12)})
     service.sweep_at = T0 + 20
     service.tick(T0 + 20)
@@ -328,7 +329,7 @@ def test_a_job_no_event_attributes_waits_while_any_worker_does_not_answer():
 
 def test_a_connected_worker_silent_on_every_connection_is_fenced_and_its_jobs_go_back(caplog):
     c = redis_restarted()  # w1 and w2 heartbeat at +19; w2 runs "new"
-    unacked = {"new": Unacked("tag-new", "new", "task1", T0 + 12.0)}
+    unacked = {"new": held("new", "w2@h", 12, T0 + 12.0)}
     service = SweepingRecovery(c, unacked, {"w1@h": {}}, {("w1@h", 11), ("w2@h", 12)})
     service.idle = {"w2@h": 7.0, "w1@h": 0.5}
     now = T0 + 19 + config.RECOVERY_SILENCE + 1
@@ -388,7 +389,7 @@ def test_a_silent_worker_whose_connection_is_busy_is_not_fenced():
 
 def test_a_worker_online_again_under_the_same_pid_gives_back_what_it_held_before():
     c = redis_restarted()  # w2 received "new" at +12
-    unacked = {"new": Unacked("tag-new", "new", "task1", T0 + 12.0)}
+    unacked = {"new": held("new", "w2@h", 12, T0 + 12.0)}
     service = SweepingRecovery(c, unacked, {"w1@h": {}, "w2@h": {}}, {("w1@h", 11), ("w2@h", 12)})
     service._on_event({"type": "worker-heartbeat", "hostname": "w2@h", "pid": 12, "timestamp": T0 + 19})
     service._on_event({"type": "worker-online", "hostname": "w2@h", "pid": 12, "timestamp": T0 + 20})
@@ -462,13 +463,12 @@ def test_a_worker_that_said_goodbye_is_acted_on_once():
 
 def test_a_restart_gives_back_only_what_was_delivered_before_it():
     c = redis_restarted()  # w2 received "new" at +12
-    early = Unacked("tag-new", "new", "task1", T0 + 12.0)
+    early = held("new", "w2@h", 12, T0 + 12.0)
     service = SweepingRecovery(c, {"new": early}, {"w1@h": {}, "w2@h": {}}, {("w1@h", 11), ("w2@h", 12)})
     loss = Loss("w2@h", "started again", before=T0 + 20)
-    snap = snapshot(c.state, T0 + 21)
-    assert to_restore(snap, loss, {"new": early}) == [early]
+    assert to_restore(loss, {"new": early}) == [early]
     taken_since = replace(early, delivered=T0 + 20.5)  # the new process took it again already
-    assert to_restore(snap, loss, {"new": taken_since}) == []
-    assert to_restore(snap, replace(loss, before=None), {"new": taken_since}) == [taken_since]
+    assert to_restore(loss, {"new": taken_since}) == []
+    assert to_restore(replace(loss, before=None), {"new": taken_since}) == [taken_since]
     service._on_event({"type": "worker-online", "hostname": "w2@h", "pid": 12})  # no timestamp: not judged
     assert service.restarts == []
