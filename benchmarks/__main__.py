@@ -51,6 +51,7 @@ from benchmarks.measures import (
     view_under_load,
 )
 from benchmarks.stats import cell, describe, percentile
+from benchmarks.view import NOTEBOOK, TERMINAL
 from cluster.errors import Interrupted
 from cluster.workers import consuming, online_workers
 from producer.experiments.sweep import restore
@@ -166,9 +167,11 @@ def measure(clusters: list[Cluster], sizes: Sizes, repeat: int, parts: tuple[str
             if c.baseline:
                 continue
             k = sizes.view_workers
-            step(c, f"live view: {sizes.view_jobs} no-op jobs on {k} workers ({rep}/{repeat})")
-            sample = view_under_load(apps[c.name], names[c.name], k, sizes.view_jobs, c)
-            raw[c.name]["view"].setdefault(str(k), []).append(sample)
+            for renderer in (TERMINAL, NOTEBOOK):  # the terminal's watch, and the notebook's (issue #34)
+                step(c, f"live view ({renderer}): {sizes.view_jobs} no-op jobs on {k} workers ({rep}/{repeat})")
+                sample = view_under_load(apps[c.name], names[c.name], k, sizes.view_jobs, c, renderer)
+                key = str(k) if renderer == TERMINAL else f"{k} {NOTEBOOK}"
+                raw[c.name]["view"].setdefault(key, []).append(sample)
     for c in clusters:
         restore(apps[c.name], QUEUE, names[c.name])
     if "idle" in parts:
@@ -260,12 +263,14 @@ FIRST_BAR = "first bar ms, started → drawn"
 
 
 def view_key(workers: int | str, figure: str) -> str:
-    """A live-view figure's name: `view on 32: lag max ms, sent → drawn`."""
+    """A live-view figure's name: `view on 32: lag max ms, sent → drawn` (the terminal's), `view on 32
+    notebook: CPU % of a core` (the notebook's)."""
     return f"view on {workers}: {figure}"
 
 
 GOALS = {
-    "efficiency 8x1s/4": ">= 0.98", "efficiency 64x0.25s/8": ">= 0.97", "efficiency 256x0.1s/32": ">= 0.90; 0.95x guaranteed",
+    "efficiency 8x1s/4": ">= 0.98", "efficiency 64x0.25s/8": ">= 0.97",
+    "efficiency 256x0.1s/32": ">= 0.90; 0.95x guaranteed",
     "submitted/s 256x0.1s/32": ">= 2500", "round trip p50 ms": "<= 1.2x bare",
     # issue #32: the project's worker at guaranteed Celery's price; with Flower, against the same Flower
     "throughput jobs/s on 2": ">= 0.95x guaranteed", "throughput jobs/s on 4": ">= 0.95x guaranteed",
@@ -276,6 +281,8 @@ GOALS = {
     **{view_key(k, f"lag {stat} ms, {clock} → drawn"): "<= 1000" for k in (FULL.view_workers, QUICK.view_workers)
        for stat in ("p99", "max") for clock in ("received", "sent")},
     **{view_key(k, "CPU % of a core"): "<= 10" for k in (FULL.view_workers, QUICK.view_workers)},
+    # issue #34: the notebook's rendering of the same frames, within the same budget
+    **{view_key(f"{k} {NOTEBOOK}", "CPU % of a core"): "<= 10" for k in (FULL.view_workers, QUICK.view_workers)},
     **{view_key(k, FIRST_BAR): "<= 1000" for k in (FULL.view_workers, QUICK.view_workers)},
 }
 

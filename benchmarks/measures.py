@@ -16,7 +16,7 @@ from typing import Any
 from celery import Celery
 
 from benchmarks.clusters import Cluster, Metered, ProjectCluster, command_calls, proc_cpu_ns
-from benchmarks.view import ViewProcess, view_figures
+from benchmarks.view import TERMINAL, ViewProcess, view_figures
 from cluster.workers import wait_for_workers
 from producer.experiments.sweep import only
 from producer.figures import summarize
@@ -119,15 +119,18 @@ def idle_cpu(cluster: Cluster, seconds: float) -> dict[str, float]:
     }
 
 
-def view_under_load(app: Celery, names: list[str], k: int, jobs: int, cluster: Cluster) -> dict[str, Any]:
-    """The live view (`watch`'s code, in a process of its own) while `k` workers run `jobs` no-op jobs at full rate.
+def view_under_load(app: Celery, names: list[str], k: int, jobs: int, cluster: Cluster,
+                    renderer: str = TERMINAL) -> dict[str, Any]:
+    """The live view (`watch`'s code, in a process of its own; `renderer`: on a terminal, or the notebook's)
+    while `k` workers run `jobs` no-op jobs at full rate.
 
     The view starts once the `k` workers are chosen, so it sees the load alone; its CPU and
     the rates count from the first submit to the last result; lags count every event of the load.
     """
     timeout_s = 60 + 0.1 * jobs  # no-op jobs: 2,000 ran at 110-330 jobs/s here
     with only(app, QUEUE, names, names[:k]), \
-            ViewProcess(cluster.broker_url, cluster.result_backend, max_seconds=timeout_s + 60) as view:
+            ViewProcess(cluster.broker_url, cluster.result_backend, max_seconds=timeout_s + 60,
+                        renderer=renderer) as view:
         cpu0, start, started = proc_cpu_ns(view.pid), time.time(), time.monotonic()
         result = run_batch(app, plan(jobs, 0.0, "sleep", QUEUE), timeout_s=timeout_s)
         cpu1, end, elapsed = proc_cpu_ns(view.pid), time.time(), time.monotonic() - started

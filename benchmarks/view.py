@@ -2,8 +2,9 @@
 
 `python -m benchmarks.view` is started by `ViewProcess`, not by hand. It runs
 `producer.views.live.LiveCluster` as `python -m producer watch` does (rich's Live, 4 frames a
-second, the last 30 s, the queue's depth), on an 80 x 24 terminal that writes to /dev/null,
-and records:
+second, the last 30 s, the queue's depth), on an 80 x 24 terminal that writes to /dev/null; or,
+with `--renderer notebook`, the notebook's `watch()` cell (issue #34: the same frames, each drawn
+as the picture and its text its display handle sends, 4 a second, to no front end). It records:
 
 - for every event, in arrival order, when it arrived (`local_received`, the receiver's clock)
   and when it was sent (its `timestamp`, the sender's clock: the same clock on one host);
@@ -30,8 +31,10 @@ import select
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from typing import Any
 
 from rich.console import Console
@@ -39,13 +42,15 @@ from rich.console import Console
 from benchmarks.clusters import ROOT
 from benchmarks.stats import percentile
 from devcluster.local_cluster import make_app
-from producer.views.live import LiveCluster
+from producer.views.live import REFRESH_PER_S, Following, LiveCluster
+from producer.views.notebook import COLUMNS, bundle, followed
 
 WIDTH, HEIGHT = 80, 24  # the terminal docs/producer.md's pictures are drawn for
 WINDOW_S = 30.0  # watch's default --seconds
 QUEUE = "jobs"
 READY_TIMEOUT_S = 60.0  # start-up: imports, then the first connection (BROKER_TIMEOUT)
 DRAIN_TIMEOUT_S = 2.0  # on stop: time for one more frame to draw what arrived before
+TERMINAL, NOTEBOOK = "terminal", "notebook"  # the two renderings of the same frames
 
 
 # --- the pure part: when each event was drawn, and the figures -----------------------------
@@ -123,12 +128,14 @@ def _stop_requested(deadline: float) -> None:
             return
 
 
-def run_view(max_seconds: float) -> dict[str, Any]:
-    """Run the view as `watch` does until told to stop; what it drew and when."""
+def run_view(max_seconds: float, renderer: str = TERMINAL) -> dict[str, Any]:
+    """Run the view as `watch` does until told to stop; what it drew and when.
+
+    `renderer`: TERMINAL is `python -m producer watch` (rich's Live on an 80 x 24 terminal);
+    NOTEBOOK is the notebook's `watch()` cell (producer.views.notebook: each frame the picture
+    and its text, as its display handle sends them, to no front end).
+    """
     app = make_app(os.environ["BROKER_URL"], os.environ["RESULT_BACKEND"])
-    screen = open(os.devnull, "w")  # noqa: SIM115  (open for the view's whole life, closed below)
-    console = Console(file=screen, force_terminal=True, width=WIDTH, height=HEIGHT, color_system="truecolor")
-    view = LiveCluster(app, console, (QUEUE,), WINDOW_S, scrolling=True, title="watch")
     received: list[float] = []
     sent: list[float | None] = []
     types: list[str] = []
@@ -139,30 +146,61 @@ def run_view(max_seconds: float) -> dict[str, Any]:
         sent.append(event.get("timestamp"))
         types.append(event.get("type", "?"))
 
-    refresh = view.live.refresh
+    def timed(draw: Callable[[], object], following: Following) -> Callable[[], None]:
+        def frame() -> None:
+            started, cpu = time.perf_counter(), time.thread_time()
+            draw()
+            if following.drawn is not None:
+                frames.append((following.drawn.events, time.time(), time.perf_counter() - started,
+                               time.thread_time() - cpu))
+        return frame
 
-    def timed_refresh() -> None:
-        started, cpu = time.perf_counter(), time.thread_time()
-        refresh()
-        if view.drawn is not None:
-            frames.append((view.drawn.events, time.time(), time.perf_counter() - started, time.thread_time() - cpu))
-
-    view.events.on_event = on_event
-    view.live.refresh = timed_refresh  # type: ignore[method-assign]  (Live's refresh thread calls it on the instance)
-    try:
-        with view:
-            if not view.events.connected:
-                raise SystemExit(f"events do not flow: {view.events.error}")
-            print("ready", flush=True)
-            _stop_requested(time.monotonic() + max_seconds)
-            asked = view.events.state.event_count
-            deadline = time.monotonic() + DRAIN_TIMEOUT_S
-            while (not frames or frames[-1][0] < asked) and time.monotonic() < deadline:
-                time.sleep(0.02)
-    finally:
-        screen.close()
-        app.close()
+    with ExitStack() as stack:
+        stack.callback(app.close)
+        if renderer == TERMINAL:
+            screen = stack.enter_context(open(os.devnull, "w"))  # noqa: SIM115
+            console = Console(file=screen, force_terminal=True, width=WIDTH, height=HEIGHT, color_system="truecolor")
+            view = LiveCluster(app, console, (QUEUE,), WINDOW_S, scrolling=True, title="watch")
+            following: Following = view
+            view.live.refresh = timed(view.live.refresh, view)  # type: ignore[method-assign]  (Live's thread calls it)
+            following.events.on_event = on_event
+            stack.enter_context(view)
+        else:
+            following = Following(app, (QUEUE,), WINDOW_S, scrolling=True, title="watch")
+            following.events.on_event = on_event
+            stack.enter_context(followed(following))
+            stack.enter_context(Refreshed(timed(lambda: bundle(following.facts(COLUMNS)), following)))
+        if not following.events.connected:
+            raise SystemExit(f"events do not flow: {following.events.error}")
+        print("ready", flush=True)
+        _stop_requested(time.monotonic() + max_seconds)
+        asked = following.events.state.event_count
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while (not frames or frames[-1][0] < asked) and time.monotonic() < deadline:
+            time.sleep(0.02)
     return {"received": received, "sent": sent, "types": types, "frames": frames, "events_at_stop": asked}
+
+
+class Refreshed:
+    """`frame` called REFRESH_PER_S times a second from a thread of its own while the block runs: the
+    notebook's display thread (producer.views.notebook.Drawn) without a front end to send to."""
+
+    def __init__(self, frame: Callable[[], None]) -> None:
+        self.frame = frame
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="notebook-lanes", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1 / REFRESH_PER_S):
+            self.frame()
+
+    def __enter__(self) -> Refreshed:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 # --- the parent's handle on the child ------------------------------------------------------
@@ -176,9 +214,10 @@ class ViewProcess:
     child's stdin closes and it stops by itself, as it does after `max_seconds`.
     """
 
-    def __init__(self, broker_url: str, result_backend: str, max_seconds: float) -> None:
+    def __init__(self, broker_url: str, result_backend: str, max_seconds: float, renderer: str = TERMINAL) -> None:
         self.env = {**os.environ, "BROKER_URL": broker_url, "RESULT_BACKEND": result_backend}
         self.max_seconds = max_seconds
+        self.renderer = renderer
         self.proc: subprocess.Popen[bytes] | None = None
         self.stderr = tempfile.TemporaryFile()
 
@@ -188,7 +227,8 @@ class ViewProcess:
         return self.proc.pid
 
     def __enter__(self) -> ViewProcess:
-        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.view", "--max-seconds", str(self.max_seconds)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.view", "--max-seconds", str(self.max_seconds),
+                                      "--renderer", self.renderer],
                                      cwd=ROOT, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.stderr)
         try:
@@ -237,8 +277,10 @@ class ViewProcess:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.view", description=__doc__.splitlines()[0])
     parser.add_argument("--max-seconds", type=float, default=300.0, help="Stop by itself after this long.")
+    parser.add_argument("--renderer", choices=[TERMINAL, NOTEBOOK], default=TERMINAL,
+                        help="watch on a terminal, or the notebook's watch() cell")
     args = parser.parse_args(argv)
-    record = run_view(args.max_seconds)
+    record = run_view(args.max_seconds, args.renderer)
     print(json.dumps(record), flush=True)
     return 0
 

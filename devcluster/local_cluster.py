@@ -235,7 +235,9 @@ class LocalCluster:
         """Start Redis, the recovery service and `workers` workers, wait until they answer; on any failure stop all.
 
         The state file is written as soon as a process exists, so `local down` stops it even
-        if this process is killed half-way.
+        if this process is killed half-way. (The keywords are the launcher's knobs, each with
+        the default `local up` gives users; tests and benchmarks name only the ones they change,
+        so the signature stays whole rather than wrapped in an options object.)
         """
         for stale in ("redis", "logs", "secrets"):  # a previous cluster's queue and logs: start clean
             shutil.rmtree(directory / stale, ignore_errors=True)

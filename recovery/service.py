@@ -150,11 +150,6 @@ def worker_connections(clients: Iterable[Mapping[str, Any]]) -> list[Connection]
     return found
 
 
-def connected_workers(clients: Iterable[Mapping[str, Any]]) -> set[tuple[str, int]]:
-    """(node, pid) of the worker processes with a Redis connection open, from CLIENT LIST's names."""
-    return {(c.node, c.pid) for c in worker_connections(clients)}
-
-
 def vanished(connections: Iterable[Connection], snap: Snapshot, now: float, silence_s: float,
              handled: Mapping[str, float | None]) -> dict[str, list[Connection]]:
     """Workers still connected but gone quiet on every connection: a host cut off or frozen.
@@ -209,6 +204,40 @@ def silent_losses(snap: Snapshot, now: float, silence_s: float, connected: set[s
             age = f"{w.heartbeat_age_s:.1f} s" if w.heartbeat_age_s is not None else "ever"
             gone.append(Loss(w.name, f"silent for {age}"))
     return gone, waiting
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What one look at the cluster decided (`judge`): the service carries it out."""
+
+    fence: dict[str, list[Connection]]  # vanished workers (cut off, frozen): their connections, to close
+    losses: list[Loss]  # whose jobs go back: the restarts, then the fenced, then the gone
+    again: list[Loss]  # restarts whose earlier process is still connected: looked at again next time
+    waiting: set[str]  # silent but connected and busy on it (a job blocks its loop): left alone
+
+
+def fenced_loss(node: str, conns: list[Connection], silence_s: float) -> Loss:
+    idle = min((c.idle_s for c in conns if not c.pubsub), default=silence_s)
+    return Loss(node, f"silent, its {len(conns)} connections idle for {idle:.0f} s (host cut off or frozen): "
+                      f"fenced off", fenced=True)
+
+
+def judge(snap: Snapshot, now: float, silence_s: float, clients: list[Connection] | None, restarts: list[Loss],
+          handled: Mapping[str, float | None]) -> Judgement:
+    """Who is gone, who is to be fenced, who is left alone (pure).
+
+    `clients` are the workers' Redis connections (None: CLIENT LIST refused, silence alone
+    decides; []: not read this time); `restarts` what the events told since the last look;
+    `handled` who was acted on already (node -> its last heartbeat then).
+    """
+    quiet = vanished(clients, snap, now, silence_s, handled) if clients is not None else {}
+    connected = None if clients is None else {(c.node, c.pid) for c in clients if c.node not in quiet}
+    nodes = None if connected is None else {node for node, _ in connected}
+    gone, waiting = silent_losses(snap, now, silence_s, nodes, handled)
+    again = [r for r in restarts if r.pid is not None and connected is not None and (r.node, r.pid) in connected]
+    lost = [r for r in restarts if not any(r is a for a in again)]
+    fenced = [fenced_loss(node, conns, silence_s) for node, conns in quiet.items()]
+    return Judgement(quiet, lost + fenced + [g for g in gone if g.node not in quiet], again, set(waiting))
 
 
 def to_restore(loss: Loss, unacked: Mapping[str, Unacked]) -> list[Unacked]:
@@ -325,6 +354,7 @@ class Recovery:
             return None
 
     def connected(self) -> set[tuple[str, int]] | None:
+        """(node, pid) of the worker processes with a connection open; None when CLIENT LIST is refused."""
         found = self.connections()
         return None if found is None else {(c.node, c.pid) for c in found}
 
@@ -376,47 +406,67 @@ class Recovery:
     # --- decisions ---------------------------------------------------------------------
 
     def tick(self, now: float | None = None) -> None:
+        """One look at the cluster: read, judge (pure: `judge`), then carry the judgement out."""
         now = time.time() if now is None else now
+        if not self._judging(now):
+            return
+        snap = self.events.snapshot(now)
+        restarts = self._take_restarts()
+        clients = self._connections_to_judge(snap, now, restarts)
+        verdict = judge(snap, now, self.silence_s, clients, restarts, self.handled)
+        self._say_who_waits(verdict.waiting)
+        self._look_again(verdict.again)
+        self._fence(verdict.fence, now)
+        self._hand_back(verdict.losses, snap, now)
+        self._sweep_when_due(now, after_losses=bool(verdict.losses))
+
+    # --- the steps of a tick ---------------------------------------------------------------
+
+    def _judging(self, now: float) -> bool:
+        """Whether it may judge now: events flow, and every live worker had time to heartbeat since
+        they (re)started flowing."""
         if self.events.connected and self.events.connections != self._connections_seen:
             # Just (re)connected, however briefly Redis was away: every live worker heartbeats
             # within the silence, and after a Redis restart the workers reconnect too (and have
             # cancelled what they ran: the sweep puts it back). Until then nobody is judged.
             self._connections_seen = self.events.connections
             self.hold_until = self.sweep_at = now + self.silence_s + 2 * POLL_S
-        if not self.events.connected or now < self.hold_until:
-            return
-        snap = self.events.snapshot(now)
+        return self.events.connected and now >= self.hold_until
+
+    def _take_restarts(self) -> list[Loss]:
+        """The restarts the event thread noticed since the last tick."""
         with self._lock:
             restarts, self.restarts = self.restarts, []
+        return restarts
+
+    def _connections_to_judge(self, snap: Snapshot, now: float, restarts: list[Loss]) -> list[Connection] | None:
+        """CLIENT LIST when someone is quiet, restarted or a sweep is due, else every LIST_EVERY_S (a
+        worker never heard of, frozen since before the service started); [] when nobody needs it."""
         silent = bool(snap.silent_workers(now, self.silence_s) or any(w.offline for w in snap.workers))
         due = self.sweep_at is not None and now >= self.sweep_at
         if silent or restarts or due or now - self._listed_at >= LIST_EVERY_S:
             self._listed_at = now
-            clients = self.connections()
-        else:  # nobody quiet: nothing to judge (a worker never heard of is caught within LIST_EVERY_S)
-            clients = []
-        quiet = vanished(clients, snap, now, self.silence_s, self.handled) if clients is not None else {}
-        fenced = []
-        for node, conns in quiet.items():
-            self.fence(conns)
-            self.fenced[node] = now
-            idle = min((c.idle_s for c in conns if not c.pubsub), default=self.silence_s)
-            fenced.append(Loss(node, f"silent, its {len(conns)} connections idle for {idle:.0f} s (host cut off "
-                                     f"or frozen): fenced off", fenced=True))
-        connected = None if clients is None else {(c.node, c.pid) for c in clients if c.node not in quiet}
-        nodes = None if connected is None else {node for node, _ in connected}
-        gone, waiting = silent_losses(snap, now, self.silence_s, nodes, self.handled)
-        gone = [loss for loss in gone if loss.node not in quiet]
-        for node in set(waiting) - self.waiting:
+            return self.connections()
+        return []
+
+    def _say_who_waits(self, waiting: set[str]) -> None:
+        for node in sorted(waiting - self.waiting):
             log.info("%s silent for more than %g s but still connected to Redis and busy on it: its jobs are left "
                      "alone", node, self.silence_s)
-        self.waiting = set(waiting)
-        for loss in restarts:
-            if loss.pid is not None and connected is not None and (loss.node, loss.pid) in connected:
-                with self._lock:  # two workers under one name? not gone yet: look again on the next tick
-                    self.restarts.append(loss)
-                restarts = [r for r in restarts if r is not loss]
-        losses = restarts + fenced + gone
+        self.waiting = waiting
+
+    def _look_again(self, again: list[Loss]) -> None:
+        with self._lock:  # two workers under one name? not gone yet: looked at again on the next tick
+            self.restarts.extend(again)
+
+    def _fence(self, vanished_nodes: Mapping[str, list[Connection]], now: float) -> None:
+        for node, conns in vanished_nodes.items():
+            self.fence(conns)
+            self.fenced[node] = now
+
+    def _hand_back(self, losses: list[Loss], snap: Snapshot, now: float) -> None:
+        """Each lost worker's jobs back in the queue (a fenced one's runs first marked interrupted), and
+        what was on its way to it; one line each."""
         unacked = self.read_unacked() if losses else {}
         for loss in losses:
             due = [u for u in to_restore(loss, unacked) if not self._finished(u.task_id)]
@@ -429,14 +479,19 @@ class Recovery:
                 self.handled[loss.node] = worker.last_heartbeat if worker is not None else None
             if restored or taken or not loss.why.startswith(("left", "started again")):
                 log.info(action_line(loss.node, loss.why, restored, taken))
-        if losses:
-            self.sweep_at = now  # what it took without telling (its events died with it)
-        if self.sweep_at is not None and now >= self.sweep_at:
-            if self.sweep(now):
-                self.sweep_at, self.sweep_retry_s = now + SWEEP_EVERY_S, SWEEP_RETRY_S
-            else:  # someone did not answer: soon again (a worker reconnecting after a Redis restart)
-                self.sweep_at = now + self.sweep_retry_s
-                self.sweep_retry_s = min(SWEEP_EVERY_S, 2 * self.sweep_retry_s)
+
+    def _sweep_when_due(self, now: float, after_losses: bool) -> None:
+        """The catch-up sweep: at once after a loss (what a worker took without telling: its events
+        died with it), else when due; sooner again while a worker does not answer."""
+        if after_losses:
+            self.sweep_at = now
+        if self.sweep_at is None or now < self.sweep_at:
+            return
+        if self.sweep(now):
+            self.sweep_at, self.sweep_retry_s = now + SWEEP_EVERY_S, SWEEP_RETRY_S
+        else:  # someone did not answer: soon again (a worker reconnecting after a Redis restart)
+            self.sweep_at = now + self.sweep_retry_s
+            self.sweep_retry_s = min(SWEEP_EVERY_S, 2 * self.sweep_retry_s)
 
     def sweep(self, now: float) -> bool:
         """Restore unacknowledged jobs that no worker with an open connection holds; False if some

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -201,6 +201,65 @@ def stored_result(task: Task, value: Any) -> runs.Result:
     return runs.Result(backend.get_key_for_task(task.request.id), backend.encode(meta), backend.expires)
 
 
+@dataclass(frozen=True)
+class Spent:
+    """How a job's time went: its clock, CPU, and the cup's share of it (JobRecord's fields)."""
+
+    started_at: datetime
+    finished_at: datetime
+    runtime_s: float
+    cpu_s: float
+    waited_for_cup_s: float = 0.0
+    cup_s: float = 0.0
+
+
+def spend_timed(seconds: float, kind: str, share: float, cup_name: str | None) -> Spent:
+    """Spend `seconds` the way `kind` says, the last `share` of it holding the cup `cup_name`; timed.
+
+    The part that needs no cup runs side by side with the others; then the job waits its turn
+    for the cup, drinks and gives it back. The clock stops before the cup goes back: the next
+    drinker starts after this one finished.
+    """
+    started_at, t0, cpu0 = utc_now(), time.perf_counter(), time.thread_time()
+    if not share:
+        spend(seconds, kind)
+        return Spent(started_at, utc_now(), time.perf_counter() - t0, time.thread_time() - cpu0)
+    spend(seconds * (1 - share), kind)
+    # Wall-clock times, like started_at and finished_at: the record places the wait and the
+    # drinking from them (JobRecord.cup_wait).
+    waiting_from = utc_now()
+    with holding_cup(cup_name or "", seconds * share) as drinking_from:
+        spend(seconds * share, kind)
+        runtime_s, cpu_s, finished_at = time.perf_counter() - t0, time.thread_time() - cpu0, utc_now()
+    return Spent(started_at, finished_at, runtime_s, cpu_s, (drinking_from - waiting_from).total_seconds(),
+                 (finished_at - drinking_from).total_seconds())
+
+
+def this_run(task: Task, client: Any) -> tuple[runs.Run, list[runs.Run] | None]:
+    """This run of the job, and the runs recorded before it (None: the run list could not be read).
+
+    The worker's claim wrote the start (worker/layout.py's CLAIM) and handed both over in a
+    header; with the results on another Redis than the jobs, the start is written here.
+    """
+    request = task.request
+    claimed = runs.Claimed.from_header(request.get(runs.CLAIM_HEADER))
+    if claimed is not None:
+        return replace(claimed.run, pid=os.getpid()), claimed.before
+    run = runs.Run(request.hostname or socket.gethostname(), os.getpid(), request.retries + 1, utc_now())
+    before = bookkeeping(runs.record_start, client, request.id, run, config.result_expires)
+    return run, before if isinstance(before, list) else None
+
+
+def refuse_a_poison_job(task: Task, client: Any, run: runs.Run, lost: list[runs.Run]) -> None:
+    """A job whose earlier runs took their worker down RECOVERY_MAX_DEATHS times is not run again:
+    this run ends at once, and the job fails with WorkerLost."""
+    if len(lost) < config.RECOVERY_MAX_DEATHS:
+        return
+    bookkeeping(runs.record_finish, client, task.request.id, run, utc_now(), config.result_expires)
+    where = ", ".join(r.worker for r in lost)
+    raise WorkerLost(f"{task.name} took its worker down {len(lost)} times ({where}); not run again")
+
+
 def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = None,
             cup_name: Any = None) -> dict[str, Any]:
     """Spend `duration` seconds the way `kind` says, and return the result record.
@@ -208,73 +267,55 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
     With `cup` (a share, 0 to 1), that last part of the duration needs the one cup named
     `cup_name`: the job waits its turn for it, drinks, and gives it back.
     Arguments are checked first, so a bad one fails the job at once with a clear message.
+    The steps: check, this run (and a poison job refused), spend, record, then the finish
+    with the result in one Redis step (`finish`).
     """
-    seconds = check_duration(duration)
-    kind = check_kind(kind)
-    fail = check_fail(fail)
-    share = check_cup(cup)
-    if share:
-        cup_name = check_cup_name(cup_name)
+    seconds, kind, fail, share = check_duration(duration), check_kind(kind), check_fail(fail), check_cup(cup)
+    cup_name = check_cup_name(cup_name) if share else None
     request = task.request
-    pool = pool_kind()
-    worker = request.hostname or socket.gethostname()
     client = task.backend.client  # the results database: runs:<id> lives beside the result
-    claimed = runs.Claimed.from_header(request.get(runs.CLAIM_HEADER))
-    if claimed is not None:  # the worker's claim wrote the start (worker/layout.py's CLAIM)
-        run, before = replace(claimed.run, pid=os.getpid()), claimed.before
-    else:  # the results on another Redis than the jobs: the start is written here
-        run = runs.Run(worker, os.getpid(), request.retries + 1, utc_now())
-        before = bookkeeping(runs.record_start, client, request.id, run, config.result_expires)
-    attempt = run.attempt
-    gap = before is None
-    lost = runs.never_finished(before or [], attempt)
-    if len(lost) >= config.RECOVERY_MAX_DEATHS:
-        bookkeeping(runs.record_finish, client, request.id, run, utc_now(), config.result_expires)
-        where = ", ".join(r.worker for r in lost)
-        raise WorkerLost(f"{task.name} took its worker down {len(lost)} times ({where}); not run again")
+    run, before = this_run(task, client)
+    lost = runs.never_finished(before or [], run.attempt)
+    refuse_a_poison_job(task, client, run, lost)
     if fail == "crash":  # the whole process dies at once, with no chance to clean up
         os.kill(os.getpid(), signal.SIGKILL)
     # The job's clock starts after that bookkeeping: its Redis round trip lets another greenlet
     # (gevent) run, which must not count as this job running.
-    started_at, t0, cpu0 = utc_now(), time.perf_counter(), time.thread_time()
-    waited_s = cup_s = 0.0
-    if share:
-        spend(seconds * (1 - share), kind)  # the part that needs no cup, side by side with the others
-        # Wall-clock times, like started_at and finished_at: the record places the wait and
-        # the drinking from them (JobRecord.cup_wait).
-        waiting_from = utc_now()
-        with holding_cup(cup_name, seconds * share) as drinking_from:
-            spend(seconds * share, kind)
-            # the clock stops before the cup goes back: the next drinker starts after this one finished
-            runtime_s, cpu_s, finished_at = time.perf_counter() - t0, time.thread_time() - cpu0, utc_now()
-        waited_s = (drinking_from - waiting_from).total_seconds()
-        cup_s = (finished_at - drinking_from).total_seconds()
-    else:
-        spend(seconds, kind)
-        runtime_s, cpu_s, finished_at = time.perf_counter() - t0, time.thread_time() - cpu0, utc_now()
+    spent = spend_timed(seconds, kind, share, cup_name)
     # kombu's Redis transport marks a job it put back in the queue (worker lost, visibility
-    # timeout) in the message headers, which Celery copies onto the request.
-    delivery_info = request.delivery_info or {}
-    # An earlier run that never finished says the same, even where the flag was lost.
-    redelivered = bool(delivery_info.get("redelivered") or getattr(request, "redelivered", False) or lost)
+    # timeout) in the message headers, which Celery copies onto the request; an earlier run
+    # that never finished says the same, even where the flag was lost.
+    redelivered = bool((request.delivery_info or {}).get("redelivered") or getattr(request, "redelivered", False)
+                       or lost)
+    pool = pool_kind()
     record = JobRecord(
         task=task.name, task_id=request.id, kind=kind, duration_s=seconds,
-        worker=worker, hostname=socket.gethostname(), pid=os.getpid(),
+        worker=request.hostname or socket.gethostname(), hostname=socket.gethostname(), pid=os.getpid(),
         slot=slot_id(pool), pool=pool, cpus=usable_cpus(), machine=machine_id(),
-        started_at=started_at, finished_at=finished_at, runtime_s=runtime_s, cpu_s=cpu_s,
-        attempt=attempt, redelivered=redelivered, cup=share, waited_for_cup_s=waited_s, cup_s=cup_s,
-        run_list_gap=gap,
+        started_at=spent.started_at, finished_at=spent.finished_at, runtime_s=spent.runtime_s, cpu_s=spent.cpu_s,
+        attempt=run.attempt, redelivered=redelivered, cup=share, waited_for_cup_s=spent.waited_for_cup_s,
+        cup_s=spent.cup_s, run_list_gap=before is None,
     )
+    return finish(task, client, run, record, fail)
+
+
+def finish(task: Task, client: Any, run: runs.Run, record: JobRecord, fail: str | None) -> dict[str, Any]:
+    """The run's finish and, but for a failure (which Celery stores), the result, in one Redis step
+    (runs.FINISH); the record returned, or the failure asked for raised.
+
+    A run fenced off meanwhile (another copy was handed on, and that one counts) raises Ignore:
+    its end is on record, its outcome is not.
+    """
+    request = task.request
     failure: Exception | None = None
     if fail == "always":  # the record rides along, so the producer can draw the failed job
-        failure = JobFailed(f"{task.name} was asked to fail (attempt {attempt})", record.to_json())
-    elif fail == "once" and attempt == 1:
+        failure = JobFailed(f"{task.name} was asked to fail (attempt {record.attempt})", record.to_json())
+    elif fail == "once" and record.attempt == 1:
         failure = TransientJobError(f"{task.name} failed on its first attempt, as asked; it will be retried")
-    # The run's finish, and with it (but for a failure, which Celery stores) the result, in one step.
     result = None if failure else stored_result(task, record.to_json())
-    ended = bookkeeping(runs.record_finish, client, request.id, run, finished_at, config.result_expires, result,
-                        retry_s=FINISH_RETRY_S)
-    if isinstance(ended, str):  # fenced off meanwhile: another copy was handed on, and that one counts
+    ended = bookkeeping(runs.record_finish, client, request.id, run, record.finished_at, config.result_expires,
+                        result, retry_s=FINISH_RETRY_S)
+    if isinstance(ended, str):
         logger.warning("%s %s: this run was %s before it finished; its end is on record (a duplicate if the copy "
                        "handed on finishes too), its outcome is not: the job's result is that copy's",
                        task.name, request.id, ended)
@@ -286,7 +327,7 @@ def run_job(task: Task, duration: Any, kind: Any, fail: Any = None, cup: Any = N
     else:  # stored with the finish: Celery's own write would be a second one (mark_as_done reads this)
         request.ignore_result = True
     # The course page's own line, in the worker's log (docker compose logs worker).
-    logger.info("%s finished at %s (%s pid %s)", task.name, finished_at.strftime("%Y-%m-%d %H:%M:%S.%f"),
+    logger.info("%s finished at %s (%s pid %s)", task.name, record.finished_at.strftime("%Y-%m-%d %H:%M:%S.%f"),
                 record.worker, record.pid)
     return record.to_json()
 

@@ -165,6 +165,10 @@ def run(jobs: int, duration: float, kind: str, tasks: tuple[str, ...], queue: st
 
     Jobs already waiting in the queue are named first; on Ctrl-C or --timeout the run's jobs
     that have not started are withdrawn, so nothing is left behind for the next run.
+
+    (One parameter per option, as click passes them: the signature is the command line's, and
+    it stays whole. What the jobs are goes to `plan`, how they run to `api.run_on`, how they
+    are shown to the views; this function only wires them.)
     """
     timeout = timeout if timeout is not None else default_timeout(jobs, duration)
     err = err_console()

@@ -129,6 +129,13 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server, marke
         assert sample["failed"] == 0 and sample["events"] >= 3 * 200  # received, started, succeeded at least
     assert not any(key.startswith("view on") for key in bare | guaranteed)  # the view draws the project's cluster
     assert "view on 2: lag max ms" in stdout
+    # the notebook's watch() cell under the same load (issue #34): its own frames, figures and budget
+    notebook = {key.removeprefix("view on 2 notebook: "): value["median"] for key, value in figures.items()
+                if key.startswith("view on 2 notebook: ")}
+    assert notebook.keys() == view.keys()
+    assert 0 < notebook["CPU % of a core"] < 200 and 0 < notebook["frames/s"] <= 4.5
+    assert 0 < notebook["lag p99 ms, received → drawn"] < 30_000
+    assert doc["samples"]["local"]["view"]["2 notebook"][0]["events"] >= 3 * 200
 
 
 def test_quick_local_price_list_measures_every_row(tmp_path, redis_server, marked):

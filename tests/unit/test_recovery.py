@@ -20,13 +20,14 @@ from recovery.service import (
     Recovery,
     Unacked,
     action_line,
-    connected_workers,
     held_in,
+    judge,
     orphans,
     parse_unacked,
     silent_losses,
     to_restore,
     vanished,
+    worker_connections,
 )
 from tests.unit.builders import EVENTS_T0 as T0
 from tests.unit.builders import Cluster, at, outcome, record
@@ -153,7 +154,7 @@ def test_kombus_unacked_hash_is_read_by_task_id_with_its_delivery_time_and_the_h
 def test_worker_connections_are_known_by_the_name_the_worker_gives_them():
     clients = [{"name": client_name("w1@h", 11)}, {"name": ""}, {"name": f"{config.WORKER_CLIENT_PREFIX}bad"},
                {"name": "someone-else"}]
-    assert connected_workers(clients) == {("w1@h", 11)}
+    assert [(c.node, c.pid) for c in worker_connections(clients)] == [("w1@h", 11)]
 
 
 def silent_cluster() -> Cluster:
@@ -369,6 +370,31 @@ def test_the_sweep_gives_back_what_workers_with_no_connection_had_taken_and_forg
     assert sorted(service.put_back) == ["long-gone@h", "never-heard-of@h"]
     assert [r.getMessage() for r in caplog.records] == [
         "never-heard-of@h has no connection open: 1 job on its way to it back in the queue"]
+
+
+def test_a_vanished_worker_is_fenced_once_not_also_gone_and_one_still_connected_is_left_alone():
+    snap = snapshot(silent_cluster().state, T0 + 10)  # dead@h and busy@h silent since +0.5; alive@h heard at +9.5
+    clients = [Connection("busy@h", 12, "1", 8.0), Connection("alive@h", 13, "2", 0.1)]  # busy: idle on every one
+    verdict = judge(snap, T0 + 10, 6.0, clients, [], handled={})
+    assert list(verdict.fence) == ["busy@h"] and verdict.waiting == set() and verdict.again == []
+    assert [(loss.node, loss.fenced) for loss in verdict.losses] == [("busy@h", True), ("dead@h", False)]
+    clients[0] = Connection("busy@h", 12, "1", 0.2)  # its loop blocked by a job, its pulse still PINGs
+    verdict = judge(snap, T0 + 10, 6.0, clients, [], handled={})
+    assert verdict.fence == {} and verdict.waiting == {"busy@h"} and [g.node for g in verdict.losses] == ["dead@h"]
+
+
+def test_a_restart_whose_earlier_process_is_still_connected_is_looked_at_again_not_judged():
+    snap = snapshot(silent_cluster().state, T0 + 1)
+    still, gone = Loss("w@h", "restarted", pid=5), Loss("v@h", "restarted", pid=7)
+    verdict = judge(snap, T0 + 1, 6.0, [Connection("w@h", 5, "1", 0.0)], [still, gone], handled={})
+    assert verdict.again == [still] and verdict.losses == [gone]
+    assert judge(snap, T0 + 1, 6.0, None, [still], handled={}).losses == [still]  # CLIENT LIST refused: no way to tell
+
+
+def test_without_client_list_silence_alone_decides_and_nobody_is_fenced():
+    snap = snapshot(silent_cluster().state, T0 + 10)
+    verdict = judge(snap, T0 + 10, 6.0, None, [], handled={})
+    assert verdict.fence == {} and sorted(g.node for g in verdict.losses) == ["busy@h", "dead@h"]
 
 
 def test_a_subscribed_connection_does_not_keep_a_vanished_worker_alive():
