@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -188,4 +189,19 @@ def live_processes(where: Callable[[Path], bool]) -> list[Path]:
                 found.append(proc)
         except OSError:
             continue
+    return found
+
+
+#: The SVG namespace, as ElementTree names its elements.
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def bars(html: str) -> dict[str, list[tuple[str, int]]]:
+    """A live picture's bars (producer/views/svg_lanes.py) by how they ended: (task id, columns) of each."""
+    import xml.etree.ElementTree as ET
+
+    found = defaultdict(list)
+    for g in ET.fromstring(html).iter(f"{SVG}g"):
+        if (g.get("class") or "").startswith("bar "):
+            found[(g.get("class") or "").removeprefix("bar ")].append((g.get("data-task"), int(g.get("data-columns"))))
     return found

@@ -6,14 +6,13 @@ verdict's reason for it (the cores were busy elsewhere), as a learner's busy lap
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from tests.helpers import NOTEBOOK, Displayed, execute_notebook
+from tests.helpers import NOTEBOOK, Displayed, bars, execute_notebook
 
 pytestmark = pytest.mark.integration
 
@@ -31,17 +30,6 @@ LIVE = {
 #: Updates a second a live picture sends at least: it draws 4 (producer.views.live.REFRESH_PER_S); a busy
 #: machine may make a frame late, not half of them.
 UPDATES_PER_S = 2.5
-SVG = "{http://www.w3.org/2000/svg}"
-
-
-def bars(html: str) -> dict[str, list[tuple[str, int]]]:
-    """A picture's bars by how they ended: (task id, columns) of each."""
-    found = defaultdict(list)
-    for g in ET.fromstring(html).iter(f"{SVG}g"):
-        kind = (g.get("class") or "").removeprefix("bar ")
-        if (g.get("class") or "").startswith("bar "):
-            found[kind].append((g.get("data-task"), int(g.get("data-columns"))))
-    return found
 
 
 def test_the_notebook_is_stored_without_outputs():
