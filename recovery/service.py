@@ -61,6 +61,7 @@ from celery import Celery, states
 
 from cluster.events import WORKER_EVENTS, ClusterEvents, Snapshot
 from worker import config, layout, runs
+from worker.transport import holder_of
 
 log = logging.getLogger("recovery")
 
@@ -114,12 +115,12 @@ def parse_unacked(entries: Mapping[Any, Any], delivered: Mapping[Any, float] | N
     for raw_tag, raw in entries.items():
         tag = raw_tag.decode() if isinstance(raw_tag, bytes) else str(raw_tag)
         try:
-            headers = json.loads(raw)[0]["headers"]
-            task_id, task = headers["id"], headers.get("task") or "?"
+            message = json.loads(raw)[0]
+            task_id, task = message["headers"]["id"], message["headers"].get("task") or "?"
         except (ValueError, KeyError, TypeError, IndexError):
             continue  # not a Celery task message (protocol 2): not ours to judge
         when = (delivered or {}).get(raw_tag, (delivered or {}).get(tag))
-        found[task_id] = Unacked(tag, task_id, task, when, layout.claimant(raw, when))
+        found[task_id] = Unacked(tag, task_id, task, when, layout.claimed_by(message, when))
     return found
 
 
@@ -136,17 +137,14 @@ class Connection:
 
 def worker_connections(clients: Iterable[Mapping[str, Any]]) -> list[Connection]:
     """The worker processes' Redis connections, from CLIENT LIST's names (`celery-worker:<node>/<pid>`)."""
-    prefix = config.WORKER_CLIENT_PREFIX
     found = []
     for c in clients:
-        name = str(c.get("name") or "")
-        node, _, pid = name[len(prefix):].rpartition("/")
-        if name.startswith(prefix) and node and pid.isdigit():
+        if (holder := holder_of(str(c.get("name") or ""), config.WORKER_CLIENT_PREFIX)) is not None:
             try:
                 idle = float(c.get("idle") or 0)
             except (TypeError, ValueError):
                 idle = 0.0
-            found.append(Connection(node, int(pid), str(c.get("id", "")), idle, "P" in str(c.get("flags") or "")))
+            found.append(Connection(*holder, str(c.get("id", "")), idle, "P" in str(c.get("flags") or "")))
     return found
 
 

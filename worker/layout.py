@@ -134,7 +134,16 @@ def claimant(raw: bytes | str, delivered: float | None) -> tuple[str, int] | Non
     with kombu's plain BRPOP writes the entry again with a new score and no new name.
     """
     try:
-        node, pid, at = json.loads(raw)[0]["properties"][CLAIMED_BY]
+        message = json.loads(raw)[0]
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+    return claimed_by(message, delivered)
+
+
+def claimed_by(message: Any, delivered: float | None) -> tuple[str, int] | None:
+    """`claimant` of an entry's message already decoded (the first of [message, exchange, routing key])."""
+    try:
+        node, pid, at = message["properties"][CLAIMED_BY]
     except (ValueError, KeyError, TypeError, IndexError):
         return None
     if not isinstance(node, str) or not isinstance(pid, int) or not isinstance(at, (int, float)) \
