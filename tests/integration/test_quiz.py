@@ -29,7 +29,9 @@ def test_the_quiz_answers_as_the_course_page_and_gives_the_queues_back(start_wor
     assert cup.speedup <= 1.3 and cup.peak_overlap == 1 and cup.peak_drinking == 1 and cup.waited_for_cup_s > 0.5
     assert all(step.right for step in result.steps)
     assert [p.workers for p in result.amdahl] == [1, 2, 3, 4]
-    assert result.amdahl[-1].speedup == pytest.approx(result.amdahl[-1].predicted, abs=0.35)
+    # near Amdahl's curve; a late start on a busy machine only lowers a point, nothing lifts one above it
+    assert all(p.speedup < p.predicted + 0.1 for p in result.amdahl), result.amdahl
+    assert result.amdahl[-1].predicted - 0.35 < result.amdahl[-1].speedup, result.amdahl
     assert "░" in result.steps[2].result.timeline(80)
     consumers_restored(workers)
 
