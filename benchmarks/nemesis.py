@@ -14,7 +14,7 @@ would (a killed container comes back by its restart policy). Then it checks what
 - the cluster is back to full strength (every worker answers) with no step but the healing.
 
     python -m benchmarks.nemesis --minutes 10 --seed 7         # prints the schedule as it goes
-    python -m benchmarks.nemesis --minutes 1 --seed 169 --json run.json   # the CI's version (tests/faults/test_nemesis.py)
+    python -m benchmarks.nemesis --minutes 1 --seed 169 --json run.json  # CI: tests/faults/test_nemesis.py
 
 Exit 0 if every check holds, 1 if one does not (each said in one line), 2 for bad arguments.
 """
