@@ -33,6 +33,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,17 @@ class Verdict:
         return not self.problems
 
 
+def finished_after_its_report(result: dict[str, Any], then: list[runs.Run]) -> bool:
+    """Whether a job the run lists call a duplicate was one its report could not call so yet: the
+    report told of every run (`runs`: a copy cut off by the fence among them), and the copy that made
+    it a duplicate finished only after the producer had the job's result (a frozen worker thawed)."""
+    received = result.get("received_at")
+    if received is None or result.get("runs", 1) < len(then):
+        return False
+    last = max((r.finished_at for r in runs.duplicate_runs(then) if r.finished_at), default=None)
+    return last is not None and last > datetime.fromisoformat(received)
+
+
 def judge(history: History, plain_results: dict[str, dict[str, Any] | None], run_lists: dict[str, list[runs.Run]],
           back_s: float | None, faults: list[Fault]) -> Verdict:
     """The checks, from what was recorded (pure)."""
@@ -153,9 +165,17 @@ def judge(history: History, plain_results: dict[str, dict[str, Any] | None], run
                 failed += 1
                 problems.append(f"producer job {r['task_id']}: {r['status']}")
         said = document["summary"]["duplicates"]
-        on_record = sum(1 for r in results if runs.duplicate_runs(batch["runs_then"].get(r["task_id"], [])))
-        if said != on_record:
-            problems.append(f"a batch reported {said} duplicates, its run lists said {on_record}")
+        twice = [r for r in results if runs.duplicate_runs(batch["runs_then"].get(r["task_id"], []))]
+        later = [r for r in twice if finished_after_its_report(r, batch["runs_then"][r["task_id"]])]
+        if said != len(twice) - len(later):
+            unexplained = [r for r in twice if r not in later][:3]
+            problems.append(f"a batch reported {said} duplicates, its run lists said {len(twice)}"
+                            + (f" ({len(later)} of them finished after the report)" if later else "")
+                            + "".join(f"; {r['task_id']} (report: {r.get('runs', 1)} runs, received "
+                                      f"{r.get('received_at')}): " + ", ".join(
+                                          run.describe() + (f" to {run.finished_at:%H:%M:%S.%f}" if run.finished_at
+                                                            else "") for run in batch["runs_then"][r["task_id"]])
+                                      for r in unexplained))
     extra = sum(len(found) - 1 for found in run_lists.values() if len(found) > 1)
     if back_s is None:
         problems.append("the cluster did not come back to full strength by itself")
