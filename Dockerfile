@@ -16,7 +16,7 @@ ENV PYTHONPATH=/app \
     IN_PROJECT_IMAGE=1
 
 # Never run as root: a task that misbehaves gets an unprivileged account. One account per
-# part (worker/roles.py's uids), so no part can read another's password file: app runs the
+# part (settings/roles.py's uids), so no part can read another's password file: app runs the
 # workers, the others Flower, the producer and the recovery service.
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app \
  && useradd --no-create-home --uid 10002 --user-group --shell /usr/sbin/nologin flower \
@@ -32,6 +32,7 @@ WORKDIR /app
 COPY requirements.lock ./
 RUN pip install --require-hashes --no-deps -r requirements.lock
 
+COPY settings ./settings
 COPY worker ./worker
 COPY cluster ./cluster
 COPY recovery ./recovery

@@ -31,9 +31,9 @@ from cluster.workers import wait_for_workers
 from devcluster import local_cluster as local
 from devcluster.compose import ComposeProject
 from devcluster.redis_server import HOST, free_port
-from worker import roles
-from worker.private_file import write_private
-from worker.urls import redis_url
+from settings import roles
+from settings.private_file import write_private
+from settings.urls import redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -189,12 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.long_job or args.fault != "kill") and not args.compose:
         parser.error("--long-job and --fault need --compose")
-    from worker import config
+    from settings import current
 
     if args.compose:
-        rows = [measure_compose(args.reps, True, config.VISIBILITY_TIMEOUT, args.long_job, args.fault)]
+        rows = [measure_compose(args.reps, True, current().visibility_timeout, args.long_job, args.fault)]
     else:
-        rows = [measure(args.reps, True, config.VISIBILITY_TIMEOUT)]
+        rows = [measure(args.reps, True, current().visibility_timeout)]
     if not args.skip_backstop:
         rows.append((measure_compose if args.compose else measure)(args.reps, False, args.backstop_timeout))
     for row in rows:

@@ -19,8 +19,8 @@ from pathlib import Path
 import redis
 
 from devcluster.redis_server import HOST, free_port
-from worker import roles
-from worker.urls import redis_url
+from settings import roles
+from settings.urls import redis_url
 
 #: Where docker-compose.yml is: the clone's top folder.
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +68,8 @@ class ComposeProject:
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """`docker compose -p NAME *args` in the clone, output captured; ComposeError if `check` and it failed."""
         proc = subprocess.run(["docker", "compose", "-p", self.project, *args], cwd=ROOT,
-                              env={**os.environ, **self.env, **(env or {})}, capture_output=True, text=True,
+                              env={**os.environ, **self.env, **(env or {})},  # compose's, not our settings
+                              capture_output=True, text=True,
                               timeout=timeout_s)
         if check and proc.returncode != 0:
             raise ComposeError(f"docker compose {' '.join(args)} exited {proc.returncode}: "

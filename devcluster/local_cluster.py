@@ -1,7 +1,7 @@
 """The local cluster: a redis-server and real `celery -A worker worker` processes, no containers.
 
 `python -m producer local up` runs one for users and records it in a state file, so any
-later shell finds it (`worker.config` reads the URLs from there) and `local down` stops
+later shell finds it (the settings read the URLs from there, settings.model) and `local down` stops
 exactly what was started. The integration and fault tests' fixtures and
 `python -m benchmarks --local` start and wait for their workers with the same functions.
 """
@@ -18,7 +18,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,10 +29,11 @@ from celery.utils.nodenames import host_format
 from cluster.errors import LocalClusterError
 from cluster.workers import wait_for_workers
 from devcluster.redis_server import HOST, RedisProcess, free_port, last_line
-from worker import roles
-from worker.local_state import is_running, process_identity, read_state, state_dir, write_state
-from worker.private_file import write_private
-from worker.urls import redis_url
+from settings import current, roles
+from settings.local_state import is_running, process_identity, read_state, write_state
+from settings.private_file import write_private
+from settings.urls import redis_url
+from worker.config import celery_config
 
 #: Where `celery -A worker` finds the same `worker` package this process imports.
 APP_ROOT = Path(importlib.util.find_spec("worker").origin).parent.parent  # type: ignore[union-attr,arg-type]
@@ -160,10 +161,9 @@ def start_flower(app_module: str, port: int, env: Mapping[str, str], password_fi
 
 
 def make_app(broker_url: str, result_backend: str) -> Celery:
-    """A Celery app with the project's settings, pointed at the given Redis."""
+    """A Celery app with the project's settings (this process's), pointed at the given Redis."""
     app = Celery("local")
-    app.config_from_object("worker.config")
-    app.conf.update(broker_url=broker_url, result_backend=result_backend)
+    app.config_from_object(celery_config(replace(current(), broker_url=broker_url, result_backend=result_backend)))
     return app
 
 
@@ -173,7 +173,7 @@ class LocalCluster:
 
     directory: Path
     port: int
-    passwords: dict[str, str]  # Redis' password per role (worker/roles.py)
+    passwords: dict[str, str]  # Redis' password per role (settings/roles.py)
     redis: ManagedProcess
     workers: list[ManagedProcess] = field(default_factory=list)
     flower: ManagedProcess | None = None
@@ -200,7 +200,10 @@ class LocalCluster:
         return self.directory / "secrets"
 
     def env_of(self, role: str) -> dict[str, str]:
-        """The environment of this cluster's `role` processes: ours, pointed at this Redis as that user."""
+        """The environment of this cluster's `role` processes: ours, pointed at this Redis as that user.
+
+        A child's environment, not a setting read here: the blank broker variables clear the shell's
+        and the clone's .env's (settings.environment.lookup), so only this Redis is named."""
         return {**os.environ, "BROKER_URL": "", "RESULT_BACKEND": "", "REDIS_PASSWORD": "", "REDIS_TLS_CA_FILE": "",
                 "REDIS_HOST": HOST, "REDIS_PORT": str(self.port), "REDIS_USER": role,
                 "REDIS_PASSWORD_FILE": str(self.secrets_dir / roles.secret_name(role))}
@@ -334,7 +337,7 @@ class LocalCluster:
     @classmethod
     def load(cls, directory: Path | None = None) -> LocalCluster | None:
         """The cluster recorded in `directory` (default: the user's state folder), or None."""
-        directory = directory or state_dir()
+        directory = directory or current().local_cluster_dir
         state = read_state(directory)
         if state is None or state.get("version") != 2:
             return None

@@ -1,4 +1,4 @@
-"""A redis-server of our own on a loopback port: found, started with its users (worker/roles.py), and stopped.
+"""A redis-server of our own on a loopback port: found, started with its users (settings/roles.py), and stopped.
 
 The local cluster, the integration and fault tests' fixtures and the benchmark all start
 their Redis with `RedisProcess`, so the flags that matter are written down once.
@@ -18,9 +18,9 @@ from pathlib import Path
 import redis
 
 from cluster.errors import LocalClusterError, RedisServerMissing
-from worker import roles
-from worker.private_file import write_private
-from worker.urls import redis_url
+from settings import roles
+from settings.private_file import write_private
+from settings.urls import redis_url
 
 HOST = "127.0.0.1"  # loopback only: the password is a second lock, not the first
 
@@ -69,7 +69,8 @@ def bundled_redis_server() -> str | None:
 
 def candidates() -> list[str]:
     """Every redis-server there is: each one on PATH (in PATH's order), then the bundled one."""
-    found = [str(Path(d) / "redis-server") for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    path = os.environ.get("PATH", "")  # where programs are, not a setting of this project
+    found = [str(Path(d) / "redis-server") for d in path.split(os.pathsep) if d]
     found = [p for p in found if os.access(p, os.X_OK) and Path(p).is_file()]
     if bundled := bundled_redis_server():
         found.append(bundled)
@@ -125,7 +126,7 @@ def last_line(path: Path) -> str:
 class RedisProcess:
     """A redis-server on 127.0.0.1 with one user per role, its files in `data_dir`, owned by whoever started it.
 
-    `default` is disabled: every client logs in as a role (worker/roles.py), the tests' own
+    `default` is disabled: every client logs in as a role (settings/roles.py), the tests' own
     checks as `admin`.
     """
 
@@ -180,7 +181,7 @@ class RedisProcess:
         return self.data_dir / roles.ACL_FILE
 
     def write_acl(self) -> None:
-        """The users' file (password hashes), 0600 from its first byte and replaced whole (worker.private_file)."""
+        """The users' file (password hashes), 0600 from its first byte and replaced whole (settings.private_file)."""
         write_private(self.acl_path, roles.acl_file(self.passwords, self.queue, self.version or MIN_REDIS))
 
     def start(self, timeout_s: float = 10) -> RedisProcess:

@@ -8,7 +8,7 @@ In a notebook, `run_jobs`, `sweep` and `quiz` draw their jobs live in the cell's
 run, as `python -m producer run` does on a terminal, and `watch()` follows the whole cluster;
 anywhere else (a script, a plain `python`, the tests) they draw nothing (producer.views.notebook).
 
-The cluster is found the way the command line finds it (worker.config: BROKER_URL, REDIS_*,
+The cluster is found the way the command line finds it (settings.model: BROKER_URL, REDIS_*,
 or the local cluster `python -m producer local up` recorded). Errors are raised as the
 producer's exceptions (cluster.errors), each with a one-line message.
 """
@@ -35,7 +35,7 @@ from producer.results import BatchResult
 from producer.submit import riding_out_a_restart, run_batch
 from producer.views import notebook
 from producer.views.progress import Shown
-from worker import config
+from settings import current
 
 __all__ = ["BatchResult", "SweepResult", "compare", "default_timeout", "quiz", "run_jobs", "sweep", "watch"]
 
@@ -55,7 +55,7 @@ def default_timeout(jobs: int, duration_s: float) -> float:
     to be handed on by the recovery service (within RECOVERY_SILENCE and a poll). Without
     that service such a job waits for the visibility timeout (an hour): pass --timeout.
     """
-    return 2.0 * jobs * duration_s + config.RECOVERY_SILENCE + 30.0
+    return 2.0 * jobs * duration_s + current().recovery_silence + 30.0
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Ready:
 def workers_on(app: Celery, queue: str, on_wait: Callable[[], None] | None = None) -> list[Worker]:
     """The workers consuming `queue`, waiting up to WORKER_WAIT for a first one (`on_wait` is called once if
     it takes a while); NoWorkers when none comes."""
-    return ready_workers(app, queue, config.BROKER_TIMEOUT, config.WORKER_WAIT, on_wait=on_wait)
+    return ready_workers(app, queue, current().broker_timeout, current().worker_wait, on_wait=on_wait)
 
 
 def ready(app: Celery, queue: str, on_wait: Callable[[], None] | None = None) -> Ready:
@@ -106,7 +106,7 @@ def run_jobs(jobs: int = 2, duration: float = 1.0, kind: str = "sleep", queue: s
     and what the cluster's events saw of each job joins the batch's story, as with the live view.
     """
     app = _app(app)
-    queue = queue or config.QUEUE
+    queue = queue or current().queue
     found = ready(app, queue)
     followed = (notebook.followed_run(app, queue, jobs, found.slots, duration, workers=len(found.workers))
                 if live else nullcontext())
@@ -123,14 +123,14 @@ def compare(jobs: int = 4, duration: float = 1.0, kinds: Sequence[str] = ("sleep
     kind is the course page's loop, run here, one after another.
     """
     app = _app(app)
-    queue = queue or config.QUEUE
+    queue = queue or current().queue
     rows, _skipped = compare_on(app, flavours_online(app, queue), jobs, duration, kinds, queue)
     return rows
 
 
 def flavours_online(app: Celery, queue: str) -> list[Worker]:
     """Every worker online, once Redis answers; NoWorkers unless one consumes `queue` or its -threads/-gevent queues."""
-    check_brokers(app, config.BROKER_TIMEOUT)
+    check_brokers(app, current().broker_timeout)
     online = online_workers(app)
     if not any(consuming(online, f.queue) for f in _compare.flavours(queue)):
         raise NoWorkers(f"no worker consumes '{queue}' or its -threads/-gevent queues: docker compose up -d --wait")
@@ -175,7 +175,7 @@ def sweep(jobs: int | None = None, duration: float = 0.5, kind: str = "sleep", q
     In a notebook each step is drawn live in the cell's output, a picture per step (`live=False`: not).
     """
     app = _app(app)
-    queue = queue or config.QUEUE
+    queue = queue or current().queue
     workers = workers_on(app, queue)
     drawn = notebook.parts(app, "sweep", (queue,), sum(w.slots for w in workers), duration,
                            workers=len(workers)) if live else nullcontext(None)
@@ -203,7 +203,7 @@ def sweep_on(app: Celery, workers: list[Worker], queue: str, jobs: int, duration
 
 def quiz_workers(app: Celery, workers: int | None = None) -> tuple[list[Any], list[Any]]:
     """(everyone online, the ones the quiz uses): the first `workers` consuming QUEUE, all of them by default."""
-    ready = ready_workers(app, config.QUEUE, config.BROKER_TIMEOUT, config.WORKER_WAIT)
+    ready = ready_workers(app, current().queue, current().broker_timeout, current().worker_wait)
     online = online_workers(app)
     if workers is not None and workers < 2:
         raise UsageError(f"--workers {workers}: the quiz needs at least 2 (one stall is no parallelism)")
@@ -211,7 +211,7 @@ def quiz_workers(app: Celery, workers: int | None = None) -> tuple[list[Any], li
     if len(chosen) < 2 or (workers and len(ready) < workers):
         want = max(workers or 4, 2)
         fewer = f", or quiz --workers {len(ready)}" if len(ready) >= 2 else ""
-        raise UsageError(f"the quiz needs {workers or 2} workers on '{config.QUEUE}', {len(ready)} online: "
+        raise UsageError(f"the quiz needs {workers or 2} workers on '{current().queue}', {len(ready)} online: "
                          f"WORKERS={want} docker compose up -d --wait (or python -m producer local up --workers "
                          f"{want}){fewer}")
     return online, chosen
@@ -252,5 +252,5 @@ def watch(seconds: float = 30.0, queues: Sequence[str] = (), stop_after: float |
     if seconds <= 0 or (stop_after is not None and stop_after <= 0):
         raise UsageError(f"watch(seconds={seconds:g}, stop_after={stop_after}): both are seconds, above 0")
     app = _app(app)
-    check_brokers(app, config.BROKER_TIMEOUT)  # a stopped Redis is one line now, not a picture that never fills
-    notebook.watch(app, tuple(queues) or (config.QUEUE,), seconds, stop_after)
+    check_brokers(app, current().broker_timeout)  # a stopped Redis is one line now, not a picture that never fills
+    notebook.watch(app, tuple(queues) or (current().queue,), seconds, stop_after)

@@ -3,22 +3,20 @@
 Compose takes any NAME=value from .env and uses only the names its files interpolate; the
 rest it ignores without a word, so `WORKRES=8` started the default 2 workers and nobody
 said why. The names this project knows are read off its own files, so they cannot drift:
-every `${NAME}` of the compose files beside docker-compose.yml, and every setting
-worker/config.py reads (`_raw`, `_int`, `_float`, and NAME_FILE for each). A name close to
+every `${NAME}` of the compose files beside docker-compose.yml, and every variable the
+settings declare (settings.environment.VARIABLES, and NAME_FILE for each). A name close to
 one of those is most likely a typo of it and is named with it; any other is the user's own
 (a token kept for another tool) and is left alone.
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
 import os
 import re
 from pathlib import Path
 
-from worker import config
-from worker.config import DOTENV, read_dotenv  # the clone's .env and its one parser, the settings module's
+from settings.environment import DOTENV, VARIABLES, lookup, read_dotenv  # the clone's .env and its one parser
 
 #: The clone's top folder: docker-compose.yml, and the .env compose reads beside it.
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,12 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_PREFIXES = ("COMPOSE_", "DOCKER_")
 #: How close a name must be to a known one to be called its typo (difflib's ratio; 0.6 is its default).
 CLOSE = 0.75
-_READERS = {"_raw", "_int", "_float"}  # worker/config.py's readers of the environment
 
 
 def compose_setting(name: str, default: str, dotenv: Path = DOTENV) -> str:
-    """A compose setting as `docker compose` sees it: the shell's variable, else the clone's .env, else the default."""
-    return config.lookup(name, os.environ, read_dotenv(dotenv)) or default
+    """A compose setting as `docker compose` sees it: the shell's variable, else the clone's .env, else the default.
+
+    Compose's view of the environment (its files interpolate FLOWER_PORT, ...), not a setting of
+    this process: hence read here, a documented exception to "only the settings read the environment"."""
+    return lookup(name, os.environ, read_dotenv(dotenv)) or default
 
 
 def compose_names(root: Path = ROOT) -> set[str]:
@@ -40,12 +40,9 @@ def compose_names(root: Path = ROOT) -> set[str]:
             for name in re.findall(r"\$\{([A-Za-z_]\w*)", path.read_text())}
 
 
-def config_names(source: Path = Path(config.__file__)) -> set[str]:
-    """Every variable worker/config.py reads, and the NAME_FILE its `_raw` reads in its place."""
-    names = {node.args[0].value for node in ast.walk(ast.parse(source.read_text()))
-             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _READERS
-             and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)}
-    return names | {f"{name}_FILE" for name in names}
+def config_names() -> set[str]:
+    """Every variable the settings read (importing the package declares them all), and each one's NAME_FILE."""
+    return set(VARIABLES) | {f"{name}_FILE" for name in VARIABLES}
 
 
 def known_names(root: Path = ROOT) -> set[str]:

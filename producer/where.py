@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from worker import config
+from settings import current
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,10 @@ class Where:
 
     @classmethod
     def here(cls) -> Where:
-        """This process's (worker.config: IN_PROJECT_IMAGE, OUTPUT_DIR, OUTPUT_DIR_ON_HOST)."""
-        mounted = config.OUTPUT_DIR and config.OUTPUT_DIR_ON_HOST
-        return cls(config.IN_IMAGE, Path(config.OUTPUT_DIR) if mounted else None,
-                   config.OUTPUT_DIR_ON_HOST if mounted else None)
+        """This process's (settings: IN_PROJECT_IMAGE, OUTPUT_DIR, OUTPUT_DIR_ON_HOST)."""
+        s = current()
+        mounted = s.output_dir and s.output_dir_on_host
+        return cls(s.in_image, Path(s.output_dir) if mounted else None, s.output_dir_on_host if mounted else None)
 
     def on_host(self, path: Path) -> str | None:
         """The host's name of `path` when it lies in the mounted folder (`./out/run.json`), else None."""

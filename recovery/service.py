@@ -1,7 +1,7 @@
 """The recovery service: a dead worker's jobs back in the queue within seconds, not after an hour.
 
 With Redis as broker, a job a worker took and never acknowledged waits in kombu's `unacked`
-hash until the visibility timeout (an hour: worker/config.py) hands it to another worker.
+hash until the visibility timeout (an hour: settings.model) hands it to another worker.
 This service follows the workers' events only (heartbeats, online, offline: Celery's
 EventReceiver on the routing key `worker.#`, cluster/events.py) and, when a worker is gone,
 puts the jobs it held back in the queue at once. Who holds what it reads from the broker, not
@@ -60,7 +60,9 @@ import redis
 from celery import Celery, states
 
 from cluster.events import WORKER_EVENTS, ClusterEvents, Snapshot
-from worker import config, layout, runs
+from settings import SettingError, current
+from worker import layout, runs
+from worker.config import WORKER_CLIENT_PREFIX
 from worker.transport import holder_of
 
 log = logging.getLogger("recovery")
@@ -139,7 +141,7 @@ def worker_connections(clients: Iterable[Mapping[str, Any]]) -> list[Connection]
     """The worker processes' Redis connections, from CLIENT LIST's names (`celery-worker:<node>/<pid>`)."""
     found = []
     for c in clients:
-        if (holder := holder_of(str(c.get("name") or ""), config.WORKER_CLIENT_PREFIX)) is not None:
+        if (holder := holder_of(str(c.get("name") or ""), WORKER_CLIENT_PREFIX)) is not None:
             try:
                 idle = float(c.get("idle") or 0)
             except (TypeError, ValueError):
@@ -283,9 +285,10 @@ def action_line(who: str, why: str, restored: list[Unacked], taken: int = 0) -> 
 class Recovery:
     """Decides who is gone and puts their jobs back; `tick()` once per POLL_S."""
 
-    def __init__(self, app: Celery, silence_s: float = config.RECOVERY_SILENCE) -> None:
+    def __init__(self, app: Celery, silence_s: float | None = None) -> None:
         self.app = app
-        self.silence_s = silence_s
+        self.silence_s = current().recovery_silence if silence_s is None else silence_s
+        self.visibility_timeout_s = current().visibility_timeout
         self.events = ClusterEvents(app, on_event=self._on_event, routing_key=WORKER_EVENTS)
         self.handled: dict[str, float | None] = {}
         self.waiting: set[str] = set()  # silent but connected: said once
@@ -399,7 +402,7 @@ class Recovery:
         for node, at in sorted(fenced.items()):
             runs.record_interruption(self.app.backend.client, task_ids, node, None,
                                      runs.FENCED, datetime.fromtimestamp(at, UTC),
-                                     config.result_expires)
+                                     self.app.conf.result_expires)
 
     # --- decisions ---------------------------------------------------------------------
 
@@ -524,7 +527,7 @@ class Recovery:
                       if not self._finished(u.task_id)]
         lost = [u for u in candidates if attributable(u, missing)]
         if lost:
-            self.fenced = {node: at for node, at in self.fenced.items() if now - at < config.VISIBILITY_TIMEOUT}
+            self.fenced = {node: at for node, at in self.fenced.items() if now - at < self.visibility_timeout_s}
             self.interrupt([u.task_id for u in lost], self.fenced)
             log.info(action_line("catch-up:", "unacknowledged, held by no live worker", self.restore(lost)))
         return len(lost) == len(candidates)
@@ -566,13 +569,18 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s recovery: %(message)s", stream=sys.stdout)
     from worker import app  # the cluster's app: its broker, its settings
 
+    try:
+        settings = current()
+    except SettingError as exc:
+        print(f"recovery: error: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     log.info("following the cluster's events; a worker silent for %g s with its connections closed "
              "loses its jobs to the others (backstop: visibility timeout %d s)",
-             config.RECOVERY_SILENCE, config.VISIBILITY_TIMEOUT)
-    Recovery(app).serve(stop, Path(config.RECOVERY_HEALTH_FILE))
+             settings.recovery_silence, settings.visibility_timeout)
+    Recovery(app).serve(stop, Path(settings.recovery_health_file))
     return 0
 
 

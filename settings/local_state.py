@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -26,7 +25,7 @@ BROKER_VARIABLES = ("BROKER_URL", "RESULT_BACKEND", "REDIS_HOST", "REDIS_PORT", 
 STATE_FILE = "state.json"
 
 
-def state_dir(env: Mapping[str, str] = os.environ) -> Path:
+def state_dir(env: Mapping[str, str]) -> Path:
     """The folder of the local cluster's state, data and logs.
 
     The runtime folder first (private to the user, emptied at logout or reboot, as a
@@ -79,7 +78,7 @@ def is_running(record: Mapping[str, Any]) -> bool:
     return isinstance(pid, int) and identity is not None and process_identity(pid) == identity
 
 
-def local_urls(env: Mapping[str, str] = os.environ) -> tuple[str, str] | None:
+def local_urls(env: Mapping[str, str]) -> tuple[str, str] | None:
     """(broker URL, result backend) of a running local cluster, unless the environment names a Redis."""
     if any(env.get(name) for name in BROKER_VARIABLES):
         return None

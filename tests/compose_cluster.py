@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from devcluster.compose import ComposeProject, docker_ready
+from settings import roles
 from tests.helpers import Finished, skip_unless_required
 from tests.scheduling import compose_slot, on_timeline, shared_outside_tests
-from worker import roles
 
 __all__ = ["Compose", "compose_project", "docker_ready"]
 

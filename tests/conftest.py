@@ -28,9 +28,9 @@ from cluster.workers import wait_for_workers
 from devcluster.local_cluster import ManagedProcess, start_recovery, stop_processes
 from devcluster.local_cluster import start_workers as spawn_workers
 from devcluster.redis_server import RedisProcess, find_redis_server
+from settings.local_state import DIR_VARIABLE
 from tests.helpers import refusals, skip_unless_required
 from tests.scheduling import SHARE, current_process, longest_first, on_timeline, sharing_the_machine
-from worker.local_state import DIR_VARIABLE
 
 #: Each file's own seconds in a recent run: `python -m tests.run_timeline FILE --durations tests/durations.json`.
 DURATIONS = Path(__file__).with_name("durations.json")
@@ -102,7 +102,7 @@ def redis_binary() -> str:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
-    """A real redis-server on 127.0.0.1 with the cluster's users (worker/roles.py), no persistence."""
+    """A real redis-server on 127.0.0.1 with the cluster's users (settings/roles.py), no persistence."""
     server = RedisProcess(tmp_path_factory.mktemp("redis"), appendonly=False, binary=redis_binary())
     server.start()
     try:
@@ -116,7 +116,7 @@ def redis_env(redis_server: RedisProcess) -> Iterator[dict[str, str]]:
     """The producer's environment for a test that starts clean: both databases emptied.
 
     Each part logs in as its own role; a command Redis refused any of them during the test
-    fails it (the roles in worker/roles.py must grant what the parts really send).
+    fails it (the roles in settings/roles.py must grant what the parts really send).
     """
     server = redis_server.client()
     server.flushall()
@@ -124,7 +124,7 @@ def redis_env(redis_server: RedisProcess) -> Iterator[dict[str, str]]:
     server.close()
     yield redis_server.env
     refused = [f"{e['username']}: {e['reason']} {e['object']} ({e['context']})" for e in refusals(redis_server)]
-    assert not refused, f"Redis refused a role what it sent (add it to worker/roles.py?): {sorted(set(refused))}"
+    assert not refused, f"Redis refused a role what it sent (add it to settings/roles.py?): {sorted(set(refused))}"
 
 
 @dataclass

@@ -1,27 +1,31 @@
 """The Celery app of the cluster: `celery -A worker worker` runs a worker, `celery -A worker flower` Flower.
 
-The app lives alone here; its settings are in `worker.config`, its tasks in `worker.tasks`,
-and the worker's health heartbeat in `worker.health`.
+The app lives alone here; its configuration is generated from the settings (`worker.config`,
+on first use), its tasks are in `worker.tasks`, and the worker's health heartbeat in
+`worker.health`. Importing it reads no setting: every `celery` command checks them first,
+before Celery reads any (`check_settings`), and a bad one is one line and exit 1.
 """
 
-import os
-import sys
-
+import click
 from celery import Celery
 
-try:
-    from worker import config
-except ValueError as exc:  # worker.errors.SettingError: a bad environment variable
-    if os.path.basename(sys.argv[0]) in ("celery", "__main__.py") and "celery" in sys.argv[0]:
-        sys.exit(f"celery: error: {exc}")  # one line, exit 1, instead of Celery's traceback
-    if sys.argv[0] == "-m":  # `python -m worker.<module>` (while Python finds it), e.g. compose's
-        # one-shot `secrets`, which parses the workers' settings on every `up`: a bad one stops
-        # `up` there, at once, instead of workers restarting on it forever.
-        sys.exit(f"settings: error: {exc}")
-    raise
+from settings import SettingError, current
+from worker.config import celery_config
+
+
+def check_settings(ctx: click.Context, _param: click.Parameter, _value: object) -> None:
+    """Load the settings before the command's other options (eager): a refusal is one line, not a traceback."""
+    try:
+        current()
+    except SettingError as exc:
+        click.echo(f"celery: error: {exc}", err=True)
+        ctx.exit(1)
+
 
 app = Celery("worker", include=["worker.tasks"])
-app.config_from_object(config)
+app.add_defaults(lambda: celery_config(current()))
+app.user_options["preload"].add(click.Option(["--check-settings"], is_flag=True, is_eager=True, expose_value=False,
+                                             hidden=True, callback=check_settings))
 
 from worker import health  # noqa: E402,F401  (connects the worker's signal handlers)
 

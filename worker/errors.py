@@ -1,17 +1,12 @@
-"""The worker package's exceptions: a setting it cannot use, and what a job raises.
+"""What a job raises.
 
-`SettingError`: worker.config refuses an environment variable. `JobFailed` and
-`TransientJobError`: a job asked to fail, for good or once, so the demo can show failures and
+`JobFailed` and `TransientJobError`: a job asked to fail, for good or once, so the demo can show failures and
 retries. `WorkerLost`: a job refused because it took its worker down too often.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-
-class SettingError(ValueError):
-    """Raised when an environment variable holds a value this project cannot use."""
 
 
 class JobFailed(Exception):

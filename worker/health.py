@@ -25,20 +25,21 @@ from typing import Any
 
 from celery.signals import after_setup_logger, celeryd_init, heartbeat_sent, worker_ready, worker_shutdown
 
-from worker import config
+from settings import current
+from worker.config import WORKER_CLIENT_PREFIX
 
 
 def client_name(node: str, pid: int) -> str:
     """The name a worker's Redis connections carry: no spaces, as Redis requires."""
-    return f"{config.WORKER_CLIENT_PREFIX}{node}/{pid}".replace(" ", "_")
+    return f"{WORKER_CLIENT_PREFIX}{node}/{pid}".replace(" ", "_")
 
 
 def _touch(**_: Any) -> None:
-    Path(config.HEALTH_FILE).touch()
+    Path(current().health_file).touch()
 
 
 def _remove(**_: Any) -> None:
-    Path(config.HEALTH_FILE).unlink(missing_ok=True)
+    Path(current().health_file).unlink(missing_ok=True)
 
 
 def _quiet_success_lines(**_: Any) -> None:

@@ -28,7 +28,8 @@ from celery.worker.consumer import Consumer
 from celery.worker.request import Request
 from celery.worker.state import active_requests, reserved_requests
 
-from worker import app, config, runs
+from settings import current
+from worker import app, runs
 from worker.burn import burn_cpu
 from worker.errors import JobFailed, TransientJobError, WorkerLost
 from worker.placement import machine_id, pool_kind, slot_id, usable_cpus
@@ -71,7 +72,7 @@ def note_cancelled(task_id: str, node: str, run: datetime | None, give_up_s: flo
         deadline = time.monotonic() + give_up_s
         while True:
             try:
-                runs.record_interruption(app.backend.client, [task_id], node, run, why, at, config.result_expires)
+                runs.record_interruption(app.backend.client, [task_id], node, run, why, at, app.conf.result_expires)
                 return
             except redis.RedisError:
                 if time.monotonic() > deadline:
@@ -246,16 +247,16 @@ def this_run(task: Task, client: Any) -> tuple[runs.Run, list[runs.Run] | None]:
     if claimed is not None:
         return replace(claimed.run, pid=os.getpid()), claimed.before
     run = runs.Run(request.hostname or socket.gethostname(), os.getpid(), request.retries + 1, utc_now())
-    before = bookkeeping(runs.record_start, client, request.id, run, config.result_expires)
+    before = bookkeeping(runs.record_start, client, request.id, run, app.conf.result_expires)
     return run, before if isinstance(before, list) else None
 
 
 def refuse_a_poison_job(task: Task, client: Any, run: runs.Run, lost: list[runs.Run]) -> None:
     """A job whose earlier runs took their worker down RECOVERY_MAX_DEATHS times is not run again:
     this run ends at once, and the job fails with WorkerLost."""
-    if len(lost) < config.RECOVERY_MAX_DEATHS:
+    if len(lost) < current().recovery_max_deaths:
         return
-    bookkeeping(runs.record_finish, client, task.request.id, run, utc_now(), config.result_expires)
+    bookkeeping(runs.record_finish, client, task.request.id, run, utc_now(), app.conf.result_expires)
     where = ", ".join(r.worker for r in lost)
     raise WorkerLost(f"{task.name} took its worker down {len(lost)} times ({where}); not run again")
 
@@ -313,7 +314,7 @@ def finish(task: Task, client: Any, run: runs.Run, record: JobRecord, fail: str 
     elif fail == "once" and record.attempt == 1:
         failure = TransientJobError(f"{task.name} failed on its first attempt, as asked; it will be retried")
     result = None if failure else stored_result(task, record.to_json())
-    ended = bookkeeping(runs.record_finish, client, request.id, run, record.finished_at, config.result_expires,
+    ended = bookkeeping(runs.record_finish, client, request.id, run, record.finished_at, app.conf.result_expires,
                         result, retry_s=FINISH_RETRY_S)
     if isinstance(ended, str):
         logger.warning("%s %s: this run was %s before it finished; its end is on record (a duplicate if the copy "

@@ -28,7 +28,7 @@ a kombu message (properties with a delivery tag and delivery info, a body kombu 
 whose headers name a task and an id (Celery's message protocol 2). A task message whose
 content type is refused (pickle) still reaches Celery, which drops it and logs ContentDisallowed.
 
-Settings: `broker_transport = "worker.transport:Transport"` (worker/config.py); the URL keeps
+Settings: `broker_transport = "worker.transport:Transport"` (worker/config.py's celery_config); the URL keeps
 its redis:// or rediss:// scheme.
 """
 
@@ -42,9 +42,11 @@ from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads
 
+from settings import current
+from settings.urls import db_beside
 from worker import layout, runs
+from worker.config import WORKER_CLIENT_PREFIX
 from worker.records import utc_now
-from worker.urls import db_beside
 
 log = logging.getLogger("worker.transport")
 
@@ -153,13 +155,12 @@ class Channel(kombu_redis.Channel):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from worker import config  # the app's settings are loaded by the time a channel opens
-
+        settings = current()
         #: The worker node this channel takes jobs for, or None (not a worker: kombu's BRPOP), and its process.
-        self.holder, self.holder_pid = holder_of(self.client_name, config.WORKER_CLIENT_PREFIX) or (None, None)
+        self.holder, self.holder_pid = holder_of(self.client_name, WORKER_CLIENT_PREFIX) or (None, None)
         #: The results' database, when a claim can write the run's start there (same server), else None.
-        self.runs_db = db_beside(config.broker_url, config.result_backend)
-        self.runs_expire_s = int(config.result_expires)
+        self.runs_db = db_beside(settings.broker_url, settings.result_backend)
+        self.runs_expire_s = settings.result_expires
         self.hand_off_key = layout.hand_off_key(self.holder) if self.holder else ""
         self._taken: dict[str, bytes] = {}  # delivery tag -> the message as taken, until claimed
         self._sent: str | None = None  # the command in flight: "TAKE", "WAIT" (BLMOVE on _waited_on) or kombu's BRPOP

@@ -6,7 +6,6 @@ Errors are LocalClusterError / RedisServerMissing, printed as one line by produc
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import sys
 import time
@@ -19,8 +18,7 @@ from kombu.utils.url import maybe_sanitize_url
 from cluster.errors import RET_OK, ExtraMissing, LocalClusterError
 from devcluster.local_cluster import LocalCluster
 from producer.commands.options import Number, WholeNumber
-from worker import config
-from worker.local_state import state_dir
+from settings import current
 from worker.records import POOLS
 
 
@@ -45,12 +43,13 @@ def local() -> None:
               help="Jobs each worker runs at once (pool processes or threads).")
 @click.option("--pool", "-P", type=click.Choice(POOLS), default="prefork", show_default=True,
               help="How each worker runs its jobs at once: processes, threads, greenlets, or one at a time.")
-@click.option("--queue", "-q", default=config.QUEUE, show_default=True, help="Queue the workers consume.")
+@click.option("--queue", "-q", default=lambda: current().queue, show_default="$QUEUE or jobs",
+              help="Queue the workers consume.")
 @click.option("--port", type=WholeNumber(1, 65535), default=None,
               help="Redis' port on 127.0.0.1 [default: a free one].")
 @click.option("--flower", is_flag=True, help="Also start Flower on a free port (needs the flower extra).")
-@click.option("--loglevel", default=os.environ.get("WORKER_LOGLEVEL", "INFO"), show_default=True,
-              help="The workers' log level [default: $WORKER_LOGLEVEL or INFO].")
+@click.option("--loglevel", default=lambda: current().worker_loglevel, show_default="$WORKER_LOGLEVEL or INFO",
+              help="The workers' log level.")
 @click.option("--timeout", type=Number(1, 600), default=60, show_default=True,
               help="Seconds to wait for every worker to answer.")
 def up(workers: int, concurrency: int, pool: str, queue: str, port: int | None, flower: bool, loglevel: str,
@@ -64,7 +63,7 @@ def up(workers: int, concurrency: int, pool: str, queue: str, port: int | None, 
         raise ExtraMissing("--flower", "flower", "flower")
     if pool == "gevent" and importlib.util.find_spec("gevent") is None:
         raise ExtraMissing("--pool gevent", "gevent", "gevent")
-    directory = state_dir()
+    directory = current().local_cluster_dir
     existing = LocalCluster.load(directory)
     if existing is not None and existing.redis.running():
         echo_err(f"a local cluster is already up: {len(existing.workers)} workers, Redis on 127.0.0.1:{existing.port} "
@@ -105,7 +104,7 @@ def python_command() -> str:
 
 
 def require() -> LocalCluster:
-    cluster = LocalCluster.load(state_dir())
+    cluster = LocalCluster.load(current().local_cluster_dir)
     if cluster is None:
         raise LocalClusterError("no local cluster is up: python -m producer local up")
     return cluster
@@ -178,7 +177,7 @@ def down(grace: float) -> int:
 
     Works from any shell, also after the one that ran `local up` is gone. Logs stay.
     """
-    cluster = LocalCluster.load(state_dir())
+    cluster = LocalCluster.load(current().local_cluster_dir)
     if cluster is None:
         echo_err("no local cluster is up: nothing to stop")
         return RET_OK

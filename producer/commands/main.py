@@ -42,7 +42,8 @@ from producer.views.progress import parts_progress, run_progress
 from producer.views.report import json_document, print_text, trouble_lines
 from producer.views.trace import write_trace
 from producer.where import Where
-from worker import app, config
+from settings import SettingError, current
+from worker import app
 from worker.records import KINDS, MAX_DURATION_S
 from worker.transport import dead_letter_key
 
@@ -91,6 +92,7 @@ class DefaultGroup(click.Group):
 @click.version_option(__version__, prog_name="producer")
 def cli() -> None:
     """Submit task1/task2 jobs to the Celery cluster and show whether they ran in parallel."""
+    current()  # every setting checked before any work: a bad one is one line and exit 2 (`main`)
 
 
 def not_blank(_: click.Context, param: click.Parameter, value: str) -> str:
@@ -103,7 +105,7 @@ def stdout_console() -> Console:
     """The report's console: the terminal's width; when piped, COLUMNS or 120, never padded."""
     if sys.stdout.isatty():
         return Console(highlight=False)
-    columns = os.environ.get("COLUMNS", "")
+    columns = os.environ.get("COLUMNS", "")  # the terminal's convention (as rich's), not one of our settings
     return Console(width=int(columns) if columns.isdigit() and int(columns) > 20 else 120, highlight=False)
 
 
@@ -121,12 +123,13 @@ def warn_of_typos(console: Console) -> None:
 
 def wait_note(console: Console, queue: str) -> Any:
     def note() -> None:
-        say(console, f"waiting up to {config.WORKER_WAIT:g} s for a worker on queue '{queue}' "
+        say(console, f"waiting up to {current().worker_wait:g} s for a worker on queue '{queue}' "
                      f"(Redis at {masked(app.conf.broker_url)})...")
     return note
 
 
-QUEUE_OPTION = click.option("--queue", "-q", default=config.QUEUE, show_default=True, callback=not_blank,
+QUEUE_OPTION = click.option("--queue", "-q", default=lambda: current().queue, show_default="$QUEUE or jobs",
+                            callback=not_blank,
                             help="Queue to submit to (the workers' -Q).")
 
 
@@ -222,7 +225,7 @@ def _speedup(value: float | None) -> str:
               help="Seconds each job takes.")
 @click.option("--kind", "kinds", type=click.Choice(KINDS), multiple=True,
               help="Only this kind of job (repeatable) [default: sleep and cpu].")
-@click.option("--queue", "-q", default=config.QUEUE, show_default=True, callback=not_blank,
+@click.option("--queue", "-q", default=lambda: current().queue, show_default="$QUEUE or jobs", callback=not_blank,
               help="The processes' queue; threads and gevent use QUEUE-threads and QUEUE-gevent.")
 @PROGRESS_OPTION
 def compare(jobs: int, duration: float, kinds: tuple[str, ...], queue: str, progress: bool) -> int:
@@ -295,16 +298,16 @@ def sweep(jobs: int | None, duration: float, kind: str, queue: str, plot: Path |
     return RET_JOBS_FAILED if any(p.failed for p in points) else RET_OK
 
 
-def project_queues(queue: str = config.QUEUE) -> list[str]:
-    """The queues this project uses: the jobs queue and its flavours' (see compare)."""
-    return [f.queue for f in flavours(queue)]
+def project_queues(queue: str | None = None) -> list[str]:
+    """The queues this project uses: the jobs queue (QUEUE's by default) and its flavours' (see compare)."""
+    return [f.queue for f in flavours(queue or current().queue)]
 
 
 @cli.command(short_help="Redis, the workers and the queues, on one screen.")
 def status() -> int:
     """Is Redis there, which workers are online (pool, slots, queues, what each runs now), how deep each queue is."""
     warn_of_typos(err_console())
-    check_brokers(app, config.BROKER_TIMEOUT)
+    check_brokers(app, current().broker_timeout)
     out = stdout_console()
     say(out, f"Redis: {masked(app.conf.broker_url)} answers", style="")
     workers = online_workers(app)
@@ -339,9 +342,9 @@ def flower_login(broker_url: str) -> str | None:
         if local.flower_url is None:
             return None
         return f"Flower: {local.flower_url} login admin / {local.flower_password} ({local.secrets_dir / 'flower'})"
-    if flower_password := config.owner_secret("flower"):  # the owner's, on the host: compose's Flower
+    if flower_password := current().owner_secret("flower"):  # the owner's, on the host: compose's Flower
         port, user = compose_setting("FLOWER_PORT", "5555"), compose_setting("FLOWER_USER", "admin")
-        return f"Flower: http://127.0.0.1:{port} login {user} / {flower_password} ({config.SECRETS_DIR / 'flower'})"
+        return f"Flower: http://127.0.0.1:{port} login {user} / {flower_password} ({current().secrets_dir / 'flower'})"
     return None
 
 
@@ -351,7 +354,7 @@ def flower_login(broker_url: str) -> str | None:
               help="Only this queue (repeatable) [default: QUEUE and its -threads/-gevent queues].")
 def purge(yes: bool, queues: tuple[str, ...]) -> int:
     """Remove every job waiting in the queues; running jobs finish. Says how many it removed."""
-    check_brokers(app, config.BROKER_TIMEOUT)
+    check_brokers(app, current().broker_timeout)
     names = list(queues) or project_queues()
     waiting = depths(app, names)
     total = sum(waiting.values())
@@ -380,7 +383,7 @@ cli.add_command(quiz)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn every error into one line and an exit code."""
-    debug = os.environ.get("PRODUCER_DEBUG") == "1"
+    debug = os.environ.get("PRODUCER_DEBUG") == "1"  # read apart from the settings: it shows why they failed
     signal.signal(signal.SIGTERM, _sigterm)
     try:
         try:
@@ -393,6 +396,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         click.echo(f"producer: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code if exc.exit_code else RET_USAGE)
+    except SettingError as exc:  # a bad environment variable, refused before any work
+        click.echo(f"producer: error: {exc}", err=True)
+        sys.exit(RET_USAGE)
     except ProducerError as exc:
         if debug:
             raise

@@ -6,14 +6,13 @@ import click
 
 from producer.commands.options import Number
 from producer.views import live
-from worker import config
 
 
 @click.command(short_help="The whole cluster live: a lane per worker slot, anyone's jobs.")
 @click.option("--seconds", "-s", type=Number(2, 3600), default=30.0, show_default=True,
               help="Width of the scrolling window, in seconds (off a terminal: how long to follow, then print).")
 @click.option("--queue", "-q", "queues", multiple=True,
-              help=f"Show this queue's depth (repeatable) [default: {config.QUEUE}].")
+              help="Show this queue's depth (repeatable) [default: $QUEUE or jobs].")
 def watch(seconds: float, queues: tuple[str, ...]) -> int:
     """The whole cluster live, anyone's jobs: a lane per worker slot, queue depths, workers coming and going.
 

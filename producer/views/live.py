@@ -34,8 +34,8 @@ from cluster.workers import check_brokers, masked
 from producer.views.axis import tick_labels
 from producer.views.lanes import Frame, lanes
 from producer.views.timeline import LOST_STYLE
+from settings import current
 from worker import app as default_app
-from worker import config
 
 REFRESH_PER_S = 4
 MAX_TASKS = 3000  # tasks the view remembers; older ones have scrolled out of any window anyway
@@ -158,7 +158,7 @@ class Following:
     def start(self) -> None:
         """Follow the events (waiting for the first connection, so no early event is missed), then for the
         expected workers' lanes."""
-        self.events.start(wait_s=config.BROKER_TIMEOUT)
+        self.events.start(wait_s=current().broker_timeout)
         self.wait_for_lanes()
 
     def wait_for_lanes(self, timeout_s: float = FIRST_FRAME_WAIT_S) -> None:
@@ -215,7 +215,7 @@ def followed_run(app: Celery, console: Console, queue: str, jobs: int, slots: in
             yield view.events
     elif events:  # nothing drawn, so nothing limits the tasks remembered but the run's own size
         follower = ClusterEvents(app, EventState(max_tasks_in_memory=max(MAX_TASKS, 2 * jobs)))
-        follower.start(wait_s=config.BROKER_TIMEOUT)  # as the live view: no early event missed
+        follower.start(wait_s=current().broker_timeout)  # as the live view: no early event missed
         try:
             yield follower
         finally:
@@ -242,9 +242,9 @@ def watch(seconds: float, queues: tuple[str, ...]) -> int:
     """
     console = Console()
     if not console.is_terminal:
-        return watch_once(console, queues or (config.QUEUE,), seconds)
+        return watch_once(console, queues or (current().queue,), seconds)
     expected = len(default_app.control.ping(timeout=0.5) or [])  # who is up: the first frame shows them all
-    with stop_on_signals() as stop, LiveCluster(default_app, console, queues or (config.QUEUE,), seconds,
+    with stop_on_signals() as stop, LiveCluster(default_app, console, queues or (current().queue,), seconds,
                                                 scrolling=True, title="watch", expected_workers=expected):
         while not stop.wait(0.25):
             pass
@@ -257,11 +257,11 @@ def watch_once(console: Console, queues: tuple[str, ...], seconds: float) -> int
     Nothing can be redrawn in a pipe, and a pipe's reader waits for an end; Redis is asked
     first, so a stopped one is one line and exit 3 within BROKER_TIMEOUT, not a silent wait.
     """
-    check_brokers(default_app, config.BROKER_TIMEOUT)
+    check_brokers(default_app, current().broker_timeout)
     print(f"not a terminal: following the cluster for {seconds:g} s, then printing it once "
           "(a terminal shows it live)", file=sys.stderr)
     view = LiveCluster(default_app, console, queues, seconds, scrolling=True, title="watch")  # drawn once, at the end
-    view.events.start(wait_s=config.BROKER_TIMEOUT)
+    view.events.start(wait_s=current().broker_timeout)
     try:
         with stop_on_signals() as stop:
             stop.wait(seconds)

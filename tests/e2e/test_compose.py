@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from cluster.errors import RET_USAGE
+from settings import roles
 from tests.compose_cluster import compose_project
 from tests.helpers import ROOT, Background, run_producer, wait_for
-from worker import roles
 
 pytestmark = pytest.mark.docker
 

@@ -12,9 +12,9 @@ import pytest
 from cluster.workers import wait_for_workers
 from devcluster.local_cluster import make_app
 from devcluster.redis_server import free_port
+from settings.urls import redis_url
 from tests.compose_cluster import Compose, compose_project
 from tests.helpers import ROOT, run_producer
-from worker.urls import redis_url
 
 pytestmark = pytest.mark.docker
 

@@ -10,8 +10,9 @@ import pytest
 from celery import Celery
 
 from cluster.events import WORKER_EVENTS, ClusterEvents
+from settings import current
 from tests.helpers import wait_for
-from worker import config
+from worker.config import celery_config
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ def test_the_follower_is_subscribed_before_it_says_it_is_ready(redis_server, red
     # subscribes only at its next poll, after saying it is ready: an event in between was lost (a
     # trace once lacked its first job's reception).
     app = Celery()
-    app.config_from_object(config)  # the project's settings (its transport), on this test's Redis
+    app.config_from_object(celery_config(current()))  # the project's settings (its transport), on this test's Redis
     app.conf.update(broker_url=redis_env["BROKER_URL"], result_backend=redis_env["RESULT_BACKEND"])
     admin = redis_server.client()
     follower = Watched(app, admin)
@@ -70,11 +71,11 @@ def test_the_follower_is_subscribed_before_it_says_it_is_ready(redis_server, red
 
 def test_the_recovery_service_follows_the_workers_events_only_as_its_role(redis_server, redis_env, start_workers):
     # Issue #32: it needs heartbeats, not every task event; its PSUBSCRIBE pattern must be granted as
-    # written (worker/roles.py), or Redis refuses it and the service hears no worker at all.
+    # written (settings/roles.py), or Redis refuses it and the service hears no worker at all.
     workers = start_workers(1)
     recovery = redis_server.env_of("recovery")
     app = Celery()
-    app.config_from_object(config)
+    app.config_from_object(celery_config(current()))
     app.conf.update(broker_url=recovery["BROKER_URL"], result_backend=recovery["RESULT_BACKEND"])
     seen: list[str] = []
     follower = ClusterEvents(app, on_event=lambda event: seen.append(event["type"]), routing_key=WORKER_EVENTS)

@@ -14,8 +14,8 @@ import redis
 
 from devcluster.local_cluster import LocalCluster
 from devcluster.redis_server import bundled_redis_server, port_in_use
+from settings.local_state import BROKER_VARIABLES, DIR_VARIABLE, process_identity, read_state
 from tests.helpers import ROOT, Finished, live_processes, skip_unless_required, wait_for
-from worker.local_state import BROKER_VARIABLES, DIR_VARIABLE, process_identity, read_state
 
 pytestmark = pytest.mark.integration
 
@@ -177,7 +177,7 @@ def test_the_pip_only_path_runs_on_the_bundled_redis_server_when_the_machine_has
         admin = redis.Redis(port=local.port, username="admin", password=local.passwords["admin"])
         assert admin.info("server")["redis_version"].startswith("6.2")
         refused = [f"{e['username']}: {e['reason']} {e['object']}" for e in admin.acl_log()]
-        assert refused == [], refused  # every role may do on 6.2 what it does (worker/roles.py)
+        assert refused == [], refused  # every role may do on 6.2 what it does (settings/roles.py)
         admin.close()
         status = producer("status", env=env)  # names the local cluster's own Flower and login
         assert f"Flower: {local.flower_url} login admin / {local.flower_password}" in status.stdout, status.stdout

@@ -17,8 +17,8 @@ import redis
 
 from devcluster.local_cluster import LocalCluster
 from devcluster.redis_server import RedisProcess
+from settings import roles
 from tests.helpers import refusals
-from worker import roles
 
 pytestmark = pytest.mark.integration
 
@@ -138,7 +138,7 @@ def test_transactions_survive_a_redis_restart_with_default_off(tmp_path, redis_s
 @pytest.mark.parametrize("setting", ["WORKER_CONCURRENCY=abc", "VISIBILITY_TIMEOUT=0", "RECOVERY_SILENCE=soon"])
 def test_the_secrets_one_shot_stops_on_a_bad_worker_setting_before_any_worker_starts(tmp_path, setting):
     name, value = setting.split("=")
-    args = [sys.executable, "-m", "worker.roles", "install", "--owner-dir", str(tmp_path / "owner"),
+    args = [sys.executable, "-m", "settings.roles", "install", "--owner-dir", str(tmp_path / "owner"),
             "--owner-of", str(tmp_path), "--target", str(tmp_path / "target")]
     env = {k: v for k, v in os.environ.items() if k not in ("WORKER_CONCURRENCY", "VISIBILITY_TIMEOUT",
                                                              "RECOVERY_SILENCE")}

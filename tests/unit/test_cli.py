@@ -8,8 +8,8 @@ import pytest
 
 from producer.commands.main import default_timeout, main
 from producer.submit import Collected, Job, Outcome, plan  # submit re-exports what the CLI and tests used to get there
+from settings import current
 from tests.unit.builders import outcome, record
-from worker import config
 
 
 @pytest.mark.parametrize(
@@ -59,8 +59,8 @@ def test_help_names_the_default_command_and_its_options(capsys):
 
 
 def test_default_timeout_covers_a_sequential_run_and_a_redelivery():
-    assert default_timeout(8, 1.0) == 2 * 8 * 1.0 + config.RECOVERY_SILENCE + 30.0
-    assert default_timeout(8, 1.0) < config.VISIBILITY_TIMEOUT  # the backstop is not waited for by default
+    assert default_timeout(8, 1.0) == 2 * 8 * 1.0 + current().recovery_silence + 30.0
+    assert default_timeout(8, 1.0) < current().visibility_timeout  # the backstop is not waited for by default
 
 
 def test_submit_still_offers_the_batch_pieces():

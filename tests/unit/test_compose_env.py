@@ -8,8 +8,10 @@ import pytest
 from cluster.errors import BrokerUnreachable
 from producer import compose_env
 from producer.compose_env import compose_setting, known_names, read_dotenv, typo_warning, typos
+from settings import load
+from settings.environment import Reader, lookup
+from settings.model import REDIS_PASSWORD
 from tests.helpers import ROOT
-from worker import config
 
 
 def test_a_typo_is_named_with_the_setting_it_probably_means(tmp_path):
@@ -73,19 +75,18 @@ def test_status_warns_of_a_typo_before_anything_else(tmp_path, monkeypatch, caps
 
 def test_a_setting_is_the_environments_else_the_dot_envs_as_compose_reads_them():
     dotenv = {"WORKER_WAIT": " 7 ", "REDIS_PORT": "6380"}
-    assert config.lookup("WORKER_WAIT", {}, dotenv) == "7"
-    assert config.lookup("WORKER_WAIT", {"WORKER_WAIT": "9"}, dotenv) == "9"  # the shell's wins
-    assert config.lookup("REDIS_PORT", {"REDIS_PORT": ""}, dotenv) == ""  # a blank one clears the file's
-    assert config.lookup("QUEUE", {}, dotenv) == ""
+    assert lookup("WORKER_WAIT", {}, dotenv) == "7"
+    assert lookup("WORKER_WAIT", {"WORKER_WAIT": "9"}, dotenv) == "9"  # the shell's wins
+    assert lookup("REDIS_PORT", {"REDIS_PORT": ""}, dotenv) == ""  # a blank one clears the file's
+    assert lookup("QUEUE", {}, dotenv) == ""
 
 
-def test_the_host_settings_read_the_clones_dot_env(monkeypatch, tmp_path):
+def test_the_host_settings_read_the_clones_dot_env(tmp_path):
     dotenv = tmp_path / ".env"
     dotenv.write_text("# the user's\nWORKER_WAIT=7\nexport BROKER_TIMEOUT='1.5'\nREDIS_PASSWORD_FILE=\n")
-    monkeypatch.setattr(config, "_DOTENV_VALUES", config.read_dotenv(dotenv))
-    for name in ("WORKER_WAIT", "BROKER_TIMEOUT", "REDIS_PASSWORD_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    assert (config._float("WORKER_WAIT", 15, zero_ok=True), config._float("BROKER_TIMEOUT", 3)) == (7.0, 1.5)
-    monkeypatch.setenv("WORKER_WAIT", "")
-    assert config._float("WORKER_WAIT", 15, zero_ok=True) == 15  # blank in the shell: the default, as compose
-    assert config._raw("REDIS_PASSWORD") is None
+    values = read_dotenv(dotenv)
+    shell = {"LOCAL_CLUSTER_DIR": str(tmp_path / "no-local-cluster")}
+    settings = load(shell, values)
+    assert (settings.worker_wait, settings.broker_timeout) == (7.0, 1.5)
+    assert load({**shell, "WORKER_WAIT": ""}, values).worker_wait == 15  # blank in the shell: the default, as compose
+    assert Reader(shell, values).raw(REDIS_PASSWORD) is None

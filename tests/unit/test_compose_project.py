@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from devcluster.compose import ComposeProject
-from worker import roles
+from settings import roles
 
 
 def test_each_project_has_its_own_name_ports_and_password_folder():

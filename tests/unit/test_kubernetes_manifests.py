@@ -4,14 +4,14 @@ No cluster runs here. The core objects are checked against the Kubernetes API's 
 that the `kubernetes-validate` package bundles (offline, strict: an unknown field fails);
 KEDA's ScaledObject and TriggerAuthentication are custom resources those schemas do not
 have, so they are checked for structure. The rest ties the manifests to the code: the
-settings worker/config.py reads, the image's user, the health file, compose's worker command,
-and the Redis users of worker/roles.py: each workload logs in as its own role with that role's
-password alone, and Redis' ACL file is rendered from the Secret by worker/roles.py itself.
+settings the project reads (settings.environment.VARIABLES), the image's user, the health file,
+compose's worker command, and the Redis users of settings/roles.py: each workload logs in as
+its own role with that role's password alone, and Redis' ACL file is rendered from the Secret
+by settings/roles.py itself.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
+from settings import Settings, roles
+from settings.environment import VARIABLES
 from tests.helpers import skip_unless_required
-from worker import roles
+from worker.config import celery_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "kubernetes"
@@ -28,10 +30,8 @@ NAMESPACE = "celery-demo"
 SECRET = "celery-demo-secrets"
 SETTINGS = "celery-demo-settings"
 IMAGE = "celery-parallelism-demo"
-#: Settings of Flower itself (it reads FLOWER_<option>) and of its config file's login
-#: (worker/flowerconfig.py), not of worker/config.py.
-FLOWER_SETTINGS = {"FLOWER_MAX_TASKS", *re.findall(r'os\.environ\.get\("(\w+)"',
-                                                   (ROOT / "worker" / "flowerconfig.py").read_text())}
+#: Settings of Flower itself (it reads FLOWER_<option>), not of the project's settings.
+FLOWER_SETTINGS = {"FLOWER_MAX_TASKS"}
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:
@@ -64,20 +64,8 @@ APP_WORKLOADS = [doc for doc in WORKLOADS if _pod_spec(doc)["containers"][0]["im
 
 
 def _config_settings() -> tuple[set[str], dict[str, str]]:
-    """Names worker/config.py reads (_raw/_int/_float("NAME")), and the defaults of those read
-    as `_raw("NAME") or "default"`."""
-    tree = ast.parse((ROOT / "worker" / "config.py").read_text())
-    names: set[str] = set()
-    defaults: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("_raw", "_int", "_float")
-                and node.args and isinstance(node.args[0], ast.Constant)):
-            names.add(node.args[0].value)
-        if (isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or) and len(node.values) == 2
-                and isinstance(node.values[0], ast.Call) and isinstance(node.values[1], ast.Constant)
-                and getattr(node.values[0].func, "id", None) == "_raw"):
-            defaults[node.values[0].args[0].value] = node.values[1].value
-    return names, defaults
+    """Names the settings read (settings.environment.VARIABLES), and the defaults of those that have one."""
+    return set(VARIABLES), {name: v.default for name, v in VARIABLES.items() if v.default is not None}
 
 
 @pytest.fixture(scope="module")
@@ -134,14 +122,14 @@ def test_kustomizations_list_the_manifests():
 
 
 def test_the_secret_holds_a_placeholder_per_role_and_flowers_login():
-    """A key per Redis user of worker/roles.py (the owner's file names), and Flower's login: all
-    placeholders, loudly marked; `python -m worker.roles secret` makes the same Secret, random."""
+    """A key per Redis user of settings/roles.py (the owner's file names), and Flower's login: all
+    placeholders, loudly marked; `python -m settings.roles secret` makes the same Secret, random."""
     secret = _one("Secret", SECRET)
     assert set(secret["stringData"]) == {*(roles.secret_name(r) for r in roles.ROLES), roles.FLOWER}
     assert all(value == roles.PLACEHOLDER for value in secret["stringData"].values())
     text = (DEPLOY / "secret.yaml").read_text()
     assert "REPLACE EVERY VALUE BEFORE DEPLOYING" in text
-    assert "python -m worker.roles secret | kubectl apply -f -" in text
+    assert "python -m settings.roles secret | kubectl apply -f -" in text
     made = roles.kubernetes_secret()
     def meta(doc):
         return {k: v for k, v in doc.items() if k != "stringData"}
@@ -207,7 +195,7 @@ def test_each_workload_logs_in_as_its_own_role_with_its_own_key_alone():
 
 
 def test_the_role_names_in_the_manifests_are_worker_roles_roles():
-    """Every Redis user the manifests name is one of worker/roles.py, and every role is there: the
+    """Every Redis user the manifests name is one of settings/roles.py, and every role is there: the
     workloads', KEDA's (keda/scaledobject.yaml) and the owner's (admin: in the Secret, in no pod)."""
     users = {_role(doc) for doc in APP_WORKLOADS}
     keda = {trigger["metadata"]["username"] for trigger in _one("ScaledObject", "worker")["spec"]["triggers"]}
@@ -221,14 +209,14 @@ def test_the_role_names_in_the_manifests_are_worker_roles_roles():
 
 
 def test_redis_loads_the_acl_file_worker_roles_renders_from_the_secret(tmp_path, capsys):
-    """An init container runs the project's own code (python -m worker.roles acl) on the Secret's
+    """An init container runs the project's own code (python -m settings.roles acl) on the Secret's
     passwords; Redis starts with --aclfile on that file, and holds no password itself."""
     pod = _pod_spec(_one("Deployment", "redis"))
     (init,) = pod["initContainers"]
     (redis,) = pod["containers"]
     assert init["image"].startswith(IMAGE)
     command = init["command"]
-    assert command[:4] == ["python", "-m", "worker.roles", "acl"]
+    assert command[:4] == ["python", "-m", "settings.roles", "acl"]
     folder, out = command[command.index("--passwords") + 1], command[command.index("--out") + 1]
     (mount, source), = _secret_mounts(pod, init)
     assert mount["mountPath"] == folder and mount["readOnly"] is True and source["secretName"] == SECRET
@@ -243,7 +231,7 @@ def test_redis_loads_the_acl_file_worker_roles_renders_from_the_secret(tmp_path,
     compose = _compose()["services"]["redis"]["command"]
     assert redis["command"] == [out if word == compose[compose.index("--aclfile") + 1] else word for word in compose]
     assert not _secret_mounts(pod, redis)  # hashes only in this container
-    # What the init container writes from secret.yaml's placeholders: worker/roles.py's ACL file.
+    # What the init container writes from secret.yaml's placeholders: settings/roles.py's ACL file.
     passwords = tmp_path / "passwords"
     passwords.mkdir()
     for key, value in _one("Secret", SECRET)["stringData"].items():
@@ -279,7 +267,7 @@ def test_no_password_on_a_command_line_nor_in_plain_env():
 
 
 def test_app_containers_run_as_their_roles_uid_locked_down():
-    """Compose's hardening: each app pod as its role's uid (the image's users, worker/roles.py), no
+    """Compose's hardening: each app pod as its role's uid (the image's users, settings/roles.py), no
     capability, no privilege escalation, a read-only root filesystem."""
     dockerfile = (ROOT / "Dockerfile").read_text()
     for doc in WORKLOADS:
@@ -393,7 +381,7 @@ def test_scaled_object_scales_the_workers_on_waiting_plus_held_jobs():
         assert trigger["authenticationRef"] == {"name": "redis-auth"}
         metadata = trigger["metadata"]
         assert metadata["address"] == f"{settings['REDIS_HOST']}.{NAMESPACE}.svc.cluster.local:{settings['REDIS_PORT']}"
-        assert metadata["databaseIndex"] == "0"  # the broker's db (worker/config.py)
+        assert metadata["databaseIndex"] == "0"  # the broker's db (settings.model)
         assert "activationListLength" in metadata
         assert all(isinstance(value, str) for value in metadata.values())  # KEDA's metadata is strings
     # The queue, and the hash where kombu keeps the jobs workers took and have not acknowledged.
@@ -408,14 +396,12 @@ def test_scaled_object_scales_the_workers_on_waiting_plus_held_jobs():
 
 
 def _prefetch_multiplier() -> int:
-    match = re.search(r'^worker_prefetch_multiplier = _int\("WORKER_PREFETCH", (\d+)\)$',
-                      (ROOT / "worker" / "config.py").read_text(), re.M)
-    return int(match.group(1))
+    """The workers' prefetch multiplier: the settings' default (the manifests set no WORKER_PREFETCH)."""
+    return celery_config(Settings())["worker_prefetch_multiplier"]
 
 
 def test_the_held_count_is_exact_only_with_late_acks_and_a_prefetch_of_one():
     """The ScaledObject's arithmetic rests on these two settings: each worker process holds at most
     one unacknowledged job, the one it runs."""
-    text = (ROOT / "worker" / "config.py").read_text()
-    assert re.search(r"^task_acks_late = True$", text, re.M)
+    assert celery_config(Settings())["task_acks_late"] is True
     assert _prefetch_multiplier() == 1

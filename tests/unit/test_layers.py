@@ -14,7 +14,8 @@ import pytest
 from tests.helpers import ROOT
 
 #: Lowest first. Peers share a rank and may not import each other.
-LAYERS = {"worker": 0, "cluster": 1, "recovery": 2, "devcluster": 2, "producer": 3, "benchmarks": 4, "tests": 5}
+LAYERS = {"settings": 0, "worker": 1, "cluster": 2, "recovery": 3, "devcluster": 3, "producer": 4, "benchmarks": 5,
+          "tests": 6}
 
 #: Inside producer, highest first: commands -> api -> experiments -> results -> views -> the core
 #: (jobs, submit, story, figures, ...). The package's __init__ and __main__ only forward to the top.

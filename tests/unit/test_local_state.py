@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from devcluster.local_cluster import LocalCluster, ManagedProcess
-from worker.local_state import local_urls, process_identity, read_state, state_dir, write_state
+from settings.local_state import local_urls, process_identity, read_state, state_dir, write_state
 
 
 def test_state_dir_prefers_the_variable_then_the_runtime_folder_then_the_cache(tmp_path):

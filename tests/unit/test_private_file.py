@@ -1,4 +1,4 @@
-"""worker.private_file: a secret's file is private from its first byte and replaced whole."""
+"""settings.private_file: a secret's file is private from its first byte and replaced whole."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from devcluster import redis_server
 from devcluster.local_cluster import LocalCluster, ManagedProcess
 from devcluster.redis_server import RedisProcess
-from worker import roles
-from worker.private_file import write_private
+from settings import roles
+from settings.private_file import write_private
 
 REAL_WRITE = os.write
 

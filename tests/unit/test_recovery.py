@@ -29,9 +29,11 @@ from recovery.service import (
     vanished,
     worker_connections,
 )
+from settings import current
 from tests.unit.builders import EVENTS_T0 as T0
 from tests.unit.builders import Cluster, at, outcome, record
-from worker import config, layout
+from worker import layout
+from worker.config import WORKER_CLIENT_PREFIX
 from worker.health import client_name
 from worker.runs import FENCED, Run, duplicate_runs, entry, interruption, never_finished, parse
 
@@ -152,7 +154,7 @@ def test_kombus_unacked_hash_is_read_by_task_id_with_its_delivery_time_and_the_h
 
 
 def test_worker_connections_are_known_by_the_name_the_worker_gives_them():
-    clients = [{"name": client_name("w1@h", 11)}, {"name": ""}, {"name": f"{config.WORKER_CLIENT_PREFIX}bad"},
+    clients = [{"name": client_name("w1@h", 11)}, {"name": ""}, {"name": f"{WORKER_CLIENT_PREFIX}bad"},
                {"name": "someone-else"}]
     assert [(c.node, c.pid) for c in worker_connections(clients)] == [("w1@h", 11)]
 
@@ -333,7 +335,7 @@ def test_a_connected_worker_silent_on_every_connection_is_fenced_and_its_jobs_go
     unacked = {"new": held("new", "w2@h", 12, T0 + 12.0)}
     service = SweepingRecovery(c, unacked, {"w1@h": {}}, {("w1@h", 11), ("w2@h", 12)})
     service.idle = {"w2@h": 7.0, "w1@h": 0.5}
-    now = T0 + 19 + config.RECOVERY_SILENCE + 1
+    now = T0 + 19 + current().recovery_silence + 1
     with caplog.at_level("INFO", logger="recovery"):
         service.tick(now)
     assert service.fenced_ids == ["id-w2@h"]  # w1's connection is busy: left alone
@@ -353,7 +355,7 @@ def test_a_fenced_worker_gives_back_the_jobs_on_their_way_to_it_too(caplog):
     service.idle = {"w2@h": 7.0, "w1@h": 0.5}
     service.taken = {"w2@h": 2, "w1@h": 1}  # w1 is alive: what it took it claims in a moment
     with caplog.at_level("INFO", logger="recovery"):
-        service.tick(T0 + 19 + config.RECOVERY_SILENCE + 1)
+        service.tick(T0 + 19 + current().recovery_silence + 1)
     assert service.fenced_ids == ["id-w2@h"] and service.taken == {"w1@h": 1}
     assert caplog.records[-1].getMessage() == (
         "w2@h silent, its 1 connections idle for 7 s (host cut off or frozen): fenced off: "
@@ -408,8 +410,8 @@ def test_a_subscribed_connection_does_not_keep_a_vanished_worker_alive():
 
 def test_a_silent_worker_whose_connection_is_busy_is_not_fenced():
     service = SweepingRecovery(redis_restarted(), {}, {}, {("w1@h", 11), ("w2@h", 12)})
-    service.idle = {"w2@h": config.RECOVERY_SILENCE - 1}
-    service.tick(T0 + 19 + config.RECOVERY_SILENCE + 1)
+    service.idle = {"w2@h": current().recovery_silence - 1}
+    service.tick(T0 + 19 + current().recovery_silence + 1)
     assert service.fenced_ids == [] and service.waiting == {"w1@h", "w2@h"}
 
 

@@ -1,4 +1,4 @@
-"""The roles (worker/roles.py): Redis' ACL file, the passwords' files, and where they agree with the rest."""
+"""The roles (settings/roles.py): Redis' ACL file, the passwords' files, and where they agree with the rest."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import os
 import re
 import stat
 import subprocess
-from pathlib import Path
+import sys
 
 import pytest
 import yaml
 
+from settings import Settings, load, roles
 from tests.helpers import ROOT
-from worker import roles
 
 
 def passwords() -> dict[str, str]:
@@ -107,13 +107,15 @@ def test_no_password_is_committed():
 
 def test_flowers_config_file_refuses_to_start_without_its_password(tmp_path):
     conf = ROOT / "worker" / "flowerconfig.py"
-    run = subprocess.run(["python3", str(conf)], env={"PATH": os.environ["PATH"]}, capture_output=True, text=True)
+    run = subprocess.run([sys.executable, str(conf)], env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True)
     assert run.returncode != 0 and "FLOWER_PASSWORD_FILE is not set" in run.stderr
     (tmp_path / "pw").write_text("s3cret\n")
     namespace: dict = {}
-    env = {**os.environ, "FLOWER_USER": "teacher", "FLOWER_PASSWORD_FILE": str(tmp_path / "pw")}
+    env = {**os.environ, "FLOWER_USER": "teacher", "FLOWER_PASSWORD_FILE": str(tmp_path / "pw"),
+           "PYTHONPATH": str(ROOT)}
     script = f"import runpy; print(runpy.run_path({str(conf)!r})['basic_auth'])"
-    out = subprocess.run(["python3", "-c", script], env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['teacher:s3cret']" and not namespace
 
 
@@ -128,13 +130,14 @@ def test_security_md_names_a_test_beside_each_claim_and_each_test_exists():
     assert claims and all("tests/" in line for line in claims), [c for c in claims if "tests/" not in c]
 
 
-def test_the_owner_folder_is_where_the_host_producer_looks(monkeypatch, tmp_path):
-    from worker import config
-
-    assert config.SECRETS_DIR == Path(ROOT / "secrets.local") or os.environ.get("SECRETS_DIR")
+def test_the_owner_folder_is_where_the_host_producer_looks(tmp_path):
+    assert load({}, {}).secrets_dir == ROOT / "secrets.local"
+    assert load({"SECRETS_DIR": str(tmp_path)}, {}).secrets_dir == tmp_path
     (tmp_path / "redis-producer").write_text("pw\n")
-    monkeypatch.setattr(config, "SECRETS_DIR", tmp_path)
-    assert config.owner_secret("redis-producer") == "pw" and config.owner_secret("flower") is None
+    no_local_cluster = {"LOCAL_CLUSTER_DIR": str(tmp_path / "none")}
+    assert load(no_local_cluster, {"SECRETS_DIR": str(tmp_path)}).broker_url == "redis://producer:pw@localhost:6379/0"
+    given = Settings(secrets_dir=tmp_path)
+    assert given.owner_secret("redis-producer") == "pw" and given.owner_secret("flower") is None
 
 
 def test_on_redis_6_2_read_only_patterns_become_plain_ones_and_connecting_is_granted_by_name():

@@ -1,4 +1,4 @@
-"""The one Redis URL builder (worker.urls): what the settings, the local cluster and compose hand to Celery."""
+"""The one Redis URL builder (settings.urls): what the settings, the local cluster and compose hand to Celery."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import redis
 
-from worker.urls import redis_url, with_db
+from settings.urls import redis_url, with_db
 
 
 def test_a_role_and_its_password_log_in_to_one_database():

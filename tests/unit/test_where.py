@@ -18,18 +18,27 @@ from producer import api
 from producer.results import BatchResult
 from producer.submit import Collected
 from producer.where import Where
+from settings import current, roles
 from tests.helpers import ROOT
 from tests.unit.builders import outcome, record
-from worker import config, roles
 
 COMPOSE = Where(in_image=True, output_dir=Path("/out"), output_dir_on_host="./out")
 
 
+@pytest.fixture(autouse=True)
+def settings_read_again():
+    """Each test's settings from its own environment: loaded again after it (its variables gone)."""
+    current.cache_clear()
+    yield
+    current.cache_clear()
+
+
 def in_compose(monkeypatch, out: Path) -> None:
     """This process as compose's producer service: in the image, `out` mounted as the clone's ./out."""
-    monkeypatch.setattr(config, "IN_IMAGE", True)
-    monkeypatch.setattr(config, "OUTPUT_DIR", str(out))
-    monkeypatch.setattr(config, "OUTPUT_DIR_ON_HOST", "./out")
+    monkeypatch.setenv("IN_PROJECT_IMAGE", "1")
+    monkeypatch.setenv("OUTPUT_DIR", str(out))
+    monkeypatch.setenv("OUTPUT_DIR_ON_HOST", "./out")
+    current.cache_clear()
 
 
 def test_a_file_in_the_mounted_folder_is_named_as_the_host_sees_it(monkeypatch):
@@ -120,7 +129,7 @@ def test_compose_mounts_the_clones_out_as_the_producers_working_folder_and_says_
     mount = f"{env['OUTPUT_DIR_ON_HOST']}:{env['OUTPUT_DIR']}"
     assert mount in producer["volumes"] and producer["working_dir"] == env["OUTPUT_DIR"]
     assert "secrets:/run/secrets:ro" in producer["volumes"]  # its password, as every service's
-    # the one-shot that runs before it, as root, opens the same folder to it (worker.roles.open_output)
+    # the one-shot that runs before it, as root, opens the same folder to it (settings.roles.open_output)
     assert f"{env['OUTPUT_DIR_ON_HOST']}:/out" in secrets["volumes"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^\s*IN_PROJECT_IMAGE=1\s*$", dockerfile, re.M)  # the producer knows it is in the image
