@@ -363,7 +363,7 @@ def test_the_image_holds_no_secret_and_no_stray_files(cluster):
         assert secret not in facts
     # .dockerignore keeps .env, .git, secrets.local, tests and the venv out of the build context
     assert sorted(cluster("exec", "-T", "worker", "ls", "-A", "/app").stdout.split()) == [
-        "cluster", "devcluster", "producer", "recovery", "requirements.lock", "worker"]
+        "cluster", "devcluster", "producer", "recovery", "requirements.lock", "settings", "worker"]
 
 
 def test_two_fresh_clones_get_passwords_of_their_own(cluster, tmp_path):
