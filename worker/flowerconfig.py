@@ -3,6 +3,8 @@
 Flower runs this file as it starts. The password is read from FLOWER_PASSWORD_FILE (settings),
 so no process environment, command line or `docker inspect` holds it (FLOWER_BASIC_AUTH would).
 Without a password file Flower refuses to start: it never serves its pages without a login.
+Flower executes this file as its configuration; nothing imports it, so its refusals (SystemExit,
+one line) are the one place a module of the project stops on load, by design.
 """
 
 from pathlib import Path
