@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from celery import Celery
@@ -55,11 +56,15 @@ def due(suspects: Mapping[str, float], now: float, grace_s: float) -> list[str]:
 
 
 class InFlightWatch:
-    """Looks for the batch's jobs lost in flight while the producer waits, and sends them again."""
+    """Looks for the batch's jobs lost in flight while the producer waits, and sends them again.
 
-    def __init__(self, app: Celery, outcomes: Mapping[str, Outcome], grace_s: float = GRACE_S,
+    Each job it sends again gets a new outcome in `outcomes`, one more `resubmitted`, put there under
+    `lock`: the producer puts the results that arrive into `outcomes` too, from its own thread.
+    """
+
+    def __init__(self, app: Celery, outcomes: dict[str, Outcome], lock: threading.Lock, grace_s: float = GRACE_S,
                  every_s: float = CHECK_EVERY_S) -> None:
-        self.app, self.outcomes, self.grace_s, self.every_s = app, outcomes, grace_s, every_s
+        self.app, self.outcomes, self.lock, self.grace_s, self.every_s = app, outcomes, lock, grace_s, every_s
         self.suspects: dict[str, float] = {}
         self.too_long_said = False
         self._connection: Any = None
@@ -101,7 +106,7 @@ class InFlightWatch:
         return self._connection.default_channel
 
     def check(self, now: float) -> list[Outcome]:
-        """One look; returns the jobs it sent again."""
+        """One look; returns the new outcomes of the jobs it sent again."""
         pending = [o for o in list(self.outcomes.values()) if o.status == Status.PENDING]
         if not pending:
             self.suspects.clear()
@@ -137,14 +142,15 @@ class InFlightWatch:
         self.suspects = {task_id: self.suspects.get(task_id, now) for task_id in lost}
         sent = []
         for task_id in due(self.suspects, now, self.grace_s):
-            outcome = lost[task_id]
+            job = lost[task_id].job
             del self.suspects[task_id]
             # finished while its result was on its way to us (a reconnecting listener): not lost
-            if outcome.status != Status.PENDING or self.app.backend.client.exists(
+            if self.outcomes[task_id].status != Status.PENDING or self.app.backend.client.exists(
                     self.app.backend.get_key_for_task(task_id)):
                 continue
-            self.app.send_task(outcome.job.task, kwargs=outcome.job.kwargs, queue=outcome.job.queue,
-                               task_id=task_id)
-            outcome.resubmitted += 1
-            sent.append(outcome)
+            self.app.send_task(job.task, kwargs=job.kwargs, queue=job.queue, task_id=task_id)
+            with self.lock:  # its result may have arrived meanwhile: count on the outcome as it is now
+                latest = self.outcomes[task_id]
+                self.outcomes[task_id] = resent = replace(latest, resubmitted=latest.resubmitted + 1)
+            sent.append(resent)
         return sent

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from celery import states
@@ -146,10 +147,13 @@ class Seen:
     lost: tuple[LostRun, ...] = ()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
     """What became of one submitted job: its record (when it ran) and its error otherwise.
 
+    Frozen: each stage that learns more of the job (its result, a withdrawal, a resubmission, its run
+    list, what the events saw, a story's clock) makes a new one (`dataclasses.replace`) and puts it
+    where the old one was.
     Times: `submitted_at` and `received_at` are the producer's clock, the record's the
     worker's (producer.story puts them on one clock).
     """
@@ -172,7 +176,7 @@ class Outcome:
         """Whether the job ran to its end (succeeded, or failed with its record)."""
         return self.record is not None
 
-    @property
+    @cached_property  # the figures and every picture ask again and again (20,000 jobs)
     def attempts(self) -> tuple[LostRun, ...]:
         """Every run of the job other than the one its record tells of, in the order they started.
 
@@ -181,15 +185,6 @@ class Outcome:
         run list does not have (no run list, a gap) is kept as the events saw it. On one clock when
         the outcome is a story's (producer.story).
         """
-        # told once per state: the figures and every picture ask again and again (20,000 jobs)
-        told = self.__dict__.get("_attempts")
-        if told is None or told[0] is not self.runs or told[1] is not self.seen or told[2] is not self.record \
-                or told[3] != self.status or told[4] is not self.given_up_at:
-            told = self.__dict__["_attempts"] = (self.runs, self.seen, self.record, self.status, self.given_up_at,
-                                                 self._tell_attempts())
-        return told[5]
-
-    def _tell_attempts(self) -> tuple[LostRun, ...]:
         seen = list(self.seen.lost) if self.seen is not None else []
         ordered = sorted(self.runs, key=lambda r: r.started_at)
         own = self._own_run(ordered)

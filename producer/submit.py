@@ -11,10 +11,12 @@ withdraws its jobs that have not started, so the next run does not wait behind t
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -113,8 +115,9 @@ class Submission:
     results: list[AsyncResult]
     reached: int = 0
 
-    def sent(self) -> list[Outcome]:
-        return [self.outcomes[r.id] for r in self.results[: self.reached]]
+    def sent(self) -> dict[str, Outcome]:
+        """The outcomes of the jobs whose messages may be in Redis, by task id."""
+        return {r.id: self.outcomes[r.id] for r in self.results[: self.reached]}
 
 
 def submit(app: Celery, jobs: list[Job], into: Submission,
@@ -151,16 +154,31 @@ def submit(app: Celery, jobs: list[Job], into: Submission,
         on_flushed(into.reached)
 
 
-def withdraw_pending(app: Celery, outcomes: list[Outcome]) -> tuple[int, int]:
-    """Withdraw every job of ours that has no result yet; returns (withdrawn, still running or reserved)."""
-    pending = [o for o in outcomes if o.status == Status.PENDING]
+def withdraw_pending(app: Celery, outcomes: dict[str, Outcome]) -> tuple[int, int]:
+    """Withdraw every job of ours that has no result yet; returns (withdrawn, still running or reserved).
+
+    Each job withdrawn gets a new outcome in `outcomes`, WITHDRAWN.
+    """
+    pending = [o for o in outcomes.values() if o.status == Status.PENDING]
     removed: set[str] = set()
     for queue in sorted({o.job.queue for o in pending}):
         removed |= withdraw(app, queue, [o.task_id for o in pending if o.job.queue == queue])
     for o in pending:
         if o.task_id in removed:
-            o.status, o.error = Status.WITHDRAWN, "withdrawn from the queue before it started"
+            outcomes[o.task_id] = replace(o, status=Status.WITHDRAWN,
+                                          error="withdrawn from the queue before it started")
     return len(removed), len(pending) - len(removed)
+
+
+def with_result(outcome: Outcome, value: Any, received_at: datetime) -> Outcome:
+    """`outcome` once its result arrived: SUCCESS with the record returned, or FAILURE with the error raised."""
+    if isinstance(value, BaseException):  # a failure arrives as the exception
+        record = JobRecord.from_json(value.record) if isinstance(value, JobFailed) and value.record else outcome.record
+        return replace(outcome, status=Status.FAILURE, error=describe_error(value), record=record,
+                       received_at=received_at)
+    # our tasks return a result record; bare Celery's (benchmarks.bare_app) nothing
+    record = JobRecord.from_json(value) if isinstance(value, dict) else None
+    return replace(outcome, status=Status.SUCCESS, record=record, received_at=received_at)
 
 
 def finished_meanwhile(app: Celery, outcomes: list[Outcome]) -> int:
@@ -178,14 +196,16 @@ def finished_meanwhile(app: Celery, outcomes: list[Outcome]) -> int:
         return 0
 
 
-def _interrupted(app: Celery, outcomes: list[Outcome]) -> Interrupted:
+def _interrupted(app: Celery, outcomes: dict[str, Outcome]) -> Interrupted:
     try:
         withdrawn, _ = withdraw_pending(app, outcomes)
     except BrokerUnreachable as exc:
         return Interrupted(f"interrupted; could not withdraw the queued jobs: {exc}")
-    left = [o for o in outcomes if o.status == Status.PENDING]  # neither withdrawn nor received: finished or running
+    # neither withdrawn nor received: finished or running
+    left = [o for o in outcomes.values() if o.status == Status.PENDING]
     meanwhile = finished_meanwhile(app, left)
-    received = sum(1 for o in outcomes if o.status not in (Status.PENDING, Status.WITHDRAWN))  # finished before Ctrl-C
+    # finished before Ctrl-C
+    received = sum(1 for o in outcomes.values() if o.status not in (Status.PENDING, Status.WITHDRAWN))
     return Interrupted.after(withdrawn, received + meanwhile, len(left) - meanwhile)
 
 
@@ -259,18 +279,14 @@ def run_batch(
     submit_s = time.perf_counter() - start
     last = start
 
+    lock = threading.Lock()  # the in-flight watch puts new outcomes into `outcomes` too, from its thread
+
     def collect(task_id: str, value: Any) -> None:
         nonlocal last
         last = time.perf_counter()
-        outcome = outcomes[task_id]
-        outcome.received_at = utc_now()
-        if isinstance(value, BaseException):  # a failure arrives as the exception
-            outcome.status, outcome.error = Status.FAILURE, describe_error(value)
-            if isinstance(value, JobFailed) and value.record:
-                outcome.record = JobRecord.from_json(value.record)
-        else:  # our tasks return a result record; bare Celery's (benchmarks.bare_app) nothing
-            outcome.status = Status.SUCCESS
-            outcome.record = JobRecord.from_json(value) if isinstance(value, dict) else None
+        received_at = utc_now()
+        with lock:
+            outcome = outcomes[task_id] = with_result(outcomes[task_id], value, received_at)
         if on_result:
             on_result(outcome)
 
@@ -282,7 +298,7 @@ def run_batch(
                 # interval: Celery's native join first polls the backend once and then sleeps
                 # `interval` (0.5 s by default) before listening on pub/sub; measured, 2 x 0.05 s
                 # jobs took 0.51 s of wall time with the default and 0.11 s with 1 ms.
-                with InFlightWatch(app, outcomes):  # a job a dying worker took off the queue: sent again
+                with InFlightWatch(app, outcomes, lock):  # a job a dying worker took off the queue: sent again
                     ResultSet(waiting).join_native(timeout=max(0.001, deadline - time.monotonic()),
                                                    propagate=False, callback=collect, interval=0.001)
                 break
@@ -294,27 +310,29 @@ def run_batch(
     except CeleryTimeout:
         # the wall runs until the producer stopped waiting, not to the last result that came (none, maybe)
         last, given_up_at = time.perf_counter(), utc_now()
-        withdraw_pending(app, list(outcomes.values()))
-        for outcome in outcomes.values():
+        withdraw_pending(app, outcomes)
+        for outcome in list(outcomes.values()):
             if outcome.status == Status.PENDING:
-                outcome.error, outcome.given_up_at = f"did not finish within {timeout_s:g} s", given_up_at
+                outcomes[outcome.task_id] = replace(outcome, error=f"did not finish within {timeout_s:g} s",
+                                                    given_up_at=given_up_at)
     except OperationalError as exc:
         raise BrokerUnreachable(f"lost Redis at {masked(app.conf.result_backend)} while waiting: {exc}") from None
     except KeyboardInterrupt:
-        raise _interrupted(app, list(outcomes.values())) from None
+        raise _interrupted(app, outcomes) from None
     finally:
         _forget(app, results)
-    note_duplicates(app, list(outcomes.values()))
+    note_duplicates(app, outcomes)
     return Collected([outcomes[r.id] for r in results], wall_s=last - start, submit_s=submit_s)
 
 
-def note_duplicates(app: Celery, outcomes: list[Outcome]) -> None:
-    """Mark each job that ran more than once (the result backend keeps one result per id, so
-    only the jobs' own run lists tell): `outcome.ran_twice` lists where and when."""
+def note_duplicates(app: Celery, outcomes: dict[str, Outcome]) -> None:
+    """Give each job in `outcomes` a new outcome with its run list, marking each that ran more than once
+    (the result backend keeps one result per id, so only the jobs' own run lists tell): `ran_twice`
+    lists where and when."""
     try:
-        found = read_runs(app.backend.client, [o.task_id for o in outcomes])
+        found = read_runs(app.backend.client, list(outcomes))
     except Exception:  # noqa: BLE001  (a report without this check beats no report)
         return
-    for outcome in outcomes:
-        outcome.runs = tuple(found.get(outcome.task_id, []))
-        outcome.ran_twice = tuple(duplicate_runs(outcome.runs))
+    for outcome in list(outcomes.values()):
+        runs = tuple(found.get(outcome.task_id, []))
+        outcomes[outcome.task_id] = replace(outcome, runs=runs, ran_twice=tuple(duplicate_runs(runs)))

@@ -116,10 +116,10 @@ def killed_worker():
     """h0 runs a, then b until it dies at 1.5 s; b runs again on h1 (taken off the queue at 1.55 s); c was
     lost on h9, a worker that never finished anything, and never ran again."""
     a = outcome(record(0.0, 1.0, task_id="a", hostname="h0"))
-    b = outcome(record(1.6, 2.6, task_id="b", task="task2", hostname="h1", pid=9, redelivered=True))
-    b.seen = Seen("worker@h1", at(1.55), (LostRun("worker@h0", "h0", 100, at(1.0), at(1.5)),))
-    c = outcome(None, task_id="c")
-    c.seen = Seen("worker@h9", at(0.1), (LostRun("worker@h9", "h9", 300, at(0.2), at(2.0)),))
+    b = replace(outcome(record(1.6, 2.6, task_id="b", task="task2", hostname="h1", pid=9, redelivered=True)),
+                seen=Seen("worker@h1", at(1.55), (LostRun("worker@h0", "h0", 100, at(1.0), at(1.5)),)))
+    c = replace(outcome(None, task_id="c"),
+                seen=Seen("worker@h9", at(0.1), (LostRun("worker@h9", "h9", 300, at(0.2), at(2.0)),)))
     return [a, b, c]
 
 

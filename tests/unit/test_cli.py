@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -84,8 +85,8 @@ def a_run_with_trouble(monkeypatch):
     from producer.results import BatchResult
     from tests.unit.builders import at, run
 
-    late = outcome(None, task_id="late-1", error="did not finish within 1 s")
-    late.runs, late.given_up_at = (run(0.01, worker="worker@h2", pid=9),), at(1.0)
+    late = replace(outcome(None, task_id="late-1", error="did not finish within 1 s"),
+                   runs=(run(0.01, worker="worker@h2", pid=9),), given_up_at=at(1.0))
     batch = Collected([outcome(record(0, 0.5, task_id="ok-1")),
                        outcome(record(0, 0.5, task_id="bad-1", hostname="h3"), status="FAILURE",
                                error="JobFailed: task1 was asked to fail"),

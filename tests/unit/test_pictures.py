@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from cluster.errors import UsageError
@@ -67,7 +69,7 @@ def test_gantt_draws_lost_attempts_hatched_on_their_workers_row_and_the_wait_spl
 
 def test_gantt_without_events_draws_each_wait_from_submit_to_start_as_before():
     a, b, c = killed_worker()
-    b.seen = c.seen = None
+    b, c = replace(b, seen=None), replace(c, seen=None)
     ax = gantt_figure(tell([a, b, c]), summarize([a, b, c], wall_s=2.61, slots_online=2)).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["worker@h0 pid 8", "worker@h1 pid 9"]
     assert bars(ax) == [(1, 0.0, 1.6, None), (0, 0.0, 1.0, None), (1, 1.6, 1.0, None)]
@@ -76,6 +78,6 @@ def test_gantt_without_events_draws_each_wait_from_submit_to_start_as_before():
 
 def test_an_attempt_last_heard_of_when_it_started_is_still_a_bar_one_can_see():
     a, b, _ = killed_worker()
-    b.seen = Seen("worker@h1", at(1.55), (LostRun("worker@h0", "h0", 100, at(1.0), at(1.0)),))
+    b = replace(b, seen=Seen("worker@h1", at(1.55), (LostRun("worker@h0", "h0", 100, at(1.0), at(1.0)),)))
     ax = gantt_figure(tell([a, b]), summarize([a, b], wall_s=2.5, slots_online=2)).axes[0]
     assert (0, 1.0, 0.01, "//") in bars(ax)

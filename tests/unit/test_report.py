@@ -43,8 +43,8 @@ def test_failed_withdrawn_and_missing_jobs_are_named():
         "task2 withdrawn: it had not started (task id-3)")
     assert job_line(outcome(None, error="did not finish within 3 s", task_id="id-4")) == (
         "task1 did not finish within 3 s (task id-4)")
-    running = outcome(None, error="did not finish within 3 s", task_id="id-6")
-    running.runs, running.given_up_at = (run(0.01, worker=WORKER, pid=8),), at(3.0)
+    running = replace(outcome(None, error="did not finish within 3 s", task_id="id-6"),
+                      runs=(run(0.01, worker=WORKER, pid=8),), given_up_at=at(3.0))
     assert job_line(running) == f"task1 did not finish within 3 s: still running on {WORKER} pid 8 (task id-6)"
     assert job_line(outcome(None, task_id="id-5")) == "task1 did not finish: no result (task id-5)"
 

@@ -3,6 +3,8 @@ attempts), every attempt the run lists tell, and the records, all on the produce
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from cluster.events import Attempt, Holder, Snapshot, TaskFacts, WorkerFacts
@@ -149,12 +151,12 @@ def test_queue_waits_without_events_are_submit_to_start_as_before():
 def test_queue_waits_seen_end_at_the_reception_and_skip_the_lost_attempts():
     lost = LostRun("worker@h0", "h0", 100, at(0.5), at(1.5))
     o = outcome(record(3.0, 4.0), submitted=0.1)
-    o.seen = Seen("worker@h1", at(2.0), (lost,))
+    o = replace(o, seen=Seen("worker@h1", at(2.0), (lost,)))
     assert o.queue_waits() == [(at(0.1), at(0.5), lost), (at(1.5), at(2.0), None)]
     assert o.reserved == (at(2.0), at(3.0))
-    o.seen = Seen("worker@h1", at(0.05), ())  # received before it was submitted, as far as the clocks tell
+    o = replace(o, seen=Seen("worker@h1", at(0.05), ()))  # received before it was submitted, as far as the clocks tell
     assert o.queue_waits() == [] and o.reserved == (at(0.1), at(3.0))
-    o.seen = Seen(None, None, ())  # seen, but its reception was not: the record's start ends the wait
+    o = replace(o, seen=Seen(None, None, ()))  # seen, but its reception was not: the record's start ends the wait
     assert o.queue_waits() == [(at(0.1), at(3.0), None)] and o.reserved is None
 
 
@@ -163,7 +165,7 @@ def test_queue_waits_seen_end_at_the_reception_and_skip_the_lost_attempts():
 def test_a_run_its_worker_cancelled_on_losing_redis_is_an_attempt_that_sent_the_job_back_to_the_queue():
     rec = record(2.0, 3.0, task_id="j", hostname="h1", pid=12, redelivered=True)
     o = outcome(rec, submitted=0.0)
-    o.runs = (ran(0.1, worker="worker@h1", pid=11, why=run_list.CANCELLED, cut=0.6), ran(1.9, 3.0, pid=12))
+    o = replace(o, runs=(ran(0.1, worker="worker@h1", pid=11, why=run_list.CANCELLED, cut=0.6), ran(1.9, 3.0, pid=12)))
     assert o.attempts == (LostRun("worker@h1", "h1", 11, at(0.1), at(0.6), CANCELLED, run_list.CANCELLED,
                                   ran_in=True),)
     (cancelled,) = o.attempts
@@ -172,10 +174,10 @@ def test_a_run_its_worker_cancelled_on_losing_redis_is_an_attempt_that_sent_the_
 
 def test_a_run_that_never_ended_before_the_job_ran_again_died_with_its_worker_as_the_events_tell_when():
     o = outcome(record(6.0, 7.0, task_id="j", hostname="h1", pid=9), submitted=0.0)
-    o.runs = (ran(0.5, worker="worker@h0", pid=31), ran(5.99, 7.0, pid=9))
+    o = replace(o, runs=(ran(0.5, worker="worker@h0", pid=31), ran(5.99, 7.0, pid=9)))
     (died,) = o.attempts
     assert (died.end, died.pid, died.ran_in, died.ended_at) == (DIED, 31, True, at(5.99))  # no events: the next start
-    o.seen = Seen("worker@h1", at(5.9), (LostRun("worker@h0", "h0", 100, at(0.49), at(1.5)),))
+    o = replace(o, seen=Seen("worker@h1", at(5.9), (LostRun("worker@h0", "h0", 100, at(0.49), at(1.5)),)))
     assert o.attempts == (LostRun("worker@h0", "h0", 31, at(0.5), at(1.5), DIED, "", ran_in=True),)  # one run, not two
 
 
@@ -183,15 +185,15 @@ def test_a_run_whose_worker_was_last_heard_of_just_before_it_started_ends_there_
     # the task-started event (the worker's last sign of life) came 10 ms before the pool process
     # wrote the run's start: the run ended as it started, not 6 s later where the job ran again
     o = outcome(record(6.0, 7.0, task_id="j", hostname="h1", pid=9), submitted=0.0)
-    o.runs = (ran(0.5, worker="worker@h0", pid=31), ran(6.0, 7.0, pid=9))
-    o.seen = Seen("worker@h1", at(5.9), (LostRun("worker@h0", "h0", 100, at(0.49), at(0.49)),))
+    o = replace(o, runs=(ran(0.5, worker="worker@h0", pid=31), ran(6.0, 7.0, pid=9)))
+    o = replace(o, seen=Seen("worker@h1", at(5.9), (LostRun("worker@h0", "h0", 100, at(0.49), at(0.49)),)))
     (died,) = o.attempts
     assert (died.end, died.started_at, died.ended_at) == (DIED, at(0.5), at(0.5))
 
 
 def test_a_failed_attempt_was_retried_and_the_job_waited_for_its_backoff_not_in_the_queue():
     o = outcome(record(3.2, 4.2, task_id="j", attempt=2), submitted=0.0)
-    o.runs = (ran(0.01, 1.01), ran(3.19, 4.2, attempt=2))
+    o = replace(o, runs=(ran(0.01, 1.01), ran(3.19, 4.2, attempt=2)))
     (failed,) = o.attempts
     assert (failed.end, failed.started_at, failed.ended_at) == (RETRIED, at(0.01), at(1.01))
     assert o.queue_waits() == [(at(0.0), at(0.01), failed)]  # then its backoff: no queue wait
@@ -199,23 +201,23 @@ def test_a_failed_attempt_was_retried_and_the_job_waited_for_its_backoff_not_in_
 
 def test_a_job_still_running_when_the_producer_stopped_waiting_runs_until_then():
     o = outcome(None, task_id="j", submitted=0.0)
-    o.runs, o.given_up_at = (ran(0.02),), at(1.0)
+    o = replace(o, runs=(ran(0.02),), given_up_at=at(1.0))
     assert o.attempts == (LostRun("worker@h1", "h1", 8, at(0.02), at(1.0), RUNNING, "", ran_in=True),)
     assert o.queue_waits() == [(at(0.0), at(0.02), o.attempts[0])]
-    o.seen = Seen("worker@h1", at(0.01), (LostRun("worker@h1", "h1", 100, at(0.02), at(0.5)),))
+    o = replace(o, seen=Seen("worker@h1", at(0.01), (LostRun("worker@h1", "h1", 100, at(0.02), at(0.5)),)))
     assert o.attempts[0].end == DIED  # the events saw its worker gone: not running
 
 
 def test_fenced_and_twice_run_attempts_are_told_apart():
     o = outcome(record(4.0, 5.0, task_id="j", hostname="h2", pid=5), submitted=0.0)
-    o.runs = (ran(0.1, worker="worker@h1", why=run_list.FENCED, cut=3.0), ran(3.9, 5.0, worker="worker@h2", pid=5),
-              ran(4.5, 5.5, worker="worker@h1"))
+    o = replace(o, runs=(ran(0.1, worker="worker@h1", why=run_list.FENCED, cut=3.0),
+                         ran(3.9, 5.0, worker="worker@h2", pid=5), ran(4.5, 5.5, worker="worker@h1")))
     assert [a.end for a in o.attempts] == [FENCED, TWICE]
 
 
 def test_a_story_moves_the_runs_with_their_workers_clock():
     ahead = outcome(record(13.01, 14.01, task_id="a"), submitted=0.0, received=1.012)
-    ahead.runs = (ran(12.0, why=run_list.CANCELLED, cut=12.5), ran(13.0, 14.01))
+    ahead = replace(ahead, runs=(ran(12.0, why=run_list.CANCELLED, cut=12.5), ran(13.0, 14.01)))
     offset = 14.01 - 1.012
     (told,) = tell([ahead]).outcomes
     (cancelled,) = told.attempts
@@ -226,7 +228,7 @@ def test_a_story_moves_the_runs_with_their_workers_clock():
 def test_attempts_follow_the_outcome_when_its_run_list_arrives_later():
     o = outcome(None, task_id="j")
     assert o.attempts == ()
-    o.runs = (ran(0.1, why=run_list.CANCELLED, cut=0.4),)  # as producer.submit.note_duplicates sets it
+    o = replace(o, runs=(ran(0.1, why=run_list.CANCELLED, cut=0.4),))  # as producer.submit.note_duplicates gives it
     assert [a.end for a in o.attempts] == [CANCELLED]
-    o.status = "WITHDRAWN"
+    o = replace(o, status="WITHDRAWN")
     assert [a.end for a in o.attempts] == [CANCELLED]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from rich.console import Console
 from rich.text import Text
@@ -329,7 +331,7 @@ def test_a_lost_attempt_is_a_bar_ending_in_a_cross_on_its_workers_row_as_live():
 
 def test_without_events_a_redelivered_job_is_drawn_as_before():
     a, b, c = killed_worker()
-    b.seen = c.seen = None
+    b, c = replace(b, seen=None), replace(c, seen=None)
     timeline = layout([a, b, c], width=80)
     assert [row.label for row in timeline.rows] == ["worker@h0 pid 8", "worker@h1 pid 9"]
     assert timeline.rows[1].waits == [(0, timeline.rows[1].bars[0].start)] and legend(timeline) == LEGEND
@@ -339,9 +341,9 @@ def test_without_events_a_redelivered_job_is_drawn_as_before():
 def test_a_lost_attempt_on_a_worker_of_several_slots_gets_a_row_of_its_own():
     a = outcome(record(0.0, 1.0, task_id="a", pid=7))
     b = outcome(record(0.0, 1.0, task_id="b", pid=8))
-    c = outcome(record(1.5, 2.0, task_id="c", pid=7))
-    c.seen = Seen("worker@h1", at(1.4), (LostRun("worker@h1", "h1", 1, at(0.5), at(1.0)),
-                                          LostRun("worker@h1", "h1", 2, at(1.0), at(1.2))))
+    c = replace(outcome(record(1.5, 2.0, task_id="c", pid=7)),
+                seen=Seen("worker@h1", at(1.4), (LostRun("worker@h1", "h1", 1, at(0.5), at(1.0)),
+                                                  LostRun("worker@h1", "h1", 2, at(1.0), at(1.2)))))
     assert list(slot_labels([a, b, c]).values()) == ["worker@h1 pid 7", "worker@h1 pid 8", "worker@h1 pid 1",
                                                       "worker@h1 pid 2"]
     timeline = layout([a, b, c], width=80)
@@ -371,8 +373,8 @@ def test_runs_cancelled_when_redis_restarted_are_bars_on_their_rows_not_idle_tim
     out = []
     for i, host in enumerate(("h1", "h2")):
         o = outcome(record(1.0, 2.0, task_id=f"j{i}", hostname=host, pid=8, redelivered=True))
-        o.runs = (run(0.01, worker=f"worker@{host}", why=CANCELLED, cut=0.6), run(0.99, 2.0, worker=f"worker@{host}"))
-        out.append(o)
+        out.append(replace(o, runs=(run(0.01, worker=f"worker@{host}", why=CANCELLED, cut=0.6),
+                                    run(0.99, 2.0, worker=f"worker@{host}"))))
     timeline = layout(out, width=60)
     assert [row.label for row in timeline.rows] == ["worker@h1 pid 8", "worker@h2 pid 8"]  # no extra rows
     for row in timeline.rows:
@@ -383,8 +385,7 @@ def test_runs_cancelled_when_redis_restarted_are_bars_on_their_rows_not_idle_tim
 
 
 def test_a_retried_jobs_failed_attempt_is_drawn_failed_and_its_backoff_is_no_queue_wait():
-    o = outcome(record(2.5, 3.5, task_id="j", attempt=2))
-    o.runs = (run(0.01, 1.01), run(2.49, 3.5, attempt=2))
+    o = replace(outcome(record(2.5, 3.5, task_id="j", attempt=2)), runs=(run(0.01, 1.01), run(2.49, 3.5, attempt=2)))
     timeline = layout([o], width=60)
     (row,) = timeline.rows
     first, second = row.bars
@@ -395,9 +396,8 @@ def test_a_retried_jobs_failed_attempt_is_drawn_failed_and_its_backoff_is_no_que
 def test_jobs_still_running_when_the_producer_stopped_waiting_are_drawn_to_that_moment():
     out = []
     for i in range(2):
-        o = outcome(None, task_id=f"j{i}")
-        o.runs, o.given_up_at = (run(0.01, worker=f"worker@h{i}", pid=7),), at(1.0)
-        out.append(o)
+        out.append(replace(outcome(None, task_id=f"j{i}"), runs=(run(0.01, worker=f"worker@h{i}", pid=7),),
+                           given_up_at=at(1.0)))
     timeline = layout(out, width=60)
     assert [row.label for row in timeline.rows] == ["worker@h0", "worker@h1"]
     assert all(row.bars[0].running and row.bars[0].end == timeline.columns for row in timeline.rows)

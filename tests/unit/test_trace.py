@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -140,7 +141,7 @@ def test_a_lost_attempt_is_a_slice_on_its_workers_track_and_waits_are_queued_the
 
 def test_without_events_the_trace_is_what_it_always_was():
     a, b, c = killed_worker()
-    b.seen = c.seen = None
+    b, c = replace(b, seen=None), replace(c, seen=None)
     trace = build_trace(tell([a, b, c]))
     assert not of(trace, "b") and not of(trace, "e")
     assert [e["name"] for e in of(trace, "X")] == ["task1", "task2"]
@@ -149,8 +150,8 @@ def test_without_events_the_trace_is_what_it_always_was():
 
 
 def test_a_run_its_worker_cancelled_is_a_slice_with_why_on_the_track_of_its_process():
-    again = outcome(record(1.0, 2.0, task_id="j", pid=8, redelivered=True))
-    again.runs = (run(0.01, worker="worker@h1", pid=8, why=CANCELLED, cut=0.6), run(0.99, 2.0, pid=8))
+    again = replace(outcome(record(1.0, 2.0, task_id="j", pid=8, redelivered=True)),
+                    runs=(run(0.01, worker="worker@h1", pid=8, why=CANCELLED, cut=0.6), run(0.99, 2.0, pid=8)))
     trace = build_trace(tell([again]))
     cancelled, ran_again = sorted(of(trace, "X"), key=lambda e: e["ts"])
     assert cancelled["name"] == "task1 (cancelled)" and cancelled["args"]["why"] == CANCELLED

@@ -253,9 +253,8 @@ def restarted(why: str | None) -> list:
     out = []
     for i in range(4):
         o = outcome(record(1.0, 2.0, task_id=f"j{i}", hostname=f"h{i}", pid=20 + i, redelivered=True))
-        o.runs = (run(0.01, worker=f"worker@h{i}", pid=10 + i, why=why, cut=0.6 if why else None),
-                  run(0.99, 2.0, worker=f"worker@h{i}", pid=20 + i))
-        out.append(o)
+        out.append(replace(o, runs=(run(0.01, worker=f"worker@h{i}", pid=10 + i, why=why, cut=0.6 if why else None),
+                                    run(0.99, 2.0, worker=f"worker@h{i}", pid=20 + i))))
     return out
 
 
@@ -277,7 +276,7 @@ def test_a_worker_killed_before_it_finished_a_job_still_counts_its_slot():
     where = {0: (0, 0), 1: (1, 0), 2: (2, 0), 4: (0, 1), 5: (1, 1), 6: (2, 1), 7: (0, 2), 3: (1, 2)}
     out = [outcome(record(wave + 0.01, wave + 1.01, task_id=f"j{i}", hostname=f"h{host}", pid=7, redelivered=i == 3),
                    submitted=0.001 * i) for i, (host, wave) in sorted(where.items())]
-    out[3].runs = (run(0.012, worker="worker@h3", pid=7), run(2.009, 3.01, worker="worker@h1", pid=7))
+    out[3] = replace(out[3], runs=(run(0.012, worker="worker@h3", pid=7), run(2.009, 3.01, worker="worker@h1", pid=7)))
     s = summarize(out, wall_s=3.06, slots_online=4)
     assert (s.slots_used, s.processes_used, s.workers_used, s.peak_overlap) == (4, 4, 4, 4)
     assert (s.parallel_limit, s.ideal_wall_s) == (4, 2.0)  # the slots the verdict names are the ones the ideal counts
@@ -289,8 +288,7 @@ def test_a_timeout_shorter_than_the_jobs_calls_them_unfinished_on_the_slots_runn
     out = []
     for i in range(4):
         o = outcome(None, task_id=f"j{i}", duration_s=3.0, error="did not finish within 1 s")
-        o.runs, o.given_up_at = (run(0.01, worker=f"worker@h{i}", pid=7),), at(1.0)
-        out.append(o)
+        out.append(replace(o, runs=(run(0.01, worker=f"worker@h{i}", pid=7),), given_up_at=at(1.0)))
     s = summarize(out, wall_s=1.0, slots_online=4)
     assert (s.failed, s.unfinished, s.slots_used, s.peak_overlap, s.wall_s) == (0, 4, 4, 4, 1.0)
     assert s.verdict == "no job finished (4 unfinished when the producer stopped waiting): nothing to compare"
@@ -307,7 +305,8 @@ def test_retries_name_their_backoff_beside_the_failures():
         o = outcome(record(start, start + 1.0, task_id=f"j{i}", hostname=f"h{host}", attempt=2 if flaky else 1),
                     submitted=0.001 * i, status="FAILURE" if i in (5, 6) else None)
         if flaky:
-            o.runs = (run(0.01, 1.01, worker=f"worker@h{host}"), run(2.5, 3.51, worker=f"worker@h{host}", attempt=2))
+            o = replace(o, runs=(run(0.01, 1.01, worker=f"worker@h{host}"),
+                                 run(2.5, 3.51, worker=f"worker@h{host}", attempt=2)))
         out.append(o)
     s = summarize(out, wall_s=3.56, slots_online=4)
     assert (s.failed, s.retried, s.retry_wait_s) == (2, 2, 1.5)
