@@ -144,8 +144,10 @@ class InFlightWatch:
         for task_id in due(self.suspects, now, self.grace_s):
             job = lost[task_id].job
             del self.suspects[task_id]
-            # finished while its result was on its way to us (a reconnecting listener): not lost
-            if self.outcomes[task_id].status != Status.PENDING or self.app.backend.client.exists(
+            # The batch is over (the producer no longer waits, and what it does next does not take
+            # the lock): nothing is sent again. Or it finished while its result was on its way to us
+            # (a reconnecting listener): not lost.
+            if self._stop.is_set() or self.outcomes[task_id].status != Status.PENDING or self.app.backend.client.exists(
                     self.app.backend.get_key_for_task(task_id)):
                 continue
             self.app.send_task(job.task, kwargs=job.kwargs, queue=job.queue, task_id=task_id)
