@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, live_processes
+from tests.helpers import ROOT, live_processes, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +41,8 @@ def processes_marked(mark: dict[str, str]) -> list[str]:
 def test_a_process_left_behind_is_found_by_its_mark(marked):
     sleeper = subprocess.Popen(["sleep", "30"], env={**os.environ, **marked})
     try:
+        # Popen returns once the child forked: until it execs, it is a copy of us, without the mark
+        wait_for(lambda: processes_marked(marked), 5, "the sleeper to carry its mark")
         assert processes_marked(marked) == ["sleep 30 "]
         assert processes_marked({"CPD_TEST_MARK": "another"}) == []
     finally:
