@@ -2,7 +2,8 @@
 
 Jobs are published through one Redis pipeline (kombu's `Producer.batch()`): each message
 and its task-sent event are exactly what `send_task` publishes, built by `send_task` itself,
-but they reach Redis in a few round trips instead of one per job. Results are awaited with
+but they reach Redis in a few round trips instead of one per job, and the events of a flush
+travel as one `task.multi` message, as a worker's task events do (`SentEvents`). Results are awaited with
 Celery's native join: the Redis backend pushes each result over
 pub/sub the moment it is stored, so the producer's clock (wall time) stops when the last
 one lands, not at the next polling tick. A batch that is interrupted or runs out of time
@@ -22,6 +23,8 @@ from typing import Any, TypeVar
 
 import redis
 from celery import Celery
+from celery.events import Event
+from celery.events.dispatcher import EventDispatcher
 from celery.exceptions import TimeoutError as CeleryTimeout
 from celery.result import AsyncResult, ResultSet
 from kombu.exceptions import BatchPublishError, OperationalError
@@ -120,19 +123,47 @@ class Submission:
         return {r.id: self.outcomes[r.id] for r in self.results[: self.reached]}
 
 
+class SentEvents(EventDispatcher):
+    """The task-sent events `send_task` builds for a batch, gathered to ride its pipeline as one
+    `task.multi` message per flush, as a worker's task events do (Celery's receivers, Flower's and
+    the live view's, read both), instead of one PUBLISH each that every follower decodes on its own.
+
+    Celery's dispatcher builds each event (`_prepare_event`: host, pid, clock, timestamp); it never
+    connects (disabled): what it gathered goes out through the batch's producer (`publish_gathered`).
+    """
+
+    def __init__(self, app: Celery) -> None:
+        super().__init__(app=app, enabled=False)
+        self.gathered: list[dict[str, Any]] = []
+
+    def publish(self, type: str, fields: dict[str, Any], producer: Any, blind: bool = False,  # noqa: A002
+                Event: Callable[..., dict[str, Any]] = Event, **_: Any) -> None:  # noqa: N803  (Celery's names)
+        """What send_task calls for each job's task-sent event: kept for the flush."""
+        self.gathered.append(self._prepare_event(type, fields, blind=blind, Event=Event))
+
+    def publish_gathered(self, producer: Any) -> None:
+        """Publish the gathered events as one `task.multi` message through `producer` (the batch's)."""
+        if self.gathered:
+            events, self.gathered = self.gathered, []
+            with self.mutex:
+                self._publish(events, producer, "task.multi")
+
+
 def submit(app: Celery, jobs: list[Job], into: Submission,
            on_flushed: Callable[[int], None] | None = None) -> None:
     """Publish `jobs` in as few round trips as the transport allows, recording each in `into`.
 
     `send_task` builds and publishes every message (routing, headers, the task-sent event
-    for Flower), through the producer's batch: kombu buffers the LPUSH and the PUBLISH in a
-    pipeline. `submitted_at` is when each message was built. On a transport that cannot
-    batch, kombu publishes each message at once: the same messages, one round trip each.
+    for Flower), through the producer's batch: kombu buffers the LPUSHes in a pipeline, and the
+    flush's task-sent events go last, as one PUBLISH (`SentEvents`). `submitted_at` is when each
+    message was built. On a transport that cannot batch, kombu publishes each message at once:
+    the same messages, one round trip each.
     `on_flushed` is told how many jobs are in Redis after each flush (100,000 jobs take a minute).
     """
     sizes = flush_sizes()
     due = next(sizes)
     told = 0
+    sent_events = SentEvents(app)
     with app.producer_or_acquire() as producer, producer.batch(max_size=4 * FLUSH_MAX) as pipeline:
         for job in jobs:
             submitted_at = utc_now()
@@ -140,16 +171,19 @@ def submit(app: Celery, jobs: list[Job], into: Submission,
             # or not, and warm_up declared it once anyway; kombu would otherwise check its declare
             # cache (copying and binding the queue) for every message: 1,700 -> 2,580 jobs/s alone
             # (256 jobs, loopback, medians of 5)
-            result = app.send_task(job.task, kwargs=job.kwargs, queue=job.queue, producer=producer, declare=[])
+            result = app.send_task(job.task, kwargs=job.kwargs, queue=job.queue, producer=producer, declare=[],
+                                   event_dispatcher=sent_events)
             into.outcomes[result.id] = Outcome(job, result.id, submitted_at)
             into.results.append(result)
             if len(into.results) == due:
                 into.reached = due
+                sent_events.publish_gathered(producer)
                 pipeline.flush()
                 due += next(sizes)
                 if on_flushed:
                     on_flushed(told := into.reached)
         into.reached = len(into.results)  # leaving the block flushes the rest
+        sent_events.publish_gathered(producer)
     if on_flushed and into.reached != told:
         on_flushed(into.reached)
 

@@ -1,4 +1,5 @@
-"""The pipelined submit publishes exactly what `send_task` publishes, task-sent events included."""
+"""The pipelined submit publishes exactly what `send_task` publishes, task-sent events included (a
+flush's events as one `task.multi` message, as a worker sends its task events)."""
 
 from __future__ import annotations
 
@@ -28,18 +29,22 @@ def normalized(raw: bytes, task_id: str) -> dict[str, Any]:
     return message
 
 
-def sent_events(pubsub: Any, ids: set[str], timeout_s: float) -> dict[str, dict[str, Any]]:
-    """The task-sent events of `ids` published on the event fanout, read until all arrived or `timeout_s`."""
+def sent_events(pubsub: Any, ids: set[str], timeout_s: float) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The task-sent events of `ids` published on the event fanout, read until all arrived or `timeout_s`,
+    and the channel of each message that carried any (one event, or a list of them)."""
     found: dict[str, dict[str, Any]] = {}
+    channels: list[str] = []
     deadline = time.monotonic() + timeout_s
     while set(found) != ids and time.monotonic() < deadline:
         message = pubsub.get_message(timeout=0.1)
         if not message or message["type"] != "pmessage":
             continue
-        event = json.loads(base64.b64decode(json.loads(message["data"])["body"]))
-        if event.get("type") == "task-sent" and event.get("uuid") in ids:
-            found[event["uuid"]] = event
-    return found
+        body = json.loads(base64.b64decode(json.loads(message["data"])["body"]))
+        carried = [e for e in (body if isinstance(body, list) else [body])
+                   if e.get("type") == "task-sent" and e.get("uuid") in ids]
+        found |= {event["uuid"]: event for event in carried}
+        channels += [message["channel"].decode()] if carried else []
+    return found, channels
 
 
 def test_pipelined_messages_and_events_are_send_tasks_own(redis_env, redis_server):
@@ -62,8 +67,10 @@ def test_pipelined_messages_and_events_are_send_tasks_own(redis_env, redis_serve
         expected = normalized(stored[0], plain.id)
         for raw, task_id in zip(stored[1:], ids[1:], strict=True):
             assert normalized(raw, task_id) == expected  # headers, properties, routing, body
-        events = sent_events(pubsub, set(ids), timeout_s=10)
+        events, channels = sent_events(pubsub, set(ids), timeout_s=10)
         assert set(events) == set(ids)  # Flower sees every job queued
+        # send_task's own, then one message per flush of the batch (1 job, then 2)
+        assert [c.rpartition("/")[2] for c in channels] == ["task.sent", "task.multi", "task.multi"]
         shapes = {task_id: json.loads(json.dumps(event).replace(task_id, "<id>")) for task_id, event in events.items()}
         for shape in shapes.values():
             for varying in ("timestamp", "clock"):
