@@ -103,10 +103,40 @@ class JobRequest(Request):
         return runs.Claimed.from_header(self.request_dict.get(runs.CLAIM_HEADER))
 
 
+#: Seconds a worker holds its task events (received, started, succeeded, ...) before it sends
+#: them, together, as one `task.multi` message. Celery sends them at its event loop's next turn:
+#: a message of one or two events, three messages a job, each a PUBLISH that the worker pays for
+#: and that Flower and every live view decode on their own. Held this long, a busy worker's
+#: events of many jobs go in one (at most 24: Celery's buffer limit sends them at once).
+#: Cost: Flower and the live view see a job up to this much later.
+TASK_EVENTS_HELD_S = 0.1
+
+
 class JobConsumer(Consumer):
     """Celery's consumer. When its connection to Redis is lost it cancels the jobs that run
     (JobRequest.cancel) and drops the ones it had reserved and not started yet, which Redis
-    hands out again: their runs, recorded by the claim, are marked cancelled too, not deaths."""
+    hands out again: their runs, recorded by the claim, are marked cancelled too, not deaths.
+    Its task events are sent TASK_EVENTS_HELD_S after the first one waits, not at the next turn."""
+
+    _task_events_due = 0.0  # time.monotonic() when the held task events are sent (0: none held)
+
+    def on_send_event_buffered(self) -> None:
+        """Celery's: a task event was buffered. The buffer is sent once, TASK_EVENTS_HELD_S from the first.
+        A send whose timer a reconnection dropped is asked again by the next event after it was due."""
+        now = time.monotonic()
+        if self.hub is None or now < self._task_events_due:
+            return
+        self._task_events_due = now + TASK_EVENTS_HELD_S
+        self.hub.call_later(TASK_EVENTS_HELD_S, self._send_held_task_events)
+
+    def _send_held_task_events(self) -> None:
+        self._task_events_due = 0.0
+        self._flush_events()
+
+    def shutdown(self) -> None:
+        """Send the task events still held before Celery closes its dispatcher: a job's end is told."""
+        self._flush_events()
+        super().shutdown()
 
     def cancel_active_requests(self) -> None:
         """Celery's cancel of what runs, called by its cold (and soft) shutdown only."""
