@@ -102,13 +102,21 @@ class JobRequest(Request):
         """The run its worker's claim recorded (worker/layout.py's CLAIM), if it did."""
         return runs.Claimed.from_header(self.request_dict.get(runs.CLAIM_HEADER))
 
+    def send_event(self, type: str, **fields: Any) -> None:  # noqa: A002  (Celery's name)
+        """Celery's, but a job's start is sent at once with what is held (JobConsumer holds task events):
+        the lanes and Flower show it run without waiting, and a worker killed right after has told it."""
+        super().send_event(type, **fields)
+        if type == "task-started" and self._eventer is not None and self._eventer.enabled:
+            self._eventer.flush(errors=False)
 
-#: Seconds a worker holds its task events (received, started, succeeded, ...) before it sends
-#: them, together, as one `task.multi` message. Celery sends them at its event loop's next turn:
-#: a message of one or two events, three messages a job, each a PUBLISH that the worker pays for
-#: and that Flower and every live view decode on their own. Held this long, a busy worker's
-#: events of many jobs go in one (at most 24: Celery's buffer limit sends them at once).
-#: Cost: Flower and the live view see a job up to this much later.
+
+#: Seconds a worker holds its task events (received, succeeded, ...) before it sends them,
+#: together, as one `task.multi` message. Celery sends them at its event loop's next turn: a
+#: message of one or two events, three messages a job, each a PUBLISH that the worker pays for
+#: and that Flower and every live view decode on their own. Held, a busy worker's events of
+#: many jobs go in one (at most 24: Celery's buffer limit sends them at once). A job's start is
+#: not held (JobRequest.send_event): it goes at once, with what was held. Cost: Flower and the
+#: live view see a reception or an end up to this much later.
 TASK_EVENTS_HELD_S = 0.1
 
 
