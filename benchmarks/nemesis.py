@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -117,15 +117,23 @@ class Verdict:
         return not self.problems
 
 
-def finished_after_its_report(result: dict[str, Any], then: list[runs.Run]) -> bool:
-    """Whether a job the run lists call a duplicate was one its report could not call so yet: the
-    report told of every run (`runs`: a copy cut off by the fence among them), and the copy that made
-    it a duplicate finished only after the producer had the job's result (a frozen worker thawed)."""
-    received = result.get("received_at")
-    if received is None or result.get("runs", 1) < len(then):
-        return False
-    last = max((r.finished_at for r in runs.duplicate_runs(then) if r.finished_at), default=None)
-    return last is not None and last > datetime.fromisoformat(received)
+def as_of(then: list[runs.Run], moment: datetime | None) -> list[runs.Run]:
+    """A job's runs as a reader at `moment` found them: the runs started by then, the finishes after it not
+    yet written (None: no moment known, all of them)."""
+    if moment is None:
+        return then
+    return [replace(r, finished_at=None) if r.finished_at is not None and r.finished_at > moment else r
+            for r in then if r.started_at <= moment]
+
+
+def told(found: list[runs.Run]) -> str:
+    """A job's runs in one line, with when each finished."""
+    return ", ".join(r.describe() + (f" to {r.finished_at:%H:%M:%S.%f}" if r.finished_at else "") for r in found)
+
+
+def last_received(results: list[dict[str, Any]]) -> datetime | None:
+    """When the batch's last result came: the producer read its run lists after it."""
+    return max((datetime.fromisoformat(r["received_at"]) for r in results if r.get("received_at")), default=None)
 
 
 def judge(history: History, plain_results: dict[str, dict[str, Any] | None], run_lists: dict[str, list[runs.Run]],
@@ -164,18 +172,21 @@ def judge(history: History, plain_results: dict[str, dict[str, Any] | None], run
             else:
                 failed += 1
                 problems.append(f"producer job {r['task_id']}: {r['status']}")
-        said = document["summary"]["duplicates"]
-        twice = [r for r in results if runs.duplicate_runs(batch["runs_then"].get(r["task_id"], []))]
-        later = [r for r in twice if finished_after_its_report(r, batch["runs_then"][r["task_id"]])]
-        if said != len(twice) - len(later):
-            unexplained = [r for r in twice if r not in later][:3]
-            problems.append(f"a batch reported {said} duplicates, its run lists said {len(twice)}"
-                            + (f" ({len(later)} of them finished after the report)" if later else "")
-                            + "".join(f"; {r['task_id']} (report: {r.get('runs', 1)} runs, received "
-                                      f"{r.get('received_at')}): " + ", ".join(
-                                          run.describe() + (f" to {run.finished_at:%H:%M:%S.%f}" if run.finished_at
-                                                            else "") for run in batch["runs_then"][r["task_id"]])
-                                      for r in unexplained))
+        # The producer read the run lists after its last result; they were read again a moment later
+        # (`runs_then`): a copy cut off by the fence that finished meanwhile (a frozen worker thawed) may
+        # be a duplicate in the second reading and not in the first. Each job's report must hold for the
+        # first: every duplicate certain by then reported, and none reported the second does not show.
+        said, read_after = document["summary"]["duplicates"], last_received(results)
+        reported = {r["task_id"] for r in results if r.get("ran_twice")}
+        then = batch["runs_then"]
+        possible = {r["task_id"] for r in results if runs.duplicate_runs(then.get(r["task_id"], []))}
+        certain = {i for i in possible if runs.duplicate_runs(as_of(then[i], read_after))}
+        if said != len(reported) or not certain <= reported <= possible:
+            wrong = sorted((certain - reported) | (reported - possible))[:3]
+            problems.append(f"a batch reported {said} duplicates, its run lists said {len(possible)}"
+                            + (f" ({len(possible - certain)} may have finished after the report)"
+                               if possible - certain else "")
+                            + "".join(f"; {i}: {told(then.get(i, []))}" for i in wrong))
     extra = sum(len(found) - 1 for found in run_lists.values() if len(found) > 1)
     if back_s is None:
         problems.append("the cluster did not come back to full strength by itself")

@@ -132,8 +132,8 @@ class SentEvents(EventDispatcher):
     connects (disabled): what it gathered goes out through the batch's producer (`publish_gathered`).
     """
 
-    def __init__(self, app: Celery) -> None:
-        super().__init__(app=app, enabled=False)
+    def __init__(self, app: Celery, connection: Any) -> None:
+        super().__init__(connection=connection, app=app, enabled=False)
         self.gathered: list[dict[str, Any]] = []
 
     def publish(self, type: str, fields: dict[str, Any], producer: Any, blind: bool = False,  # noqa: A002
@@ -163,8 +163,8 @@ def submit(app: Celery, jobs: list[Job], into: Submission,
     sizes = flush_sizes()
     due = next(sizes)
     told = 0
-    sent_events = SentEvents(app)
     with app.producer_or_acquire() as producer, producer.batch(max_size=4 * FLUSH_MAX) as pipeline:
+        sent_events = SentEvents(app, producer.connection)
         for job in jobs:
             submitted_at = utc_now()
             # declare=[]: a job goes to its queue's Redis list by name (direct routing), declared

@@ -130,16 +130,36 @@ class JobConsumer(Consumer):
 
     def on_send_event_buffered(self) -> None:
         """Celery's: a task event was buffered. The buffer is sent once, TASK_EVENTS_HELD_S from the first.
-        A send whose timer a reconnection dropped is asked again by the next event after it was due."""
+
+        Called from pool threads too (the threads flavour sends a job's end from its thread): the
+        hold starts on the event loop's own thread, through `call_soon`, which is thread-safe and
+        wakes the loop. A send whose timer was dropped is asked again by the next event after it was due."""
         now = time.monotonic()
         if self.hub is None or now < self._task_events_due:
             return
         self._task_events_due = now + TASK_EVENTS_HELD_S
+        self.hub.call_soon(self._hold_task_events)
+
+    def _hold_task_events(self) -> None:
         self.hub.call_later(TASK_EVENTS_HELD_S, self._send_held_task_events)
 
     def _send_held_task_events(self) -> None:
         self._task_events_due = 0.0
         self._flush_events()
+
+    def _keep_held_task_events(self) -> None:
+        """The connection is lost: the task events held move to what Celery's next dispatcher takes over
+        and sends first (its buffer of events it could not send; `extend_buffer`), as one message, and
+        the next event starts a new hold. Celery's internals, no I/O: the connection may hang."""
+        self._task_events_due = 0.0
+        dispatcher = self.event_dispatcher
+        if dispatcher is None:
+            return
+        with dispatcher.mutex:
+            for group, events in dispatcher._group_buffer.items():
+                if events:
+                    dispatcher._outbound_buffer.append((list(events), f"{group}.multi"))
+                    events.clear()
 
     def shutdown(self) -> None:
         """Send the task events still held before Celery closes its dispatcher: a job's end is told."""
@@ -152,6 +172,7 @@ class JobConsumer(Consumer):
         super().cancel_active_requests()
 
     def on_close(self) -> None:
+        self._keep_held_task_events()
         for request in [r for r in tuple(reserved_requests) if r not in active_requests]:
             if isinstance(request, JobRequest) and (claimed := request.claimed()) is not None:
                 note_cancelled(request.id, claimed.run.worker, claimed.run.started_at)

@@ -62,21 +62,23 @@ def test_a_lost_a_failed_and_a_miscounted_job_and_a_cluster_not_back_are_each_sa
 
 
 def test_a_cut_off_copy_that_finished_after_the_report_is_no_miscount_but_one_known_before_it_is():
-    # The report (received at 2 s) told of both runs, the first cut off; that copy finished at 3 s.
+    # The batch's last result came at 2 s; the first copy, cut off, finished at 3 s: after the report.
     then = {"p0": [run_of("w@a", 0, 3), run_of("w@b", 0.5, 1.5)]}
     thawed = {"task_id": "p0", "status": "SUCCESS", "runs": 2, "received_at": (T0 + timedelta(seconds=2)).isoformat()}
-    document = {"results": [thawed], "summary": {"duplicates": 0}}
-    verdict = judge(History(batches=[{"returncode": 0, "document": document, "runs_then": then}]), {}, {}, 1.0, [])
-    assert verdict.ok, verdict.problems
-    # finished before the report had the result: the report should have said so
-    early = {**thawed, "received_at": (T0 + timedelta(seconds=4)).isoformat()}
-    document = {"results": [early], "summary": {"duplicates": 0}}
-    verdict = judge(History(batches=[{"returncode": 0, "document": document, "runs_then": then}]), {}, {}, 1.0, [])
-    (problem,) = verdict.problems
-    assert problem.startswith("a batch reported 0 duplicates, its run lists said 1; p0 (report: 2 runs, received ")
+
+    def verdict_of(*results: dict, duplicates: int = 0):
+        document = {"results": list(results), "summary": {"duplicates": duplicates}}
+        return judge(History(batches=[{"returncode": 0, "document": document, "runs_then": then}]), {}, {}, 1.0, [])
+
+    assert verdict_of(thawed).ok
+    twice = {**thawed, "ran_twice": [{"worker": "w@a"}, {"worker": "w@b"}]}
+    assert verdict_of(twice, duplicates=1).ok  # or it finished before the read: reporting it is right too
+    # finished before the batch's last result: the report should have said so
+    (problem,) = verdict_of({**thawed, "received_at": (T0 + timedelta(seconds=4)).isoformat()}).problems
+    assert problem.startswith("a batch reported 0 duplicates, its run lists said 1; p0: ")
     assert "w@a pid 7 at 00:00:00.0 to 00:00:03.000000, w@b pid 7 at 00:00:00.5" in problem
-    # a run the report never told of (it started after it) is no excuse either
-    unknown = {**thawed, "runs": 1}
-    document = {"results": [unknown], "summary": {"duplicates": 0}}
-    verdict = judge(History(batches=[{"returncode": 0, "document": document, "runs_then": then}]), {}, {}, 1.0, [])
-    assert not verdict.ok
+    # a duplicate reported that the run lists do not show
+    assert not verdict_of(twice, duplicates=1).problems and verdict_of(
+        {**twice, "task_id": "p1"}, duplicates=1).problems
+    # a count that disagrees with its own jobs
+    assert verdict_of(twice, duplicates=2).problems
