@@ -43,7 +43,7 @@ from benchmarks.clusters import ROOT
 from benchmarks.stats import percentile
 from devcluster.local_cluster import make_app
 from producer.views.live import REFRESH_PER_S, Following, LiveCluster
-from producer.views.notebook import COLUMNS, bundle, followed
+from producer.views.notebook import drawn, followed
 
 WIDTH, HEIGHT = 80, 24  # the terminal docs/producer.md's pictures are drawn for
 WINDOW_S = 30.0  # watch's default --seconds
@@ -169,7 +169,7 @@ def run_view(max_seconds: float, renderer: str = TERMINAL) -> dict[str, Any]:
             following = Following(app, (QUEUE,), WINDOW_S, scrolling=True, title="watch")
             following.events.on_event = on_event
             stack.enter_context(followed(following))
-            stack.enter_context(Refreshed(timed(lambda: bundle(following.facts(COLUMNS)), following)))
+            stack.enter_context(Refreshed(timed(lambda: drawn(following, whole_text=False), following)))
         if not following.events.connected:
             raise SystemExit(f"events do not flow: {following.events.error}")
         print("ready", flush=True)

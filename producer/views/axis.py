@@ -13,6 +13,7 @@ use the same mapping, so a tick stands over the column a bar starting at that mo
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator
@@ -134,6 +135,7 @@ def short_name(name: str) -> str:
     return name[-1] if name[-1:].isdigit() else name[:1]
 
 
+@functools.lru_cache(maxsize=4096)  # a frame asks the same few thousand times: a few names, a few widths
 def bar_text(name: str, cells: int, lead: str = "", mark: str = "") -> str:
     """What a bar of `cells` columns says: `lead`, the task's name, ━ to the end, `mark` last.
 

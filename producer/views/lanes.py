@@ -214,7 +214,9 @@ def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float 
         for (run, end, kind, task, redelivered), sub in zip(items, subs, strict=True):
             if end < window_start or run.started > window_end:
                 continue
-            lane = lanes_here.setdefault(sub, Lane(node, pid, sub, label(node, pid, sub), status(node)))
+            lane = lanes_here.get(sub)
+            if lane is None:
+                lane = lanes_here[sub] = Lane(node, pid, sub, label(node, pid, sub), status(node))
             a, b = axis.bar(run.started, end)
             lane.segments.append(Segment(a, b, _segment_text(task, kind, b - a, redelivered), kind, task.id))
             latest[sub] = max(latest.get(sub, end), end)

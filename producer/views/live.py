@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import redis
 from celery import Celery
@@ -174,6 +175,19 @@ class Following:
         self.events.stop(timeout_s=wait_s)
 
 
+class PausedLive(Live):
+    """rich's Live whose every refresh (the frame's facts, then their drawing) runs with the events paused
+    (`ClusterEvents.paused`): one frame drawn in one go. Inside Live's own lock, as its refreshes are."""
+
+    def __init__(self, events: ClusterEvents, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.events = events
+
+    def refresh(self) -> None:
+        with self._lock, self.events.paused():
+            super().refresh()
+
+
 class LiveCluster(Following):
     """Follow the events and redraw on `console` at REFRESH_PER_S, with rich's Live."""
 
@@ -181,8 +195,9 @@ class LiveCluster(Following):
                  scrolling: bool, title: str, transient: bool = False, expected_workers: int = 0) -> None:
         super().__init__(app, queues, window_s, scrolling, title, expected_workers)
         self.console = console
-        self.live = Live(get_renderable=self.frame, console=console, refresh_per_second=REFRESH_PER_S,
-                         transient=transient, redirect_stdout=False, redirect_stderr=False)
+        self.live = PausedLive(self.events, get_renderable=self.frame, console=console,
+                               refresh_per_second=REFRESH_PER_S, transient=transient, redirect_stdout=False,
+                               redirect_stderr=False)
 
     def frame(self) -> Group:
         """One frame as of now, sized to the console (any file, no terminal needed)."""

@@ -132,8 +132,8 @@ _clock = itertools.count(1)
 class Cluster:
     """Feeds a Celery State with the events a real cluster would send."""
 
-    def __init__(self) -> None:
-        self.state = EventState()
+    def __init__(self, max_tasks: int = 10000) -> None:
+        self.state = EventState(max_tasks_in_memory=max_tasks)
 
     def event(self, type_: str, at: float, hostname: str, **fields) -> None:
         self.state.event({"type": type_, "hostname": hostname, "timestamp": EVENTS_T0 + at,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from cluster.events import Attempt, Snapshot, TaskFacts, WorkerFacts, snapshot
@@ -224,6 +226,38 @@ def test_a_snapshot_since_a_moment_leaves_out_only_tasks_finished_before_it():
     c.runs("new", "w1@h", 20.0, 21.0)
     ids = {t.id for t in snapshot(c.state, T0 + 25, since=T0 + 10).tasks}
     assert ids == {"stuck", "new"}
+
+
+
+def replay(snapshot_every_event: bool, max_tasks: int) -> tuple:
+    """One story of events (runs ending, a redelivery, tasks the State lets go past its limit), its last snapshot."""
+    c = Cluster(max_tasks=max_tasks)
+    steps = [lambda: c.heartbeat("w1@h", 0), lambda: c.sent("a", 0.0), lambda: c.runs("a", "w1@h", 0.5),
+             lambda: c.runs("b", "w1@h", 1.0, 2.0), lambda: c.event("task-succeeded", 3.0, "w1@h", uuid="a", pid=100),
+             lambda: c.runs("c", "w1@h", 4.0), lambda: c.runs("c", "w2@h", 9.0, 10.0),  # c lost on w1, again on w2
+             lambda: c.runs("d", "w2@h", 11.0, 12.0), lambda: c.heartbeat("w2@h", 12)]
+    snaps = []
+    for step in steps:
+        step()
+        if snapshot_every_event:
+            snaps.append(snapshot(c.state, T0 + 13))
+    return snapshot(c.state, T0 + 13), snapshot(c.state, T0 + 13, since=T0 + 5), snaps, c.state
+
+
+@pytest.mark.parametrize("max_tasks", [10000, 2])
+def test_a_snapshot_rebuilds_only_what_changed_and_is_the_same_as_one_taken_fresh(max_tasks):
+    fresh, fresh_since, _, _ = replay(snapshot_every_event=False, max_tasks=max_tasks)
+    kept, kept_since, snaps, state = replay(snapshot_every_event=True, max_tasks=max_tasks)
+    assert sorted(state.facts) == sorted(state.tasks)  # the facts of tasks the State let go are let go too
+    assert kept == fresh and kept_since == fresh_since
+    assert [t.id for t in fresh.tasks] == (["a", "b", "c", "d"] if max_tasks > 2 else ["c", "d"])
+    c = next(t for t in fresh.tasks if t.id == "c")
+    assert [(r.node, r.end) for r in c.runs] == [("w1@h", "lost"), ("w2@h", "succeeded")] and c.redelivered
+    # a snapshot taken earlier is not changed by later events (its facts were copied, not shared)
+    a_running = snaps[2].tasks[0]
+    assert a_running.id == "a" and a_running.runs[0].end is None and a_running.state == "STARTED"
+    assert len(kept.tasks) == len(set(t.id for t in kept.tasks))
+    assert [t.id for t in fresh_since.tasks] == ["c", "d"]  # a and b finished before +5
 
 
 # Exact layouts. A window of 128 s over 128 columns (a label of 12 + 1 space + 128 = 141 wide; 12 is a short
@@ -502,3 +536,56 @@ def test_a_snapshot_holds_the_state_lock_only_to_copy_plain_values(monkeypatch):
     assert task.id == "a" and task.state == "STARTED"
     assert task.runs == (Attempt("w1@h", 100, T0 + 1.0),) and task.holder.settled is False
     assert snap.worker("w1@h").alive and snap.events == 3
+
+
+def test_events_wait_while_a_frame_is_drawn_then_are_applied_in_order():
+    from celery import Celery
+
+    from cluster.events import ClusterEvents, EventState
+
+    events = ClusterEvents(Celery(set_as_current=False), EventState())
+    c = Cluster()
+    c.state = events.state  # the builder's events, handed to the follower as its events thread would
+    applied = threading.Event()
+
+    def deliver() -> None:
+        c.event = lambda type_, at, hostname, **fields: events._handle(
+            {"type": type_, "hostname": hostname, "timestamp": T0 + at, "local_received": T0 + at,
+             "clock": 1, "utcoffset": 0, **fields})
+        c.runs("a", "w1@h", 0.0, 1.0)
+        applied.set()
+
+    with events.paused():
+        thread = threading.Thread(target=deliver)
+        thread.start()
+        assert not applied.wait(0.2) and events.state.event_count == 0  # held off while the frame is drawn
+    assert applied.wait(5) and events.state.event_count == 3
+    thread.join()
+    assert snapshot(events.state, T0 + 2).tasks[0].state == "SUCCESS"
+
+
+def test_the_terminal_draws_each_frame_with_the_events_paused():
+    import io
+
+    from celery import Celery
+    from rich.console import Console
+
+    from cluster.events import ClusterEvents, EventState
+    from producer.views.live import PausedLive
+
+    events = ClusterEvents(Celery(set_as_current=False), EventState())
+    paused = []
+
+    def frame() -> str:
+        free = events._pause.acquire(blocking=False)
+        if free:
+            events._pause.release()
+        paused.append(not free)
+        return "a frame"
+
+    screen = io.StringIO()
+    live = PausedLive(events, get_renderable=frame, console=Console(file=screen, force_terminal=True),
+                      auto_refresh=False)
+    paused.clear()  # rich's Live asks for a first frame as it is made
+    live.refresh()
+    assert paused == [True] and events._pause.acquire(blocking=False)  # and let go after the frame

@@ -12,6 +12,7 @@ import contextvars
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -104,6 +105,22 @@ class Handle:
         self.cells.append(CELL.get())
 
 
+class Events:
+    """Stands for ClusterEvents: a snapshot of no tasks (or `snapshot`'s), and whether the events are paused now."""
+
+    def __init__(self, snapshot=lambda: SimpleNamespace(tasks=())) -> None:
+        self.snapshot = snapshot
+        self.pausing = False
+
+    @contextmanager
+    def paused(self):
+        self.pausing = True
+        try:
+            yield
+        finally:
+            self.pausing = False
+
+
 class Followed:
     """Stands for live.Following: a running job's frame at a clock that moves on, a settled one at the end."""
 
@@ -113,7 +130,8 @@ class Followed:
         self.begun: list[str] = []
         self.started = self.stopped = False
         self.settled: list[bool] = []
-        self.events = SimpleNamespace(snapshot=lambda: SimpleNamespace(tasks=()))
+        self.events = Events()
+        self.paused_while_drawn: list[bool] = []
         self.t0 = time.monotonic()
 
     def start(self) -> None:
@@ -127,6 +145,7 @@ class Followed:
 
     def facts(self, width: int, max_lanes: int | None = None, settled: bool = False) -> Frame:
         self.settled.append(settled)
+        self.paused_while_drawn.append(self.events.pausing)
         return Frame(self.cluster.view(0.5 + time.monotonic() - self.t0, width=width), "run", {"jobs": 0}, True)
 
 
@@ -168,18 +187,23 @@ def test_a_run_is_one_display_updated_a_few_times_a_second_from_its_cell_and_its
     assert 3 <= drawn.updates - 1 <= elapsed * notebook.REFRESH_PER_S + 1  # at its pace, never faster; and the last
     assert len(handle.frames) == drawn.updates + 1 and set(handle.cells) == {"cell 8"}
     assert followed.settled[-1] is True and not any(followed.settled[:-1])
+    assert all(followed.paused_while_drawn)  # each frame's facts taken with the events paused: drawn in one go
     widths = [int(f["text/html"].split('data-columns="')[1].split('"')[0]) for f in handle.frames[:-1]]
     assert widths == sorted(widths) and widths[-1] > widths[0]  # the running bar grew, frame after frame
     first = handle.frames[0]
     assert first["text/html"].startswith('<div class="producer-lanes"><svg')
     assert first["text/plain"].splitlines()[0].startswith("run  queue jobs 0  waiting 0  running 1")
     assert first["text/plain"].splitlines()[1].startswith("w1@h") and "━" in first["text/plain"]
+    # the updates between say the headline only as text; the last frame, the one a notebook keeps, says it all
+    assert all(f["text/plain"].startswith("run  queue jobs 0  waiting 0  running 1") and "\n" not in f["text/plain"]
+               for f in handle.frames[1:-1])
+    assert handle.frames[-1]["text/plain"].splitlines()[1].startswith("w1@h") and "━" in handle.frames[-1]["text/plain"]
 
 
 def test_an_interrupted_run_draws_its_last_frame_at_once_and_stops_following(shown):
     followed = Followed(one_running_job())
     waited = []
-    followed.events = SimpleNamespace(snapshot=lambda: waited.append(1) or SimpleNamespace(tasks=()))
+    followed.events = Events(snapshot=lambda: waited.append(1) or SimpleNamespace(tasks=()))
     with pytest.raises(KeyboardInterrupt), notebook.Drawn(followed):
         raise KeyboardInterrupt
     assert not waited and len(shown[0].frames) == 2 and followed.settled == [False, True]
@@ -189,7 +213,7 @@ def test_a_run_waits_briefly_for_its_last_jobs_events_before_its_last_frame(show
     followed = Followed(one_running_job())
     unfinished = SimpleNamespace(tasks=(SimpleNamespace(state="STARTED"),))
     calls = []
-    followed.events = SimpleNamespace(snapshot=lambda: calls.append(1) or unfinished)
+    followed.events = Events(snapshot=lambda: calls.append(1) or unfinished)
     monkeypatch.setattr(notebook, "SETTLE_S", 0.2)
     started = time.monotonic()
     with notebook.Drawn(followed):
