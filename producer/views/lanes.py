@@ -127,6 +127,10 @@ def fit(text: str, width: int) -> str:
     return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
+#: A run placed on a lane: its sub-lane, its columns [start, end), and (run, end, kind, task, redelivered).
+PlacedT = tuple[int, tuple[int, int], tuple[Attempt, float, str, TaskFacts, bool]]
+
+
 def _slot_of(runs: list[tuple[Attempt, float]]) -> list[int]:
     """Sub-lane of each run (sorted by start): the first whose last job ended before it started."""
     ends: list[float] = []
@@ -159,6 +163,23 @@ def _run_end(run: Attempt, worker: WorkerFacts | None, now: float, next_start: f
 def _segment_text(task: TaskFacts, kind: str, length: int, redelivered: bool) -> str:
     mark = {"failed": FAILED, "lost": FAILED, "retried": RETRIED}.get(kind, "")
     return bar_text(task.name or "?", length, lead=REDELIVERED if redelivered else "", mark=mark)
+
+
+def _drawn_over_left_out(placed: list[PlacedT]) -> list[PlacedT]:
+    """The runs placed on a slot's sub-lanes (in order) less those whose every column a later run of their sub-lane
+    covers: drawn, they would be overprinted whole (`Lane.text`; the notebook's `svg_lanes.visible`). Under load
+    a column holds several short jobs: a frame lays out the few a reader can see, not the thousands it holds."""
+    covered: dict[int, set[int]] = defaultdict(set)
+    kept = []
+    for item in reversed(placed):
+        sub, (a, b), _ = item
+        columns, over = range(a, b), covered[sub]
+        if all(column in over for column in columns):
+            continue
+        over.update(columns)
+        kept.append(item)
+    kept.reverse()
+    return kept
 
 
 def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float | None = None,
@@ -209,17 +230,20 @@ def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float 
     for (node, pid), items in by_slot.items():
         items.sort(key=lambda item: item[0].started)
         subs = _slot_of([(run, end) for run, end, *_ in items])
-        lanes_here: dict[int, Lane] = {}
         latest: dict[int, float] = {}
-        for (run, end, kind, task, redelivered), sub in zip(items, subs, strict=True):
+        placed = []  # (sub-lane, columns, the run) of each run in the window, in order
+        for item, sub in zip(items, subs, strict=True):
+            run, end = item[0], item[1]
             if end < window_start or run.started > window_end:
                 continue
+            placed.append((sub, axis.bar(run.started, end), item))
+            latest[sub] = max(latest.get(sub, end), end)
+        lanes_here: dict[int, Lane] = {}
+        for sub, (a, b), (_, _, kind, task, redelivered) in _drawn_over_left_out(placed):
             lane = lanes_here.get(sub)
             if lane is None:
                 lane = lanes_here[sub] = Lane(node, pid, sub, label(node, pid, sub), status(node))
-            a, b = axis.bar(run.started, end)
             lane.segments.append(Segment(a, b, _segment_text(task, kind, b - a, redelivered), kind, task.id))
-            latest[sub] = max(latest.get(sub, end), end)
         for sub, lane in lanes_here.items():
             built.append((latest[sub], lane))
             slotted.add(node)

@@ -589,3 +589,39 @@ def test_the_terminal_draws_each_frame_with_the_events_paused():
     paused.clear()  # rich's Live asks for a first frame as it is made
     live.refresh()
     assert paused == [True] and events._pause.acquire(blocking=False)  # and let go after the frame
+
+
+def test_bars_drawn_over_whole_are_left_out_and_every_lane_reads_the_same(monkeypatch):
+    from producer.views import lanes as layout
+
+    c = Cluster()
+    c.heartbeat("w1@h", 0)
+    c.heartbeat("w2@h", 0)
+    for i in range(300):  # 300 jobs of 20 ms on w1, then a long one; on w2 a thread pool's overlapping jobs
+        c.runs(f"j{i}", "w1@h", i * 0.02, (i + 1) * 0.02, outcome="failed" if i % 7 == 0 else "succeeded")
+    c.runs("long", "w1@h", 6.0, 9.0, name="task2")
+    for i in range(40):
+        c.runs(f"t{i}", "w2@h", i * 0.1, i * 0.1 + 0.35, pid=7)
+    c.heartbeat("w1@h", 9.5)
+    c.heartbeat("w2@h", 9.5)
+    kept = c.view(10.0, width=80)
+    monkeypatch.setattr(layout, "_drawn_over_left_out", lambda placed: placed)
+    whole = c.view(10.0, width=80)
+    assert [(ln.label, ln.text(kept.columns)) for ln in kept.lanes] == \
+        [(ln.label, ln.text(whole.columns)) for ln in whole.lanes]
+    assert len(kept.lanes) == len(whole.lanes) >= 3  # w2's overlapping jobs on sub-lanes
+    assert sum(len(ln.segments) for ln in kept.lanes) < sum(len(ln.segments) for ln in whole.lanes) / 3
+    for ln in kept.lanes:  # what is kept shows at least one column of its own
+        for i, seg in enumerate(ln.segments):
+            later = {col for s in ln.segments[i + 1:] for col in range(s.start, s.end)}
+            assert not set(range(seg.start, seg.end)) <= later
+    assert (kept.running, kept.succeeded, kept.failed) == (whole.running, whole.succeeded, whole.failed)
+
+
+def test_a_bar_is_left_out_only_when_later_bars_of_its_own_sub_lane_cover_every_column_of_it():
+    from producer.views.lanes import _drawn_over_left_out
+
+    placed = [(0, (0, 3), "partly covered"), (0, (2, 3), "covers column 2"), (1, (2, 3), "another sub-lane"),
+              (0, (4, 5), "covered by the two after"), (0, (4, 5), "same column"), (0, (4, 6), "last")]
+    assert [name for _, _, name in _drawn_over_left_out(placed)] == [
+        "partly covered", "covers column 2", "another sub-lane", "last"]
