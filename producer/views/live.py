@@ -1,11 +1,14 @@
 """The live view: `python -m producer run` on a terminal, and `python -m producer watch`.
 
 `ClusterEvents` (cluster.events) follows the cluster's events; on each refresh (4 per second)
-rich's `Live` asks for a frame: a snapshot of the events, laid out by `producer.views.lanes.lanes`
-(pure), the queue depth read from Redis (LLEN), drawn here. Nothing else runs in between, so
-the view costs one snapshot and one LLEN per frame. The snapshot holds the event model's lock
-only while it copies plain values (cluster.events); the facts, the layout and the drawing
-come after, so the events thread is never kept waiting by a frame.
+rich's `Live` asks for a frame: a snapshot of the events (it copies only the tasks an event
+changed since the last one), laid out by `producer.views.lanes.lanes` (pure), the queue depth
+read from Redis (LLEN), drawn here. Nothing else runs in between, so the view costs one
+snapshot and one LLEN per frame. A frame is drawn in one go, the events thread paused
+meanwhile (`PausedLive`, `ClusterEvents.paused`): Python runs one thread at a time, and a
+frame that took turns with a busy events thread waited for the OS at every turn (a frame of
+20 ms of CPU took 200-300 ms at 32 workers on 2 cores). What arrives meanwhile waits in the
+socket, a frame's CPU time at most.
 `Following` is that follower and its frames' facts without the drawing: the notebook draws the
 same frames as pictures (`producer.views.notebook`).
 `python -m benchmarks --only view` measures it under load (docs/performance.md).
