@@ -138,10 +138,13 @@ class EventState(State):
 
     def event(self, event: dict[str, Any]) -> Any:
         with self._mutex:
-            result = self._event(event)
-            if (uuid := event.get("uuid")) is not None:
-                self.changed.add(uuid)
-            return result
+            try:
+                return self._event(event)
+            finally:  # an event Celery choked on may have changed its task before it raised
+                if (uuid := event.get("uuid")) is not None:
+                    self.changed.add(uuid)
+                    if len(self.changed) > 2 * self.max_tasks_in_memory:  # no snapshot for long: what is still held
+                        self.changed.intersection_update(self.tasks.data)
 
 
 @dataclass(frozen=True)
@@ -307,7 +310,7 @@ class ClusterEvents:
         self._receiver: Any = None
         self._thread = threading.Thread(target=self._follow, name="cluster-events", daemon=True)
         self._ready = threading.Event()
-        self._pause = threading.Lock()  # held by `paused()`: the events thread applies no event meanwhile
+        self._pause = threading.RLock()  # held by `paused()`: the events thread applies no event meanwhile
 
     def __enter__(self) -> ClusterEvents:
         self.start()
@@ -350,6 +353,8 @@ class ClusterEvents:
         runs it again, which on a busy machine is later still (measured at 32 workers on 2 cores: a
         frame of 20 ms of CPU took 200-300 ms). Paused, the events thread sleeps on this lock
         instead; what arrives meanwhile waits in the socket, and is applied when the block ends.
+        Only for work without I/O (a terminal that blocks, Redis that is slow to answer would keep
+        the events waiting with it); a block may pause again inside (re-entrant).
         """
         with self._pause:
             yield

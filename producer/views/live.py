@@ -4,11 +4,12 @@
 rich's `Live` asks for a frame: a snapshot of the events (it copies only the tasks an event
 changed since the last one), laid out by `producer.views.lanes.lanes` (pure), the queue depth
 read from Redis (LLEN), drawn here. Nothing else runs in between, so the view costs one
-snapshot and one LLEN per frame. A frame is drawn in one go, the events thread paused
-meanwhile (`PausedLive`, `ClusterEvents.paused`): Python runs one thread at a time, and a
-frame that took turns with a busy events thread waited for the OS at every turn (a frame of
-20 ms of CPU took 200-300 ms at 32 workers on 2 cores). What arrives meanwhile waits in the
-socket, a frame's CPU time at most.
+snapshot and one LLEN per frame. A frame's snapshot and layout, then its texts, are made in
+one go, the events thread paused meanwhile (`ClusterEvents.paused`): Python runs one thread
+at a time, and a frame that took turns with a busy events thread waited for the OS at every
+turn (a frame of 20 ms of CPU took 200-300 ms at 32 workers on 2 cores). What arrives
+meanwhile waits in the socket. Nothing that waits for I/O is paused: the LLEN is read before,
+and rich writes to the terminal after.
 `Following` is that follower and its frames' facts without the drawing: the notebook draws the
 same frames as pictures (`producer.views.notebook`).
 `python -m benchmarks --only view` measures it under load (docs/performance.md).
@@ -23,7 +24,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import redis
 from celery import Celery
@@ -142,6 +142,11 @@ class Following:
         `settled`: the run is over and this frame is kept as its picture (the notebook's last), so its
         window ends where the run did instead of leaving room for it to go on.
         """
+        depths = self.depth.read()  # Redis first, outside the pause: a slow answer keeps no event waiting
+        with self.events.paused():  # the snapshot and the layout in one go (ClusterEvents.paused)
+            return self._laid_out(width, max_lanes, settled, depths)
+
+    def _laid_out(self, width: int, max_lanes: int | None, settled: bool, depths: dict[str, int] | None) -> Frame:
         now = time.time()
         if self.scrolling:
             window, start, title = self.window_s, None, f"{self.title} last {self.window_s:g} s"
@@ -157,7 +162,7 @@ class Following:
                 window, title = max(self.window_s, elapsed * 1.25), f"{self.title} {elapsed:.1f} s"
         view = lanes(snap, now, window, width, start=start, max_lanes=max_lanes)
         self.drawn = snap
-        return Frame(view, title, self.depth.read(), self.events.connected, self.events.error)
+        return Frame(view, title, depths, self.events.connected, self.events.error)
 
     def start(self) -> None:
         """Follow the events (waiting for the first connection, so no early event is missed), then for the
@@ -178,19 +183,6 @@ class Following:
         self.events.stop(timeout_s=wait_s)
 
 
-class PausedLive(Live):
-    """rich's Live whose every refresh (the frame's facts, then their drawing) runs with the events paused
-    (`ClusterEvents.paused`): one frame drawn in one go. Inside Live's own lock, as its refreshes are."""
-
-    def __init__(self, events: ClusterEvents, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.events = events
-
-    def refresh(self) -> None:
-        with self._lock, self.events.paused():
-            super().refresh()
-
-
 class LiveCluster(Following):
     """Follow the events and redraw on `console` at REFRESH_PER_S, with rich's Live."""
 
@@ -198,14 +190,15 @@ class LiveCluster(Following):
                  scrolling: bool, title: str, transient: bool = False, expected_workers: int = 0) -> None:
         super().__init__(app, queues, window_s, scrolling, title, expected_workers)
         self.console = console
-        self.live = PausedLive(self.events, get_renderable=self.frame, console=console,
-                               refresh_per_second=REFRESH_PER_S, transient=transient, redirect_stdout=False,
-                               redirect_stderr=False)
+        self.live = Live(get_renderable=self.frame, console=console, refresh_per_second=REFRESH_PER_S,
+                         transient=transient, redirect_stdout=False, redirect_stderr=False)
 
     def frame(self) -> Group:
         """One frame as of now, sized to the console (any file, no terminal needed)."""
         width, height = self.console.size
-        return draw(self.facts(width - 1, max_lanes=max(1, height - 5)))
+        frame = self.facts(width - 1, max_lanes=max(1, height - 5))
+        with self.events.paused():  # its texts in one go too; rich writes them to the terminal after, unpaused
+            return draw(frame)
 
     def __enter__(self) -> LiveCluster:
         self.start()

@@ -69,10 +69,11 @@ def bundle(frame: Frame, whole_text: bool = True) -> dict[str, str]:
 
 def drawn(following: Following, columns: int = COLUMNS, settled: bool = False,
           whole_text: bool = True) -> dict[str, str]:
-    """One frame of `following` as a display's data, drawn in one go: the events paused meanwhile, as on a
-    terminal (`producer.views.live.PausedLive`)."""
+    """One frame of `following` as a display's data: its facts, then its picture, each made in one go, the events
+    paused meanwhile (`ClusterEvents.paused`, as on a terminal); the display's update is sent after, unpaused."""
+    frame = following.facts(columns, settled=settled)
     with following.events.paused():
-        return bundle(following.facts(columns, settled=settled), whole_text)
+        return bundle(frame, whole_text)
 
 
 @contextmanager

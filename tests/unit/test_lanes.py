@@ -564,31 +564,35 @@ def test_events_wait_while_a_frame_is_drawn_then_are_applied_in_order():
     assert snapshot(events.state, T0 + 2).tasks[0].state == "SUCCESS"
 
 
-def test_the_terminal_draws_each_frame_with_the_events_paused():
-    import io
+def test_a_frame_lays_out_with_the_events_paused_and_asks_redis_outside_the_pause(monkeypatch):
+    from contextlib import contextmanager
 
     from celery import Celery
-    from rich.console import Console
 
-    from cluster.events import ClusterEvents, EventState
-    from producer.views.live import PausedLive
+    from producer.views.live import Following
 
-    events = ClusterEvents(Celery(set_as_current=False), EventState())
-    paused = []
+    following = Following(Celery(set_as_current=False, broker="redis://127.0.0.1:1/0"), ("jobs",), 30.0,
+                          scrolling=True, title="watch")
+    pausing, seen = [], {}
+    paused = following.events.paused
 
-    def frame() -> str:
-        free = events._pause.acquire(blocking=False)
-        if free:
-            events._pause.release()
-        paused.append(not free)
-        return "a frame"
+    @contextmanager
+    def watched():
+        with paused():
+            pausing.append(True)
+            try:
+                yield
+            finally:
+                pausing.pop()
 
-    screen = io.StringIO()
-    live = PausedLive(events, get_renderable=frame, console=Console(file=screen, force_terminal=True),
-                      auto_refresh=False)
-    paused.clear()  # rich's Live asks for a first frame as it is made
-    live.refresh()
-    assert paused == [True] and events._pause.acquire(blocking=False)  # and let go after the frame
+    snapshot_of = following.events.snapshot
+    monkeypatch.setattr(following.events, "paused", watched)
+    monkeypatch.setattr(following.events, "snapshot", lambda *a, **k: seen.setdefault("snapshot", bool(pausing))
+                        and snapshot_of(*a, **k))
+    monkeypatch.setattr(following.depth, "read", lambda: seen.setdefault("depth", bool(pausing)) or {"jobs": 3})
+    frame = following.facts(80)
+    assert seen == {"snapshot": True, "depth": False} and frame.depths == {"jobs": 3} and not pausing
+    assert frame.headline()[1] == ("queue jobs 3", "queue")
 
 
 def test_bars_drawn_over_whole_are_left_out_and_every_lane_reads_the_same(monkeypatch):
@@ -625,3 +629,25 @@ def test_a_bar_is_left_out_only_when_later_bars_of_its_own_sub_lane_cover_every_
               (0, (4, 5), "covered by the two after"), (0, (4, 5), "same column"), (0, (4, 6), "last")]
     assert [name for _, _, name in _drawn_over_left_out(placed)] == [
         "partly covered", "covers column 2", "another sub-lane", "last"]
+
+
+def test_the_tasks_changed_since_a_snapshot_are_kept_to_those_the_state_still_holds():
+    c = Cluster(max_tasks=2)
+    for i in range(10):  # nobody takes a snapshot: a quiet follower's run
+        c.runs(f"j{i}", "w1@h", float(i), i + 0.5)
+    assert len(c.state.changed) <= 2 * 2 + 1 and {"j8", "j9"} <= c.state.changed
+    assert [t.id for t in snapshot(c.state, T0 + 11).tasks] == ["j8", "j9"]
+
+
+def test_an_event_celery_chokes_on_still_marks_its_task_changed():
+    c = Cluster()
+    c.runs("a", "w1@h", 0.0)
+    snapshot(c.state, T0 + 1)
+
+    def choke(event):  # Celery's dispatcher, failing after it changed the task (as a bad field can make it)
+        raise TypeError("cannot order the event")
+
+    c.state.__dict__["_event"] = choke
+    with pytest.raises(TypeError):
+        c.state.event({"type": "task-succeeded", "uuid": "a", "hostname": "w1@h", "timestamp": T0 + 2})
+    assert c.state.changed == {"a"}  # the next snapshot copies it again

@@ -131,7 +131,6 @@ class Followed:
         self.started = self.stopped = False
         self.settled: list[bool] = []
         self.events = Events()
-        self.paused_while_drawn: list[bool] = []
         self.t0 = time.monotonic()
 
     def start(self) -> None:
@@ -145,7 +144,6 @@ class Followed:
 
     def facts(self, width: int, max_lanes: int | None = None, settled: bool = False) -> Frame:
         self.settled.append(settled)
-        self.paused_while_drawn.append(self.events.pausing)
         return Frame(self.cluster.view(0.5 + time.monotonic() - self.t0, width=width), "run", {"jobs": 0}, True)
 
 
@@ -172,8 +170,13 @@ def one_running_job() -> Cluster:
     return c
 
 
-def test_a_run_is_one_display_updated_a_few_times_a_second_from_its_cell_and_its_last_frame_settled(shown):
+def test_a_run_is_one_display_updated_a_few_times_a_second_from_its_cell_and_its_last_frame_settled(shown,
+                                                                                                   monkeypatch):
     followed = Followed(one_running_job())
+    paused_while_drawn = []
+    bundle = notebook.bundle
+    monkeypatch.setattr(notebook, "bundle", lambda *a, **k: paused_while_drawn.append(followed.events.pausing)
+                        or bundle(*a, **k))
     token = CELL.set("cell 8")
     try:
         with notebook.Drawn(followed) as drawn:
@@ -187,7 +190,7 @@ def test_a_run_is_one_display_updated_a_few_times_a_second_from_its_cell_and_its
     assert 3 <= drawn.updates - 1 <= elapsed * notebook.REFRESH_PER_S + 1  # at its pace, never faster; and the last
     assert len(handle.frames) == drawn.updates + 1 and set(handle.cells) == {"cell 8"}
     assert followed.settled[-1] is True and not any(followed.settled[:-1])
-    assert all(followed.paused_while_drawn)  # each frame's facts taken with the events paused: drawn in one go
+    assert paused_while_drawn and all(paused_while_drawn)  # each picture drawn with the events paused: in one go
     widths = [int(f["text/html"].split('data-columns="')[1].split('"')[0]) for f in handle.frames[:-1]]
     assert widths == sorted(widths) and widths[-1] > widths[0]  # the running bar grew, frame after frame
     first = handle.frames[0]
