@@ -8,7 +8,7 @@ import pytest
 
 from cluster.events import Attempt, Snapshot, TaskFacts, WorkerFacts, snapshot
 from producer.views.axis import BAR, FAILED, Axis
-from producer.views.lanes import REDELIVERED, RETRIED, Lane, Segment, fit, lanes, short_names
+from producer.views.lanes import REDELIVERED, RETRIED, Frame, Lane, Segment, fit, lanes, short_names
 from tests.unit.builders import EVENTS_T0 as T0
 from tests.unit.builders import Cluster
 
@@ -651,3 +651,24 @@ def test_an_event_celery_chokes_on_still_marks_its_task_changed():
     with pytest.raises(TypeError):
         c.state.event({"type": "task-succeeded", "uuid": "a", "hostname": "w1@h", "timestamp": T0 + 2})
     assert c.state.changed == {"a"}  # the next snapshot copies it again
+
+
+def test_the_headline_names_each_count_with_its_kind_and_the_trouble_line_says_why():
+    c = Cluster()
+    c.heartbeat("w1@h", 0)
+    c.sent("queued", 0.0)
+    c.runs("ok", "w1@h", 0.0, 1.0)
+    c.runs("bad", "w1@h", 1.0, 2.0, outcome="failed")
+    c.runs("again", "w1@h", 2.0, 3.0, outcome="retried")
+    c.runs("again", "w1@h", 3.0)
+    view = c.view(4.0)
+    frame = Frame(view, "run 4.0 s", {"jobs": 2, "other": 0}, True)
+    assert frame.headline() == [
+        ("run 4.0 s", "title"), ("queue jobs 2 other 0", "queue"), ("waiting 1", "waiting"),
+        ("running 1", "running"), ("done 1", "succeeded"), ("failed 1", "failed"), ("retried 1", "retried")]
+    assert frame.trouble() is None
+    quiet = Frame(view, "run", {}, True)  # no queue asked: nothing said of it
+    assert [kind for _, kind in quiet.headline()][:3] == ["title", "waiting", "running"]
+    assert Frame(view, "run", None, True).trouble() == "broker unreachable, reconnecting…"
+    assert Frame(view, "run", {"jobs": 0}, False, "ConnectionError: refused").trouble() == \
+        "broker unreachable, reconnecting… ConnectionError: refused"
