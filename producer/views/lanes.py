@@ -75,6 +75,9 @@ class LiveView:
     hidden_lanes: int = 0
 
 
+HEADLINE_GAP = "  "  # between the header's pieces, in every rendering that writes them as text
+
+
 @dataclass(frozen=True)
 class Frame:
     """One frame's facts: the lanes, and what the line above them says (what runs, the queues, the broker)."""
@@ -84,6 +87,10 @@ class Frame:
     depths: dict[str, int] | None  # jobs waiting in each queue; None while Redis does not answer
     connected: bool  # whether the cluster's events flow
     error: str | None = None  # why they do not
+
+    def headline_text(self) -> str:
+        """The header's pieces as one plain line, as the terminal writes them (`producer.views.live.header`)."""
+        return HEADLINE_GAP.join(text for text, _ in self.headline())
 
     def headline(self) -> list[tuple[str, str]]:
         """The header's pieces, each with its kind (title, queue, waiting, running, succeeded, failed, retried,

@@ -36,7 +36,7 @@ from cluster.events import ClusterEvents, EventState, Snapshot
 from cluster.queues import priority_steps, read_depths
 from cluster.workers import check_brokers, masked
 from producer.views.axis import tick_labels
-from producer.views.lanes import Frame, lanes
+from producer.views.lanes import HEADLINE_GAP, Frame, lanes
 from producer.views.timeline import LOST_STYLE
 from settings import current
 from worker import app as default_app
@@ -83,7 +83,7 @@ def header(frame: Frame) -> list[Text]:
     """The lines above the lanes: what, the queue, counts, and the broker's state when it is away."""
     line = Text(no_wrap=True, overflow="ellipsis")
     for i, (text, kind) in enumerate(frame.headline()):
-        line.append(("  " if i else "") + text, style=HEADLINE_STYLES.get(kind, ""))
+        line.append((HEADLINE_GAP if i else "") + text, style=HEADLINE_STYLES.get(kind, ""))
     lines = [line]
     if (trouble := frame.trouble()) is not None:
         lines.append(Text(trouble, style="bold red", no_wrap=True, overflow="ellipsis"))

@@ -59,7 +59,7 @@ def bundle(frame: Frame, whole_text: bool = True) -> dict[str, str]:
     drawing the lanes as text too would cost every update a fifth of its time (at 32 workers).
     """
     if not whole_text:
-        return {"text/html": picture(frame), "text/plain": "  ".join(text for text, _ in frame.headline())}
+        return {"text/html": picture(frame), "text/plain": frame.headline_text()}
     # force_jupyter=False: in a kernel, rich would display what it prints as an output of its own
     console = Console(file=io.StringIO(), width=COLUMNS + 1, color_system=None, force_jupyter=False)
     console.print(draw(frame))
