@@ -96,6 +96,14 @@ def warm_up(app: Celery, queue: str) -> None:
 #: jobs/s one round trip each, 1,600-2,650 jobs/s pipelined (2,580 without the declare check).
 FLUSH_MAX = 128
 
+#: The longest a built message waits for its flush. Building a message takes 0.4 ms on an idle
+#: machine (128 in 50 ms); under load, with the cores busy running the jobs, a flush of 128
+#: took 250 ms to fill, and its jobs and task-sent events waited that long to reach Redis
+#: (task-sent delivery p50 280 ms in the live view's benchmark at 32 workers, issue #32). A
+#: flush also goes when its first message is this old: a few more round trips under load, the
+#: same ones on an idle machine.
+FLUSH_AFTER_S = 0.05
+
 
 def flush_sizes() -> Iterator[int]:
     """Messages per flush: 1, 2, 4, ... up to FLUSH_MAX, then FLUSH_MAX for ever."""
@@ -155,7 +163,8 @@ def submit(app: Celery, jobs: list[Job], into: Submission,
 
     `send_task` builds and publishes every message (routing, headers, the task-sent event
     for Flower), through the producer's batch: kombu buffers the LPUSHes in a pipeline, and the
-    flush's task-sent events go last, as one PUBLISH (`SentEvents`). `submitted_at` is when each
+    flush's task-sent events go last, as one PUBLISH (`SentEvents`). A flush goes when it holds its
+    size (`flush_sizes`) or its first message is FLUSH_AFTER_S old. `submitted_at` is when each
     message was built. On a transport that cannot batch, kombu publishes each message at once:
     the same messages, one round trip each.
     `on_flushed` is told how many jobs are in Redis after each flush (100,000 jobs take a minute).
@@ -163,10 +172,12 @@ def submit(app: Celery, jobs: list[Job], into: Submission,
     sizes = flush_sizes()
     due = next(sizes)
     told = 0
+    first_held: float | None = None  # time.monotonic() when the coming flush's first message was built
     with app.producer_or_acquire() as producer, producer.batch(max_size=4 * FLUSH_MAX) as pipeline:
         sent_events = SentEvents(app, producer.connection)
         for job in jobs:
             submitted_at = utc_now()
+            first_held = first_held or time.monotonic()
             # declare=[]: a job goes to its queue's Redis list by name (direct routing), declared
             # or not, and warm_up declared it once anyway; kombu would otherwise check its declare
             # cache (copying and binding the queue) for every message: 1,700 -> 2,580 jobs/s alone
@@ -175,11 +186,12 @@ def submit(app: Celery, jobs: list[Job], into: Submission,
                                    event_dispatcher=sent_events)
             into.outcomes[result.id] = Outcome(job, result.id, submitted_at)
             into.results.append(result)
-            if len(into.results) == due:
-                into.reached = due
+            if len(into.results) == due or time.monotonic() - first_held >= FLUSH_AFTER_S:
+                into.reached = len(into.results)
                 sent_events.publish_gathered(producer)
                 pipeline.flush()
-                due += next(sizes)
+                due = into.reached + next(sizes)
+                first_held = None
                 if on_flushed:
                     on_flushed(told := into.reached)
         into.reached = len(into.results)  # leaving the block flushes the rest

@@ -47,7 +47,10 @@ def sent_events(pubsub: Any, ids: set[str], timeout_s: float) -> tuple[dict[str,
     return found, channels
 
 
-def test_pipelined_messages_and_events_are_send_tasks_own(redis_env, redis_server):
+def test_pipelined_messages_and_events_are_send_tasks_own(redis_env, redis_server, monkeypatch):
+    from producer import submit as submitting
+
+    monkeypatch.setattr(submitting, "FLUSH_AFTER_S", 60.0)  # flushes by size alone, however slow the machine
     app = make_app(redis_env["BROKER_URL"], redis_env["RESULT_BACKEND"])
     client = redis_server.client()
     pubsub = client.pubsub(ignore_subscribe_messages=True)
@@ -80,6 +83,34 @@ def test_pipelined_messages_and_events_are_send_tasks_own(redis_env, redis_serve
     finally:
         for result in [plain, *submission.results]:
             app.backend.remove_pending_result(result)
+        pubsub.close()
+        app.close()
+
+
+@pytest.mark.parametrize(("flush_after_s", "flushes"), [(0.0, [1, 2, 3, 4, 5]), (60.0, [1, 3, 5])])
+def test_a_flush_goes_when_it_holds_its_size_or_its_first_message_is_old_enough(
+        redis_env, redis_server, monkeypatch, flush_after_s, flushes):
+    # Under load a flush of 128 took 250 ms to fill: its jobs and task-sent events waited that long
+    # (issue #32). With no wait allowed, every message goes alone; with a minute, by size (1, 2, 2).
+    from producer import submit as submitting
+
+    monkeypatch.setattr(submitting, "FLUSH_AFTER_S", flush_after_s)
+    app = make_app(redis_env["BROKER_URL"], redis_env["RESULT_BACKEND"])
+    client = redis_server.client()
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.psubscribe("*celeryev*")
+    submission = Submission({}, [])
+    try:
+        warm_up(app, QUEUE)
+        told: list[int] = []
+        submit(app, [Job("task1", 0.25, "sleep", QUEUE)] * 5, submission, on_flushed=told.append)
+        assert told == flushes and submission.reached == 5 and client.llen(QUEUE) == 5
+        events, channels = sent_events(pubsub, {r.id for r in submission.results}, timeout_s=10)
+        assert len(events) == 5 and len(channels) == len(flushes)  # each flush's events: one message
+    finally:
+        for result in submission.results:
+            app.backend.remove_pending_result(result)
+        client.delete(QUEUE)
         pubsub.close()
         app.close()
 
