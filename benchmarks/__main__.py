@@ -2,14 +2,18 @@
 
 Starts its own cluster (a compose project with a unique name, or local processes), measures,
 prints a table against the goals, writes JSON, and removes everything it started, also on
-Ctrl-C. Every figure is the median (and min–max) of `--repeat` repetitions, interleaved.
+Ctrl-C. Every figure is the median (and min–max) of `--repeat` repetitions, interleaved (the
+load part's: `--load-repeat`).
 Beside the local cluster run two baselines on the same redis-server (`--no-bare` leaves them
 out): bare Celery with its defaults, and Celery with the project's guarantees and nothing else
 of the project, so each figure has its ratios: compose / local, local / bare, local /
 guaranteed (the project's own cost), guaranteed / bare (the guarantees' cost). The local
 cluster runs without Flower, as guaranteed Celery does; for the with-Flower throughput each of
 the two gets a Flower of its own for that measure (`throughput jobs/s on 2 with Flower`: the
-cluster as users run it, against the same Flower). Compose runs Flower always.
+cluster as users run it, against the same Flower). Compose runs Flower always. The figures
+measured once a repetition have paired ratios too: the ratio of each repetition's pair,
+measured in the same minute, then their median, with the interval that holds the median at
+95 % (`benchmarks.stats.paired`): a 5 % gap told from this machine's noise, or not.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from benchmarks.measures import (
     throughput,
     view_under_load,
 )
-from benchmarks.stats import cell, describe, percentile
+from benchmarks.stats import cell, describe, paired, percentile
 from benchmarks.view import NOTEBOOK, TERMINAL
 from cluster.errors import Interrupted
 from cluster.workers import consuming, online_workers
@@ -102,8 +106,10 @@ PARTS = ("load", "idle", "cold", "view", "price", "model")
 CLUSTER_PARTS = ("load", "idle", "cold", "view")
 
 
-def measure(clusters: list[Cluster], sizes: Sizes, repeat: int, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
-    """The figures of `parts` on each cluster, started here (stopped by the caller), every case interleaved.
+def measure(clusters: list[Cluster], sizes: Sizes, repeat: int, parts: tuple[str, ...] = PARTS,
+            load_repeat: int | None = None) -> dict[str, Any]:
+    """The figures of `parts` on each cluster, started here (stopped by the caller), every case interleaved;
+    the load part `load_repeat` times (default: `repeat`).
 
     Each case runs on every cluster in turn, the order reversed every other repetition, so
     a slow spell of the machine falls on all. The baselines (`BareCluster`: bare and
@@ -129,22 +135,23 @@ def measure(clusters: list[Cluster], sizes: Sizes, repeat: int, parts: tuple[str
     def each(rep: int) -> list[Cluster]:
         return clusters if rep % 2 else list(reversed(clusters))
 
-    for rep in range(1, repeat + 1 if "load" in parts else 1):
+    loads = load_repeat or repeat
+    for rep in range(1, loads + 1 if "load" in parts else 1):
         for jobs, duration, k in sizes.efficiency:
             for c in each(rep):
-                step(c, f"efficiency {jobs} x {duration:g} s on {k} workers ({rep}/{repeat})")
+                step(c, f"efficiency {jobs} x {duration:g} s on {k} workers ({rep}/{loads})")
                 sample = batch(apps[c.name], names[c.name], k, jobs, duration)
                 raw[c.name]["efficiency"].setdefault(f"{jobs}x{duration:g}s/{k}", []).append(sample)
         for k in sizes.throughput_workers:
             for c in each(rep):
-                step(c, f"throughput {sizes.throughput_jobs} no-op jobs on {k} workers ({rep}/{repeat})")
+                step(c, f"throughput {sizes.throughput_jobs} no-op jobs on {k} workers ({rep}/{loads})")
                 sample = throughput(apps[c.name], names[c.name], k, sizes.throughput_jobs, c)
                 raw[c.name]["throughput"].setdefault(str(k), []).append(sample)
         for k in (sizes.flower_workers,):  # the cluster as users run it, against the same Flower
             for c in each(rep):
                 if (toggled := flower_on_demand(c)) is None:
                     continue
-                step(c, f"throughput {sizes.throughput_jobs} no-op jobs on {k} workers with Flower ({rep}/{repeat})")
+                step(c, f"throughput {sizes.throughput_jobs} no-op jobs on {k} workers with Flower ({rep}/{loads})")
                 toggled.start_flower()
                 try:
                     sample = throughput(apps[c.name], names[c.name], k, sizes.throughput_jobs, c)
@@ -152,14 +159,14 @@ def measure(clusters: list[Cluster], sizes: Sizes, repeat: int, parts: tuple[str
                     toggled.stop_flower()
                 raw[c.name]["throughput"].setdefault(f"{k} {WITH_FLOWER}", []).append(sample)
         for c in each(rep):
-            step(c, f"round trips ({rep}/{repeat})")
-            raw[c.name]["round_trip_s"] += round_trips(apps[c.name], names[c.name], sizes.round_trips // repeat)
+            step(c, f"round trips ({rep}/{loads})")
+            raw[c.name]["round_trip_s"] += round_trips(apps[c.name], names[c.name], sizes.round_trips // loads)
         for c in clusters:
             if c.baseline:
                 continue
             for kind, (jobs, duration) in (("sleep", sizes.scaling_sleep), ("cpu", sizes.scaling_cpu)):
                 for k in sizes.scaling:
-                    step(c, f"scaling: {jobs} x {duration:g} s {kind} on {k} workers ({rep}/{repeat})")
+                    step(c, f"scaling: {jobs} x {duration:g} s {kind} on {k} workers ({rep}/{loads})")
                     sample = batch(apps[c.name], names[c.name], k, jobs, duration, kind)
                     raw[c.name]["scaling"].setdefault(f"{kind}/{k}", []).append(sample)
     for rep in range(1, repeat + 1 if "view" in parts else 1):
@@ -254,6 +261,53 @@ def figures(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def per_run(raw: dict[str, Any]) -> dict[str, list[float]]:
+    """The figures measured once a repetition, in repetition order (named as in `figures`): the ones
+    a paired ratio compares. A CPU figure only where every repetition was costed."""
+    out: dict[str, list[float]] = {}
+    for case, runs in raw.get("efficiency", {}).items():
+        out[f"efficiency {case}"] = [r["efficiency"] for r in runs]
+    for k, runs in raw.get("throughput", {}).items():
+        out[f"throughput jobs/s on {k}"] = [r["jobs_per_s"] for r in runs]
+        if runs and all("cpu_ms_per_job" in r for r in runs):
+            for component in runs[0]["cpu_ms_per_job"]:
+                out[f"CPU ms per job on {k}: {component}"] = [r["cpu_ms_per_job"][component] for r in runs]
+    return out
+
+
+def paired_ratios(samples: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each pair of RATIOS that ran, for every figure both measured once a repetition (`per_run`):
+    the ratio repetition by repetition, its median and the interval of that median (`stats.paired`)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for top, bottom in RATIOS:
+        if top in samples and bottom in samples:
+            tops, bottoms = per_run(samples[top]), per_run(samples[bottom])
+            out[f"{top} / {bottom}"] = {key: paired(tops[key], bottoms[key]) for key in tops
+                                        if key in bottoms and len(tops[key]) == len(bottoms[key])}
+    return out
+
+
+def show_paired(pairs: dict[str, dict[str, dict[str, Any]]]) -> Table:
+    """The paired ratios: median, the 95 % interval of the median, min–max, against the goals."""
+    table = Table(title="paired ratios, repetition by repetition (median [95 % interval of the median], "
+                        "min–max)", title_justify="left")
+    table.add_column("figure")
+    table.add_column("goal")
+    for pair in pairs:
+        table.add_column(pair, justify="right")
+    keys = list(dict.fromkeys(key for figures_ in pairs.values() for key in figures_))
+    for key in keys:
+        cells = []
+        for figures_ in pairs.values():
+            if (p := figures_.get(key)) is None or not p["n"]:
+                cells.append("")
+                continue
+            interval = "[{:.2f}, {:.2f}]".format(*p["interval"]) if p["interval"] else "[too few]"
+            cells.append(f"{p['median']:.2f} {interval} {p['min']:.2f}–{p['max']:.2f}")
+        table.add_row(key, GOALS.get(key, ""), *cells)
+    return table
+
+
 #: Issue #31: the course page's smallest demo, from Enter to its results (compose: `docker compose run --rm producer`).
 FIRST_RESULT = f"Enter to exit s: producer {' '.join(FIRST_RESULT_ARGS[:4])}"
 
@@ -344,12 +398,16 @@ def _interrupt(*_: Any) -> None:
                    "view (the live view under load), price (the guarantees' price list, local), "
                    "model (the model checked on 1 and 2 cores, local).")
 @click.option("--repeat", type=click.IntRange(1, 20), default=3, show_default=True)
+@click.option("--load-repeat", type=click.IntRange(1, 30), default=None,
+              help="The load part's repetitions (default: --repeat). Each ratio against guaranteed Celery "
+                   "moves by 15 % from one repetition to the next here: telling a 5 % gap takes about 9.")
 @click.option("--bare/--no-bare", default=True, show_default=True,
               help="Run the baselines beside the local cluster, interleaved: bare Celery (its defaults) and "
                    "guaranteed Celery (the project's guarantees only); the local / bare and local / guaranteed "
                    "ratios.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures and samples as JSON.")
-def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bool, out: Path | None) -> None:
+def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, load_repeat: int | None, bare: bool,
+         out: Path | None) -> None:
     """Measure the cluster against the ideal: efficiency, latency, throughput, start-up, memory, the live view."""
     sizes = QUICK if quick else FULL
     signal.signal(signal.SIGTERM, _interrupt)
@@ -366,7 +424,7 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
             clusters = [project, *([BareCluster(project), BareCluster.guaranteed(project)] if bare_too else [])]
         chosen = parts or PARTS
         try:
-            raw = measure(clusters, sizes, repeat, chosen) if set(chosen) & set(CLUSTER_PARTS) else {}
+            raw = measure(clusters, sizes, repeat, chosen, load_repeat) if set(chosen) & set(CLUSTER_PARTS) else {}
             if group == "local" and "price" in chosen:
                 stop(clusters)  # the price list runs one row's workers at a time, nothing else beside them
                 jobs, duration, most = sizes.efficiency[-1]
@@ -392,6 +450,8 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
     console = Console(width=max(Console().width, 180))  # 3 clusters and 4 ratios: headers whole, not wrapped
     if results:
         console.print(show(results))
+    if pairs := paired_ratios(samples):
+        console.print(show_paired(pairs))
     price_list = None
     if "price" in extra:
         jobs, duration, most = sizes.efficiency[-1]
@@ -405,9 +465,9 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, bare: bo
             console.print(table)
     if out:
         meta = {"cpus": os.cpu_count(), "python": platform.python_version(), "celery": celery.__version__,
-                "repeat": repeat, "sizes": asdict(sizes), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                                     time.gmtime())}
-        doc = {"machine": meta, "figures": results, "ratios": ratios(results), "samples": samples}
+                "repeat": repeat, "load_repeat": load_repeat or repeat, "sizes": asdict(sizes),
+                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        doc = {"machine": meta, "figures": results, "ratios": ratios(results), "paired": pairs, "samples": samples}
         if price_list is not None:
             doc["price"] = {"case": case, "rows": price_list, "samples": extra["price"]}
         if "model" in extra:

@@ -51,12 +51,14 @@ def test_a_process_left_behind_is_found_by_its_mark(marked):
     assert processes_marked(marked) == []
 
 
-def quick_local(tmp_path: Path, marked: dict[str, str], *parts: str, repeat: int = 1) -> tuple[dict, str]:
+def quick_local(tmp_path: Path, marked: dict[str, str], *parts: str, repeat: int = 1,
+                load_repeat: int | None = None) -> tuple[dict, str]:
     """`python -m benchmarks --local --quick --repeat <repeat> --only <part>...` (once by default:
     medians of several are tests/unit/test_bench_stats.py's; each repetition here costs most of a
     minute of the suite); its JSON and stdout. Nothing of the benchmark's may be left running."""
     out = tmp_path / "bench.json"
     only = [arg for part in parts for arg in ("--only", part)]
+    only += ["--load-repeat", str(load_repeat)] if load_repeat else []
     proc = subprocess.run([sys.executable, "-m", "benchmarks", "--local", "--quick", "--repeat", str(repeat), *only,
                            "--out", str(out)], cwd=ROOT, env={**os.environ, **marked}, capture_output=True,
                           text=True, timeout=600)
@@ -67,9 +69,10 @@ def quick_local(tmp_path: Path, marked: dict[str, str], *parts: str, repeat: int
 
 # Three parts, three tests: none long enough to keep a test marked `alone` waiting for minutes.
 def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server, marked):  # redis_server: skips without redis
-    doc, stdout = quick_local(tmp_path, marked, "load", "idle", "cold", "view")
+    doc, stdout = quick_local(tmp_path, marked, "load", "idle", "cold", "view", load_repeat=2)
     figures = doc["figures"]["local"]
-    assert figures["efficiency 4x0.2s/2"]["n"] == 1  # one repetition (3 by default)
+    assert figures["efficiency 4x0.2s/2"]["n"] == 2  # the load part's repetitions (--load-repeat)...
+    assert figures["cold start s, 1 workers"]["n"] == figures["view on 2: CPU % of a core"]["n"] == 1  # ...the rest's
     assert 0 < figures["efficiency 4x0.2s/2"]["median"] <= 1.05
     assert figures["throughput jobs/s on 2"]["median"] > 0
     assert figures["round trip p50 ms"] > 0
@@ -83,14 +86,14 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server, marke
     assert "benchmark (median" in stdout
     # bare Celery ran beside it, the same sizes, and every shared figure has its ratio
     bare, ratios = doc["figures"]["bare"], doc["ratios"]["local / bare"]
-    assert bare["efficiency 4x0.2s/2"]["n"] == 1 and bare["throughput jobs/s on 2"]["median"] > 0
+    assert bare["efficiency 4x0.2s/2"]["n"] == 2 and bare["throughput jobs/s on 2"]["median"] > 0
     assert bare["round trip p50 ms"] > 0 and doc["samples"]["bare"]["efficiency"]["4x0.2s/2"][0]["failed"] == 0
     assert ratios["throughput jobs/s on 2"] == pytest.approx(figures["throughput jobs/s on 2"]["median"]
                                                              / bare["throughput jobs/s on 2"]["median"])
     assert "local / bare" in stdout
     # Celery with the project's guarantees and nothing else (issue #24): its figures, and the same ratios as bare's
     guaranteed = doc["figures"]["guaranteed"]
-    assert guaranteed["efficiency 4x0.2s/2"]["n"] == 1 and guaranteed["throughput jobs/s on 2"]["median"] > 0
+    assert guaranteed["efficiency 4x0.2s/2"]["n"] == 2 and guaranteed["throughput jobs/s on 2"]["median"] > 0
     assert doc["samples"]["guaranteed"]["efficiency"]["4x0.2s/2"][0]["failed"] == 0
     with_flower = {key for key in guaranteed if "with Flower" in key}
     assert set(guaranteed) - with_flower == set(bare)  # the same figures, so the same ratios, unless a denominator is 0
@@ -100,6 +103,15 @@ def test_quick_local_benchmark_writes_every_figure(tmp_path, redis_server, marke
     assert doc["ratios"]["guaranteed / bare"]["round trip p50 ms"] == pytest.approx(
         guaranteed["round trip p50 ms"] / bare["round trip p50 ms"])
     assert "local / guaranteed" in stdout
+    # paired: each repetition's ratio, measured in the same minute, then their median (too few for an interval)
+    tops, bottoms = (doc["samples"][name]["throughput"]["2"] for name in ("local", "guaranteed"))
+    pair = doc["paired"]["local / guaranteed"]["throughput jobs/s on 2"]
+    each = [a["jobs_per_s"] / b["jobs_per_s"] for a, b in zip(tops, bottoms, strict=True)]
+    assert pair["ratios"] == pytest.approx(each)
+    assert pair["n"] == 2 and pair["interval"] is None
+    assert doc["paired"]["local / guaranteed"]["CPU ms per job on 2: worker"]["n"] == 2
+    assert {"efficiency 4x0.2s/2", "throughput jobs/s on 2 with Flower"} <= set(doc["paired"]["local / guaranteed"])
+    assert "paired ratios" in stdout and doc["machine"]["load_repeat"] == 2
     # its workers send task events (4 a job with task-sent), bare Celery's none: more PUBLISH per job
     published = {name: doc["samples"][name]["throughput"]["2"][0]["commands_per_job"].get("publish", 0)
                  for name in ("bare", "guaranteed")}
