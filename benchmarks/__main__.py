@@ -160,7 +160,7 @@ def measure(clusters: list[Cluster], sizes: Sizes, repeat: int, parts: tuple[str
                 raw[c.name]["throughput"].setdefault(f"{k} {WITH_FLOWER}", []).append(sample)
         for c in each(rep):
             step(c, f"round trips ({rep}/{loads})")
-            raw[c.name]["round_trip_s"] += round_trips(apps[c.name], names[c.name], sizes.round_trips // loads)
+            raw[c.name]["round_trip_s"] += round_trips(apps[c.name], names[c.name], max(1, sizes.round_trips // loads))
         for c in clusters:
             if c.baseline:
                 continue
@@ -261,10 +261,10 @@ def figures(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def per_run(raw: dict[str, Any]) -> dict[str, list[float]]:
+def per_run(raw: dict[str, Any]) -> dict[str, list[float | None]]:
     """The figures measured once a repetition, in repetition order (named as in `figures`): the ones
     a paired ratio compares. A CPU figure only where every repetition was costed."""
-    out: dict[str, list[float]] = {}
+    out: dict[str, list[float | None]] = {}
     for case, runs in raw.get("efficiency", {}).items():
         out[f"efficiency {case}"] = [r["efficiency"] for r in runs]
     for k, runs in raw.get("throughput", {}).items():
@@ -276,8 +276,9 @@ def per_run(raw: dict[str, Any]) -> dict[str, list[float]]:
 
 
 def paired_ratios(samples: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Each pair of RATIOS that ran, for every figure both measured once a repetition (`per_run`):
-    the ratio repetition by repetition, its median and the interval of that median (`stats.paired`)."""
+    """Each pair of RATIOS in `samples` (one `measure`'s clusters: compose and local, measured an hour
+    apart, are not pairs), for every figure both measured once a repetition (`per_run`): the ratio
+    repetition by repetition, its median and the interval of that median (`stats.paired`)."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for top, bottom in RATIOS:
         if top in samples and bottom in samples:
@@ -413,6 +414,7 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, load_rep
     signal.signal(signal.SIGTERM, _interrupt)
     results: dict[str, dict[str, Any]] = {}
     samples: dict[str, Any] = {}
+    pairs: dict[str, dict[str, dict[str, Any]]] = {}  # paired ratios, within each group's clusters
     extra: dict[str, Any] = {}  # the price list's samples, the model's validation
     for group in (["compose", "local"] if target == "both" else [target]):
         if group == "compose":
@@ -446,11 +448,12 @@ def main(target: str, quick: bool, parts: tuple[str, ...], repeat: int, load_rep
             sys.exit(1)
         stop(clusters)
         samples.update(raw)
+        pairs.update(paired_ratios(raw))
         results.update({name: figures(samples[name]) for name in raw})
     console = Console(width=max(Console().width, 180))  # 3 clusters and 4 ratios: headers whole, not wrapped
     if results:
         console.print(show(results))
-    if pairs := paired_ratios(samples):
+    if pairs:
         console.print(show_paired(pairs))
     price_list = None
     if "price" in extra:

@@ -51,14 +51,15 @@ def median_interval(values: list[float], confidence: float = 0.95) -> tuple[floa
     return ordered[k - 1], ordered[n - k]
 
 
-def paired(tops: list[float], bottoms: list[float]) -> dict[str, Any]:
+def paired(tops: list[float | None], bottoms: list[float | None]) -> dict[str, Any]:
     """The ratios of two series measured side by side, repetition by repetition (`tops[i] / bottoms[i]`,
-    interleaved in the same minute): {median, min, max, n, interval (median_interval), ratios}.
+    interleaved in the same minute): {median, min, max, n, interval (median_interval), ratios}. A pair
+    with a side not measured (None: a batch with a failed job) or measured at 0 is left out.
 
     A drift of the machine over the run moves both sides of a pair alike, where the ratio of the
     two medians can put a fast hour's run against a slow hour's.
     """
     if len(tops) != len(bottoms):
         raise ValueError(f"unpaired series: {len(tops)} against {len(bottoms)} repetitions")
-    ratios = [a / b for a, b in zip(tops, bottoms, strict=True) if b]
+    ratios = [a / b for a, b in zip(tops, bottoms, strict=True) if a is not None and b]
     return {**describe(list(ratios)), "interval": median_interval(ratios), "ratios": ratios}

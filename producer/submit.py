@@ -100,8 +100,8 @@ FLUSH_MAX = 128
 #: machine (128 in 50 ms); under load, with the cores busy running the jobs, a flush of 128
 #: took 250 ms to fill, and its jobs and task-sent events waited that long to reach Redis
 #: (task-sent delivery p50 280 ms in the live view's benchmark at 32 workers, issue #32). A
-#: flush also goes when its first message is this old: a few more round trips under load, the
-#: same ones on an idle machine.
+#: flush also goes when its first message is this old, and the next one takes the next size
+#: (flush_sizes): a few more round trips under load; on an idle machine about as many.
 FLUSH_AFTER_S = 0.05
 
 
@@ -177,7 +177,8 @@ def submit(app: Celery, jobs: list[Job], into: Submission,
         sent_events = SentEvents(app, producer.connection)
         for job in jobs:
             submitted_at = utc_now()
-            first_held = first_held or time.monotonic()
+            if first_held is None:
+                first_held = time.monotonic()
             # declare=[]: a job goes to its queue's Redis list by name (direct routing), declared
             # or not, and warm_up declared it once anyway; kombu would otherwise check its declare
             # cache (copying and binding the queue) for every message: 1,700 -> 2,580 jobs/s alone

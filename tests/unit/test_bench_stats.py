@@ -37,7 +37,7 @@ def test_describe_leaves_out_what_was_not_measured():
     assert describe([None])["n"] == 0
 
 
-@pytest.mark.parametrize(("n", "k"), [(5, None), (6, 1), (8, 1), (9, 2), (12, 3), (20, 6)])
+@pytest.mark.parametrize(("n", "k"), [(5, None), (6, 1), (8, 1), (9, 2), (12, 3), (14, 3), (20, 6)])
 def test_the_median_interval_is_the_sign_tests(n, k):
     values = [float(v) for v in reversed(range(1, n + 1))]  # given in any order
     interval = median_interval(values)
@@ -54,6 +54,8 @@ def test_the_median_interval_is_the_sign_tests(n, k):
 def test_the_median_interval_at_another_confidence():
     assert median_interval([float(v) for v in range(1, 6)], confidence=0.9) == (1.0, 5.0)
     assert median_interval([1.0, 2.0, 3.0, 4.0], confidence=0.9) is None
+    # a tail exactly at the bound is within it: 5 values hold the median between their ends at 1 - 2/32
+    assert median_interval([float(v) for v in range(1, 6)], confidence=1 - 2 / 32) == (1.0, 5.0)
     assert median_interval([]) is None
 
 
@@ -73,3 +75,4 @@ def test_paired_ratios_need_pairs():
     with pytest.raises(ValueError, match="unpaired series: 2 against 3"):
         paired([1.0, 2.0], [1.0, 2.0, 3.0])
     assert paired([1.0, 2.0], [0.0, 4.0])["ratios"] == [0.5]  # a side that measured nothing is left out
+    assert paired([None, 2.0, 3.0], [1.0, 4.0, None])["ratios"] == [0.5]  # or that was not measured
