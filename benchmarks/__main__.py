@@ -296,11 +296,11 @@ def show_paired(pairs: dict[str, dict[str, dict[str, Any]]]) -> Table:
     table.add_column("goal")
     for pair in pairs:
         table.add_column(pair, justify="right")
-    keys = list(dict.fromkeys(key for figures_ in pairs.values() for key in figures_))
+    keys = list(dict.fromkeys(key for by_figure in pairs.values() for key in by_figure))
     for key in keys:
         cells = []
-        for figures_ in pairs.values():
-            if (p := figures_.get(key)) is None or not p["n"]:
+        for by_figure in pairs.values():
+            if (p := by_figure.get(key)) is None or not p["n"]:
                 cells.append("")
                 continue
             interval = "[{:.2f}, {:.2f}]".format(*p["interval"]) if p["interval"] else "[too few]"
