@@ -12,6 +12,7 @@ withdraws its jobs that have not started, so the next run does not wait behind t
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -41,6 +42,8 @@ from worker.records import JobRecord, utc_now
 from worker.runs import duplicate_runs, read_runs
 
 T = TypeVar("T")
+
+log = logging.getLogger("producer.submit")
 
 __all__ = ["TASKS", "Collected", "Job", "Outcome", "plan", "run_batch"]
 
@@ -375,10 +378,14 @@ def run_batch(
 def note_duplicates(app: Celery, outcomes: dict[str, Outcome]) -> None:
     """Give each job in `outcomes` a new outcome with its run list, marking each that ran more than once
     (the result backend keeps one result per id, so only the jobs' own run lists tell): `ran_twice`
-    lists where and when."""
+    lists where and when. A Redis that restarts meanwhile is waited for (`riding_out_a_restart`), so
+    a duplicate is not left out of the report for a restart (the nemesis run met one); one that
+    stays away is said, not hidden."""
     try:
-        found = read_runs(app.backend.client, list(outcomes))
-    except Exception:  # noqa: BLE001  (a report without this check beats no report)
+        found = riding_out_a_restart(app, lambda: read_runs(app.backend.client, list(outcomes)))
+    except Exception as exc:  # noqa: BLE001  (a report without this check beats no report)
+        log.warning("could not read the jobs' run lists (%s): a job that ran twice is not counted in this report",
+                    exc)
         return
     for outcome in list(outcomes.values()):
         runs = tuple(found.get(outcome.task_id, []))

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from devcluster.local_cluster import make_app
-from producer.jobs import Job
+from producer.jobs import Job, Status
 from producer.submit import Submission, submit, warm_up
+from worker.records import utc_now
 
 pytestmark = pytest.mark.integration
 
@@ -112,6 +113,43 @@ def test_a_flush_goes_when_it_holds_its_size_or_its_first_message_is_old_enough(
             app.backend.remove_pending_result(result)
         client.delete(QUEUE)
         pubsub.close()
+        app.close()
+
+
+def test_the_duplicates_are_read_after_a_redis_restart_and_a_redis_that_stays_away_is_said(
+        persistent_redis, monkeypatch, caplog):
+    # The nemesis run: a job ran twice, and the producer's one read of the run lists met a Redis
+    # restart; the report said 0 duplicates where the lists said 1.
+    from datetime import timedelta
+
+    from producer import submit as submitting
+    from producer.jobs import Outcome
+    from worker import runs
+
+    app = make_app(persistent_redis.env["BROKER_URL"], persistent_redis.env["RESULT_BACKEND"])
+    try:
+        client = persistent_redis.client(db=1)  # as the workers write them (the result backend's database)
+        start = utc_now()
+        for worker, at in (("worker@a", start), ("worker@b", start + timedelta(seconds=6))):
+            client.rpush(runs.key("twice"), runs.entry("started", worker, 7, 1, at, at),
+                         runs.entry("finished", worker, 7, 1, at, at + timedelta(seconds=0.25)))
+        job = Job("task1", 0.25, "sleep", QUEUE)
+        outcomes = {"twice": Outcome(job, "twice", start, status=Status.SUCCESS)}
+        persistent_redis.stop()
+        back = threading.Timer(1.5, persistent_redis.start)
+        back.start()
+        submitting.note_duplicates(app, outcomes)
+        back.join()
+        assert [r.worker for r in outcomes["twice"].ran_twice] == ["worker@a", "worker@b"]
+        persistent_redis.stop()
+        monkeypatch.setattr(submitting, "REDIS_BACK_S", 1.0)
+        outcomes = {"twice": Outcome(job, "twice", start, status=Status.SUCCESS)}
+        with caplog.at_level("WARNING", logger="producer.submit"):
+            submitting.note_duplicates(app, outcomes)
+        assert outcomes["twice"].ran_twice == ()
+        assert "could not read the jobs' run lists" in caplog.text and "not counted" in caplog.text
+        persistent_redis.start()
+    finally:
         app.close()
 
 
