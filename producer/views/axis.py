@@ -78,8 +78,14 @@ class Axis:
     def bar(self, start_s: float, end_s: float) -> tuple[int, int]:
         """Columns [start, end) of something that ran from `start_s` to `end_s`: inside the axis, and at least
         one column, so a job shorter than a column (or one that took no time) is still drawn."""
-        start = self.column(start_s)
-        return start, max(start + 1, self.edge(end_s))
+        # column() and edge() written out: a live frame under load asks this of thousands of runs
+        span_s, columns = self.span_s, self.columns
+        if span_s <= 0:
+            return 0, 1
+        start = math.floor((start_s - self.start_s) / span_s * columns + EPSILON)
+        start = 0 if start < 0 else start if start < columns else max(0, columns - 1)
+        end = min(columns, math.floor((end_s - self.start_s) / span_s * columns + EPSILON))
+        return start, end if end > start else start + 1
 
     def ticks(self, relative_to_end: bool = False) -> list[tuple[int, str]]:
         """(column, label) every round step, sorted: up from the start (0s, 0.5s, 1s, ...), or back from the

@@ -11,8 +11,9 @@ the run's timeline. `producer.views.live` draws the result with rich on a termin
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from celery import states
 
@@ -134,17 +135,19 @@ def fit(text: str, width: int) -> str:
     return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
-#: A run placed on a lane: its sub-lane, its columns [start, end), and (run, end, kind, task, redelivered).
-PlacedT = tuple[int, tuple[int, int], tuple[Attempt, float, str, TaskFacts, bool]]
+#: A run of a slot: when it started and ended (or `now`), its kind (Segment.kind), its task, whether it was redelivered.
+RunT = tuple[float, float, str, TaskFacts, bool]
+#: A run placed on a lane: its sub-lane, its columns [start, end), and the run.
+PlacedT = tuple[int, tuple[int, int], RunT]
 
 
-def _slot_of(runs: list[tuple[Attempt, float]]) -> list[int]:
+def _slot_of(runs: list[RunT]) -> list[int]:
     """Sub-lane of each run (sorted by start): the first whose last job ended before it started."""
     ends: list[float] = []
     slots = []
-    for run, end in runs:
+    for started, end, *_ in runs:
         for i, busy_until in enumerate(ends):
-            if busy_until <= run.started:
+            if busy_until <= started:
                 ends[i] = end
                 slots.append(i)
                 break
@@ -180,10 +183,16 @@ def _drawn_over_left_out(placed: list[PlacedT]) -> list[PlacedT]:
     kept = []
     for item in reversed(placed):
         sub, (a, b), _ = item
-        columns, over = range(a, b), covered[sub]
-        if all(column in over for column in columns):
-            continue
-        over.update(columns)
+        over = covered[sub]
+        if b - a == 1:  # most bars under load: one column, one lookup
+            if a in over:
+                continue
+            over.add(a)
+        else:
+            columns = range(a, b)
+            if over.issuperset(columns):
+                continue
+            over.update(columns)
         kept.append(item)
     kept.reverse()
     return kept
@@ -203,13 +212,27 @@ def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float 
     workers = {w.name: w for w in snap.workers}
 
     # every attempt, with its end, keyed by the slot that ran it
-    by_slot: dict[tuple[str, int | None], list[tuple[Attempt, float, str, TaskFacts, bool]]] = defaultdict(list)
+    # and the header's counts, in the same one pass over the tasks (a frame under load holds thousands)
+    by_slot: dict[tuple[str, int | None], list[RunT]] = defaultdict(list)
+    states_seen: Counter[str] = Counter()
+    running = retried = redelivered_tasks = 0
     for task in snap.tasks:
-        for i, run in enumerate(task.runs):
-            next_start = task.runs[i + 1].started if i + 1 < len(task.runs) else None
-            end, kind = _run_end(run, workers.get(run.node), now, next_start)
-            redelivered = i > 0 and task.runs[i - 1].end in ("lost", "rejected")
-            by_slot[(run.node, run.pid)].append((run, end, kind, task, redelivered))
+        states_seen[task.state] += 1
+        runs = task.runs
+        last = len(runs) - 1
+        after_loss = task_retried = task_redelivered = False  # the run before this one was lost or rejected
+        for i, run in enumerate(runs):
+            if run.end is not None and run.ended is not None:  # ended: what _run_end says, without the call
+                end, kind = run.ended, run.end
+            else:
+                end, kind = _run_end(run, workers.get(run.node), now, runs[i + 1].started if i < last else None)
+                running += kind == "running"
+            by_slot[(run.node, run.pid)].append((run.started, end, kind, task, after_loss))
+            task_redelivered = task_redelivered or after_loss
+            task_retried = task_retried or run.end == "retried"
+            after_loss = run.end in ("lost", "rejected")
+        retried += task_retried
+        redelivered_tasks += task_redelivered
 
     nodes = sorted({node for node, _ in by_slot} | set(workers))
     short = short_names(nodes)
@@ -235,16 +258,17 @@ def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float 
     built: list[tuple[float, Lane]] = []
     slotted: set[str] = set()
     for (node, pid), items in by_slot.items():
-        items.sort(key=lambda item: item[0].started)
-        subs = _slot_of([(run, end) for run, end, *_ in items])
+        items.sort(key=itemgetter(0))  # by start; stable, so runs that started together keep their order
+        subs = _slot_of(items)
         latest: dict[int, float] = {}
         placed = []  # (sub-lane, columns, the run) of each run in the window, in order
         for item, sub in zip(items, subs, strict=True):
-            run, end = item[0], item[1]
-            if end < window_start or run.started > window_end:
+            started, end = item[0], item[1]
+            if end < window_start or started > window_end:
                 continue
-            placed.append((sub, axis.bar(run.started, end), item))
-            latest[sub] = max(latest.get(sub, end), end)
+            placed.append((sub, axis.bar(started, end), item))
+            if sub not in latest or end > latest[sub]:
+                latest[sub] = end
         lanes_here: dict[int, Lane] = {}
         for sub, (a, b), (_, _, kind, task, redelivered) in _drawn_over_left_out(placed):
             lane = lanes_here.get(sub)
@@ -266,17 +290,16 @@ def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float 
     view_lanes = sorted((lane for _, lane in built), key=lambda ln: (ln.node.partition("@")[2], ln.node,
                                                                         ln.pid or 0, ln.sub))
 
-    task_states = [t.state for t in snap.tasks]  # Celery's own (celery.states), as its events tell
-    running = sum(1 for items in by_slot.values() for item in items if item[2] == "running")
     return LiveView(
         lanes=view_lanes, columns=columns, label_width=label_width, window_start=window_start, span_s=window_s,
         ticks=axis.ticks(relative_to_end=start is None),
-        waiting=sum(s in (states.PENDING, states.RECEIVED, states.RETRY) for s in task_states),
+        # Celery's own states (celery.states), as its events tell
+        waiting=states_seen[states.PENDING] + states_seen[states.RECEIVED] + states_seen[states.RETRY],
         running=running,
-        succeeded=sum(s == states.SUCCESS for s in task_states),
-        failed=sum(s == states.FAILURE for s in task_states),
-        retried=sum(any(r.end == "retried" for r in t.runs) for t in snap.tasks),
-        redelivered=sum(t.redelivered for t in snap.tasks),
+        succeeded=states_seen[states.SUCCESS],
+        failed=states_seen[states.FAILURE],
+        retried=retried,
+        redelivered=redelivered_tasks,
         workers_alive=sum(w.alive for w in snap.workers),
         workers_dead=sum(not w.alive and not w.offline for w in snap.workers),
         hidden_lanes=hidden,

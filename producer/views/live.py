@@ -36,7 +36,7 @@ from cluster.events import ClusterEvents, EventState, Snapshot
 from cluster.queues import priority_steps, read_depths
 from cluster.workers import check_brokers, masked
 from producer.views.axis import tick_labels
-from producer.views.lanes import HEADLINE_GAP, Frame, lanes
+from producer.views.lanes import HEADLINE_GAP, Frame, Segment, lanes
 from producer.views.timeline import LOST_STYLE
 from settings import current
 from worker import app as default_app
@@ -90,6 +90,19 @@ def header(frame: Frame) -> list[Text]:
     return lines
 
 
+def styled_runs(segments: list[Segment], columns: int) -> list[tuple[str, int, int]]:
+    """The lane's bars as (style, from column, to column), bars of one style that touch as one: under load a
+    lane holds a bar in nearly every column, and each style rich applies is work in every frame it renders."""
+    runs: list[tuple[str, int, int]] = []
+    for seg in segments:
+        style, start, end = STYLES.get(seg.kind, ""), seg.start, min(seg.end, columns)
+        if runs and runs[-1][0] == style and runs[-1][1] <= start <= runs[-1][2]:  # applied in order: the same cells
+            runs[-1] = (style, runs[-1][1], max(end, runs[-1][2]))
+        else:
+            runs.append((style, start, end))
+    return runs
+
+
 def draw(frame: Frame) -> Group:
     """One frame: header lines, a lane per worker slot, the time axis."""
     view = frame.view
@@ -99,8 +112,8 @@ def draw(frame: Frame) -> Group:
                    style="dim" if lane.status != "alive" else "")
         row.append(lane.text(view.columns))
         offset = view.label_width + 1
-        for seg in lane.segments:
-            row.stylize(STYLES.get(seg.kind, ""), offset + seg.start, offset + min(seg.end, view.columns))
+        for style, start, end in styled_runs(lane.segments, view.columns):
+            row.stylize(style, offset + start, offset + end)
         out.append(row)
     if not view.lanes:
         out.append(Text("no worker seen yet (workers send events with -E)", style="dim"))

@@ -672,3 +672,47 @@ def test_the_headline_names_each_count_with_its_kind_and_the_trouble_line_says_w
     assert Frame(view, "run", None, True).trouble() == "broker unreachable, reconnecting…"
     assert Frame(view, "run", {"jobs": 0}, False, "ConnectionError: refused").trouble() == \
         "broker unreachable, reconnecting… ConnectionError: refused"
+
+
+# --- the terminal's styles: bars of one style that touch, applied as one ----------------------------------
+
+
+def test_touching_bars_of_one_style_are_styled_as_one_span_and_bars_apart_or_of_another_style_are_not():
+    from producer.views.live import styled_runs
+
+    segments = [Segment(0, 2, "a", "succeeded"), Segment(2, 3, "b", "succeeded"), Segment(1, 3, "c", "succeeded"),
+                Segment(3, 5, "d", "running"), Segment(5, 6, "e", "running"), Segment(7, 9, "f", "running"),
+                Segment(6, 8, "g", "running"), Segment(8, 12, "h", "failed")]
+    assert styled_runs(segments, 10) == [
+        ("green", 0, 3),  # a and b touch, c lies inside: one span
+        ("bold yellow", 3, 6), ("bold yellow", 7, 9),  # a gap between e and f
+        ("bold yellow", 6, 8),  # g starts before f: applied after it, not merged into it
+        ("bold red", 8, 10)]  # cut to the columns
+
+
+def test_the_styled_spans_give_every_cell_the_style_the_bars_one_by_one_give_it():
+    import io
+    import random
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from producer.views.live import STYLES, styled_runs
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=200, color_system="truecolor")
+
+    def cells(text: Text) -> list[str]:
+        return [str(seg.style) for seg in console.render(text) for _ in seg.text]
+
+    rng = random.Random(7)
+    for _ in range(200):
+        columns, at, segments = rng.randint(1, 40), 0, []
+        for _ in range(rng.randint(0, 15)):
+            at = rng.randint(max(0, at - 2), at + 3)  # mostly in start order, as a sub-lane's bars are
+            segments.append(Segment(at, at + rng.randint(1, 5), "x", rng.choice([*STYLES, "other"])))
+        one_by_one, joined = Text("━" * columns), Text("━" * columns)
+        for seg in segments:
+            one_by_one.stylize(STYLES.get(seg.kind, ""), seg.start, min(seg.end, columns))
+        for style, start, end in styled_runs(segments, columns):
+            joined.stylize(style, start, end)
+        assert cells(joined) == cells(one_by_one)
