@@ -42,7 +42,7 @@ from rich.console import Console
 from benchmarks.clusters import ROOT
 from benchmarks.stats import percentile
 from devcluster.local_cluster import make_app
-from producer.views.live import REFRESH_PER_S, Following, LiveCluster
+from producer.views.live import Following, LiveCluster, frame_ticks
 from producer.views.notebook import drawn, followed
 
 WIDTH, HEIGHT = 80, 24  # the terminal docs/producer.md's pictures are drawn for
@@ -182,7 +182,7 @@ def run_view(max_seconds: float, renderer: str = TERMINAL) -> dict[str, Any]:
 
 
 class Refreshed:
-    """`frame` called REFRESH_PER_S times a second from a thread of its own while the block runs: the
+    """`frame` called on `frame_ticks`' schedule from a thread of its own while the block runs: the
     notebook's display thread (producer.views.notebook.Drawn) without a front end to send to."""
 
     def __init__(self, frame: Callable[[], None]) -> None:
@@ -191,7 +191,7 @@ class Refreshed:
         self._thread = threading.Thread(target=self._run, name="notebook-lanes", daemon=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(1 / REFRESH_PER_S):
+        for _ in frame_ticks(self._stop):
             self.frame()
 
     def __enter__(self) -> Refreshed:

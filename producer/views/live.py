@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import redis
@@ -42,6 +42,9 @@ from settings import current
 from worker import app as default_app
 
 REFRESH_PER_S = 4
+#: The least a frame's thread rests between two frames, whatever the schedule says: the events thread,
+#: paused while a frame is made, then has its turn to catch up (frame_ticks).
+FRAME_REST_S = 0.1
 MAX_TASKS = 3000  # tasks the view remembers; older ones have scrolled out of any window anyway
 QUEUE_EVERY_S = 0.5  # how often the queue depth is read
 # The most the first frame waits for the lanes of workers known to be up: a worker that misses
@@ -50,6 +53,24 @@ QUEUE_EVERY_S = 0.5  # how often the queue depth is read
 FIRST_FRAME_WAIT_S = 2.5
 STYLES = {"running": "bold yellow", "succeeded": "green", "failed": "bold red", "retried": "magenta",
           "lost": LOST_STYLE}
+
+
+def frame_ticks(stop: threading.Event, per_s: float = REFRESH_PER_S, rest_s: float = FRAME_REST_S,
+                clock: Callable[[], float] = time.monotonic) -> Iterator[None]:
+    """Yields each time a frame is due, until `stop` is set: `per_s` a second, counted from one frame's
+    start to the next, not from one's end to the next's start as rich's own refresh thread waits.
+
+    On a busy machine a frame of 10 ms of CPU takes 100-350 ms (the OS shares 2 cores among ~70
+    processes): waiting 1/per_s after it, frames came 0.4-0.7 s apart, and an event that arrived just
+    after a frame's snapshot waited that long to be drawn. Here the next frame comes when due, but
+    never sooner than `rest_s` after the last one ended (the events thread, paused meanwhile, catches up
+    then), and a late frame moves the schedule: no burst of the frames it missed.
+    """
+    period_s = 1 / per_s
+    due = clock() + period_s
+    while not stop.wait(max(0.0, due - clock())):
+        yield
+        due = max(due + period_s, clock() + rest_s)
 
 
 class QueueDepth:
@@ -203,8 +224,11 @@ class LiveCluster(Following):
                  scrolling: bool, title: str, transient: bool = False, expected_workers: int = 0) -> None:
         super().__init__(app, queues, window_s, scrolling, title, expected_workers)
         self.console = console
-        self.live = Live(get_renderable=self.frame, console=console, refresh_per_second=REFRESH_PER_S,
+        # redrawn by frame_ticks' schedule (`_redraw`), not by rich's own thread
+        self.live = Live(get_renderable=self.frame, console=console, auto_refresh=False,
                          transient=transient, redirect_stdout=False, redirect_stderr=False)
+        self._stop_redraw = threading.Event()
+        self._redrawing = threading.Thread(target=self._redraw, name="live-frames", daemon=True)
 
     def frame(self) -> Group:
         """One frame as of now, sized to the console (any file, no terminal needed)."""
@@ -213,13 +237,20 @@ class LiveCluster(Following):
         with self.events.paused():  # its texts in one go too; rich writes them to the terminal after, unpaused
             return draw(frame)
 
+    def _redraw(self) -> None:
+        for _ in frame_ticks(self._stop_redraw):
+            self.live.refresh()
+
     def __enter__(self) -> LiveCluster:
         self.start()
         self.live.start()
+        self._redrawing.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
+            self._stop_redraw.set()
+            self._redrawing.join()
             self.live.stop()
         finally:
             self.stop()

@@ -29,7 +29,7 @@ from rich.console import Console
 
 from cluster.events import ClusterEvents
 from producer.views.lanes import Frame
-from producer.views.live import MAX_TASKS, REFRESH_PER_S, Following, draw, expected_run_s
+from producer.views.live import MAX_TASKS, Following, draw, expected_run_s, frame_ticks
 from producer.views.progress import Shown
 from producer.views.svg_lanes import picture
 
@@ -90,7 +90,7 @@ def followed(following: Following) -> Iterator[Following]:
 
 class Drawn:
     """`following` drawn in the cell's output while the block runs: a frame now, then REFRESH_PER_S a second
-    from a thread of its own, and a last one as the block ends (the run's picture).
+    (`frame_ticks`) from a thread of its own, and a last one as the block ends (the run's picture).
 
     A run's last frame waits up to SETTLE_S for its jobs' last events and ends its window where the
     run did; a block left by an exception (Ctrl-C, the kernel's interrupt) draws its last frame at once.
@@ -121,7 +121,7 @@ class Drawn:
         return drawn(self.following, self.columns, settled, whole_text)
 
     def _refresh(self) -> None:
-        while not self._stop.wait(1 / REFRESH_PER_S):
+        for _ in frame_ticks(self._stop):
             self._handle.update(self.bundle(whole_text=False), raw=True)
             self.updates += 1
 

@@ -38,9 +38,11 @@ def test_the_quiz_answers_as_the_course_page_and_gives_the_queues_back(start_wor
 
 def test_the_quiz_command_scores_scripted_answers(start_workers, redis_env):
     start_workers(2)
-    run = run_producer("quiz", "--duration", "0.3", "--no-amdahl", "--answers", "p,parallel,not", env=redis_env,
+    # jobs of 1 s, the course page's: with 0.3 s ones, a start delayed 0.2 s by a busy machine (the suite's own
+    # processes, a compose cluster) made the stalls' speedup fall short of "paid off", and the quiz said so (exit 1)
+    run = run_producer("quiz", "--duration", "1", "--no-amdahl", "--answers", "p,parallel,not", env=redis_env,
                        timeout_s=90)
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 0, run.stdout + run.stderr  # 1: a scene measured otherwise; stdout says which
     assert run.stdout.count("answer: NOT PARALLEL") == 2 and run.stdout.count("answer: PARALLEL") == 1
     assert "you got 2 of 3 right" in run.stdout and "you said 'parallel': not quite" in run.stdout
     assert all(len(line) <= 80 for line in run.stdout.splitlines() if not line.startswith("timeline:"))

@@ -716,3 +716,50 @@ def test_the_styled_spans_give_every_cell_the_style_the_bars_one_by_one_give_it(
         for style, start, end in styled_runs(segments, columns):
             joined.stylize(style, start, end)
         assert cells(joined) == cells(one_by_one)
+
+
+# --- when frames are drawn ------------------------------------------------------------------------------
+
+
+class FakeTime:
+    """A clock that moves only when waited on (or when a frame takes time), and a stop set after `frames`."""
+
+    def __init__(self, frames: int) -> None:
+        self.now, self.frames, self.waits = 100.0, frames, []
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(round(seconds, 6))
+        self.now += seconds
+        return len(self.waits) > self.frames
+
+    def clock(self) -> float:
+        return self.now
+
+
+def frame_starts(frame_s: list[float], per_s: float = 4, rest_s: float = 0.1) -> tuple[list[float], list[float]]:
+    """When each frame started (from the first wait's start) and the waits before them, each frame taking frame_s[i]."""
+    from producer.views.live import frame_ticks
+
+    fake, starts = FakeTime(len(frame_s)), []
+    origin = fake.now
+    for took in zip(frame_ticks(fake, per_s, rest_s, clock=fake.clock), frame_s, strict=False):
+        starts.append(round(fake.now - origin, 6))
+        fake.now += took[1]
+    return starts, fake.waits
+
+
+def test_frames_are_due_a_period_apart_from_start_to_start_not_from_one_end_to_the_next_start():
+    starts, waits = frame_starts([0.05, 0.1, 0.12, 0.0])
+    assert starts == [0.25, 0.5, 0.75, 1.0]  # rich's refresh thread waits after each: 0.25, 0.55, 0.9, 1.27
+    assert waits[:4] == [0.25, 0.2, 0.15, 0.13]
+
+
+def test_a_frame_longer_than_the_period_is_followed_after_the_rest_and_moves_the_schedule_without_a_burst():
+    starts, waits = frame_starts([0.6, 0.0, 0.0, 0.22, 0.0])
+    assert starts == [0.25, 0.95, 1.2, 1.45, 1.77]
+    assert waits[:5] == [0.25, 0.1, 0.25, 0.25, 0.1]  # the missed frames are not drawn at once; rest after a long one
+
+
+def test_frames_stop_when_asked_and_follow_the_rate_asked():
+    starts, waits = frame_starts([0.0] * 8, per_s=2, rest_s=0.1)
+    assert starts == [0.5 * k for k in range(1, 9)] and len(waits) == 9  # the ninth wait saw the stop

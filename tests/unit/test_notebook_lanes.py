@@ -187,7 +187,7 @@ def test_a_run_is_one_display_updated_a_few_times_a_second_from_its_cell_and_its
     finally:
         CELL.reset(token)
     (handle,) = shown
-    assert 3 <= drawn.updates - 1 <= elapsed * notebook.REFRESH_PER_S + 1  # at its pace, never faster; and the last
+    assert 3 <= drawn.updates - 1 <= elapsed * live.REFRESH_PER_S + 1  # at its pace, never faster; and the last
     assert len(handle.frames) == drawn.updates + 1 and set(handle.cells) == {"cell 8"}
     assert followed.settled[-1] is True and not any(followed.settled[:-1])
     assert paused_while_drawn and all(paused_while_drawn)  # each picture drawn with the events paused: in one go
