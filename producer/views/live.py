@@ -1,15 +1,15 @@
 """The live view: `python -m producer run` on a terminal, and `python -m producer watch`.
 
-`ClusterEvents` (cluster.events) follows the cluster's events; on each refresh (4 per second)
-rich's `Live` asks for a frame: a snapshot of the events (it copies only the tasks an event
-changed since the last one), laid out by `producer.views.lanes.lanes` (pure), the queue depth
-read from Redis (LLEN), drawn here. Nothing else runs in between, so the view costs one
-snapshot and one LLEN per frame. A frame's snapshot and layout, then its texts, are made in
-one go, the events thread paused meanwhile (`ClusterEvents.paused`): Python runs one thread
-at a time, and a frame that took turns with a busy events thread waited for the OS at every
-turn (a frame of 20 ms of CPU took 200-300 ms at 32 workers on 2 cores). What arrives
-meanwhile waits in the socket. Nothing that waits for I/O is paused: the LLEN is read before,
-and rich writes to the terminal after.
+`ClusterEvents` (cluster.events) follows the cluster's events; 4 times a second (`frame_ticks`:
+from one frame's start to the next) rich's `Live` is asked to redraw and asks for a frame: a
+snapshot of the events (it copies only the tasks an event changed since the last one), laid out
+by `producer.views.lanes.lanes` (pure), the queue depth read from Redis (LLEN), drawn here.
+Nothing else runs in between, so the view costs one snapshot and one LLEN per frame. A frame's
+snapshot and layout, then its texts, are made in one go, the events thread paused meanwhile
+(`ClusterEvents.paused`): Python runs one thread at a time, and a frame that took turns with a
+busy events thread waited for the OS at every turn (a frame of 20 ms of CPU took 200-300 ms at
+32 workers on 2 cores). What arrives meanwhile waits in the socket. Nothing that waits for I/O
+is paused: the LLEN is read before, and rich writes to the terminal after.
 `Following` is that follower and its frames' facts without the drawing: the notebook draws the
 same frames as pictures (`producer.views.notebook`).
 `python -m benchmarks --only view` measures it under load (docs/performance.md).
