@@ -157,11 +157,9 @@ def _slot_of(runs: list[RunT]) -> list[int]:
     return slots
 
 
-def _run_end(run: Attempt, worker: WorkerFacts | None, now: float, next_start: float | None) -> tuple[float, str]:
-    """When a run ended (or `now` while it runs) and how; a dead worker's job ended when it went silent
-    (its last heartbeat, or its goodbye: a worker that left cleanly has no heartbeats any more)."""
-    if run.end is not None and run.ended is not None:
-        return run.ended, run.end
+def _open_run_end(run: Attempt, worker: WorkerFacts | None, now: float, next_start: float | None) -> tuple[float, str]:
+    """When a run that told no end ended (or `now` while it runs) and how; a dead worker's job ended when it went
+    silent (its last heartbeat, or its goodbye: a worker that left cleanly has no heartbeats any more)."""
     worker_dead = worker is not None and not worker.alive
     if run.end == "lost" or worker_dead:
         silent_since = worker.silent_since if worker is not None else None
@@ -222,10 +220,10 @@ def lanes(snap: Snapshot, now: float, window_s: float, width: int, start: float 
         last = len(runs) - 1
         after_loss = task_retried = task_redelivered = False  # the run before this one was lost or rejected
         for i, run in enumerate(runs):
-            if run.end is not None and run.ended is not None:  # ended: what _run_end says, without the call
+            if run.end is not None and run.ended is not None:  # it told its end
                 end, kind = run.ended, run.end
             else:
-                end, kind = _run_end(run, workers.get(run.node), now, runs[i + 1].started if i < last else None)
+                end, kind = _open_run_end(run, workers.get(run.node), now, runs[i + 1].started if i < last else None)
                 running += kind == "running"
             by_slot[(run.node, run.pid)].append((run.started, end, kind, task, after_loss))
             task_redelivered = task_redelivered or after_loss

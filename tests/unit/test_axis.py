@@ -34,6 +34,21 @@ def test_the_start_is_where_the_axis_begins():
     axis = Axis(1_764_000_000.0, 10.0, 10)  # an epoch start, as the live view's window has
     assert [axis.column(1_764_000_000.0 + t) for t in (0.0, 4.99, 5.0, 9.99, 10.0)] == [0, 4, 5, 9, 9]
     assert axis.edge(1_764_000_000.0 + 10.0) == 10
+    assert [axis.edge(1_764_000_000.0 + t) for t in (0.0, 4.99, 5.0)] == [0, 4, 5]
+
+
+def test_a_bar_spans_from_its_starts_column_to_the_edge_of_its_end_as_column_and_edge_say():
+    """Axis.bar computes both ends inline (a live frame asks it of thousands of runs): the same as the two calls."""
+    import random
+
+    rng = random.Random(11)
+    for _ in range(5000):
+        axis = Axis(rng.uniform(-10, 1e9), rng.choice([0.0, 0.3, 3.0, 30.0, rng.uniform(0, 60)]),
+                    rng.choice([1, 2, 57, 79, rng.randint(1, 300)]))
+        start = axis.start_s + rng.choice([rng.uniform(-5, 65), rng.randint(-2, 12) * axis.span_s / 10])
+        end = start + rng.choice([0.0, rng.uniform(-1, 30), axis.span_s / axis.columns])
+        column = axis.column(start)
+        assert axis.bar(start, end) == (column, max(column + 1, axis.edge(end))), (axis, start, end)
 
 
 def test_an_edge_is_the_boundary_at_or_before_a_moment_and_may_be_the_axis_end():

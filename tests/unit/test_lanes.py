@@ -629,6 +629,8 @@ def test_a_bar_is_left_out_only_when_later_bars_of_its_own_sub_lane_cover_every_
               (0, (4, 5), "covered by the two after"), (0, (4, 5), "same column"), (0, (4, 6), "last")]
     assert [name for _, _, name in _drawn_over_left_out(placed)] == [
         "partly covered", "covers column 2", "another sub-lane", "last"]
+    wide = [(0, (0, 1), "first"), (0, (1, 3), "covered whole"), (0, (1, 2), "one"), (0, (2, 3), "two")]
+    assert [name for _, _, name in _drawn_over_left_out(wide)] == ["first", "one", "two"]  # and those before it stay
 
 
 def test_the_tasks_changed_since_a_snapshot_are_kept_to_those_the_state_still_holds():
@@ -763,3 +765,21 @@ def test_a_frame_longer_than_the_period_is_followed_after_the_rest_and_moves_the
 def test_frames_stop_when_asked_and_follow_the_rate_asked():
     starts, waits = frame_starts([0.0] * 8, per_s=2, rest_s=0.1)
     assert starts == [0.5 * k for k in range(1, 9)] and len(waits) == 9  # the ninth wait saw the stop
+
+
+def test_runs_of_one_slot_that_start_together_keep_the_snapshots_order_on_its_sub_lanes():
+    """Stable: the first of two jobs that started at the same instant on a thread pool gets the first sub-lane,
+    whichever ends first (sorting by more than the start would put the shorter one first)."""
+    first, second = Attempt("th@h", 7, 1.0, 3.0, "succeeded"), Attempt("th@h", 7, 1.0, 2.0, "succeeded")
+    view = lanes(snap([worker("th@h", beat=4.0, pid=7)], [task("a", first, state="SUCCESS"),
+                                                            task("b", second, state="SUCCESS")]), 4.0, 10.0, 80)
+    assert [(lane.sub, [seg.task_id for seg in lane.segments]) for lane in view.lanes] == [(0, ["a"]), (1, ["b"])]
+
+
+def test_every_redelivered_job_is_counted_and_the_headline_says_so():
+    runs = [task(f"r{i}", Attempt("w1@h", 1, i, i + 0.5, "lost"), Attempt("w2@h", 2, i + 1.0, i + 1.5, "succeeded"),
+                 state="SUCCESS") for i in range(2)]
+    plain = task("plain", Attempt("w2@h", 2, 3.0, 3.5, "succeeded"), state="SUCCESS")  # last: counted, not a reset
+    view = lanes(snap([worker("w1@h", beat=4.0), worker("w2@h", beat=4.0, pid=2)], [*runs, plain]), 4.0, 10.0, 80)
+    assert view.redelivered == 2 and view.succeeded == 3
+    assert Frame(view, "run", None, True).headline()[-1] == ("redelivered 2", "redelivered")
