@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,9 @@ class History:
     plain: dict[str, str] = field(default_factory=dict)  # task id -> "sent" | "unsure" (the send raised)
     batches: list[dict[str, Any]] = field(default_factory=list)  # each batch's exit code and JSON document
     faults: list[str] = field(default_factory=list)  # the schedule as it was carried out
+    # (container id, from, to): a worker cut off or frozen then; a run it finished meanwhile was written to
+    # Redis only after, with its finish's own time: a reader before that did not see the finish
+    blind: list[tuple[str, datetime, datetime]] = field(default_factory=list)
 
 
 @dataclass
@@ -129,6 +132,14 @@ def as_of(then: list[runs.Run], moment: datetime | None) -> list[runs.Run]:
 def told(found: list[runs.Run]) -> str:
     """A job's runs in one line, with when each finished."""
     return ", ".join(r.describe() + (f" to {r.finished_at:%H:%M:%S.%f}" if r.finished_at else "") for r in found)
+
+
+def unseen_finish(run: runs.Run, blind: list[tuple[str, datetime, datetime]]) -> bool:
+    """Whether `run` finished while its worker was cut off or frozen: its finish reached Redis after the heal,
+    dated earlier, so a reader between the two found the run unfinished (a redelivery, not a duplicate)."""
+    host = run.worker.partition("@")[2]
+    return run.finished_at is not None and bool(host) and any(
+        container.startswith(host) and begun <= run.finished_at <= ended for container, begun, ended in blind)
 
 
 def last_received(results: list[dict[str, Any]]) -> datetime | None:
@@ -180,7 +191,8 @@ def judge(history: History, plain_results: dict[str, dict[str, Any] | None], run
         reported = {r["task_id"] for r in results if r.get("ran_twice")}
         then = batch["runs_then"]
         possible = {r["task_id"] for r in results if runs.duplicate_runs(then.get(r["task_id"], []))}
-        certain = {i for i in possible if runs.duplicate_runs(as_of(then[i], read_after))}
+        certain = {i for i in possible if runs.duplicate_runs(as_of(then[i], read_after))
+                   and not any(unseen_finish(r, history.blind) for r in then[i])}
         if said != len(reported) or not certain <= reported <= possible:
             wrong = sorted((certain - reported) | (reported - possible))[:3]
             problems.append(f"a batch reported {said} duplicates, its run lists said {len(possible)}"
@@ -236,7 +248,8 @@ class Nemesis:
             self.say(f"  docker {' '.join(args[:2])} failed: {done.stderr.strip()[:200]}")
         return done.returncode == 0
 
-    def strike(self, fault: Fault) -> None:
+    def strike(self, fault: Fault) -> tuple[str, datetime, datetime] | None:
+        """Carry out `fault`; for a cut or a freeze, (the container, from, to): when its worker could write nothing."""
         containers = self.containers()
         target = containers[fault.target % len(containers)] if containers else ""
         name = target[:12]
@@ -247,6 +260,7 @@ class Nemesis:
             if pid.isdigit() and int(pid) > 0:
                 os.kill(int(pid), signal.SIGKILL)  # as the kernel's OOM killer: the restart policy brings it back
         elif fault.kind == "pause" and target:
+            begun = datetime.now(UTC)
             # runc's freezer may give up on a busy machine ("unable to freeze"): thaw, one more try
             if not self._docker("pause", target):
                 self._docker("unpause", target)
@@ -254,10 +268,13 @@ class Nemesis:
                 self._docker("pause", target)
             time.sleep(fault.hold_s)
             self._docker("unpause", target)
+            return target, begun, datetime.now(UTC)
         elif fault.kind == "cut" and target:
+            begun = datetime.now(UTC)
             self._docker("network", "disconnect", self.network, target)
             time.sleep(fault.hold_s)
             self._docker("network", "connect", self.network, target)
+            return target, begun, datetime.now(UTC)
         elif fault.kind == "redis-restart":
             self.compose.run("restart", "redis", timeout_s=120)
         elif fault.kind == "junk":
@@ -342,7 +359,8 @@ def run(minutes: float, seed: int, workers: int, say: Callable[[str], None] = pr
         try:
             for fault in faults:
                 time.sleep(max(0.0, fault.at_s - (time.monotonic() - start)))
-                nemesis.strike(fault)
+                if (blind := nemesis.strike(fault)) is not None:
+                    history.blind.append(blind)
                 history.faults.append(fault.describe())
             time.sleep(max(0.0, seconds - (time.monotonic() - start)))
         finally:

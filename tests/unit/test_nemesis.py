@@ -82,3 +82,24 @@ def test_a_cut_off_copy_that_finished_after_the_report_is_no_miscount_but_one_kn
         {**twice, "task_id": "p1"}, duplicates=1).problems
     # a count that disagrees with its own jobs
     assert verdict_of(twice, duplicates=2).problems
+
+
+def test_a_copy_that_finished_while_its_worker_was_cut_off_is_no_miscount_though_its_finish_is_dated_before():
+    # Seed 169 in CI: the copy on the cut-off worker finished at 1 s, inside its cut (0.5-6 s), and could write
+    # that only at the heal; the other copy ran at 5.5-6 s and gave the batch its last result at 6.5 s. The
+    # producer's read then found the first copy unfinished: a redelivery, rightly not reported as a duplicate.
+    then = {"p0": [run_of("worker@aaaa1111", 0.8, 1), run_of("worker@bbbb2222", 5.5, 6)]}
+    result = {"task_id": "p0", "status": "SUCCESS", "runs": 2, "received_at": (T0 + timedelta(seconds=6.5)).isoformat()}
+    document = {"results": [result], "summary": {"duplicates": 0}}
+    cut = ("aaaa1111" + "f" * 56, T0 + timedelta(seconds=0.5), T0 + timedelta(seconds=6))
+
+    def verdict_of(blind: list) -> object:
+        return judge(History(batches=[{"returncode": 0, "document": document, "runs_then": then}], blind=blind),
+                     {}, {}, 1.0, [])
+
+    assert verdict_of([cut]).ok
+    assert not verdict_of([]).ok  # the same, no cut on record: the report missed a duplicate
+    other = ("bbbb2222" + "f" * 56, cut[1], T0 + timedelta(seconds=5))  # another worker's cut: nothing of this one
+    assert not verdict_of([other]).ok
+    before = (cut[0], T0 + timedelta(seconds=1.5), cut[2])  # a cut that began after the finish: it was written
+    assert not verdict_of([before]).ok
